@@ -1,0 +1,117 @@
+//! `validate`, `list` and `schema`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::ListFormat;
+use crate::exit;
+use crate::load::{self, Diagnostic};
+use crate::plan::{self, Plan, SkipReason};
+use crate::schema::{self, SchemaKind};
+
+/// Loads and plans; on problems prints them all and returns the exit code to use.
+fn load_and_plan(paths: &[PathBuf]) -> Result<(Plan, usize), u8> {
+    let suite = load::load(paths);
+    let plan = plan::plan(&suite.scenarios);
+    let problems: Vec<&Diagnostic> = suite.diagnostics.iter().chain(&plan.diagnostics).collect();
+    if problems.is_empty() {
+        return Ok((plan, suite.files));
+    }
+    let mut err = std::io::stderr().lock();
+    for d in &problems {
+        let _ = writeln!(err, "{d}");
+    }
+    let mut files: Vec<_> = problems.iter().map(|d| &d.file).collect();
+    files.sort();
+    files.dedup();
+    let _ = writeln!(
+        err,
+        "error: {} problem{} in {} file{}",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        files.len(),
+        if files.len() == 1 { "" } else { "s" },
+    );
+    Err(exit::INVALID)
+}
+
+pub fn validate(paths: &[PathBuf]) -> u8 {
+    match load_and_plan(paths) {
+        Ok((plan, files)) => {
+            let scenarios = {
+                let mut names: Vec<_> = plan.cases.iter().map(|c| (&c.file, &c.spec.name)).collect();
+                names.dedup();
+                names.len()
+            };
+            println!(
+                "ok: {files} file{}, {scenarios} scenario{}, {} case{}",
+                if files == 1 { "" } else { "s" },
+                if scenarios == 1 { "" } else { "s" },
+                plan.cases.len(),
+                if plan.cases.len() == 1 { "" } else { "s" },
+            );
+            exit::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+pub fn list(paths: &[PathBuf], format: ListFormat) -> u8 {
+    let plan = match load_and_plan(paths) {
+        Ok((plan, _)) => plan,
+        Err(code) => return code,
+    };
+    let mut out = std::io::stdout().lock();
+    match format {
+        ListFormat::Text => {
+            let width = plan.cases.iter().map(|c| c.id.chars().count()).max().unwrap_or(0);
+            let api_width = plan.cases.iter().map(|c| c.api.as_str().len()).max().unwrap_or(0);
+            for case in &plan.cases {
+                let skipped = match case.skip {
+                    Some(SkipReason::Skip) => "  (skip)",
+                    Some(SkipReason::NotOnly) => "  (not only)",
+                    None => "",
+                };
+                let pad = width - case.id.chars().count();
+                let _ = writeln!(
+                    out,
+                    "{}{}  {:api_width$}  {}{skipped}",
+                    case.id,
+                    " ".repeat(pad),
+                    case.api.as_str(),
+                    case.model
+                );
+            }
+        }
+        ListFormat::Json => {
+            let cases: Vec<_> = plan
+                .cases
+                .iter()
+                .map(|c| {
+                    json!({
+                        "id": c.id,
+                        "scenario": c.file.display().to_string(),
+                        "name": c.spec.name,
+                        "api": c.api,
+                        "model": c.model,
+                        "region": c.region,
+                        "tags": c.spec.tags,
+                        "samples": c.samples,
+                        "skip": c.skip.is_some(),
+                    })
+                })
+                .collect();
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&cases).unwrap_or_default());
+        }
+    }
+    exit::SUCCESS
+}
+
+pub fn schema(kind: SchemaKind) -> u8 {
+    let schema = schema::json_schema(kind);
+    // A Value always serializes; the pretty form is what is checked in.
+    println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+    exit::SUCCESS
+}

@@ -1,0 +1,75 @@
+//! The command line: clap's raw arguments, and one function per subcommand.
+//! Commands print; the library stages they call do not.
+
+mod commands;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::exit;
+use crate::schema::SchemaKind;
+
+/// Declarative scenario and snapshot tests for gpt-oss on Amazon Bedrock and OpenAI-compatible servers.
+#[derive(Debug, Parser)]
+#[command(name = "gpt-oss-scenarios", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check scenario files and report every problem with file:line:col.
+    #[command(
+        after_help = "Examples:\n  gpt-oss-scenarios validate\n  gpt-oss-scenarios validate scenarios/basic scenarios/agents.yaml"
+    )]
+    Validate {
+        /// Scenario files or folders (searched recursively).
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+    },
+    /// List the cases the scenarios expand to: case id, api, model.
+    #[command(after_help = "Examples:\n  gpt-oss-scenarios list\n  gpt-oss-scenarios list scenarios/ --format json")]
+    List {
+        /// Scenario files or folders (searched recursively).
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Print the JSON Schema of scenario files (or of defaults.yaml).
+    #[command(
+        after_help = "Examples:\n  gpt-oss-scenarios schema > schema/scenario.schema.json\n  gpt-oss-scenarios schema --kind defaults"
+    )]
+    Schema {
+        /// Which file kind.
+        #[arg(long, value_enum, default_value_t = SchemaKind::Scenario)]
+        kind: SchemaKind,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are successes; everything else is a usage error.
+            let _ = e.print();
+            return if e.use_stderr() { exit::INVALID } else { exit::SUCCESS };
+        }
+    };
+    match cli.command {
+        Command::Validate { paths } => commands::validate(&paths),
+        Command::List { paths, format } => commands::list(&paths, format),
+        Command::Schema { kind } => commands::schema(kind),
+    }
+}

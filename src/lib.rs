@@ -1,0 +1,11 @@
+//! gpt-oss-scenarios: a declarative scenario and snapshot test runner for gpt-oss.
+//!
+//! The pipeline, one module per stage: [`load`] -> [`plan`] -> execute -> separate ->
+//! normalize -> verdict -> report. See `ARCHITECTURE.md`.
+
+pub mod cli;
+pub mod exit;
+pub mod load;
+pub mod plan;
+pub mod scenario;
+pub mod schema;

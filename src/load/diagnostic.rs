@@ -1,0 +1,41 @@
+//! [`Diagnostic`]: one problem in one file, located by line, column and JSON pointer.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::yaml::Pos;
+
+/// One problem found while loading or planning a suite. Displays as
+/// `file:line:col: /json/pointer: sentence`, the shape editors and CI annotators parse.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    pub pos: Option<Pos>,
+    /// The JSON pointer of the offending value; empty for the whole document.
+    pub pointer: String,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn at(file: impl Into<PathBuf>, pos: Pos, pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic { file: file.into(), pos: Some(pos), pointer: pointer.into(), message: message.into() }
+    }
+
+    /// A problem with the file as a whole (unreadable, missing).
+    pub fn file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Diagnostic { file: file.into(), pos: None, pointer: String::new(), message: message.into() }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(pos) = self.pos {
+            write!(f, ":{}:{}", pos.line, pos.col)?;
+        }
+        if !self.pointer.is_empty() {
+            write!(f, ": {}", self.pointer)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}

@@ -1,0 +1,211 @@
+//! Load: find scenario files, parse them, validate them against the schema and the
+//! semantic rules, and merge `defaults.yaml` files into each scenario.
+//!
+//! Every problem in every file is collected as a [`Diagnostic`]; one bad file never
+//! stops the others from being checked. The main entry point is [`load`].
+
+mod check;
+mod defaults;
+pub mod diagnostic;
+pub mod explain;
+pub mod yaml;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+pub use diagnostic::Diagnostic;
+pub use yaml::{Pos, SpanIndex};
+
+use crate::scenario::Scenario;
+use crate::schema::validators;
+
+/// A scenario ready for planning: its own fields merged over the defaults that apply.
+#[derive(Debug, Clone)]
+pub struct LoadedScenario {
+    /// The scenario file, as the user named it (relative paths stay relative).
+    pub file: PathBuf,
+    /// The file's path below the suite folder it was found in (mirrored by snapshots).
+    pub relative: PathBuf,
+    /// Where the scenario is inside its file: `` or `/scenarios/<i>`.
+    pub pointer: String,
+    /// The merged scenario as JSON (matrix expansion works on this form).
+    pub value: Value,
+    /// The merged scenario, typed.
+    pub spec: Scenario,
+    /// Positions in the scenario's file.
+    pub spans: Arc<SpanIndex>,
+}
+
+impl LoadedScenario {
+    /// The position of something inside this scenario, by pointer relative to it.
+    pub fn pos(&self, pointer: &str) -> Pos {
+        self.spans.value(&format!("{}{pointer}", self.pointer))
+    }
+
+    pub fn diagnostic(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
+        let full = format!("{}{pointer}", self.pointer);
+        Diagnostic::at(&self.file, self.spans.value(&full), full, message)
+    }
+}
+
+/// Everything found under the given paths.
+#[derive(Debug, Default)]
+pub struct Suite {
+    pub scenarios: Vec<LoadedScenario>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many scenario files were read.
+    pub files: usize,
+}
+
+/// Loads every scenario file under `paths` (files, or folders searched recursively).
+pub fn load(paths: &[PathBuf]) -> Suite {
+    let mut suite = Suite::default();
+    let mut defaults = defaults::DefaultsCache::default();
+    for root in paths {
+        let files = match discover(root) {
+            Ok(files) => files,
+            Err(d) => {
+                suite.diagnostics.push(d);
+                continue;
+            }
+        };
+        for file in files {
+            suite.files += 1;
+            load_file(root, &file, &mut defaults, &mut suite);
+        }
+    }
+    suite.diagnostics.extend(defaults.take_diagnostics());
+    check::duplicate_names(&mut suite);
+    suite
+}
+
+/// Folders that hold the tool's own output, never scenarios.
+const SKIPPED_DIRS: [&str; 2] = ["snapshots", "cassettes"];
+
+/// Whether a file name is a suite defaults file rather than a scenario.
+pub fn is_defaults_file(name: &str) -> bool {
+    name == "defaults.yaml" || name == "defaults.yml"
+}
+
+/// Scenario files under `root` in sorted order, or `root` itself when it is a file.
+pub fn discover(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+    let meta = std::fs::metadata(root)
+        .map_err(|e| Diagnostic::file(root, format!("cannot read this path: {}", io_reason(&e))))?;
+    if meta.is_file() {
+        return Ok(vec![root.to_path_buf()]);
+    }
+    let mut found = Vec::new();
+    walk(root, &mut found)
+        .map_err(|(path, e)| Diagnostic::file(path, format!("cannot list this folder: {}", io_reason(&e))))?;
+    Ok(found)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), (PathBuf, std::io::Error)> {
+    let entries = std::fs::read_dir(dir).map_err(|e| (dir.to_path_buf(), e))?;
+    let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        // Symlinked folders are not followed: a link back up the tree would loop.
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
+            if !SKIPPED_DIRS.contains(&name.as_ref()) {
+                walk(&path, found)?;
+            }
+        } else if (name.ends_with(".yaml") || name.ends_with(".yml")) && !is_defaults_file(&name) {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or folder".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string().to_lowercase(),
+    }
+}
+
+fn load_file(root: &Path, file: &Path, defaults: &mut defaults::DefaultsCache, suite: &mut Suite) {
+    let bytes = match std::fs::read(file) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            suite.diagnostics.push(Diagnostic::file(file, format!("cannot read this file: {}", io_reason(&e))));
+            return;
+        }
+    };
+    let doc = match yaml::parse(&bytes) {
+        Ok(doc) => doc,
+        Err(e) => {
+            suite.diagnostics.push(Diagnostic::at(file, e.pos, "", e.message));
+            return;
+        }
+    };
+    let spans = Arc::new(doc.spans);
+    if doc.value.is_null() {
+        suite.diagnostics.push(Diagnostic::at(
+            file,
+            Pos { line: 1, col: 1 },
+            "",
+            "the file is empty; write a scenario (at least `name` and `prompt`) or delete the file",
+        ));
+        return;
+    }
+    let v = validators();
+    let errors: Vec<Diagnostic> = v
+        .file
+        .iter_errors(&doc.value)
+        .flat_map(|e| explain::explain(&e, &v.root))
+        .map(|e| {
+            let pos = if e.at_key { spans.key(&e.pointer) } else { spans.value(&e.pointer) };
+            Diagnostic::at(file, pos, e.pointer, e.message)
+        })
+        .collect();
+    if !errors.is_empty() {
+        suite.diagnostics.extend(errors);
+        return;
+    }
+    let relative = file
+        .strip_prefix(root)
+        .ok()
+        .filter(|r| !r.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from(file.file_name().unwrap_or_default()), Path::to_path_buf);
+    let chain = defaults.chain_for(file);
+    let entries: Vec<(String, &Value)> = match doc.value.get("scenarios").and_then(Value::as_array) {
+        Some(list) => list.iter().enumerate().map(|(i, s)| (format!("/scenarios/{i}"), s)).collect(),
+        None => vec![(String::new(), &doc.value)],
+    };
+    for (pointer, raw) in entries {
+        let problems = check::scenario(raw, file, &pointer, &spans);
+        if !problems.is_empty() {
+            suite.diagnostics.extend(problems);
+            continue;
+        }
+        let value = defaults::merge(&chain, raw);
+        match serde_json::from_value::<Scenario>(value.clone()) {
+            Ok(spec) => suite.scenarios.push(LoadedScenario {
+                file: file.to_path_buf(),
+                relative: relative.clone(),
+                pointer,
+                value,
+                spec,
+                spans: spans.clone(),
+            }),
+            // The schema accepted it, so this means the schema and the types disagree:
+            // still a clear message rather than a panic.
+            Err(e) => suite.diagnostics.push(Diagnostic::at(file, spans.value(&pointer), pointer, e.to_string())),
+        }
+    }
+}
+
+/// The suite's defaults files, read once each, keyed by folder.
+pub(crate) type DefaultsByDir = HashMap<PathBuf, Option<Arc<Value>>>;

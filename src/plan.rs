@@ -1,0 +1,283 @@
+//! Plan: expand each loaded scenario's `matrix` into concrete [`Case`]s with stable
+//! ids, resolve what defaults left open (api, model, region, timeout), and mark the
+//! cases that `skip`/`only` leave out. Pure: no I/O.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::load::explain::{explain, plain};
+use crate::load::{Diagnostic, LoadedScenario};
+use crate::scenario::{Api, Scenario};
+use crate::schema::validators;
+
+/// The region used when neither the scenario nor a defaults file names one.
+pub const DEFAULT_REGION: &str = "us-west-2";
+/// The time limit for one run of a case when none is given.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// A matrix larger than this is almost certainly a mistake.
+pub const MAX_CASES_PER_SCENARIO: usize = 10_000;
+
+/// One runnable case: a scenario with one combination of its matrix applied.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// `name`, or `name[key=value,...]` for a matrix case, keys in matrix order.
+    pub id: String,
+    pub file: PathBuf,
+    /// The scenario file below its suite folder (snapshots mirror it).
+    pub relative: PathBuf,
+    /// The matrix combination of this case, in matrix order.
+    pub variant: Vec<(String, Value)>,
+    pub api: Api,
+    pub model: String,
+    pub region: String,
+    pub samples: u32,
+    pub timeout: Duration,
+    pub skip: Option<SkipReason>,
+    /// The scenario with defaults merged and this combination applied (`matrix` removed).
+    pub spec: Scenario,
+}
+
+/// Why a case will not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The scenario says `skip: true`.
+    Skip,
+    /// Another scenario says `only: true` and this one does not.
+    NotOnly,
+}
+
+/// All cases of a suite, and the problems found while expanding it.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub cases: Vec<Case>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Expands every scenario into cases.
+pub fn plan(scenarios: &[LoadedScenario]) -> Plan {
+    let mut plan = Plan::default();
+    let any_only = scenarios.iter().any(|s| s.spec.only);
+    for scenario in scenarios {
+        expand(scenario, any_only, &mut plan);
+    }
+    plan
+}
+
+fn expand(s: &LoadedScenario, any_only: bool, plan: &mut Plan) {
+    let matrix: Vec<(String, Vec<Value>)> = s
+        .value
+        .get("matrix")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_array().cloned().unwrap_or_default())).collect())
+        .unwrap_or_default();
+    let total = matrix.iter().map(|(_, v)| v.len()).try_fold(1usize, |acc, n| acc.checked_mul(n));
+    if total.is_none_or(|t| t > MAX_CASES_PER_SCENARIO) {
+        plan.diagnostics.push(s.diagnostic(
+            "/matrix",
+            format!("the matrix expands to more than {MAX_CASES_PER_SCENARIO} cases; split the scenario"),
+        ));
+        return;
+    }
+    let mut base = s.value.clone();
+    if let Some(map) = base.as_object_mut() {
+        map.remove("matrix");
+    }
+    for combination in combinations(&matrix) {
+        let mut value = base.clone();
+        let variant: Vec<(String, Value)> =
+            combination.iter().map(|&(k, i)| (matrix[k].0.clone(), matrix[k].1[i].clone())).collect();
+        for (key, v) in &variant {
+            set_path(&mut value, key, v.clone());
+        }
+        if let Some(problems) = revalidate(s, &value, &matrix, &combination) {
+            // A bad matrix value fails every combination it is in: report it once.
+            for p in problems {
+                if !plan.diagnostics.contains(&p) {
+                    plan.diagnostics.push(p);
+                }
+            }
+            continue;
+        }
+        match resolve(s, value, variant, any_only) {
+            Ok(case) => plan.cases.push(case),
+            Err(d) => {
+                // A missing model or api is the same for every combination: say it once.
+                if !plan.diagnostics.contains(&d) {
+                    plan.diagnostics.push(d);
+                }
+            }
+        }
+    }
+}
+
+/// Indices into each matrix entry, first key varying slowest.
+fn combinations(matrix: &[(String, Vec<Value>)]) -> Vec<Vec<(usize, usize)>> {
+    let mut out: Vec<Vec<(usize, usize)>> = vec![Vec::new()];
+    for (k, (_, values)) in matrix.iter().enumerate() {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                (0..values.len()).map(move |i| {
+                    let mut next = prefix.clone();
+                    next.push((k, i));
+                    next
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// Sets `api`, `params.temperature` or `params.extra.<name>` (the name may hold dots).
+fn set_path(value: &mut Value, key: &str, v: Value) {
+    let path: Vec<&str> = match key.strip_prefix("params.extra.") {
+        Some(name) => vec!["params", "extra", name],
+        None => key.split('.').collect(),
+    };
+    let mut node = value;
+    for (i, segment) in path.iter().enumerate() {
+        let Some(map) = node.as_object_mut() else { return };
+        if i + 1 == path.len() {
+            map.insert((*segment).to_owned(), v);
+            return;
+        }
+        node = map.entry(*segment).or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+fn field_pointer(key: &str) -> String {
+    match key.strip_prefix("params.extra.") {
+        Some(name) => format!("/params/extra/{}", crate::load::yaml::escape_token(name)),
+        None => format!("/{}", key.replace('.', "/")),
+    }
+}
+
+/// Matrix values get the same checks as the fields they stand for; errors point at
+/// the matrix value that caused them.
+fn revalidate(
+    s: &LoadedScenario,
+    value: &Value,
+    matrix: &[(String, Vec<Value>)],
+    combination: &[(usize, usize)],
+) -> Option<Vec<Diagnostic>> {
+    let v = validators();
+    let problems: Vec<Diagnostic> = v
+        .scenario
+        .iter_errors(value)
+        .flat_map(|e| explain(&e, &v.root))
+        .map(|e| {
+            let culprit = combination.iter().find(|&&(k, _)| {
+                let field = field_pointer(&matrix[k].0);
+                e.pointer == field || e.pointer.starts_with(&format!("{field}/"))
+            });
+            match culprit {
+                Some(&(k, i)) => s.diagnostic(
+                    &format!("/matrix/{}/{i}", crate::load::yaml::escape_token(&matrix[k].0)),
+                    format!("as `{}`: {}", matrix[k].0, e.message),
+                ),
+                None => s.diagnostic(&e.pointer, e.message),
+            }
+        })
+        .collect();
+    (!problems.is_empty()).then_some(problems)
+}
+
+fn resolve(
+    s: &LoadedScenario,
+    value: Value,
+    variant: Vec<(String, Value)>,
+    any_only: bool,
+) -> Result<Case, Diagnostic> {
+    let spec: Scenario = serde_json::from_value(value).map_err(|e| s.diagnostic("", e.to_string()))?;
+    let Some(api) = spec.api else {
+        return Err(s.diagnostic("/name", "no api: set `api:` (converse, converse-stream, chat, chat-stream or agent) here or in a defaults.yaml above this file"));
+    };
+    let Some(model) = spec.model.clone() else {
+        return Err(s.diagnostic(
+            "/name",
+            "no model: set `model:` (e.g. openai.gpt-oss-20b-1:0) here or in a defaults.yaml above this file",
+        ));
+    };
+    let timeout = match &spec.timeout {
+        Some(t) => {
+            parse_duration(t).ok_or_else(|| s.diagnostic("/timeout", format!("`{t}` is not a duration such as 90s")))?
+        }
+        None => DEFAULT_TIMEOUT,
+    };
+    let id = if variant.is_empty() {
+        spec.name.clone()
+    } else {
+        let parts: Vec<String> = variant.iter().map(|(k, v)| format!("{k}={}", plain(v))).collect();
+        format!("{}[{}]", spec.name, parts.join(","))
+    };
+    let skip = if spec.skip {
+        Some(SkipReason::Skip)
+    } else if any_only && !spec.only {
+        Some(SkipReason::NotOnly)
+    } else {
+        None
+    };
+    Ok(Case {
+        id,
+        file: s.file.clone(),
+        relative: s.relative.clone(),
+        variant,
+        api,
+        model,
+        region: spec.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_owned()),
+        samples: spec.samples.unwrap_or(1),
+        timeout,
+        skip,
+        spec,
+    })
+}
+
+/// `500ms`, `90s`, `2m`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let n: u64 = text[..split].parse().ok()?;
+    match &text[split..] {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => Some(Duration::from_secs(n.checked_mul(60)?)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn combinations_vary_the_last_key_fastest() {
+        let m = vec![("a".into(), vec![json!(1), json!(2)]), ("b".into(), vec![json!("x"), json!("y")])];
+        let c = combinations(&m);
+        assert_eq!(c, vec![vec![(0, 0), (1, 0)], vec![(0, 0), (1, 1)], vec![(0, 1), (1, 0)], vec![(0, 1), (1, 1)]]);
+    }
+
+    #[test]
+    fn no_matrix_is_one_combination() {
+        assert_eq!(combinations(&[]), vec![Vec::<(usize, usize)>::new()]);
+    }
+
+    #[test]
+    fn set_path_creates_parents_and_keeps_dotted_extra_names() {
+        let mut v = json!({"name": "x"});
+        set_path(&mut v, "params.temperature", json!(0.5));
+        set_path(&mut v, "params.extra.a.b", json!(true));
+        assert_eq!(v, json!({"name": "x", "params": {"temperature": 0.5, "extra": {"a.b": true}}}));
+        assert_eq!(field_pointer("params.extra.a/b"), "/params/extra/a~1b");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("2h"), None);
+        assert_eq!(parse_duration("s"), None);
+    }
+}

@@ -1,0 +1,481 @@
+//! The scenario format: the serde model of scenario files and `defaults.yaml`.
+//!
+//! These types are the single source of truth for the format. The JSON Schema
+//! (`schema/scenario.schema.json`) is generated from them, so every doc comment on a
+//! field here is also the description an editor shows. The main type is [`Scenario`].
+//!
+//! Fields that a `defaults.yaml` may supply (`api`, `model`, ...) are optional here;
+//! the planner resolves them into a concrete case and reports what is still missing.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A scenario: one prompt sent to one API and model, judged by assertions and a snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Unique name across the suite. It starts every case id and names the snapshot
+    /// file, so it is limited to letters, digits, `.`, `_` and `-`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"), length(min = 1, max = 100))]
+    pub name: String,
+    /// What the scenario checks, in a sentence. Shown in reports and snapshot headers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Free labels for selecting cases (`run --tag`). Tags from `defaults.yaml` files are added first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Which API the prompt is sent through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<Api>,
+    /// The model id, e.g. `openai.gpt-oss-20b-1:0` or `openai.gpt-oss-120b-1:0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub model: Option<String>,
+    /// The AWS region of the Bedrock endpoint. Default: `us-west-2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
+    pub region: Option<String>,
+    /// Endpoint overrides, for private endpoints and local OpenAI-compatible servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Endpoints>,
+    /// Inference parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Params>,
+    /// The system prompt. Sent as a Converse `system` block, or as a `developer` message on chat completions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// The user prompt for a single-turn scenario. Use `messages` for several turns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// The conversation for a multi-turn scenario, in order. Use instead of `prompt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub messages: Option<Vec<Message>>,
+    /// Cartesian expansion: one case per combination of the listed values. Keys are
+    /// `api`, `model`, `region`, `params.<name>` or `params.extra.<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Map<String, Value>>", extend("additionalProperties" = {"type": "array", "minItems": 1}))]
+    pub matrix: Option<Map<String, Value>>,
+    /// How many times each case runs. Default: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub samples: Option<u32>,
+    /// Time limit for one run of a case, e.g. `90s`, `2m`, `500ms`. Default: `120s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]+(ms|s|m)$"))]
+    pub timeout: Option<String>,
+    /// Skip this scenario's cases; they are reported as skipped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip: bool,
+    /// Run only scenarios marked `only` (when any scenario in the run is).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub only: bool,
+    /// Assertions on the response. Assertions from `defaults.yaml` files come first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect: Vec<Expectation>,
+    /// What of the response is snapshotted, and how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotPolicy>,
+}
+
+/// A file holding several scenarios.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioList {
+    /// The scenarios of this file.
+    #[schemars(length(min = 1))]
+    pub scenarios: Vec<Scenario>,
+}
+
+/// `defaults.yaml`: values for every scenario in this folder and below it.
+/// The closest file wins; a scenario's own fields win over all of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Tags added to every scenario below.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Default API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<Api>,
+    /// Default model id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub model: Option<String>,
+    /// Default AWS region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
+    pub region: Option<String>,
+    /// Default endpoint overrides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Endpoints>,
+    /// Default parameters, merged key by key with each scenario's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Params>,
+    /// Default system prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// Default number of samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub samples: Option<u32>,
+    /// Default time limit for one run of a case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]+(ms|s|m)$"))]
+    pub timeout: Option<String>,
+    /// Assertions applied to every scenario below, before its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect: Vec<Expectation>,
+    /// Default snapshot policy, merged key by key with each scenario's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotPolicy>,
+}
+
+/// The API a case is sent through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Api {
+    /// Amazon Bedrock Converse.
+    Converse,
+    /// Amazon Bedrock ConverseStream.
+    ConverseStream,
+    /// OpenAI-compatible chat completions (Bedrock `/openai/v1` or any compatible server).
+    Chat,
+    /// OpenAI-compatible chat completions with `stream: true`.
+    ChatStream,
+    /// A Strands-style agent looping over tools.
+    Agent,
+}
+
+impl Api {
+    pub const ALL: [Api; 5] = [Api::Converse, Api::ConverseStream, Api::Chat, Api::ChatStream, Api::Agent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Converse => "converse",
+            Api::ConverseStream => "converse-stream",
+            Api::Chat => "chat",
+            Api::ChatStream => "chat-stream",
+            Api::Agent => "agent",
+        }
+    }
+}
+
+impl std::fmt::Display for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Endpoint overrides. Plain `http://` URLs are allowed (loopback servers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoints {
+    /// Bedrock runtime endpoint for `converse` and `converse-stream`
+    /// (like `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https?://"))]
+    pub bedrock_runtime: Option<String>,
+    /// Base URL for `chat` and `chat-stream` (like `OPENAI_BASE_URL`).
+    /// Default: `https://bedrock-runtime.{region}.amazonaws.com/openai/v1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https?://"))]
+    pub openai_base_url: Option<String>,
+}
+
+/// Inference parameters, mapped onto each API's own field names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Most tokens to generate (Converse `inferenceConfig.maxTokens`, chat `max_completion_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 131072))]
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature; 1.0 is the recommended setting for gpt-oss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 2))]
+    pub temperature: Option<f64>,
+    /// Nucleus sampling probability mass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
+    pub top_p: Option<f64>,
+    /// How much the model reasons before answering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// Stop sequences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4))]
+    pub stop: Option<Vec<String>>,
+    /// Free JSON passed through as is: Converse `additionalModelRequestFields`,
+    /// or extra top-level fields of the chat completions body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Map<String, Value>>,
+}
+
+/// gpt-oss reasoning effort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReasoningEffort {
+    Low,
+    Medium,
+    High,
+}
+
+impl ReasoningEffort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasoningEffort::Low => "low",
+            ReasoningEffort::Medium => "medium",
+            ReasoningEffort::High => "high",
+        }
+    }
+}
+
+/// One message of a multi-turn conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    /// Who speaks.
+    pub role: Role,
+    /// What is said.
+    pub content: String,
+}
+
+/// The role of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    Developer,
+    User,
+    Assistant,
+}
+
+/// One assertion. Give exactly one check (`contains`, `regex`, ...) and optionally
+/// `part` (what it looks at) and `not` (negate it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1))]
+pub struct Expectation {
+    /// What the check looks at. Default: `final`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<Part>,
+    /// Negate the check.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not: bool,
+    /// The part equals this text exactly (after normalization).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
+    /// The part contains this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contains: Option<String>,
+    /// The part contains this text, ignoring case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icontains: Option<String>,
+    /// The part contains at least one of these texts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub contains_any: Option<Vec<String>>,
+    /// The part contains every one of these texts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub contains_all: Option<Vec<String>>,
+    /// The part matches this regular expression (Rust `regex` syntax).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// The part starts with this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_with: Option<String>,
+    /// The part parses as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_valid: Option<bool>,
+    /// The part parses as JSON that validates against this inline JSON Schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_schema: Option<Value>,
+    /// The part parses as JSON that validates against the JSON Schema in this file
+    /// (relative to the scenario file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_schema_file: Option<String>,
+    /// The part parses as JSON and the value at `pointer` equals `equals`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_pointer: Option<JsonPointerCheck>,
+    /// The part's length in characters is within these bounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<LengthCheck>,
+    /// The share of the part's letters written in a script is at least `min_share`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<ScriptCheck>,
+    /// The response stopped for this reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<StopReason>,
+    /// The final answer holds no `<reasoning>`, `<think>` or harmony markers, and no reasoning leaked into the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_reasoning_leak: Option<bool>,
+    /// The response carries reasoning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_present: Option<bool>,
+    /// The request took at most this many milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_latency_ms: Option<u64>,
+    /// The response used at most this many output tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_output_tokens: Option<u64>,
+    /// The model called this tool, optionally with an input that contains `input`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_called: Option<ToolCalledCheck>,
+}
+
+/// The part of a response an assertion looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    /// The answer with the reasoning removed.
+    Final,
+    /// The separated reasoning.
+    Reasoning,
+    /// The answer channel as it arrived, before reasoning was separated.
+    RawText,
+}
+
+/// `json_pointer` check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JsonPointerCheck {
+    /// An RFC 6901 JSON pointer, e.g. `/answer/0`.
+    #[schemars(regex(pattern = r"^(/.*)?$"))]
+    pub pointer: String,
+    /// The value expected there.
+    pub equals: Value,
+}
+
+/// `length` check, in Unicode characters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1))]
+pub struct LengthCheck {
+    /// Fewest characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u64>,
+    /// Most characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+}
+
+/// `script` check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptCheck {
+    /// The writing system.
+    pub name: Script,
+    /// Least share of letters (0 to 1) that must be in this script. Default: 0.5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
+    pub min_share: Option<f64>,
+}
+
+/// Writing systems the `script` check knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Script {
+    /// Hiragana, katakana and kanji.
+    Japanese,
+    /// Han characters.
+    Han,
+    /// Hangul.
+    Hangul,
+    /// Latin letters.
+    Latin,
+    /// Cyrillic letters.
+    Cyrillic,
+}
+
+/// Why the model stopped, in Bedrock's vocabulary (chat `finish_reason` is mapped onto it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    EndTurn,
+    MaxTokens,
+    ToolUse,
+    StopSequence,
+    ContentFiltered,
+    GuardrailIntervened,
+}
+
+/// `tool_called` check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCalledCheck {
+    /// The tool's name.
+    pub name: String,
+    /// A partial input: every key given here must be present with an equal value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+}
+
+/// What of a response goes into the snapshot, per part.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotPolicy {
+    /// Policy for the final answer. Default: `exact`.
+    #[serde(default, rename = "final", skip_serializing_if = "Option::is_none")]
+    pub final_answer: Option<PartPolicy>,
+    /// Policy for the reasoning. Default: `present`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<PartPolicy>,
+    /// Snapshot the tool calls. Default: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<bool>,
+    /// Snapshot the stop reason. Default: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<bool>,
+    /// Replace matches of a regex with a named placeholder before snapshotting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redact: Vec<Redaction>,
+    /// JSON pointers whose values are replaced by `[redacted]` in parts under the `json` policy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub json_redact: Vec<String>,
+    /// Keep volatile values (ids, latency, usage) that are redacted by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep: Vec<Volatile>,
+}
+
+/// How one part of the response is snapshotted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum PartPolicy {
+    /// The whole text, after normalization.
+    Exact,
+    /// Not snapshotted.
+    Ignore,
+    /// Only whether it is non-empty.
+    Present,
+    /// Only the matches of this regex: the stable core of a varying answer.
+    Extract(String),
+    /// Parsed as JSON and stored as canonical sorted JSON (see `json_redact`).
+    Json,
+}
+
+/// A user redaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Redaction {
+    /// A regular expression (Rust `regex` syntax).
+    pub regex: String,
+    /// What each match becomes, e.g. `[date]`.
+    pub placeholder: String,
+}
+
+/// Volatile values that snapshots leave out unless kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Volatile {
+    /// Token usage.
+    Usage,
+    /// Latency.
+    Latency,
+    /// Tool call ids and response ids.
+    Ids,
+}

@@ -1,0 +1,106 @@
+//! `validate`, `list` and `schema` through the real binary.
+
+use crate::support::{run, run_in, stderr, stdout};
+
+#[test]
+fn the_bundled_suite_is_valid() {
+    let out = run(&["validate", "scenarios/"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("ok: "), "{}", stdout(&out));
+}
+
+#[test]
+fn validate_defaults_to_the_scenarios_folder() {
+    let out = run(&["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn the_malformed_corpus_is_invalid_and_every_file_is_reported() {
+    let out = run(&["validate", "tests/malformed"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let files = std::fs::read_dir("tests/malformed")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+        .count();
+    for entry in std::fs::read_dir("tests/malformed").unwrap().filter_map(Result::ok) {
+        let path = entry.path();
+        if path.extension().is_some_and(|x| x == "yaml") {
+            let shown = format!("{}:", path.display());
+            assert!(err.contains(&shown), "no error for {shown} in:\n{err}");
+        }
+    }
+    assert!(err.trim_end().ends_with(&format!("in {files} files")), "{err}");
+}
+
+#[test]
+fn list_shows_every_expanded_case() {
+    let out = run(&["list", "scenarios/"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("compare-decimals[api=chat-stream,model=openai.gpt-oss-120b-1:0]"))
+        .expect("the matrix case is listed");
+    let columns: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(columns[1..], ["chat-stream", "openai.gpt-oss-120b-1:0"]);
+    for api in ["converse", "converse-stream", "chat", "chat-stream"] {
+        assert!(text.lines().any(|l| l.starts_with(&format!("compare-decimals-{api} "))), "{api} missing:\n{text}");
+    }
+}
+
+#[test]
+fn list_json_is_machine_readable() {
+    let out = run(&["list", "scenarios/", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let cases: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let cases = cases.as_array().expect("a list");
+    let matrix: Vec<_> = cases.iter().filter(|c| c["name"] == "compare-decimals").collect();
+    assert_eq!(matrix.len(), 4);
+    assert!(matrix.iter().all(|c| c["scenario"] == "scenarios/matrix/compare-decimals-models.yaml"));
+    let agent = cases.iter().find(|c| c["id"] == "weather-agent-chat").expect("agent case");
+    assert_eq!(agent["api"], "agent");
+    assert_eq!(agent["region"], "us-west-2");
+}
+
+#[test]
+fn list_of_an_invalid_suite_exits_2() {
+    let out = run(&["list", "tests/malformed/bad-api.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("tests/malformed/bad-api.yaml:2:6: /api: "), "{}", stderr(&out));
+}
+
+#[test]
+fn checked_in_schemas_match_what_the_binary_prints() {
+    for (kind, file) in [("scenario", "schema/scenario.schema.json"), ("defaults", "schema/defaults.schema.json")] {
+        let out = run(&["schema", "--kind", kind]);
+        assert_eq!(out.status.code(), Some(0));
+        let checked_in = std::fs::read_to_string(file).expect("schema file");
+        assert!(
+            stdout(&out) == checked_in,
+            "{file} drifted: regenerate it with `cargo run -- schema --kind {kind} > {file}`"
+        );
+    }
+}
+
+#[test]
+fn a_missing_path_is_a_located_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_in(dir.path(), &["validate", "nope/"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("nope/: cannot read this path: no such file or folder"), "{}", stderr(&out));
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(run(&["list", "--format", "xml"]).status.code(), Some(2));
+    let help = run(&["validate", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(stdout(&help).contains("Examples:"));
+    let version = run(&["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert!(stdout(&version).contains(env!("CARGO_PKG_VERSION")));
+}
