@@ -4,8 +4,12 @@
 //! normalize -> verdict -> report. See `ARCHITECTURE.md`.
 
 pub mod cli;
+pub mod execute;
 pub mod exit;
 pub mod load;
 pub mod plan;
+pub mod providers;
 pub mod scenario;
 pub mod schema;
+pub mod separate;
+pub mod wire;

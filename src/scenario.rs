@@ -169,7 +169,7 @@ impl std::fmt::Display for Api {
 }
 
 /// Endpoint overrides. Plain `http://` URLs are allowed (loopback servers).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoints {
     /// Bedrock runtime endpoint for `converse` and `converse-stream`

@@ -1,0 +1,150 @@
+//! Execute: runs one case against its API and returns a [`ModelResponse`], retrying
+//! throttling and transient failures within the case's deadline.
+//!
+//! Clients are built once per endpoint and reused ([`Clients`]). The runner that
+//! schedules cases and emits events is built on top of [`execute_case`].
+
+pub mod response;
+pub mod retry;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Mutex;
+
+pub use response::{CallError, ErrorKind, ModelResponse, ToolCall, Usage};
+pub use retry::RetryPolicy;
+
+use crate::plan::Case;
+use crate::providers::bedrock_converse::{self, ConverseClient};
+use crate::providers::openai_chat::{self, ChatClient};
+use crate::providers::{CallRequest, Connection, Environment, resolve_connection};
+use crate::scenario::Api;
+
+/// Clients by endpoint, built on first use and shared by all cases.
+pub struct Clients {
+    env: Environment,
+    flags: Connection,
+    converse: Mutex<HashMap<(String, Option<String>), ConverseClient>>,
+    chat: Mutex<HashMap<String, ChatClient>>,
+}
+
+/// How long a response may go quiet before the read is abandoned.
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl Clients {
+    /// `flags` are endpoint overrides from the command line; they win over scenario
+    /// fields, which win over the environment.
+    pub fn new(env: Environment, flags: Connection) -> Arc<Clients> {
+        Arc::new(Clients { env, flags, converse: Mutex::default(), chat: Mutex::default() })
+    }
+
+    async fn converse(&self, region: &str, endpoint: Option<String>) -> ConverseClient {
+        let mut cache = self.converse.lock().await;
+        let key = (region.to_owned(), endpoint);
+        if let Some(client) = cache.get(&key) {
+            return client.clone();
+        }
+        let client = ConverseClient::new(region, key.1.as_deref(), &self.env, READ_TIMEOUT).await;
+        cache.insert(key, client.clone());
+        client
+    }
+
+    async fn chat(&self, base_url: &str) -> Result<ChatClient, CallError> {
+        let mut cache = self.chat.lock().await;
+        if let Some(client) = cache.get(base_url) {
+            return Ok(client.clone());
+        }
+        let key = self.env.openai_api_key.as_deref().or(self.env.bedrock_bearer_token.as_deref());
+        if key.is_none() && is_bedrock(base_url) {
+            return Err(CallError::new(
+                ErrorKind::Auth,
+                None,
+                format!(
+                    "no API key for {base_url}: set OPENAI_API_KEY or AWS_BEARER_TOKEN_BEDROCK (a Bedrock API key)"
+                ),
+            ));
+        }
+        let client = ChatClient::new(base_url, key, READ_TIMEOUT)?;
+        cache.insert(base_url.to_owned(), client.clone());
+        Ok(client)
+    }
+}
+
+fn is_bedrock(base_url: &str) -> bool {
+    base_url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .is_some_and(|host| host.ends_with(".amazonaws.com"))
+}
+
+/// One attempt of one case.
+pub async fn call_once(clients: &Clients, case: &Case) -> ModelResponse {
+    let request = CallRequest::from_case(case);
+    let connection = resolve_connection(&clients.flags, case, &clients.env);
+    match case.api {
+        Api::Converse | Api::ConverseStream => {
+            let client = clients.converse(&case.region, connection.bedrock_endpoint).await;
+            bedrock_converse::call(&client, &request, case.api == Api::ConverseStream).await
+        }
+        Api::Chat | Api::ChatStream => {
+            let base = connection.openai_base_url.unwrap_or_else(|| openai_chat::default_base_url(&case.region));
+            match clients.chat(&base).await {
+                Ok(client) => openai_chat::call(&client, &request, case.api == Api::ChatStream).await,
+                Err(e) => failed(e),
+            }
+        }
+        Api::Agent => failed(CallError::new(
+            ErrorKind::InvalidRequest,
+            None,
+            "agent scenarios are not supported by this version yet; use converse, converse-stream, chat or chat-stream",
+        )),
+    }
+}
+
+fn failed(error: CallError) -> ModelResponse {
+    ModelResponse { error: Some(error), attempts: 1, ..ModelResponse::default() }
+}
+
+/// Runs a case: attempts with retries and backoff, all within the case's timeout. A
+/// retried stream starts the whole request again.
+pub async fn execute_case(clients: &Clients, case: &Case, policy: &RetryPolicy) -> ModelResponse {
+    let deadline = Instant::now() + case.timeout;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let mut response = match tokio::time::timeout(remaining, call_once(clients, case)).await {
+            Ok(response) => response,
+            Err(_) => failed(CallError::new(
+                ErrorKind::Timeout,
+                None,
+                format!("no answer within the case's timeout of {}", humanize(case.timeout)),
+            )),
+        };
+        response.attempts = attempt;
+        let Some(error) = &response.error else { return response };
+        match policy.next_delay(attempt, error, deadline.saturating_duration_since(Instant::now())) {
+            Some(delay) => tokio::time::sleep(delay).await,
+            None => return response,
+        }
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    if d.subsec_millis() == 0 { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bedrock_hosts_are_recognized() {
+        assert!(is_bedrock("https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1"));
+        assert!(!is_bedrock("http://127.0.0.1:8080/v1"));
+        assert!(!is_bedrock("https://amazonaws.com.evil.example/v1"));
+    }
+}

@@ -1,0 +1,297 @@
+//! [`ModelResponse`]: the one record every transport produces, and the
+//! [`Assembler`] that builds it from deltas in arrival order.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::separate::{Flags, Separator};
+
+/// A model's answer, normalized across APIs, with the reasoning apart.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelResponse {
+    /// The answer text with all reasoning removed.
+    #[serde(rename = "final")]
+    pub final_text: String,
+    /// All reasoning: structured fields first, then spans found in the text.
+    pub reasoning: String,
+    /// The answer channel as it arrived, before separation.
+    pub raw_text: String,
+    /// In Bedrock's vocabulary: end_turn, max_tokens, tool_use, stop_sequence,
+    /// content_filtered, guardrail_intervened.
+    pub stop_reason: Option<String>,
+    pub tool_calls: Vec<ToolCall>,
+    pub usage: Option<Usage>,
+    pub latency_ms: u64,
+    pub flags: Flags,
+    pub error: Option<CallError>,
+    /// How many requests it took (retries included).
+    pub attempts: u32,
+}
+
+/// A tool call the model asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// The parsed JSON input; a string when the model produced text that is not JSON.
+    pub input: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// Why a call failed, in one vocabulary across APIs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallError {
+    pub kind: ErrorKind,
+    pub retryable: bool,
+    /// The HTTP status, when the failure came with one.
+    pub status: Option<u16>,
+    /// One sentence for the user.
+    pub message: String,
+    /// What the server asked us to wait before retrying.
+    #[serde(skip)]
+    pub retry_after: Option<Duration>,
+}
+
+impl CallError {
+    pub fn new(kind: ErrorKind, status: Option<u16>, message: impl Into<String>) -> CallError {
+        CallError { kind, retryable: kind.retryable(), status, message: message.into(), retry_after: None }
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.kind.as_str())?;
+        if let Some(status) = self.status {
+            write!(f, " (HTTP {status})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Throttled,
+    Unavailable,
+    Server,
+    Timeout,
+    InvalidRequest,
+    Auth,
+    NotFound,
+    Model,
+    StreamError,
+    Truncated,
+}
+
+impl ErrorKind {
+    /// Throttling and transient server trouble are worth another attempt; a request
+    /// the server rejected will be rejected again.
+    pub fn retryable(self) -> bool {
+        matches!(self, ErrorKind::Throttled | ErrorKind::Unavailable | ErrorKind::Server)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Server => "server",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::Auth => "auth",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Model => "model",
+            ErrorKind::StreamError => "stream_error",
+            ErrorKind::Truncated => "truncated",
+        }
+    }
+
+    /// The kind an HTTP status means on its own.
+    pub fn from_status(status: u16) -> ErrorKind {
+        match status {
+            401 | 403 => ErrorKind::Auth,
+            404 => ErrorKind::NotFound,
+            408 => ErrorKind::Timeout,
+            424 => ErrorKind::Model,
+            429 => ErrorKind::Throttled,
+            502..=504 => ErrorKind::Unavailable,
+            500..=599 => ErrorKind::Server,
+            _ => ErrorKind::InvalidRequest,
+        }
+    }
+}
+
+/// Maps a chat `finish_reason` onto Bedrock's stop reasons.
+pub fn stop_reason_from_finish(finish_reason: &str) -> String {
+    match finish_reason {
+        "stop" => "end_turn",
+        "length" => "max_tokens",
+        "tool_calls" | "function_call" => "tool_use",
+        "content_filter" => "content_filtered",
+        other => other,
+    }
+    .to_owned()
+}
+
+#[derive(Debug, Default)]
+struct PartialTool {
+    id: String,
+    name: String,
+    arguments: String,
+    input: Option<Value>,
+}
+
+/// Collects one response from deltas, whatever the API.
+#[derive(Debug, Default)]
+pub struct Assembler {
+    separator: Separator,
+    tools: BTreeMap<u64, PartialTool>,
+    stop_reason: Option<String>,
+    usage: Option<Usage>,
+}
+
+impl Assembler {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn reasoning(&mut self, text: &str) {
+        self.separator.push_reasoning(text);
+    }
+
+    pub fn text(&mut self, text: &str) {
+        self.separator.push_text(text);
+    }
+
+    /// A tool call starts (or its id or name arrives) at `index`.
+    pub fn tool_start(&mut self, index: u64, id: Option<&str>, name: Option<&str>) {
+        let tool = self.tools.entry(index).or_default();
+        if let Some(id) = id.filter(|s| !s.is_empty()) {
+            tool.id = id.to_owned();
+        }
+        if let Some(name) = name.filter(|s| !s.is_empty()) {
+            tool.name.push_str(name);
+        }
+    }
+
+    /// A fragment of a tool call's JSON arguments.
+    pub fn tool_arguments(&mut self, index: u64, fragment: &str) {
+        self.tools.entry(index).or_default().arguments.push_str(fragment);
+    }
+
+    /// A tool call whose input arrived whole (Converse).
+    pub fn tool_input(&mut self, index: u64, input: Value) {
+        self.tools.entry(index).or_default().input = Some(input);
+    }
+
+    pub fn has_stop_reason(&self) -> bool {
+        self.stop_reason.is_some()
+    }
+
+    pub fn stop_reason(&mut self, reason: impl Into<String>) {
+        self.stop_reason = Some(reason.into());
+    }
+
+    pub fn usage(&mut self, input_tokens: u64, output_tokens: u64) {
+        self.usage = Some(Usage { input_tokens, output_tokens });
+    }
+
+    pub fn finish(self, error: Option<CallError>, latency: Duration) -> ModelResponse {
+        let hit_limit = self.stop_reason.as_deref() == Some("max_tokens");
+        let separated = self.separator.finish(hit_limit);
+        let tool_calls = self
+            .tools
+            .into_values()
+            .map(|t| ToolCall {
+                id: t.id,
+                name: t.name,
+                input: t.input.unwrap_or_else(|| parse_arguments(&t.arguments)),
+            })
+            .collect();
+        ModelResponse {
+            final_text: separated.final_text,
+            reasoning: separated.reasoning,
+            raw_text: separated.raw_text,
+            stop_reason: self.stop_reason,
+            tool_calls,
+            usage: self.usage,
+            latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            flags: separated.flags,
+            error,
+            attempts: 1,
+        }
+    }
+}
+
+/// Tool arguments assembled from fragments. An empty string means no arguments; text
+/// that is not JSON (a call cut by max_tokens) is kept as a string for the user to see.
+fn parse_arguments(arguments: &str) -> Value {
+    if arguments.trim().is_empty() {
+        return Value::Object(Default::default());
+    }
+    serde_json::from_str(arguments).unwrap_or_else(|_| Value::String(arguments.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tool_fragments_are_assembled_in_index_order() {
+        let mut a = Assembler::new();
+        a.tool_start(1, Some("call_b"), Some("get_time"));
+        a.tool_start(0, Some("call_a"), Some("get_weather"));
+        a.tool_arguments(0, "{\"city\":");
+        a.tool_arguments(1, "");
+        a.tool_arguments(0, "\"Tokyo\"}");
+        let r = a.finish(None, Duration::ZERO);
+        assert_eq!(
+            r.tool_calls[0],
+            ToolCall { id: "call_a".into(), name: "get_weather".into(), input: json!({"city": "Tokyo"}) }
+        );
+        assert_eq!(r.tool_calls[1].input, json!({}));
+    }
+
+    #[test]
+    fn cut_tool_arguments_stay_visible() {
+        let mut a = Assembler::new();
+        a.tool_start(0, Some("c"), Some("f"));
+        a.tool_arguments(0, "{\"city\": \"To");
+        assert_eq!(a.finish(None, Duration::ZERO).tool_calls[0].input, json!("{\"city\": \"To"));
+    }
+
+    #[test]
+    fn max_tokens_marks_unclosed_reasoning_as_truncated() {
+        let mut a = Assembler::new();
+        a.text("<reasoning>still thinking");
+        a.stop_reason("max_tokens");
+        let r = a.finish(None, Duration::ZERO);
+        assert!(r.flags.truncated_reasoning && r.flags.unclosed);
+    }
+
+    #[test]
+    fn finish_reasons_map_to_bedrock_vocabulary() {
+        let mapped: Vec<String> = ["stop", "length", "tool_calls", "content_filter", "other"]
+            .iter()
+            .map(|f| stop_reason_from_finish(f))
+            .collect();
+        assert_eq!(mapped, ["end_turn", "max_tokens", "tool_use", "content_filtered", "other"]);
+    }
+
+    #[test]
+    fn status_codes_classify() {
+        let kinds: Vec<_> =
+            [400, 401, 403, 404, 429, 500, 503, 424].iter().map(|s| ErrorKind::from_status(*s)).collect();
+        use ErrorKind::*;
+        assert_eq!(kinds, [InvalidRequest, Auth, Auth, NotFound, Throttled, Server, Unavailable, Model]);
+        assert!(Throttled.retryable() && Server.retryable() && !InvalidRequest.retryable() && !Truncated.retryable());
+    }
+}

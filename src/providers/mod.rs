@@ -1,0 +1,112 @@
+//! Transports: one module per way gpt-oss is reached, each turning a [`CallRequest`]
+//! into a [`ModelResponse`](crate::execute::ModelResponse) through the real client
+//! crate (aws-sdk-bedrockruntime, async-openai). No retries here: one call, one
+//! attempt; the caller decides whether to try again.
+
+pub mod bedrock_converse;
+pub mod openai_chat;
+
+use crate::plan::Case;
+use crate::scenario::{Api, Message, Params, Role};
+
+/// What to send, independent of the API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRequest {
+    pub model: String,
+    pub region: String,
+    pub system: Option<String>,
+    pub messages: Vec<Message>,
+    pub params: Params,
+}
+
+impl CallRequest {
+    pub fn from_case(case: &Case) -> CallRequest {
+        let spec = &case.spec;
+        let messages = match (&spec.messages, &spec.prompt) {
+            (Some(messages), _) => messages.clone(),
+            (None, Some(prompt)) => vec![Message { role: Role::User, content: prompt.clone() }],
+            // The loader refuses scenarios with neither; an empty conversation is what
+            // the server would then be sent, and it will say so.
+            (None, None) => Vec::new(),
+        };
+        CallRequest {
+            model: case.model.clone(),
+            region: case.region.clone(),
+            system: spec.system.clone(),
+            messages,
+            params: spec.params.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Where requests go and with which credentials, after flags, scenario fields and
+/// environment variables have been weighed (in that order of precedence).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connection {
+    /// Bedrock runtime endpoint; `None` lets the SDK resolve the regional one.
+    pub bedrock_endpoint: Option<String>,
+    /// Chat completions base URL; `None` means Bedrock's `/openai/v1` for the region.
+    pub openai_base_url: Option<String>,
+}
+
+/// The environment variables the transports read, captured once so that tests can
+/// supply their own instead of mutating the process environment.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Environment {
+    /// `AWS_BEARER_TOKEN_BEDROCK`: a Bedrock API key.
+    pub bedrock_bearer_token: Option<String>,
+    /// `OPENAI_API_KEY`.
+    pub openai_api_key: Option<String>,
+    /// `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`.
+    pub bedrock_endpoint: Option<String>,
+    /// `OPENAI_BASE_URL`.
+    pub openai_base_url: Option<String>,
+}
+
+impl std::fmt::Debug for Environment {
+    // Keys never reach logs or reports, not even through a debug print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: &Option<String>| if v.is_some() { "<set>" } else { "<unset>" };
+        f.debug_struct("Environment")
+            .field("bedrock_bearer_token", &set(&self.bedrock_bearer_token))
+            .field("openai_api_key", &set(&self.openai_api_key))
+            .field("bedrock_endpoint", &self.bedrock_endpoint)
+            .field("openai_base_url", &self.openai_base_url)
+            .finish()
+    }
+}
+
+impl Environment {
+    /// Reads the process environment (after `.env` has been loaded, if any).
+    pub fn from_process() -> Environment {
+        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        Environment {
+            bedrock_bearer_token: var("AWS_BEARER_TOKEN_BEDROCK"),
+            openai_api_key: var("OPENAI_API_KEY"),
+            bedrock_endpoint: var("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
+            openai_base_url: var("OPENAI_BASE_URL"),
+        }
+    }
+}
+
+/// Endpoint precedence: command-line flag, then the scenario, then the environment.
+pub fn resolve_connection(flags: &Connection, case: &Case, env: &Environment) -> Connection {
+    let scenario = case.spec.endpoints.clone().unwrap_or_default();
+    Connection {
+        bedrock_endpoint: flags
+            .bedrock_endpoint
+            .clone()
+            .or(scenario.bedrock_runtime)
+            .or_else(|| env.bedrock_endpoint.clone()),
+        openai_base_url: flags
+            .openai_base_url
+            .clone()
+            .or(scenario.openai_base_url)
+            .or_else(|| env.openai_base_url.clone()),
+    }
+}
+
+/// Whether an API streams its response.
+pub fn streams(api: Api) -> bool {
+    matches!(api, Api::ConverseStream | Api::ChatStream)
+}

@@ -1,0 +1,418 @@
+//! `chat` and `chat-stream`: OpenAI-compatible chat completions through async-openai,
+//! on Bedrock's `/openai/v1` endpoint or any compatible server.
+//!
+//! Requests and responses are `serde_json::Value` (async-openai's bring-your-own-types
+//! mode) because the typed responses drop the `reasoning` / `reasoning_content` fields
+//! that carry gpt-oss reasoning. async-openai's built-in retry layer is replaced by a
+//! plain transport that keeps the status, `Retry-After` and body of failed responses,
+//! so that the caller's retry policy is the only one.
+
+use std::time::{Duration, Instant};
+
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::error::{OpenAIError, StreamError};
+use async_openai::middleware::HttpRequestFactory;
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+
+use super::CallRequest;
+use crate::execute::response::{Assembler, CallError, ErrorKind, ModelResponse, stop_reason_from_finish};
+
+/// Bedrock's OpenAI-compatible endpoint for a region.
+pub fn default_base_url(region: &str) -> String {
+    format!("https://bedrock-runtime.{region}.amazonaws.com/openai/v1")
+}
+
+/// A chat completions client for one base URL.
+#[derive(Clone)]
+pub struct ChatClient {
+    client: Client<OpenAIConfig>,
+    base_url: String,
+}
+
+/// A non-2xx answer, kept whole for classification.
+#[derive(Debug, thiserror::Error)]
+#[error("http status {status}")]
+struct HttpFailure {
+    status: u16,
+    retry_after: Option<Duration>,
+    body: String,
+}
+
+impl ChatClient {
+    /// `api_key` may be `None` for local servers that need none.
+    pub fn new(base_url: &str, api_key: Option<&str>, read_timeout: Duration) -> Result<ChatClient, CallError> {
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        // Empty org and project ids keep OPENAI_ORG_ID / OPENAI_PROJECT_ID from the
+        // environment out of requests to servers that are not OpenAI.
+        let config = OpenAIConfig::new()
+            .with_api_base(&base_url)
+            .with_api_key(api_key.unwrap_or_default())
+            .with_org_id("")
+            .with_project_id("");
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(read_timeout)
+            .retry(reqwest::retry::never())
+            .build()
+            .map_err(|e| {
+                CallError::new(ErrorKind::InvalidRequest, None, format!("cannot build an HTTP client: {e}"))
+            })?;
+        let service = tower::service_fn(move |factory: HttpRequestFactory| {
+            let http = http.clone();
+            async move {
+                let response = http.execute(factory.build().await?).await.map_err(OpenAIError::Reqwest)?;
+                if response.status().is_success() {
+                    return Ok(response);
+                }
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(Duration::from_secs_f64);
+                let body = response.text().await.unwrap_or_default();
+                Err(OpenAIError::Boxed(Box::new(HttpFailure { status, retry_after, body })))
+            }
+        });
+        Ok(ChatClient { client: Client::with_config(config).with_http_service(service), base_url })
+    }
+}
+
+/// The request body. `system` goes first as a `developer` message, as the upstream
+/// samples send it; `extra` is merged last so it can override anything.
+pub fn request_body(req: &CallRequest, stream: bool) -> Value {
+    let mut messages = Vec::new();
+    if let Some(system) = &req.system {
+        messages.push(json!({"role": "developer", "content": system}));
+    }
+    for m in &req.messages {
+        let role = serde_json::to_value(m.role).unwrap_or(Value::Null);
+        messages.push(json!({"role": role, "content": m.content}));
+    }
+    let mut body = Map::new();
+    body.insert("model".into(), json!(req.model));
+    body.insert("messages".into(), Value::Array(messages));
+    let p = &req.params;
+    if let Some(n) = p.max_tokens {
+        body.insert("max_completion_tokens".into(), json!(n));
+    }
+    if let Some(t) = p.temperature {
+        body.insert("temperature".into(), json!(t));
+    }
+    if let Some(t) = p.top_p {
+        body.insert("top_p".into(), json!(t));
+    }
+    if let Some(stop) = &p.stop {
+        body.insert("stop".into(), json!(stop));
+    }
+    if let Some(effort) = p.reasoning_effort {
+        body.insert("reasoning_effort".into(), json!(effort.as_str()));
+    }
+    body.insert("stream".into(), json!(stream));
+    if stream {
+        body.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    for (k, v) in p.extra.iter().flatten() {
+        body.insert(k.clone(), v.clone());
+    }
+    Value::Object(body)
+}
+
+/// One chat completions call.
+pub async fn call(client: &ChatClient, req: &CallRequest, stream: bool) -> ModelResponse {
+    let started = Instant::now();
+    let body = request_body(req, stream);
+    let mut assembler = Assembler::new();
+    let error = if stream {
+        call_stream(client, &body, &mut assembler).await
+    } else {
+        match client.client.chat().create_byot::<_, Value>(&body).await {
+            Ok(value) => read_completion(&value, &mut assembler),
+            Err(e) => Some(classify(e, &client.base_url, &req.model)),
+        }
+    };
+    assembler.finish(error, started.elapsed())
+}
+
+async fn call_stream(client: &ChatClient, body: &Value, assembler: &mut Assembler) -> Option<CallError> {
+    let mut events = match client.client.chat().create_stream_byot::<_, Value>(body).await {
+        Ok(events) => events,
+        Err(e) => return Some(classify(e, &client.base_url, body["model"].as_str().unwrap_or_default())),
+    };
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(chunk) => {
+                if let Some(error) = chunk.get("error") {
+                    // An error object inside a 200 stream: the server gave up mid-answer.
+                    let (message, _) = error_text(error);
+                    return Some(CallError::new(ErrorKind::StreamError, None, message));
+                }
+                read_chunk(&chunk, assembler);
+            }
+            Err(OpenAIError::JSONDeserialize(e, data)) => {
+                let shown: String = data.chars().take(120).collect();
+                return Some(CallError::new(
+                    ErrorKind::StreamError,
+                    None,
+                    format!("the server sent a stream event that is not JSON ({e}): {shown}"),
+                ));
+            }
+            Err(e) => return Some(classify(e, &client.base_url, body["model"].as_str().unwrap_or_default())),
+        }
+    }
+    // `[DONE]` is swallowed by the client, so a finish_reason is the proof that the
+    // model finished; without one the connection closed mid-answer.
+    if !assembler.has_stop_reason() {
+        return Some(CallError::new(
+            ErrorKind::Truncated,
+            None,
+            "the stream ended before the model finished (no finish_reason, no [DONE])",
+        ));
+    }
+    None
+}
+
+/// A whole (non-streamed) chat completion.
+fn read_completion(value: &Value, assembler: &mut Assembler) -> Option<CallError> {
+    if let Some(error) = value.get("error") {
+        let (message, _) = error_text(error);
+        return Some(CallError::new(ErrorKind::Server, None, message));
+    }
+    let choice = &value["choices"][0];
+    let message = &choice["message"];
+    if let Some(reasoning) = reasoning_of(message) {
+        assembler.reasoning(&reasoning);
+    }
+    match &message["content"] {
+        Value::String(text) => assembler.text(text),
+        // Content as a list of parts: the text parts, in order.
+        Value::Array(parts) => {
+            for part in parts {
+                if let Some(text) = part["text"].as_str() {
+                    assembler.text(text);
+                }
+            }
+        }
+        _ => {}
+    }
+    for (i, call) in message["tool_calls"].as_array().into_iter().flatten().enumerate() {
+        assembler.tool_start(i as u64, call["id"].as_str(), call["function"]["name"].as_str());
+        assembler.tool_arguments(i as u64, call["function"]["arguments"].as_str().unwrap_or_default());
+    }
+    if let Some(finish) = choice["finish_reason"].as_str() {
+        assembler.stop_reason(stop_reason_from_finish(finish));
+    }
+    read_usage(value, assembler);
+    None
+}
+
+/// One streamed chunk.
+fn read_chunk(chunk: &Value, assembler: &mut Assembler) {
+    for choice in chunk["choices"].as_array().into_iter().flatten() {
+        // Only the first choice is the answer (n > 1 is not a scenario feature).
+        if choice["index"].as_u64().unwrap_or(0) != 0 {
+            continue;
+        }
+        let delta = &choice["delta"];
+        if let Some(reasoning) = reasoning_of(delta) {
+            assembler.reasoning(&reasoning);
+        }
+        if let Some(text) = delta["content"].as_str() {
+            assembler.text(text);
+        }
+        for call in delta["tool_calls"].as_array().into_iter().flatten() {
+            let index = call["index"].as_u64().unwrap_or(0);
+            assembler.tool_start(index, call["id"].as_str(), call["function"]["name"].as_str());
+            if let Some(fragment) = call["function"]["arguments"].as_str() {
+                assembler.tool_arguments(index, fragment);
+            }
+        }
+        if let Some(finish) = choice["finish_reason"].as_str() {
+            assembler.stop_reason(stop_reason_from_finish(finish));
+        }
+    }
+    read_usage(chunk, assembler);
+}
+
+/// Servers disagree on the field: `reasoning` (vLLM, Ollama, Groq, OpenRouter),
+/// `reasoning_content` (llama.cpp, LM Studio, DeepSeek style), or only
+/// `reasoning_details` (OpenRouter, Cerebras, Bedrock Mantle).
+fn reasoning_of(delta: &Value) -> Option<String> {
+    if let Some(text) = delta["reasoning"].as_str() {
+        return Some(text.to_owned());
+    }
+    if let Some(text) = delta["reasoning_content"].as_str() {
+        return Some(text.to_owned());
+    }
+    let details = delta["reasoning_details"].as_array()?;
+    let joined: String = details.iter().filter_map(|d| d["text"].as_str()).collect();
+    (!joined.is_empty()).then_some(joined)
+}
+
+fn read_usage(value: &Value, assembler: &mut Assembler) {
+    let usage = &value["usage"];
+    if let (Some(input), Some(output)) = (usage["prompt_tokens"].as_u64(), usage["completion_tokens"].as_u64()) {
+        assembler.usage(input, output);
+    }
+}
+
+/// The sentence inside an error object, and its code or type. Bedrock's chat endpoint
+/// double-encodes: `message` holds another JSON error whose `message` is the sentence.
+fn error_text(error: &Value) -> (String, Option<String>) {
+    let mut node = error.clone();
+    let mut code = None;
+    for _ in 0..4 {
+        let inner = node.get("error").cloned().unwrap_or(node.clone());
+        code = code.or_else(|| inner["code"].as_str().or(inner["type"].as_str()).map(str::to_owned));
+        let message = inner["message"].as_str().or(inner["Message"].as_str()).unwrap_or_default().to_owned();
+        match serde_json::from_str::<Value>(&message) {
+            Ok(nested) if nested.is_object() => node = nested,
+            _ => return (message, code),
+        }
+    }
+    (node.to_string(), code)
+}
+
+fn classify(error: OpenAIError, base_url: &str, model: &str) -> CallError {
+    match error {
+        OpenAIError::Boxed(boxed) => match boxed.downcast::<HttpFailure>() {
+            Ok(failure) => http_failure(*failure, base_url, model),
+            Err(other) => CallError::new(ErrorKind::Unavailable, None, other.to_string()),
+        },
+        OpenAIError::Reqwest(e) => transport(&e, base_url),
+        OpenAIError::StreamError(e) => match *e {
+            StreamError::EventStream(message) => CallError::new(
+                ErrorKind::Unavailable,
+                None,
+                format!("the connection to {base_url} broke mid-stream: {}", message.to_lowercase()),
+            ),
+            other => CallError::new(ErrorKind::StreamError, None, other.to_string()),
+        },
+        OpenAIError::ApiError(api) => {
+            let status = api.status_code.as_u16();
+            CallError::new(ErrorKind::from_status(status), Some(status), api.api_error.message)
+        }
+        OpenAIError::JSONDeserialize(e, _) => {
+            CallError::new(ErrorKind::Server, None, format!("the server's answer is not a chat completion: {e}"))
+        }
+        other => CallError::new(ErrorKind::InvalidRequest, None, other.to_string()),
+    }
+}
+
+fn http_failure(failure: HttpFailure, base_url: &str, model: &str) -> CallError {
+    let status = failure.status;
+    let (message, code) = match serde_json::from_str::<Value>(&failure.body) {
+        Ok(body) => error_text(&body),
+        Err(_) => (failure.body.chars().take(300).collect(), None),
+    };
+    let message = if message.is_empty() { format!("HTTP {status} with no message") } else { message };
+    let code = code.unwrap_or_default().to_lowercase();
+    let kind = if code.contains("throttl") || code.contains("rate_limit") {
+        ErrorKind::Throttled
+    } else {
+        ErrorKind::from_status(status)
+    };
+    let message = match kind {
+        ErrorKind::Auth => format!(
+            "{base_url} refused the credentials: {message}; set OPENAI_API_KEY or AWS_BEARER_TOKEN_BEDROCK to a key with access to {model}"
+        ),
+        ErrorKind::NotFound => {
+            format!("{message}; check the model id `{model}` and the base URL {base_url}")
+        }
+        _ => message,
+    };
+    let mut error = CallError::new(kind, Some(status), message);
+    error.retry_after = failure.retry_after;
+    error
+}
+
+fn transport(e: &reqwest::Error, base_url: &str) -> CallError {
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if e.is_timeout() {
+        CallError::new(ErrorKind::Timeout, None, format!("{base_url} did not answer in time: {detail}"))
+    } else if e.is_connect() {
+        CallError::new(ErrorKind::Unavailable, None, format!("cannot connect to {base_url}: {detail}"))
+    } else {
+        CallError::new(ErrorKind::Unavailable, None, format!("the request to {base_url} failed: {detail}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{Message, Params, ReasoningEffort, Role};
+
+    fn request() -> CallRequest {
+        CallRequest {
+            model: "openai.gpt-oss-20b-1:0".into(),
+            region: "us-west-2".into(),
+            system: Some("Answer in Japanese.".into()),
+            messages: vec![Message { role: Role::User, content: "3.11 or 3.9?".into() }],
+            params: Params {
+                max_tokens: Some(1024),
+                temperature: Some(1.0),
+                top_p: Some(1.0),
+                reasoning_effort: Some(ReasoningEffort::Medium),
+                stop: None,
+                extra: Some(serde_json::from_value(json!({"top_p": 0.5, "seed": 7})).unwrap()),
+            },
+        }
+    }
+
+    #[test]
+    fn body_maps_params_and_sends_system_as_developer() {
+        let body = request_body(&request(), true);
+        assert_eq!(
+            body,
+            json!({
+                "model": "openai.gpt-oss-20b-1:0",
+                "messages": [{"role": "developer", "content": "Answer in Japanese."}, {"role": "user", "content": "3.11 or 3.9?"}],
+                "max_completion_tokens": 1024,
+                "temperature": 1.0,
+                "top_p": 0.5,
+                "reasoning_effort": "medium",
+                "stream": true,
+                "stream_options": {"include_usage": true},
+                "seed": 7
+            })
+        );
+    }
+
+    #[test]
+    fn double_encoded_error_messages_are_unwrapped() {
+        let body = json!({"error": {"message": "{\"error\":{\"code\":\"validation_error\",\"message\":\"Model does not support image modality\"}}", "type": "invalid_request_error"}});
+        let (message, code) = error_text(&body);
+        assert_eq!(message, "Model does not support image modality");
+        assert_eq!(code.as_deref(), Some("invalid_request_error"));
+    }
+
+    #[test]
+    fn reasoning_field_precedence() {
+        assert_eq!(reasoning_of(&json!({"reasoning": "a", "reasoning_content": "b"})).as_deref(), Some("a"));
+        assert_eq!(reasoning_of(&json!({"reasoning_content": "b"})).as_deref(), Some("b"));
+        assert_eq!(reasoning_of(&json!({"reasoning_details": [{"text": "c"}, {"text": "d"}]})).as_deref(), Some("cd"));
+        assert_eq!(reasoning_of(&json!({"content": "x"})), None);
+    }
+
+    #[test]
+    fn http_failures_read_as_sentences() {
+        let f = HttpFailure { status: 403, retry_after: None, body: r#"{"message":"Invalid API key"}"#.into() };
+        let e = http_failure(f, "https://h/openai/v1", "m");
+        assert_eq!(e.kind, ErrorKind::Auth);
+        assert!(
+            e.message.starts_with("https://h/openai/v1 refused the credentials: Invalid API key; set OPENAI_API_KEY")
+        );
+        let f = HttpFailure { status: 429, retry_after: Some(Duration::from_secs(2)), body: "slow down".into() };
+        let e = http_failure(f, "b", "m");
+        assert_eq!((e.kind, e.retryable, e.retry_after), (ErrorKind::Throttled, true, Some(Duration::from_secs(2))));
+    }
+}

@@ -1,0 +1,190 @@
+//! The wire format of recorded exchanges, and the loopback server that replays them.
+//!
+//! An exchange is stored at the level the wire carries it: a JSON body, ConverseStream
+//! eventstream frames (as exact bytes or as events to encode), or SSE payloads, with the
+//! byte chunks ("writes") it arrived in when those matter. This is the shape of the wire
+//! corpus the conformance tests use, and of the interactions inside cassettes. The main
+//! types are [`WireCase`], [`WireResponse`] and [`server::WireServer`].
+
+pub mod eventstream;
+pub mod server;
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::scenario::Api;
+
+/// One recorded (or hand-written) exchange with its expected outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireCase {
+    pub id: String,
+    pub api: Api,
+    pub model: String,
+    /// The request body as it was sent, for reference.
+    pub request: Value,
+    pub provenance: Provenance,
+    pub response: WireResponse,
+    /// What a correct engine extracts from the response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Value>,
+}
+
+/// Where an exchange comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    pub kind: ProvenanceKind,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProvenanceKind {
+    /// Real traffic captured from a server.
+    Recorded,
+    /// Hand-written from the documented wire format.
+    Synthetic,
+}
+
+/// An HTTP response as the wire carried it. Exactly one body field is set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireResponse {
+    pub status: u16,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A whole JSON body (Converse, chat, and every error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<Value>,
+    /// Exact `application/vnd.amazon.eventstream` bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eventstream_base64: Option<String>,
+    /// Eventstream frames to encode, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<WireEvent>>,
+    /// SSE data payloads, one `data: <payload>` event each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<Vec<String>>,
+    /// The exact SSE body text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse_raw: Option<String>,
+    /// The exact byte chunks the body arrived in; when present they are the body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes: Option<Vec<String>>,
+}
+
+/// One ConverseStream frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireEvent {
+    /// `:event-type` (or `:exception-type` for exceptions), e.g. `contentBlockDelta`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `event` (the default) or `exception`.
+    #[serde(default = "default_message_type")]
+    pub message_type: String,
+    pub payload: Value,
+}
+
+fn default_message_type() -> String {
+    "event".to_owned()
+}
+
+/// A wire response that cannot be turned into bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("invalid base64 in {field}: {source}")]
+    Base64 { field: &'static str, source: base64::DecodeError },
+    #[error("cannot encode eventstream frame {index}: {message}")]
+    Frame { index: usize, message: String },
+}
+
+impl WireResponse {
+    /// The body as the chunks it is written in. Streams are written one event per
+    /// chunk unless `writes` says exactly how the bytes were cut.
+    pub fn body_chunks(&self) -> Result<Vec<Bytes>, WireError> {
+        if let Some(writes) = &self.writes {
+            return writes
+                .iter()
+                .map(|w| {
+                    BASE64.decode(w).map(Bytes::from).map_err(|source| WireError::Base64 { field: "writes", source })
+                })
+                .collect();
+        }
+        if let Some(json) = &self.json {
+            return Ok(vec![Bytes::from(json.to_string())]);
+        }
+        if let Some(b64) = &self.eventstream_base64 {
+            let bytes =
+                BASE64.decode(b64).map_err(|source| WireError::Base64 { field: "eventstream_base64", source })?;
+            return Ok(vec![Bytes::from(bytes)]);
+        }
+        if let Some(events) = &self.events {
+            return events
+                .iter()
+                .enumerate()
+                .map(|(index, e)| {
+                    eventstream::encode(e).map(Bytes::from).map_err(|message| WireError::Frame { index, message })
+                })
+                .collect();
+        }
+        if let Some(sse) = &self.sse {
+            return Ok(sse.iter().map(|p| Bytes::from(format!("data: {p}\n\n"))).collect());
+        }
+        if let Some(raw) = &self.sse_raw {
+            return Ok(vec![Bytes::from(raw.clone())]);
+        }
+        Ok(Vec::new())
+    }
+
+    /// Whether the body is a stream (chunked transfer) rather than one JSON document.
+    pub fn is_stream(&self) -> bool {
+        self.json.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sse_payloads_become_data_lines() {
+        let r = WireResponse { status: 200, sse: Some(vec!["{}".into(), "[DONE]".into()]), ..Default::default() };
+        let chunks = r.body_chunks().unwrap();
+        assert_eq!(chunks, [Bytes::from("data: {}\n\n"), Bytes::from("data: [DONE]\n\n")]);
+        assert!(r.is_stream());
+    }
+
+    #[test]
+    fn writes_are_the_body() {
+        let r = WireResponse {
+            status: 200,
+            sse: Some(vec!["ignored".into()]),
+            writes: Some(vec![BASE64.encode("da"), BASE64.encode("ta: x\n\n")]),
+            ..Default::default()
+        };
+        assert_eq!(r.body_chunks().unwrap(), [Bytes::from("da"), Bytes::from("ta: x\n\n")]);
+    }
+
+    #[test]
+    fn json_body_is_compact_and_keeps_key_order() {
+        let r = WireResponse { status: 200, json: Some(json!({"b": 1, "a": [true]})), ..Default::default() };
+        assert_eq!(r.body_chunks().unwrap(), [Bytes::from(r#"{"b":1,"a":[true]}"#)]);
+        assert!(!r.is_stream());
+    }
+
+    #[test]
+    fn bad_base64_is_an_error_not_a_panic() {
+        let r = WireResponse { status: 200, writes: Some(vec!["!!!".into()]), ..Default::default() };
+        assert!(r.body_chunks().is_err());
+    }
+}

@@ -1,0 +1,220 @@
+//! The loopback wire server: replays recorded responses to the real clients.
+//!
+//! Both the conformance tests and replay mode point the AWS SDK and async-openai at
+//! this server, so a replayed response goes through exactly the parsing and reasoning
+//! separation that a live one does. It binds 127.0.0.1 only, writes each body chunk
+//! as its own TCP write (so frames and UTF-8 characters are split where the recording
+//! says), and streams with chunked transfer. The main type is [`WireServer`].
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use super::WireResponse;
+
+/// A request as the server saw it, without any header that could carry a secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path and query, e.g. `/model/openai.gpt-oss-20b-1%3A0/converse`.
+    pub path: String,
+    /// Only `content-type` and `accept`: authorization, signatures and tokens never
+    /// leave the connection.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+/// What to send back.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub chunks: Vec<Bytes>,
+    /// Send as a stream (chunked transfer) rather than with a content length.
+    pub stream: bool,
+    /// Wait this long before answering (latency injection for benchmarks).
+    pub delay: Duration,
+}
+
+impl Reply {
+    /// The reply a recorded response describes.
+    pub fn from_wire(response: &WireResponse) -> Result<Reply, super::WireError> {
+        Ok(Reply {
+            status: response.status,
+            headers: response.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            chunks: response.body_chunks()?,
+            stream: response.is_stream(),
+            delay: Duration::ZERO,
+        })
+    }
+
+    /// A plain JSON error reply, for requests nothing was recorded for.
+    pub fn error(status: u16, message: &str) -> Reply {
+        let body = serde_json::json!({"message": message, "error": {"message": message, "type": "replay_error"}});
+        Reply {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            chunks: vec![Bytes::from(body.to_string())],
+            stream: false,
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// Decides the reply to each request.
+pub trait Responder: Send + Sync + 'static {
+    fn respond(&self, request: &RecordedRequest) -> Reply;
+}
+
+/// Every request gets the same reply.
+impl Responder for Reply {
+    fn respond(&self, _: &RecordedRequest) -> Reply {
+        self.clone()
+    }
+}
+
+/// A running loopback server. Stops when dropped.
+pub struct WireServer {
+    addr: SocketAddr,
+    requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    task: JoinHandle<()>,
+}
+
+impl WireServer {
+    /// Binds 127.0.0.1 on a free port and serves until dropped.
+    pub async fn start(responder: Arc<dyn Responder>) -> std::io::Result<WireServer> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                // Each chunk must leave as its own segment, not wait for Nagle.
+                let _ = stream.set_nodelay(true);
+                let responder = responder.clone();
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| handle(req, responder.clone(), seen.clone()));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(WireServer { addr, requests, task })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The requests served so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for WireServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    responder: Arc<dyn Responder>,
+    seen: Arc<Mutex<Vec<RecordedRequest>>>,
+) -> Result<Response<Chunks>, Infallible> {
+    let method = req.method().to_string();
+    let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let headers = req
+        .headers()
+        .iter()
+        .filter(|(name, _)| matches!(name.as_str(), "content-type" | "accept"))
+        .map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
+    let body = match req.into_body().collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let recorded = RecordedRequest { method, path, headers, body };
+    let reply = responder.respond(&recorded);
+    if let Ok(mut all) = seen.lock() {
+        all.push(recorded);
+    }
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let mut builder = Response::builder().status(reply.status);
+    for (name, value) in &reply.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let length: usize = reply.chunks.iter().map(Bytes::len).sum();
+    if !reply.stream {
+        builder = builder.header("content-length", length);
+    }
+    let body = Chunks { chunks: reply.chunks.into(), stream: reply.stream, pause: false };
+    // Status and headers come from recordings; a value hyper refuses is answered with
+    // a 500 that says so rather than taking the server down.
+    Ok(builder.body(body).unwrap_or_else(|e| {
+        let message = Bytes::from(format!("{{\"message\":\"invalid recorded response: {e}\"}}"));
+        let mut response = Response::new(Chunks { chunks: VecDeque::from([message]), stream: false, pause: false });
+        *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+        response
+    }))
+}
+
+/// A body that hands hyper one chunk per poll and pauses in between, so hyper
+/// flushes each chunk as a separate write.
+pub struct Chunks {
+    chunks: VecDeque<Bytes>,
+    stream: bool,
+    pause: bool,
+}
+
+impl Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.pause {
+            self.pause = false;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        match self.chunks.pop_front() {
+            Some(chunk) => {
+                self.pause = self.stream;
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty() && !self.pause
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        if self.stream {
+            hyper::body::SizeHint::default()
+        } else {
+            hyper::body::SizeHint::with_exact(self.chunks.iter().map(|c| c.len() as u64).sum())
+        }
+    }
+}
