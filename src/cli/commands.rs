@@ -12,7 +12,7 @@ use crate::plan::{self, Plan, SkipReason};
 use crate::schema::{self, SchemaKind};
 
 /// Loads and plans; on problems prints them all and returns the exit code to use.
-fn load_and_plan(paths: &[PathBuf]) -> Result<(Plan, usize), u8> {
+pub(super) fn load_and_plan(paths: &[PathBuf]) -> Result<(Plan, usize), u8> {
     let suite = load::load(paths);
     let plan = plan::plan(&suite.scenarios);
     let problems: Vec<&Diagnostic> = suite.diagnostics.iter().chain(&plan.diagnostics).collect();

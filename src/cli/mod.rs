@@ -2,6 +2,7 @@
 //! Commands print; the library stages they call do not.
 
 mod commands;
+mod run;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -40,6 +41,24 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
     },
+    /// Run the cases and print each answer with its reasoning apart.
+    #[command(
+        after_help = "Examples:\n  gpt-oss-scenarios run\n  gpt-oss-scenarios run scenarios/basic --openai-base-url http://127.0.0.1:8000/v1\n\nCredentials: AWS_BEARER_TOKEN_BEDROCK (a Bedrock API key) or the AWS credential chain for\nconverse*, OPENAI_API_KEY or else AWS_BEARER_TOKEN_BEDROCK for chat*. A .env file is loaded."
+    )]
+    Run {
+        /// Scenario files or folders (searched recursively).
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// Bedrock runtime endpoint for converse* (overrides scenarios and AWS_ENDPOINT_URL_BEDROCK_RUNTIME).
+        #[arg(long, value_name = "URL")]
+        bedrock_endpoint: Option<String>,
+        /// Base URL for chat* (overrides scenarios and OPENAI_BASE_URL).
+        #[arg(long, value_name = "URL")]
+        openai_base_url: Option<String>,
+        /// Retries after a throttled or transient failure.
+        #[arg(long, default_value_t = 2, value_name = "N")]
+        retries: u32,
+    },
     /// Print the JSON Schema of scenario files (or of defaults.yaml).
     #[command(
         after_help = "Examples:\n  gpt-oss-scenarios schema > schema/scenario.schema.json\n  gpt-oss-scenarios schema --kind defaults"
@@ -71,5 +90,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         Command::Validate { paths } => commands::validate(&paths),
         Command::List { paths, format } => commands::list(&paths, format),
         Command::Schema { kind } => commands::schema(kind),
+        Command::Run { paths, bedrock_endpoint, openai_base_url, retries } => run::run(run::RunOptions {
+            paths,
+            connection: crate::providers::Connection { bedrock_endpoint, openai_base_url },
+            retries,
+        }),
     }
 }

@@ -5,4 +5,5 @@ mod cli;
 mod defaults;
 mod readme;
 mod robustness;
+mod run;
 mod support;

@@ -1,0 +1,155 @@
+//! `run` through the real binary against the loopback wire server, one scenario per
+//! API, serving recordings from the wire corpus.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use gpt_oss_scenarios::wire::WireCase;
+use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder, WireServer};
+
+use crate::support::{repo, stderr, stdout, write};
+
+fn corpus(id: &str) -> Reply {
+    let path = format!("{}/../shared/fixtures/wire/cases/{id}.json", env!("CARGO_MANIFEST_DIR"));
+    let case: WireCase = serde_json::from_str(&std::fs::read_to_string(path).expect("corpus case")).expect("case");
+    Reply::from_wire(&case.response).expect("reply")
+}
+
+/// Routes by API the way Bedrock's URLs and bodies tell them apart.
+struct ByApi {
+    converse: Reply,
+    converse_stream: Reply,
+    chat: Reply,
+    chat_stream: Reply,
+}
+
+impl Responder for ByApi {
+    fn respond(&self, request: &RecordedRequest) -> Reply {
+        let streamed =
+            serde_json::from_slice::<serde_json::Value>(&request.body).map(|b| b["stream"] == true).unwrap_or(false);
+        if request.path.ends_with("/converse-stream") {
+            self.converse_stream.clone()
+        } else if request.path.ends_with("/converse") {
+            self.converse.clone()
+        } else if streamed {
+            self.chat_stream.clone()
+        } else {
+            self.chat.clone()
+        }
+    }
+}
+
+const SUITE: &str = "scenarios:
+  - {name: ok-converse, api: converse, prompt: 'Reply with the single word: ok'}
+  - {name: hi-converse-stream, api: converse-stream, prompt: Hi}
+  - {name: planet-chat, api: chat, prompt: Which planet do humans live on?}
+  - {name: sun-chat-stream, api: chat-stream, prompt: What's the name of the Sun in latin?}
+";
+
+fn run_binary(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"));
+    command.args(args).current_dir(dir).env("NO_COLOR", "1").env("HOME", dir).env("AWS_EC2_METADATA_DISABLED", "true");
+    for name in [
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "OPENAI_API_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "OPENAI_BASE_URL",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+        "AWS_ENDPOINT_URL",
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(envs.iter().copied());
+    command.output().expect("the binary starts")
+}
+
+#[test]
+fn each_api_runs_against_the_loopback_server() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let responder = ByApi {
+        converse: corpus("converse-120b-ok-effort-medium"),
+        converse_stream: corpus("converse-stream-120b-hi"),
+        chat: corpus("chat-20b-planet"),
+        chat_stream: corpus("chat-stream-20b-sun-per-chunk-tags"),
+    };
+    let server = runtime.block_on(WireServer::start(Arc::new(responder))).unwrap();
+    let dir = repo();
+    write(dir.path(), "suite/defaults.yaml", "model: openai.gpt-oss-20b-1:0\n");
+    write(dir.path(), "suite/all.yaml", SUITE);
+    let chat_base = format!("{}/openai/v1", server.url());
+    let out = run_binary(
+        dir.path(),
+        &["run", "suite", "--bedrock-endpoint", &server.url(), "--openai-base-url", &chat_base],
+        &[("AWS_BEARER_TOKEN_BEDROCK", "test-bearer"), ("OPENAI_API_KEY", "test-key")],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    for header in [
+        "── ok-converse (converse,",
+        "── hi-converse-stream (converse-stream,",
+        "── planet-chat (chat,",
+        "── sun-chat-stream (chat-stream,",
+    ] {
+        assert!(text.contains(header), "{header} missing:\n{text}");
+    }
+    // The answers, apart from their reasoning.
+    assert!(text.contains("final:\n  ok\nreasoning:\n  User wants reply with the single word"), "{text}");
+    assert!(text.contains("final:\n  In Latin the Sun is called **Sol**"), "{text}");
+    assert!(!text.contains("<reasoning>"), "reasoning tags leaked into the output:\n{text}");
+    assert!(text.contains("4 case(s) ran, 0 errored"), "{text}");
+    // Every request reached the loopback server, each at its API's path.
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/model/openai.gpt-oss-20b-1%3A0/converse",
+            "/model/openai.gpt-oss-20b-1%3A0/converse-stream",
+            "/openai/v1/chat/completions",
+            "/openai/v1/chat/completions"
+        ]
+    );
+}
+
+#[test]
+fn errors_read_as_sentences() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(WireServer::start(Arc::new(corpus("chat-429-rate-limit")))).unwrap();
+    let dir = repo();
+    write(dir.path(), "s.yaml", "name: busy\napi: chat\nmodel: openai.gpt-oss-20b-1:0\nprompt: hi\n");
+    let base = format!("{}/openai/v1", server.url());
+    let out = run_binary(
+        dir.path(),
+        &["run", "s.yaml", "--openai-base-url", &base, "--retries", "1"],
+        &[("OPENAI_API_KEY", "k")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("error: throttled (HTTP 429): "), "{text}");
+    assert!(text.contains("(after 2 attempts)"), "{text}");
+    assert_eq!(server.requests().len(), 2, "one retry after the throttle");
+}
+
+#[test]
+fn missing_credentials_name_what_to_set() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "s.yaml",
+        "scenarios:\n  - {name: c, api: chat, model: openai.gpt-oss-20b-1:0, prompt: hi}\n  - {name: v, api: converse, model: openai.gpt-oss-20b-1:0, prompt: hi}\n",
+    );
+    let out = run_binary(dir.path(), &["run", "s.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("error: auth: no API key for https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1: set OPENAI_API_KEY or AWS_BEARER_TOKEN_BEDROCK"),
+        "{text}"
+    );
+    assert!(
+        text.contains("error: auth: no AWS credentials for Bedrock in us-west-2: set AWS_BEARER_TOKEN_BEDROCK"),
+        "{text}"
+    );
+}
