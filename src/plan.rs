@@ -25,8 +25,10 @@ pub struct Case {
     /// `name`, or `name[key=value,...]` for a matrix case, keys in matrix order.
     pub id: String,
     pub file: PathBuf,
-    /// The scenario file below its suite folder (snapshots mirror it).
-    pub relative: PathBuf,
+    /// The project the scenario belongs to (`snapshots/` lives here).
+    pub project_root: PathBuf,
+    /// The scenario file below the project root.
+    pub source: PathBuf,
     /// The matrix combination of this case, in matrix order.
     pub variant: Vec<(String, Value)>,
     pub api: Api,
@@ -37,6 +39,33 @@ pub struct Case {
     pub skip: Option<SkipReason>,
     /// The scenario with defaults merged and this combination applied (`matrix` removed).
     pub spec: Scenario,
+}
+
+impl Case {
+    /// The case's snapshot file: `snapshots/` at the project root, mirroring the
+    /// scenario file's folder below its suite folder, named after the scenario and,
+    /// for a matrix case, its values: `snapshots/basic/compare-decimals@chat-stream.snap`.
+    pub fn snapshot_path(&self) -> PathBuf {
+        let mut dir = self.project_root.join("snapshots");
+        // The first folder is the suite itself (`scenarios/`); below it, the layout is mirrored.
+        let folders: Vec<_> = self.source.parent().into_iter().flat_map(|p| p.components()).skip(1).collect();
+        for folder in folders {
+            dir.push(folder);
+        }
+        dir.join(format!("{}.snap", self.snapshot_name()))
+    }
+
+    /// `name`, then `@value` for each matrix value, in characters safe in file names.
+    pub fn snapshot_name(&self) -> String {
+        let mut name = self.spec.name.clone();
+        for (_, value) in &self.variant {
+            name.push('@');
+            name.extend(
+                plain(value).chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }),
+            );
+        }
+        name
+    }
 }
 
 /// Why a case will not run.
@@ -62,7 +91,28 @@ pub fn plan(scenarios: &[LoadedScenario]) -> Plan {
     for scenario in scenarios {
         expand(scenario, any_only, &mut plan);
     }
+    distinct_snapshots(scenarios, &mut plan);
     plan
+}
+
+/// Two cases must never share a snapshot file (matrix values that differ only in
+/// characters a file name cannot hold).
+fn distinct_snapshots(scenarios: &[LoadedScenario], plan: &mut Plan) {
+    let mut seen: std::collections::HashMap<PathBuf, &str> = std::collections::HashMap::new();
+    for case in &plan.cases {
+        // Equal ids come from duplicate names, which the loader already reports.
+        if let Some(first) = seen.insert(case.snapshot_path(), &case.id)
+            && first != case.id
+        {
+            let owner = scenarios.iter().find(|s| s.file == case.file && s.spec.name == case.spec.name);
+            let message =
+                format!("`{}` and `{first}` would share the snapshot file {}", case.id, case.snapshot_path().display());
+            plan.diagnostics.push(match owner {
+                Some(s) => s.diagnostic("/matrix", message),
+                None => Diagnostic::file(&case.file, message),
+            });
+        }
+    }
 }
 
 fn expand(s: &LoadedScenario, any_only: bool, plan: &mut Plan) {
@@ -222,7 +272,8 @@ fn resolve(
     Ok(Case {
         id,
         file: s.file.clone(),
-        relative: s.relative.clone(),
+        project_root: s.project_root.clone(),
+        source: s.source.clone(),
         variant,
         api,
         model,

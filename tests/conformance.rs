@@ -25,7 +25,8 @@ fn case_for(wire: &WireCase) -> Case {
     Case {
         id: wire.id.clone(),
         file: "corpus".into(),
-        relative: "corpus".into(),
+        project_root: std::env::temp_dir(),
+        source: "corpus.yaml".into(),
         variant: Vec::new(),
         api: wire.api,
         model: wire.model.clone(),

@@ -3,6 +3,7 @@
 
 mod commands;
 mod run;
+mod snapshots;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -58,6 +59,53 @@ pub enum Command {
         /// Retries after a throttled or transient failure.
         #[arg(long, default_value_t = 2, value_name = "N")]
         retries: u32,
+        /// What to do with new and changed snapshots (default: INSTA_UPDATE, else auto:
+        /// `new` locally, `no` on CI).
+        #[arg(long, value_enum, value_name = "MODE")]
+        update_snapshots: Option<crate::verdict::UpdateRequest>,
+        /// Accept every new and changed snapshot (same as --update-snapshots=always).
+        #[arg(long)]
+        accept: bool,
+        /// Print every answer with its reasoning, not only failures.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Accept pending snapshots: each `.snap.new` replaces its `.snap`.
+    #[command(after_help = "Examples:\n  gpt-oss-scenarios accept\n  gpt-oss-scenarios accept snapshots/basic")]
+    Accept {
+        /// Snapshot files or folders (default: snapshots/ at the project root).
+        paths: Vec<PathBuf>,
+    },
+    /// Reject pending snapshots: each `.snap.new` is deleted.
+    #[command(
+        after_help = "Examples:\n  gpt-oss-scenarios reject\n  gpt-oss-scenarios reject snapshots/basic/compare-decimals.snap"
+    )]
+    Reject {
+        /// Snapshot files or folders (default: snapshots/ at the project root).
+        paths: Vec<PathBuf>,
+    },
+    /// Review pending snapshots one by one: a diff, then accept, reject or skip.
+    #[command(
+        after_help = "Examples:\n  gpt-oss-scenarios review\n  printf 'a\\nr\\n' | gpt-oss-scenarios review   # scripted answers"
+    )]
+    Review {
+        /// Snapshot files or folders (default: snapshots/ at the project root).
+        paths: Vec<PathBuf>,
+    },
+    /// Snapshot housekeeping: list (or delete) snapshots no case produces any more.
+    #[command(
+        after_help = "Examples:\n  gpt-oss-scenarios snapshots --unreferenced\n  gpt-oss-scenarios snapshots --unreferenced --delete"
+    )]
+    Snapshots {
+        /// Scenario files or folders that define the cases.
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// List snapshot files that no case produces.
+        #[arg(long, required = true)]
+        unreferenced: bool,
+        /// Delete them.
+        #[arg(long, requires = "unreferenced")]
+        delete: bool,
     },
     /// Print the JSON Schema of scenario files (or of defaults.yaml).
     #[command(
@@ -90,10 +138,19 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         Command::Validate { paths } => commands::validate(&paths),
         Command::List { paths, format } => commands::list(&paths, format),
         Command::Schema { kind } => commands::schema(kind),
-        Command::Run { paths, bedrock_endpoint, openai_base_url, retries } => run::run(run::RunOptions {
-            paths,
-            connection: crate::providers::Connection { bedrock_endpoint, openai_base_url },
-            retries,
-        }),
+        Command::Accept { paths } => snapshots::accept(&paths),
+        Command::Reject { paths } => snapshots::reject(&paths),
+        Command::Review { paths } => snapshots::review(&paths),
+        Command::Snapshots { paths, unreferenced: _, delete } => snapshots::unreferenced(&paths, delete),
+        Command::Run { paths, bedrock_endpoint, openai_base_url, retries, update_snapshots, accept, verbose } => {
+            run::run(run::RunOptions {
+                paths,
+                connection: crate::providers::Connection { bedrock_endpoint, openai_base_url },
+                retries,
+                update: update_snapshots,
+                accept,
+                verbose,
+            })
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! `defaults.yaml`: finding the files that apply to a scenario, and merging them.
 //!
 //! A defaults file applies to every scenario in its folder and below. Files are
-//! looked up from the scenario's folder upwards to the repository root (the nearest
-//! folder holding `.git`), else to the working directory when the scenario is below
-//! it. The closest file wins; the scenario's own fields win over all of them.
+//! looked up from the scenario's folder upwards to its project root (the nearest
+//! folder holding `.git`, else the working directory when the scenario is below it).
+//! The closest file wins; the scenario's own fields win over all of them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +24,7 @@ impl DefaultsCache {
     /// The defaults that apply to `file`, farthest first.
     pub fn chain_for(&mut self, file: &Path) -> Vec<Arc<Value>> {
         let mut chain = Vec::new();
-        for dir in search_dirs(file) {
+        for dir in super::folders_up_to_root(file) {
             if let Some(value) = self.get(&dir) {
                 chain.push(value);
             }
@@ -81,23 +81,6 @@ impl DefaultsCache {
         }
         (self.diagnostics.len() == before).then(|| Arc::new(doc.value))
     }
-}
-
-/// Folders whose defaults apply to `file`, closest first.
-fn search_dirs(file: &Path) -> Vec<PathBuf> {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let absolute = cwd.join(file);
-    let Some(start) = absolute.parent() else { return Vec::new() };
-    let mut dirs = Vec::new();
-    for dir in start.ancestors() {
-        dirs.push(dir.to_path_buf());
-        if dir.join(".git").exists() || dir == cwd {
-            return dirs;
-        }
-    }
-    // Neither a repository nor the working directory encloses the file: only its own folder.
-    dirs.truncate(1);
-    dirs
 }
 
 /// Paths in messages are shown relative to the working directory when possible.

@@ -27,8 +27,12 @@ use crate::schema::validators;
 pub struct LoadedScenario {
     /// The scenario file, as the user named it (relative paths stay relative).
     pub file: PathBuf,
-    /// The file's path below the suite folder it was found in (mirrored by snapshots).
-    pub relative: PathBuf,
+    /// The project the file belongs to: the nearest folder above it holding `.git`,
+    /// else the working directory when the file is below it, else the file's folder.
+    /// `snapshots/` lives here.
+    pub project_root: PathBuf,
+    /// The file's path below `project_root`.
+    pub source: PathBuf,
     /// Where the scenario is inside its file: `` or `/scenarios/<i>`.
     pub pointer: String,
     /// The merged scenario as JSON (matrix expansion works on this form).
@@ -74,7 +78,7 @@ pub fn load(paths: &[PathBuf]) -> Suite {
         };
         for file in files {
             suite.files += 1;
-            load_file(root, &file, &mut defaults, &mut suite);
+            load_file(&file, &mut defaults, &mut suite);
         }
     }
     suite.diagnostics.extend(defaults.take_diagnostics());
@@ -135,7 +139,7 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-fn load_file(root: &Path, file: &Path, defaults: &mut defaults::DefaultsCache, suite: &mut Suite) {
+fn load_file(file: &Path, defaults: &mut defaults::DefaultsCache, suite: &mut Suite) {
     let bytes = match std::fs::read(file) {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -174,11 +178,8 @@ fn load_file(root: &Path, file: &Path, defaults: &mut defaults::DefaultsCache, s
         suite.diagnostics.extend(errors);
         return;
     }
-    let relative = file
-        .strip_prefix(root)
-        .ok()
-        .filter(|r| !r.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from(file.file_name().unwrap_or_default()), Path::to_path_buf);
+    let root = project_root(file);
+    let source = absolute(file).strip_prefix(&root).map(Path::to_path_buf).unwrap_or_else(|_| file.to_path_buf());
     let chain = defaults.chain_for(file);
     let entries: Vec<(String, &Value)> = match doc.value.get("scenarios").and_then(Value::as_array) {
         Some(list) => list.iter().enumerate().map(|(i, s)| (format!("/scenarios/{i}"), s)).collect(),
@@ -194,7 +195,8 @@ fn load_file(root: &Path, file: &Path, defaults: &mut defaults::DefaultsCache, s
         match serde_json::from_value::<Scenario>(value.clone()) {
             Ok(spec) => suite.scenarios.push(LoadedScenario {
                 file: file.to_path_buf(),
-                relative: relative.clone(),
+                project_root: root.clone(),
+                source: source.clone(),
                 pointer,
                 value,
                 spec,
@@ -205,6 +207,38 @@ fn load_file(root: &Path, file: &Path, defaults: &mut defaults::DefaultsCache, s
             Err(e) => suite.diagnostics.push(Diagnostic::at(file, spans.value(&pointer), pointer, e.to_string())),
         }
     }
+}
+
+/// `path` made absolute against the working directory (symlinks are not resolved:
+/// the paths users see stay the paths they typed).
+pub fn absolute(path: &Path) -> PathBuf {
+    std::env::current_dir().unwrap_or_default().join(path)
+}
+
+/// The folders from `file`'s own up to its project root, closest first. The project
+/// root is the nearest folder holding `.git`; failing that, the working directory when
+/// the file is below it; failing that, the file's own folder.
+pub fn folders_up_to_root(file: &Path) -> Vec<PathBuf> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let absolute = absolute(file);
+    let Some(start) = absolute.parent() else { return Vec::new() };
+    let mut dirs = Vec::new();
+    for dir in start.ancestors() {
+        dirs.push(dir.to_path_buf());
+        if dir.join(".git").exists() {
+            return dirs;
+        }
+    }
+    match dirs.iter().position(|d| *d == cwd) {
+        Some(i) => dirs.truncate(i + 1),
+        None => dirs.truncate(1),
+    }
+    dirs
+}
+
+/// The project root of a scenario file (see [`folders_up_to_root`]).
+pub fn project_root(file: &Path) -> PathBuf {
+    folders_up_to_root(file).pop().unwrap_or_default()
 }
 
 /// The suite's defaults files, read once each, keyed by folder.

@@ -1,9 +1,11 @@
 //! The integration test binary: the real `gpt-oss-scenarios` binary and the library
 //! driven end to end over files on disk.
 
+mod bundled;
 mod cli;
 mod defaults;
 mod readme;
 mod robustness;
 mod run;
+mod snapshots;
 mod support;

@@ -80,31 +80,42 @@ fn each_api_runs_against_the_loopback_server() {
     let dir = repo();
     write(dir.path(), "suite/defaults.yaml", "model: openai.gpt-oss-20b-1:0\n");
     write(dir.path(), "suite/all.yaml", SUITE);
-    let chat_base = format!("{}/openai/v1", server.url());
-    let out = run_binary(
-        dir.path(),
-        &["run", "suite", "--bedrock-endpoint", &server.url(), "--openai-base-url", &chat_base],
-        &[("AWS_BEARER_TOKEN_BEDROCK", "test-bearer"), ("OPENAI_API_KEY", "test-key")],
-    );
+    let base = server.url();
+    let chat_base = format!("{base}/openai/v1");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "suite", "--verbose", "--bedrock-endpoint", &base, "--openai-base-url", &chat_base];
+        args.extend_from_slice(extra);
+        run_binary(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "test-bearer"), ("OPENAI_API_KEY", "test-key")])
+    };
+    // First run: accept the snapshots. Second run: they must match, writing nothing.
+    let first = run(&["--accept"]);
+    assert_eq!(first.status.code(), Some(0), "{}\n{}", stdout(&first), stderr(&first));
+    let out = run(&["--update-snapshots", "no"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
     for header in [
-        "── ok-converse (converse,",
-        "── hi-converse-stream (converse-stream,",
-        "── planet-chat (chat,",
-        "── sun-chat-stream (chat-stream,",
+        " PASS ok-converse (converse,",
+        " PASS hi-converse-stream (converse-stream,",
+        " PASS planet-chat (chat,",
+        " PASS sun-chat-stream (chat-stream,",
     ] {
         assert!(text.contains(header), "{header} missing:\n{text}");
     }
     // The answers, apart from their reasoning.
-    assert!(text.contains("final:\n  ok\nreasoning:\n  User wants reply with the single word"), "{text}");
-    assert!(text.contains("final:\n  In Latin the Sun is called **Sol**"), "{text}");
+    assert!(
+        text.contains("      final:\n        ok\n      reasoning:\n        User wants reply with the single word"),
+        "{text}"
+    );
+    assert!(text.contains("      final:\n        In Latin the Sun is called **Sol**"), "{text}");
     assert!(!text.contains("<reasoning>"), "reasoning tags leaked into the output:\n{text}");
-    assert!(text.contains("4 case(s) ran, 0 errored"), "{text}");
+    assert!(text.contains("4 cases: 4 passed, 0 failed, 0 errored, 0 skipped; 0 pending snapshot(s)"), "{text}");
+    let snapshot = std::fs::read_to_string(dir.path().join("snapshots/planet-chat.snap")).unwrap();
+    assert!(snapshot.starts_with("---\nsource: suite/all.yaml\nexpression: planet-chat\n"), "{snapshot}");
     // Every request reached the loopback server, each at its API's path.
     let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths.len(), 8);
     assert_eq!(
-        paths,
+        paths[4..],
         [
             "/model/openai.gpt-oss-20b-1%3A0/converse",
             "/model/openai.gpt-oss-20b-1%3A0/converse-stream",
@@ -128,6 +139,7 @@ fn errors_read_as_sentences() {
     );
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
+    assert!(text.contains("ERROR busy (chat, openai.gpt-oss-20b-1:0)"), "{text}");
     assert!(text.contains("error: throttled (HTTP 429): "), "{text}");
     assert!(text.contains("(after 2 attempts)"), "{text}");
     assert_eq!(server.requests().len(), 2, "one retry after the throttle");

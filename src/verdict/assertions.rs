@@ -1,0 +1,414 @@
+//! Assertions (`expect`): compiled once per case, then evaluated against each
+//! response as a pure function. The main entry points are [`compile`] and [`evaluate`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::execute::ModelResponse;
+use crate::normalize::normalize;
+use crate::scenario::{Expectation, Part, Script};
+
+/// The outcome of one assertion on one response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssertionResult {
+    pub kind: String,
+    pub passed: bool,
+    pub message: String,
+}
+
+/// A ready-to-run assertion.
+#[derive(Debug, Clone)]
+pub struct Check {
+    kind: &'static str,
+    part: Part,
+    negate: bool,
+    test: Test,
+}
+
+#[derive(Debug, Clone)]
+enum Test {
+    Equals(String),
+    Contains(String),
+    IContains(String),
+    ContainsAny(Vec<String>),
+    ContainsAll(Vec<String>),
+    Regex(Regex),
+    StartsWith(String),
+    JsonValid,
+    JsonSchema(Arc<jsonschema::Validator>),
+    JsonPointer { pointer: String, equals: Value },
+    Length { min: Option<u64>, max: Option<u64> },
+    Script { script: Script, min_share: f64 },
+    StopReason(String),
+    NoReasoningLeak,
+    ReasoningPresent,
+    MaxLatency(u64),
+    MaxOutputTokens(u64),
+    ToolCalled { name: String, input: Option<Value> },
+}
+
+/// Compiles a case's expectations. `scenario_dir` resolves `json_schema_file`. The
+/// loader already rejected bad regexes and schemas; what fails here is a file that
+/// changed since, and it is reported, not skipped.
+pub fn compile(expectations: &[Expectation], scenario_dir: &Path) -> Result<Vec<Check>, String> {
+    expectations.iter().map(|e| compile_one(e, scenario_dir)).collect()
+}
+
+fn compile_one(e: &Expectation, dir: &Path) -> Result<Check, String> {
+    let mut negate = e.not;
+    // `json_valid: false` and friends read as "not".
+    let mut flag = |on: bool| {
+        if !on {
+            negate = !negate;
+        }
+    };
+    let (kind, test) = if let Some(t) = &e.equals {
+        ("equals", Test::Equals(normalize(t)))
+    } else if let Some(t) = &e.contains {
+        ("contains", Test::Contains(t.clone()))
+    } else if let Some(t) = &e.icontains {
+        ("icontains", Test::IContains(t.to_lowercase()))
+    } else if let Some(t) = &e.contains_any {
+        ("contains_any", Test::ContainsAny(t.clone()))
+    } else if let Some(t) = &e.contains_all {
+        ("contains_all", Test::ContainsAll(t.clone()))
+    } else if let Some(t) = &e.regex {
+        ("regex", Test::Regex(Regex::new(t).map_err(|err| format!("invalid regex `{t}`: {err}"))?))
+    } else if let Some(t) = &e.starts_with {
+        ("starts_with", Test::StartsWith(t.clone()))
+    } else if let Some(on) = e.json_valid {
+        flag(on);
+        ("json_valid", Test::JsonValid)
+    } else if let Some(schema) = &e.json_schema {
+        ("json_schema", Test::JsonSchema(Arc::new(schema_validator(schema)?)))
+    } else if let Some(file) = &e.json_schema_file {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+        let schema: Value =
+            serde_json::from_str(&text).map_err(|err| format!("{} is not JSON: {err}", path.display()))?;
+        ("json_schema", Test::JsonSchema(Arc::new(schema_validator(&schema)?)))
+    } else if let Some(p) = &e.json_pointer {
+        ("json_pointer", Test::JsonPointer { pointer: p.pointer.clone(), equals: p.equals.clone() })
+    } else if let Some(l) = &e.length {
+        ("length", Test::Length { min: l.min, max: l.max })
+    } else if let Some(s) = &e.script {
+        ("script", Test::Script { script: s.name, min_share: s.min_share.unwrap_or(0.5) })
+    } else if let Some(r) = e.stop_reason {
+        let name = serde_json::to_value(r).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        ("stop_reason", Test::StopReason(name))
+    } else if let Some(on) = e.no_reasoning_leak {
+        flag(on);
+        ("no_reasoning_leak", Test::NoReasoningLeak)
+    } else if let Some(on) = e.reasoning_present {
+        flag(on);
+        ("reasoning_present", Test::ReasoningPresent)
+    } else if let Some(ms) = e.max_latency_ms {
+        ("max_latency_ms", Test::MaxLatency(ms))
+    } else if let Some(n) = e.max_output_tokens {
+        ("max_output_tokens", Test::MaxOutputTokens(n))
+    } else if let Some(t) = &e.tool_called {
+        ("tool_called", Test::ToolCalled { name: t.name.clone(), input: t.input.clone() })
+    } else {
+        return Err("an expectation without a check".into());
+    };
+    Ok(Check { kind, part: e.part.unwrap_or(Part::Final), negate, test })
+}
+
+fn schema_validator(schema: &Value) -> Result<jsonschema::Validator, String> {
+    jsonschema::validator_for(schema).map_err(|e| format!("invalid JSON Schema: {e}"))
+}
+
+/// Evaluates every check against one response.
+pub fn evaluate(checks: &[Check], response: &ModelResponse) -> Vec<AssertionResult> {
+    checks.iter().map(|c| evaluate_one(c, response)).collect()
+}
+
+fn evaluate_one(check: &Check, r: &ModelResponse) -> AssertionResult {
+    let part_name = match check.part {
+        Part::Final => "final",
+        Part::Reasoning => "reasoning",
+        Part::RawText => "raw_text",
+    };
+    let text = normalize(match check.part {
+        Part::Final => &r.final_text,
+        Part::Reasoning => &r.reasoning,
+        Part::RawText => &r.raw_text,
+    });
+    // Each test says whether it holds and describes what it looked for, in a phrase
+    // that reads after "expected ..." when it fails.
+    let (holds, what): (bool, String) = match &check.test {
+        Test::Equals(t) => (text == *t, format!("{part_name} to equal {t:?}")),
+        Test::Contains(t) => (text.contains(t.as_str()), format!("{part_name} to contain {t:?}")),
+        Test::IContains(t) => {
+            (text.to_lowercase().contains(t.as_str()), format!("{part_name} to contain {t:?} (any case)"))
+        }
+        Test::ContainsAny(ts) => {
+            (ts.iter().any(|t| text.contains(t.as_str())), format!("{part_name} to contain one of {ts:?}"))
+        }
+        Test::ContainsAll(ts) => {
+            let missing: Vec<&String> = ts.iter().filter(|t| !text.contains(t.as_str())).collect();
+            (missing.is_empty(), format!("{part_name} to contain all of {ts:?} (missing {missing:?})"))
+        }
+        Test::Regex(re) => (re.is_match(&text), format!("{part_name} to match /{}/", re.as_str())),
+        Test::StartsWith(t) => (text.starts_with(t.as_str()), format!("{part_name} to start with {t:?}")),
+        Test::JsonValid => match parse_json_answer(&text) {
+            Ok(_) => (true, format!("{part_name} to be JSON")),
+            Err(e) => (false, format!("{part_name} to be JSON ({e})")),
+        },
+        Test::JsonSchema(validator) => match parse_json_answer(&text) {
+            Err(e) => (false, format!("{part_name} to be JSON valid against the schema ({e})")),
+            Ok(value) => {
+                let errors: Vec<String> =
+                    validator.iter_errors(&value).map(|e| format!("{}: {e}", e.instance_path())).take(3).collect();
+                (errors.is_empty(), format!("{part_name} to be valid against the schema ({})", errors.join("; ")))
+            }
+        },
+        Test::JsonPointer { pointer, equals } => match parse_json_answer(&text) {
+            Err(e) => (false, format!("{part_name} to be JSON with {pointer} = {equals} ({e})")),
+            Ok(value) => {
+                let found = value.pointer(pointer);
+                (found == Some(equals), format!("{pointer} of {part_name} to equal {equals} (found {found:?})"))
+            }
+        },
+        Test::Length { min, max } => {
+            let n = text.chars().count() as u64;
+            let ok = min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
+            (ok, format!("{part_name} length within {min:?}..{max:?} (found {n})"))
+        }
+        Test::Script { script, min_share } => {
+            let share = script_share(&text, *script);
+            (
+                share >= *min_share,
+                format!("at least {min_share:.2} of {part_name}'s letters in {script:?} (found {share:.2})"),
+            )
+        }
+        Test::StopReason(want) => {
+            let got = r.stop_reason.as_deref().unwrap_or("none");
+            (got == want, format!("stop reason {want} (found {got})"))
+        }
+        Test::NoReasoningLeak => {
+            let marker = LEAK_MARKERS.iter().find(|m| r.final_text.contains(**m));
+            let ok = marker.is_none() && !r.flags.leaked();
+            let found = match marker {
+                Some(m) => format!("{m} in the final answer"),
+                None if r.flags.leaked() => format!("{} in the answer channel", r.flags.names().join(", ")),
+                None => "none".into(),
+            };
+            (ok, format!("no reasoning in the answer channel (found {found})"))
+        }
+        Test::ReasoningPresent => (!r.reasoning.trim().is_empty(), "reasoning to be present".into()),
+        Test::MaxLatency(ms) => (r.latency_ms <= *ms, format!("latency at most {ms} ms (found {} ms)", r.latency_ms)),
+        Test::MaxOutputTokens(n) => match r.usage {
+            Some(u) => (u.output_tokens <= *n, format!("at most {n} output tokens (found {})", u.output_tokens)),
+            None => (false, format!("at most {n} output tokens (the server reported no usage)")),
+        },
+        Test::ToolCalled { name, input } => {
+            let ok = r
+                .tool_calls
+                .iter()
+                .any(|c| c.name == *name && input.as_ref().is_none_or(|want| contains_value(&c.input, want)));
+            let called: Vec<&str> = r.tool_calls.iter().map(|c| c.name.as_str()).collect();
+            let with = input.as_ref().map(|i| format!(" with {i}")).unwrap_or_default();
+            (ok, format!("a call to {name}{with} (calls: {called:?})"))
+        }
+    };
+    let passed = holds != check.negate;
+    let message = match (passed, check.negate) {
+        (true, false) => format!("ok: {what}"),
+        (true, true) => format!("ok: not {what}"),
+        (false, false) => format!("expected {what}"),
+        (false, true) => format!("expected not {what}"),
+    };
+    AssertionResult { kind: check.kind.to_owned(), passed, message }
+}
+
+/// Markers that must not survive separation into a final answer.
+const LEAK_MARKERS: [&str; 9] = [
+    "<reasoning>",
+    "</reasoning>",
+    "<think>",
+    "</think>",
+    "<|channel|>",
+    "<|message|>",
+    "<|start|>",
+    "<|end|>",
+    "<|return|>",
+];
+
+/// An answer parsed as JSON; a surrounding Markdown code fence is allowed, since
+/// models often add one.
+pub fn parse_json_answer(text: &str) -> Result<Value, String> {
+    let trimmed = text.trim();
+    let body = trimmed
+        .strip_prefix("```json")
+        .or_else(|| trimmed.strip_prefix("```"))
+        .and_then(|rest| rest.strip_suffix("```"))
+        .unwrap_or(trimmed);
+    serde_json::from_str(body.trim()).map_err(|e| format!("not JSON: {e}"))
+}
+
+/// `want` is contained in `have`: objects by key (recursively), everything else equal.
+pub fn contains_value(have: &Value, want: &Value) -> bool {
+    match (have, want) {
+        (Value::Object(h), Value::Object(w)) => {
+            w.iter().all(|(k, wv)| h.get(k).is_some_and(|hv| contains_value(hv, wv)))
+        }
+        _ => have == want,
+    }
+}
+
+/// The share of letters written in `script` (0 when there are no letters).
+pub fn script_share(text: &str, script: Script) -> f64 {
+    let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
+    if letters.is_empty() {
+        return 0.0;
+    }
+    let hits = letters.iter().filter(|c| in_script(**c, script)).count();
+    hits as f64 / letters.len() as f64
+}
+
+fn in_script(c: char, script: Script) -> bool {
+    let u = c as u32;
+    let han = matches!(u, 0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F);
+    match script {
+        Script::Japanese => han || matches!(u, 0x3040..=0x30FF | 0x31F0..=0x31FF | 0xFF66..=0xFF9F),
+        Script::Han => han,
+        Script::Hangul => matches!(u, 0xAC00..=0xD7AF | 0x1100..=0x11FF | 0x3130..=0x318F),
+        Script::Latin => c.is_ascii_alphabetic() || matches!(u, 0x00C0..=0x024F | 0x1E00..=0x1EFF),
+        Script::Cyrillic => matches!(u, 0x0400..=0x052F),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::execute::{ToolCall, Usage};
+    use serde_json::json;
+
+    fn response() -> ModelResponse {
+        ModelResponse {
+            final_text: "3.9 のほうが大きいです。\r\n".into(),
+            reasoning: "Compare 3.11 and 3.90.".into(),
+            raw_text: "<reasoning>Compare 3.11 and 3.90.</reasoning>3.9 のほうが大きいです。".into(),
+            stop_reason: Some("end_turn".into()),
+            tool_calls: vec![ToolCall {
+                id: "t1".into(),
+                name: "get_weather".into(),
+                input: json!({"city": "Tokyo", "unit": "c"}),
+            }],
+            usage: Some(Usage { input_tokens: 70, output_tokens: 40 }),
+            latency_ms: 800,
+            ..ModelResponse::default()
+        }
+    }
+
+    fn eval_on(e: Value, r: &ModelResponse) -> AssertionResult {
+        let e: Expectation = serde_json::from_value(e).unwrap();
+        evaluate(&compile(&[e], Path::new(".")).unwrap(), r).remove(0)
+    }
+
+    /// Passes on the response above, and fails on the altered expectation.
+    fn both(pass: Value, fail: Value) {
+        let p = eval_on(pass.clone(), &response());
+        assert!(p.passed, "{pass} should pass: {}", p.message);
+        let f = eval_on(fail.clone(), &response());
+        assert!(!f.passed, "{fail} should fail: {}", f.message);
+        assert!(f.message.starts_with("expected"), "{}", f.message);
+    }
+
+    #[test]
+    fn text_checks() {
+        both(json!({"equals": "3.9 のほうが大きいです。"}), json!({"equals": "3.11"}));
+        both(json!({"contains": "3.9"}), json!({"contains": "3.11"}));
+        both(
+            json!({"icontains": "COMPARE", "part": "reasoning"}),
+            json!({"icontains": "CONTRAST", "part": "reasoning"}),
+        );
+        both(json!({"contains_any": ["x", "3.9"]}), json!({"contains_any": ["x", "y"]}));
+        both(json!({"contains_all": ["3.9", "大きい"]}), json!({"contains_all": ["3.9", "小さい"]}));
+        both(json!({"regex": "^3\\.9"}), json!({"regex": "^3\\.11"}));
+        both(json!({"starts_with": "3.9"}), json!({"starts_with": "大"}));
+        both(json!({"regex": "<reasoning>", "part": "raw_text"}), json!({"regex": "<think>", "part": "raw_text"}));
+    }
+
+    #[test]
+    fn negation_inverts() {
+        both(json!({"contains": "3.11", "not": true}), json!({"contains": "3.9", "not": true}));
+        let r = eval_on(json!({"contains": "3.9", "not": true}), &response());
+        assert_eq!(r.message, "expected not final to contain \"3.9\"");
+    }
+
+    #[test]
+    fn json_checks() {
+        let json_answer =
+            ModelResponse { final_text: "```json\n{\"answer\": 3.9}\n```".into(), ..ModelResponse::default() };
+        assert!(eval_on(json!({"json_valid": true}), &json_answer).passed);
+        assert!(!eval_on(json!({"json_valid": true}), &response()).passed);
+        assert!(eval_on(json!({"json_valid": false}), &response()).passed);
+        let schema = json!({"json_schema": {"type": "object", "required": ["answer"]}});
+        assert!(eval_on(schema.clone(), &json_answer).passed);
+        assert!(!eval_on(json!({"json_schema": {"type": "object", "required": ["missing"]}}), &json_answer).passed);
+        assert!(!eval_on(schema, &response()).passed);
+        assert!(eval_on(json!({"json_pointer": {"pointer": "/answer", "equals": 3.9}}), &json_answer).passed);
+        assert!(!eval_on(json!({"json_pointer": {"pointer": "/answer", "equals": 3.11}}), &json_answer).passed);
+    }
+
+    #[test]
+    fn json_schema_file_is_read_relative_to_the_scenario() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s.json"), r#"{"type": "array"}"#).unwrap();
+        let e: Expectation = serde_json::from_value(json!({"json_schema_file": "s.json"})).unwrap();
+        let checks = compile(&[e], dir.path()).unwrap();
+        let r = ModelResponse { final_text: "[1]".into(), ..ModelResponse::default() };
+        assert!(evaluate(&checks, &r)[0].passed);
+        let r = ModelResponse { final_text: "{}".into(), ..ModelResponse::default() };
+        assert!(!evaluate(&checks, &r)[0].passed);
+        let missing: Expectation = serde_json::from_value(json!({"json_schema_file": "gone.json"})).unwrap();
+        assert!(compile(&[missing], dir.path()).is_err());
+    }
+
+    #[test]
+    fn length_and_script() {
+        both(json!({"length": {"min": 5, "max": 20}}), json!({"length": {"max": 5}}));
+        both(json!({"script": {"name": "japanese", "min_share": 0.8}}), json!({"script": {"name": "latin"}}));
+        assert_eq!(script_share("abc", Script::Japanese), 0.0);
+        assert_eq!(script_share("123", Script::Latin), 0.0);
+        assert!((script_share("カタカナとkanji", Script::Japanese) - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn response_checks() {
+        both(json!({"stop_reason": "end_turn"}), json!({"stop_reason": "max_tokens"}));
+        both(json!({"reasoning_present": true}), json!({"reasoning_present": false}));
+        both(json!({"max_latency_ms": 1000}), json!({"max_latency_ms": 500}));
+        both(json!({"max_output_tokens": 40}), json!({"max_output_tokens": 39}));
+        both(
+            json!({"tool_called": {"name": "get_weather", "input": {"city": "Tokyo"}}}),
+            json!({"tool_called": {"name": "get_weather", "input": {"city": "Paris"}}}),
+        );
+        both(json!({"tool_called": {"name": "get_weather"}}), json!({"tool_called": {"name": "get_time"}}));
+    }
+
+    #[test]
+    fn no_reasoning_leak_looks_at_flags_and_the_final_text() {
+        assert!(eval_on(json!({"no_reasoning_leak": true}), &response()).passed);
+        let mut leaked = response();
+        leaked.flags.tags = true;
+        let result = eval_on(json!({"no_reasoning_leak": true}), &leaked);
+        assert!(!result.passed);
+        assert!(result.message.contains("tags in the answer channel"), "{}", result.message);
+        let mut marker = response();
+        marker.final_text = "ok<|end|>".into();
+        assert!(!eval_on(json!({"no_reasoning_leak": true}), &marker).passed);
+    }
+
+    #[test]
+    fn missing_usage_fails_token_limits() {
+        let r = eval_on(json!({"max_output_tokens": 10}), &ModelResponse::default());
+        assert!(!r.passed && r.message.contains("no usage"), "{}", r.message);
+    }
+}

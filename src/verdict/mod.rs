@@ -1,0 +1,423 @@
+//! Verdict: judges a case's responses against its assertions and its stored
+//! snapshot, decides what to write (insta's update rules), and says whether the case
+//! passed given its pass-rate. The main entry point is [`judge`].
+
+pub mod assertions;
+pub mod snapshot;
+pub mod store;
+pub mod yaml;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::execute::ModelResponse;
+use crate::plan::Case;
+use assertions::AssertionResult;
+use snapshot::{SnapshotFile, SnapshotRules, contents_match};
+pub use store::StoreError;
+
+/// What the user asked for, by `INSTA_UPDATE` or `--update-snapshots`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UpdateRequest {
+    /// `new` locally, `no` on CI.
+    Auto,
+    /// Write `<name>.snap.new` next to the snapshot.
+    New,
+    /// Overwrite the snapshot.
+    Always,
+    /// Write new snapshots directly, changed ones as `.snap.new`.
+    Unseen,
+    /// Write nothing.
+    No,
+}
+
+/// What the tool will do with a new or changed snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateAction {
+    WritePending,
+    Overwrite,
+    WriteUnseen,
+    Nothing,
+}
+
+/// Snapshot behaviour for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotSettings {
+    pub action: UpdateAction,
+    /// `INSTA_FORCE_PASS`: a changed or new snapshot does not fail the case.
+    pub force_pass: bool,
+}
+
+impl SnapshotSettings {
+    /// From the flags (which win) and the environment, as insta reads it.
+    pub fn resolve(
+        flag: Option<UpdateRequest>,
+        accept: bool,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<SnapshotSettings, String> {
+        let request = if accept {
+            UpdateRequest::Always
+        } else if let Some(flag) = flag {
+            flag
+        } else {
+            match env("INSTA_UPDATE").as_deref().map(str::trim) {
+                None | Some("" | "auto") => UpdateRequest::Auto,
+                Some("new") => UpdateRequest::New,
+                Some("always" | "1" | "force") => UpdateRequest::Always,
+                Some("unseen") => UpdateRequest::Unseen,
+                Some("no" | "0") => UpdateRequest::No,
+                Some(other) => {
+                    return Err(format!("INSTA_UPDATE={other} is not one of auto, new, always, unseen, no"));
+                }
+            }
+        };
+        let is_ci = env("CI").is_some_and(|v| !matches!(v.trim(), "" | "0" | "false"));
+        let action = match request {
+            UpdateRequest::Auto if is_ci => UpdateAction::Nothing,
+            UpdateRequest::Auto | UpdateRequest::New => UpdateAction::WritePending,
+            UpdateRequest::Always => UpdateAction::Overwrite,
+            UpdateRequest::Unseen => UpdateAction::WriteUnseen,
+            UpdateRequest::No => UpdateAction::Nothing,
+        };
+        let force_pass = env("INSTA_FORCE_PASS").is_some_and(|v| matches!(v.trim(), "1" | "true"));
+        Ok(SnapshotSettings { action, force_pass })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Passed,
+    Failed,
+    Errored,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotStatus {
+    /// Every sample matched the stored snapshot.
+    Matched,
+    /// A sample differs from the stored snapshot.
+    Changed,
+    /// There is no stored snapshot yet.
+    New,
+    /// The policy keeps nothing, so there is no snapshot.
+    Ignored,
+}
+
+/// What happened to a case's snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotOutcome {
+    pub status: SnapshotStatus,
+    pub path: PathBuf,
+    /// What was written: the `.snap.new` or the `.snap` itself.
+    pub written: Option<PathBuf>,
+    /// The stored body and the new one, for a diff.
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// One run of a case, judged.
+#[derive(Debug, Clone)]
+pub struct SampleOutcome {
+    pub response: ModelResponse,
+    pub assertions: Vec<AssertionResult>,
+    /// `None` when the sample errored or nothing is snapshotted.
+    pub snapshot_matched: Option<bool>,
+    pub passed: bool,
+}
+
+/// A case, judged.
+#[derive(Debug, Clone)]
+pub struct CaseVerdict {
+    pub status: Status,
+    pub samples: Vec<SampleOutcome>,
+    pub snapshot: Option<SnapshotOutcome>,
+    pub passed_samples: u32,
+    pub pass_rate: f64,
+    /// A problem with the case itself (a snapshot that cannot be written, a schema file
+    /// that vanished since loading), reported as an error of the case.
+    pub problem: Option<String>,
+}
+
+impl CaseVerdict {
+    pub fn skipped() -> CaseVerdict {
+        CaseVerdict {
+            status: Status::Skipped,
+            samples: Vec::new(),
+            snapshot: None,
+            passed_samples: 0,
+            pass_rate: 0.0,
+            problem: None,
+        }
+    }
+
+    fn problem(message: String, samples: Vec<SampleOutcome>) -> CaseVerdict {
+        CaseVerdict { status: Status::Errored, problem: Some(message), ..CaseVerdict::with_samples(samples) }
+    }
+
+    fn with_samples(samples: Vec<SampleOutcome>) -> CaseVerdict {
+        CaseVerdict { samples, ..CaseVerdict::skipped() }
+    }
+}
+
+/// Judges a case's responses (one per sample): assertions on each, every sample
+/// against the one stored snapshot, writes as `settings` say, then the pass rate.
+pub fn judge(case: &Case, responses: Vec<ModelResponse>, settings: SnapshotSettings) -> CaseVerdict {
+    let bare = |responses: Vec<ModelResponse>| -> Vec<SampleOutcome> {
+        responses
+            .into_iter()
+            .map(|response| SampleOutcome { response, assertions: Vec::new(), snapshot_matched: None, passed: false })
+            .collect()
+    };
+    let dir = case.project_root.join(case.source.parent().unwrap_or(std::path::Path::new("")));
+    let (checks, rules) =
+        match (assertions::compile(&case.spec.expect, &dir), SnapshotRules::new(case.spec.snapshot.as_ref())) {
+            (Ok(checks), Ok(rules)) => (checks, rules),
+            (Err(e), _) | (_, Err(e)) => return CaseVerdict::problem(e, bare(responses)),
+        };
+    let path = case.snapshot_path();
+    let stored = match store::read_body(&path) {
+        Ok(stored) => stored,
+        Err(e) => return CaseVerdict::problem(e.to_string(), bare(responses)),
+    };
+    let mut samples: Vec<SampleOutcome> = Vec::new();
+    let mut bodies: Vec<Option<String>> = Vec::new();
+    for response in responses {
+        let errored = response.error.is_some();
+        let assertions = if errored { Vec::new() } else { assertions::evaluate(&checks, &response) };
+        let body = if errored { None } else { rules.body(&response) };
+        let snapshot_matched = match (&body, &stored) {
+            (Some(new), Some(old)) => Some(contents_match(old, new)),
+            (Some(_), None) => Some(false),
+            (None, _) => None,
+        };
+        bodies.push(body);
+        samples.push(SampleOutcome { response, assertions, snapshot_matched, passed: false });
+    }
+
+    // One decision per case: the first sample that differs is the one proposed.
+    let first_body = bodies.iter().flatten().next().cloned();
+    let differing =
+        samples.iter().zip(&bodies).find(|(s, _)| s.snapshot_matched == Some(false)).and_then(|(_, b)| b.clone());
+    let any_answer = samples.iter().any(|s| s.response.error.is_none());
+    let snapshot_status = if !any_answer {
+        None
+    } else if first_body.is_none() {
+        Some(SnapshotStatus::Ignored)
+    } else if stored.is_none() {
+        Some(SnapshotStatus::New)
+    } else if differing.is_some() {
+        Some(SnapshotStatus::Changed)
+    } else {
+        Some(SnapshotStatus::Matched)
+    };
+    let proposal = differing.or(first_body);
+    let pending = store::pending_path(&path);
+    let target = match (snapshot_status, settings.action) {
+        (Some(SnapshotStatus::New), UpdateAction::WriteUnseen | UpdateAction::Overwrite) => Some(path.clone()),
+        (Some(SnapshotStatus::Changed), UpdateAction::Overwrite) => Some(path.clone()),
+        (
+            Some(SnapshotStatus::New | SnapshotStatus::Changed),
+            UpdateAction::WritePending | UpdateAction::WriteUnseen,
+        ) => Some(pending.clone()),
+        _ => None,
+    };
+    let write = match (&target, &proposal) {
+        (Some(target), Some(body)) => store::write_atomic(target, &SnapshotFile::for_case(case, body.clone()).render()),
+        // A match makes any pending proposal from an earlier run stale.
+        _ if snapshot_status == Some(SnapshotStatus::Matched) => store::remove(&pending),
+        _ => Ok(()),
+    };
+    if let Err(e) = write {
+        return CaseVerdict::problem(e.to_string(), samples);
+    }
+    let accepted = target.as_ref() == Some(&path);
+    let snapshot_ok = |matched: Option<bool>| matched != Some(false) || accepted || settings.force_pass;
+    let mut passed_samples = 0;
+    for sample in &mut samples {
+        sample.passed = sample.response.error.is_none()
+            && sample.assertions.iter().all(|a| a.passed)
+            && snapshot_ok(sample.snapshot_matched);
+        passed_samples += u32::from(sample.passed);
+    }
+    let pass_rate = f64::from(passed_samples) / samples.len().max(1) as f64;
+    let required = case.spec.min_pass_rate.unwrap_or(1.0);
+    let status = if !samples.is_empty() && pass_rate + 1e-9 >= required {
+        Status::Passed
+    } else if samples.iter().filter(|s| !s.passed).all(|s| s.response.error.is_some()) {
+        Status::Errored
+    } else {
+        Status::Failed
+    };
+    CaseVerdict {
+        status,
+        snapshot: snapshot_status.map(|status| SnapshotOutcome {
+            status,
+            path,
+            written: target,
+            old: stored,
+            new: proposal,
+        }),
+        samples,
+        passed_samples,
+        pass_rate,
+        problem: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::execute::{CallError, ErrorKind};
+    use crate::scenario::Scenario;
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn update_behaviour_mirrors_insta() {
+        let r = |flag, accept, vars| SnapshotSettings::resolve(flag, accept, env(vars)).unwrap().action;
+        assert_eq!(r(None, false, &[]), UpdateAction::WritePending);
+        assert_eq!(r(None, false, &[("CI", "true")]), UpdateAction::Nothing);
+        assert_eq!(r(None, false, &[("CI", "false")]), UpdateAction::WritePending);
+        assert_eq!(r(None, false, &[("INSTA_UPDATE", "always")]), UpdateAction::Overwrite);
+        assert_eq!(r(None, false, &[("INSTA_UPDATE", "no")]), UpdateAction::Nothing);
+        assert_eq!(r(None, false, &[("INSTA_UPDATE", "unseen")]), UpdateAction::WriteUnseen);
+        assert_eq!(r(Some(UpdateRequest::No), false, &[("INSTA_UPDATE", "always")]), UpdateAction::Nothing);
+        assert_eq!(r(Some(UpdateRequest::New), true, &[]), UpdateAction::Overwrite);
+        assert!(SnapshotSettings::resolve(None, false, env(&[("INSTA_UPDATE", "sometimes")])).is_err());
+        assert!(SnapshotSettings::resolve(None, false, env(&[("INSTA_FORCE_PASS", "1")])).unwrap().force_pass);
+    }
+
+    fn case(root: &std::path::Path, extra: serde_json::Value) -> Case {
+        let mut scenario = json!({"name": "decimals", "api": "chat", "model": "m", "prompt": "3.11 or 3.9?", "expect": [{"contains": "3.9"}]});
+        for (k, v) in extra.as_object().unwrap() {
+            scenario[k] = v.clone();
+        }
+        let spec: Scenario = serde_json::from_value(scenario).unwrap();
+        Case {
+            id: "decimals".into(),
+            file: root.join("scenarios/basic/decimals.yaml"),
+            project_root: root.to_path_buf(),
+            source: "scenarios/basic/decimals.yaml".into(),
+            variant: Vec::new(),
+            api: crate::scenario::Api::Chat,
+            model: "m".into(),
+            region: "us-west-2".into(),
+            samples: 1,
+            timeout: Duration::from_secs(1),
+            skip: None,
+            spec,
+        }
+    }
+
+    fn answer(text: &str) -> ModelResponse {
+        ModelResponse { final_text: text.into(), stop_reason: Some("end_turn".into()), ..ModelResponse::default() }
+    }
+
+    const LOCAL: SnapshotSettings = SnapshotSettings { action: UpdateAction::WritePending, force_pass: false };
+    const CI: SnapshotSettings = SnapshotSettings { action: UpdateAction::Nothing, force_pass: false };
+
+    #[test]
+    fn a_new_snapshot_is_pending_locally_and_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = case(dir.path(), json!({}));
+        let v = judge(&c, vec![answer("3.9")], LOCAL);
+        assert_eq!(v.status, Status::Failed);
+        let snap = v.snapshot.unwrap();
+        assert_eq!(snap.status, SnapshotStatus::New);
+        assert_eq!(snap.path, dir.path().join("snapshots/basic/decimals.snap"));
+        let pending = std::fs::read_to_string(dir.path().join("snapshots/basic/decimals.snap.new")).unwrap();
+        assert_eq!(
+            pending,
+            "---\nsource: scenarios/basic/decimals.yaml\nexpression: decimals\ninfo:\n  api: chat\n  model: m\n---\nfinal: \"3.9\"\nreasoning: \"[empty]\"\nstop_reason: end_turn\n"
+        );
+    }
+
+    #[test]
+    fn ci_writes_nothing_and_fails_new_snapshots() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = judge(&case(dir.path(), json!({})), vec![answer("3.9")], CI);
+        assert_eq!(v.status, Status::Failed);
+        assert!(!dir.path().join("snapshots").exists());
+    }
+
+    #[test]
+    fn accepted_snapshots_match_and_stale_proposals_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = case(dir.path(), json!({}));
+        let accept = SnapshotSettings { action: UpdateAction::Overwrite, force_pass: false };
+        assert_eq!(judge(&c, vec![answer("3.9")], accept).status, Status::Passed);
+        std::fs::write(dir.path().join("snapshots/basic/decimals.snap.new"), "stale").unwrap();
+        let v = judge(&c, vec![answer("3.9\r\n")], CI);
+        assert_eq!((v.status, v.snapshot.unwrap().status), (Status::Passed, SnapshotStatus::Matched));
+        assert!(!dir.path().join("snapshots/basic/decimals.snap.new").exists());
+    }
+
+    #[test]
+    fn a_changed_answer_fails_with_a_proposal_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = case(dir.path(), json!({}));
+        judge(&c, vec![answer("3.9")], SnapshotSettings { action: UpdateAction::Overwrite, force_pass: false });
+        let v = judge(&c, vec![answer("3.9 is larger")], LOCAL);
+        let snap = v.snapshot.clone().unwrap();
+        assert_eq!((v.status, snap.status), (Status::Failed, SnapshotStatus::Changed));
+        assert_eq!(snap.old.as_deref(), Some("final: \"3.9\"\nreasoning: \"[empty]\"\nstop_reason: end_turn"));
+        assert!(snap.new.unwrap().starts_with("final: 3.9 is larger"));
+        assert!(dir.path().join("snapshots/basic/decimals.snap.new").exists());
+        let forced = judge(&c, vec![answer("3.9 is larger")], SnapshotSettings { force_pass: true, ..LOCAL });
+        assert_eq!(forced.status, Status::Passed);
+    }
+
+    #[test]
+    fn assertions_fail_a_case_whose_snapshot_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = case(dir.path(), json!({"snapshot": {"final": "ignore", "reasoning": "ignore", "stop_reason": false}}));
+        let v = judge(&c, vec![answer("3.11")], LOCAL);
+        assert_eq!(v.status, Status::Failed);
+        assert_eq!(v.snapshot.unwrap().status, SnapshotStatus::Ignored);
+        assert!(!v.samples[0].assertions[0].passed);
+    }
+
+    #[test]
+    fn pass_rate_over_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = json!({"final": "ignore", "reasoning": "ignore", "stop_reason": false});
+        let responses = || vec![answer("3.9"), answer("3.11"), answer("3.9")];
+        let strict = judge(&case(dir.path(), json!({"snapshot": policy})), responses(), LOCAL);
+        assert_eq!((strict.status, strict.passed_samples), (Status::Failed, 2));
+        let lenient = judge(&case(dir.path(), json!({"snapshot": policy, "min_pass_rate": 0.6})), responses(), LOCAL);
+        assert_eq!(lenient.status, Status::Passed);
+        assert!((lenient.pass_rate - 2.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn every_sample_is_compared_with_the_one_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = case(dir.path(), json!({"min_pass_rate": 0.5}));
+        judge(&c, vec![answer("3.9")], SnapshotSettings { action: UpdateAction::Overwrite, force_pass: false });
+        let v = judge(&c, vec![answer("3.9"), answer("3.9!")], LOCAL);
+        let matched: Vec<_> = v.samples.iter().map(|s| s.snapshot_matched).collect();
+        assert_eq!(matched, [Some(true), Some(false)]);
+        assert_eq!((v.status, v.snapshot.unwrap().status), (Status::Passed, SnapshotStatus::Changed));
+    }
+
+    #[test]
+    fn transport_errors_make_an_errored_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let failed = ModelResponse {
+            error: Some(CallError::new(ErrorKind::Throttled, Some(429), "slow down")),
+            ..ModelResponse::default()
+        };
+        let v = judge(&case(dir.path(), json!({})), vec![failed], LOCAL);
+        assert_eq!(v.status, Status::Errored);
+        assert!(v.snapshot.is_none());
+        assert!(!dir.path().join("snapshots").exists());
+    }
+}
