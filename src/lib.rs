@@ -11,6 +11,7 @@ pub mod normalize;
 pub mod plan;
 pub mod providers;
 pub mod report;
+pub mod runner;
 pub mod scenario;
 pub mod schema;
 pub mod separate;

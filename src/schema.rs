@@ -19,6 +19,8 @@ pub enum SchemaKind {
     Scenario,
     /// A `defaults.yaml` file.
     Defaults,
+    /// The `run --report-json` report.
+    Report,
 }
 
 /// The schema of one file kind, as printed by `gpt-oss-scenarios schema`.
@@ -36,6 +38,7 @@ pub fn json_schema(kind: SchemaKind) -> Value {
             "else": {"$ref": "#/$defs/Scenario"},
             "$defs": defs,
         }),
+        SchemaKind::Report => crate::report::record::json_schema(),
         SchemaKind::Defaults => json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "gpt-oss-scenarios defaults.yaml",

@@ -4,6 +4,7 @@
 mod commands;
 mod run;
 mod snapshots;
+mod tools;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -42,34 +43,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
     },
-    /// Run the cases and print each answer with its reasoning apart.
+    /// Run the cases concurrently, judge them, and report.
     #[command(
-        after_help = "Examples:\n  gpt-oss-scenarios run\n  gpt-oss-scenarios run scenarios/basic --openai-base-url http://127.0.0.1:8000/v1\n\nCredentials: AWS_BEARER_TOKEN_BEDROCK (a Bedrock API key) or the AWS credential chain for\nconverse*, OPENAI_API_KEY or else AWS_BEARER_TOKEN_BEDROCK for chat*. A .env file is loaded."
+        after_help = "Examples:\n  gpt-oss-scenarios run\n  gpt-oss-scenarios run scenarios/ --concurrency 16 --junit junit.xml --report-json report.json\n  gpt-oss-scenarios run --filter 'compare-*' --api chat-stream --shard 2/4\n  gpt-oss-scenarios run --dry-run --tag smoke\n\nCredentials: AWS_BEARER_TOKEN_BEDROCK (a Bedrock API key) or the AWS credential chain for\nconverse*, OPENAI_API_KEY or else AWS_BEARER_TOKEN_BEDROCK for chat*. A .env file is loaded.\nExit codes: 0 all passed, 1 a case failed or errored, 2 usage or scenario errors, 130 interrupted."
     )]
-    Run {
-        /// Scenario files or folders (searched recursively).
-        #[arg(default_value = "scenarios")]
-        paths: Vec<PathBuf>,
-        /// Bedrock runtime endpoint for converse* (overrides scenarios and AWS_ENDPOINT_URL_BEDROCK_RUNTIME).
-        #[arg(long, value_name = "URL")]
-        bedrock_endpoint: Option<String>,
-        /// Base URL for chat* (overrides scenarios and OPENAI_BASE_URL).
-        #[arg(long, value_name = "URL")]
-        openai_base_url: Option<String>,
-        /// Retries after a throttled or transient failure.
-        #[arg(long, default_value_t = 2, value_name = "N")]
-        retries: u32,
-        /// What to do with new and changed snapshots (default: INSTA_UPDATE, else auto:
-        /// `new` locally, `no` on CI).
-        #[arg(long, value_enum, value_name = "MODE")]
-        update_snapshots: Option<crate::verdict::UpdateRequest>,
-        /// Accept every new and changed snapshot (same as --update-snapshots=always).
-        #[arg(long)]
-        accept: bool,
-        /// Print every answer with its reasoning, not only failures.
-        #[arg(short, long)]
-        verbose: bool,
-    },
+    Run(Box<RunArgs>),
     /// Accept pending snapshots: each `.snap.new` replaces its `.snap`.
     #[command(after_help = "Examples:\n  gpt-oss-scenarios accept\n  gpt-oss-scenarios accept snapshots/basic")]
     Accept {
@@ -107,7 +85,38 @@ pub enum Command {
         #[arg(long, requires = "unreferenced")]
         delete: bool,
     },
-    /// Print the JSON Schema of scenario files (or of defaults.yaml).
+    /// Combine shard reports (from `run --report-json`) into one JSON, JUnit and Markdown report.
+    #[command(
+        name = "merge-reports",
+        after_help = "Examples:\n  gpt-oss-scenarios merge-reports shard-*.json --junit junit.xml --report-json report.json"
+    )]
+    MergeReports {
+        /// The shard reports.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Write the merged JSON report here.
+        #[arg(long, value_name = "FILE")]
+        report_json: Option<PathBuf>,
+        /// Write a merged JUnit XML report here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Write a merged Markdown summary here.
+        #[arg(long, value_name = "FILE")]
+        summary_md: Option<PathBuf>,
+    },
+    /// Serve a recorded exchange (wire case JSON) on 127.0.0.1 to any client, until Ctrl-C.
+    #[command(after_help = "Examples:\n  gpt-oss-scenarios serve chat-20b-planet.json --port 8080 --latency 50ms")]
+    Serve {
+        /// A recorded exchange in the wire format.
+        case: PathBuf,
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Wait this long before each answer.
+        #[arg(long, default_value = "0ms", value_parser = parse_duration)]
+        latency: std::time::Duration,
+    },
+    /// Print the JSON Schema of scenario files (or of defaults.yaml, or of the JSON report).
     #[command(
         after_help = "Examples:\n  gpt-oss-scenarios schema > schema/scenario.schema.json\n  gpt-oss-scenarios schema --kind defaults"
     )]
@@ -116,6 +125,115 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = SchemaKind::Scenario)]
         kind: SchemaKind,
     },
+}
+
+/// Arguments of `run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario files or folders (searched recursively).
+    #[arg(default_value = "scenarios")]
+    pub paths: Vec<PathBuf>,
+    /// Most cases in flight at once; lowered automatically while the server throttles.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub concurrency: usize,
+    /// Stop starting cases after this long (e.g. 30m) and cancel the ones running.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub deadline: Option<std::time::Duration>,
+    /// Stop starting cases after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Retries after a throttled or transient failure (default 2).
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+    /// Only cases whose id contains this text or matches this glob (repeatable).
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Vec<String>,
+    /// Only cases with this tag (repeatable).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Vec<String>,
+    /// Only cases on this API (repeatable).
+    #[arg(long, value_enum, value_name = "API")]
+    pub api: Vec<crate::scenario::Api>,
+    /// Only cases on this model (repeatable).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Vec<String>,
+    /// Run the selected cases against this model instead of their own.
+    #[arg(long, value_name = "MODEL")]
+    pub set_model: Option<String>,
+    /// Run only shard K of N (stable partition by case id), e.g. 2/4.
+    #[arg(long, value_name = "K/N", value_parser = crate::plan::select::parse_shard)]
+    pub shard: Option<(u32, u32)>,
+    /// Print the requests that would be sent (credentials masked) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the JSON report here (schema: schema/report.schema.json).
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown summary here (also appended to $GITHUB_STEP_SUMMARY when set).
+    #[arg(long, value_name = "FILE")]
+    pub summary_md: Option<PathBuf>,
+    /// Bedrock runtime endpoint for converse* (overrides scenarios and AWS_ENDPOINT_URL_BEDROCK_RUNTIME).
+    #[arg(long, value_name = "URL")]
+    pub bedrock_endpoint: Option<String>,
+    /// Base URL for chat* (overrides scenarios and OPENAI_BASE_URL).
+    #[arg(long, value_name = "URL")]
+    pub openai_base_url: Option<String>,
+    /// What to do with new and changed snapshots (default: INSTA_UPDATE, else auto:
+    /// `new` locally, `no` on CI).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub update_snapshots: Option<crate::verdict::UpdateRequest>,
+    /// Accept every new and changed snapshot (same as --update-snapshots=always).
+    #[arg(long)]
+    pub accept: bool,
+    /// Print every answer with its reasoning, not only failures.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration such as 90s or 30m: {e}"))
+}
+
+impl RunArgs {
+    fn into_options(self) -> run::RunOptions {
+        let mut flags = Vec::new();
+        flags.extend(self.filter.iter().map(|f| format!("--filter={f}")));
+        flags.extend(self.tag.iter().map(|t| format!("--tag={t}")));
+        flags.extend(self.api.iter().map(|a| format!("--api={a}")));
+        flags.extend(self.model.iter().map(|m| format!("--model={m}")));
+        flags.extend(self.set_model.iter().map(|m| format!("--set-model={m}")));
+        flags.extend(self.shard.iter().map(|(k, n)| format!("--shard={k}/{n}")));
+        run::RunOptions {
+            paths: self.paths,
+            connection: crate::providers::Connection {
+                bedrock_endpoint: self.bedrock_endpoint,
+                openai_base_url: self.openai_base_url,
+            },
+            selection: crate::plan::select::Selection {
+                filters: self.filter,
+                tags: self.tag,
+                apis: self.api,
+                models: self.model,
+                set_model: self.set_model,
+                shard: self.shard,
+            },
+            selection_flags: flags,
+            concurrency: self.concurrency,
+            retries: self.retries,
+            deadline: self.deadline,
+            fail_fast: self.fail_fast,
+            dry_run: self.dry_run,
+            update: self.update_snapshots,
+            accept: self.accept,
+            verbose: self.verbose,
+            report_json: self.report_json,
+            junit: self.junit,
+            summary_md: self.summary_md,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -142,15 +260,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         Command::Reject { paths } => snapshots::reject(&paths),
         Command::Review { paths } => snapshots::review(&paths),
         Command::Snapshots { paths, unreferenced: _, delete } => snapshots::unreferenced(&paths, delete),
-        Command::Run { paths, bedrock_endpoint, openai_base_url, retries, update_snapshots, accept, verbose } => {
-            run::run(run::RunOptions {
-                paths,
-                connection: crate::providers::Connection { bedrock_endpoint, openai_base_url },
-                retries,
-                update: update_snapshots,
-                accept,
-                verbose,
-            })
+        Command::Run(args) => run::run(args.into_options()),
+        Command::MergeReports { inputs, report_json, junit, summary_md } => {
+            tools::merge_reports(&inputs, report_json.as_deref(), junit.as_deref(), summary_md.as_deref())
         }
+        Command::Serve { case, port, latency } => tools::serve(&case, port, latency),
     }
 }

@@ -1,30 +1,49 @@
-//! `run`: executes the cases one after another, judges each against its assertions
-//! and snapshot, and prints a verdict per case and a summary.
+//! `run`: load, plan and select the cases, run them concurrently, and let the
+//! reporters (terminal, JSON, JUnit, Markdown) print what the runner reports.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::commands::load_and_plan;
-use crate::execute::{self, Clients, ModelResponse, RetryPolicy};
+use crate::execute::{Clients, RetryPolicy};
 use crate::exit;
-use crate::providers::{Connection, Environment};
-use crate::report::{terminal, use_color};
-use crate::verdict::{self, CaseVerdict, SnapshotSettings, SnapshotStatus, Status, UpdateRequest};
+use crate::plan::select::Selection;
+use crate::providers::bedrock_converse::{request_json, request_path};
+use crate::providers::openai_chat::{default_base_url, request_body};
+use crate::providers::{CallRequest, Connection, Environment, resolve_connection, streams};
+use crate::report::json::JsonReporter;
+use crate::report::junit::JunitReporter;
+use crate::report::markdown::MarkdownReporter;
+use crate::report::terminal::TerminalReporter;
+use crate::report::{Reporter, use_color};
+use crate::runner::{self, Event, RunnerOptions};
+use crate::scenario::Api;
+use crate::verdict::{SnapshotSettings, UpdateRequest};
 
 /// Options of `run`.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub paths: Vec<PathBuf>,
     pub connection: Connection,
-    pub retries: u32,
+    pub selection: Selection,
+    /// The selection flags as typed, for reports.
+    pub selection_flags: Vec<String>,
+    pub concurrency: usize,
+    pub retries: Option<u32>,
+    pub deadline: Option<Duration>,
+    pub fail_fast: bool,
+    pub dry_run: bool,
     pub update: Option<UpdateRequest>,
     pub accept: bool,
-    /// Print every answer and its reasoning, not only failures.
     pub verbose: bool,
+    pub report_json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub summary_md: Option<PathBuf>,
 }
 
 pub fn run(options: RunOptions) -> u8 {
-    let settings = match SnapshotSettings::resolve(options.update, options.accept, |name| std::env::var(name).ok()) {
+    let snapshots = match SnapshotSettings::resolve(options.update, options.accept, |name| std::env::var(name).ok()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -35,8 +54,20 @@ pub fn run(options: RunOptions) -> u8 {
         Ok((plan, _)) => plan,
         Err(code) => return code,
     };
+    let cases = match options.selection.apply(plan.cases) {
+        Ok(cases) => cases,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
     // `.env` beside the suite, as the upstream samples do; real variables win.
     let _ = dotenvy::dotenv();
+    let env = Environment::from_process();
+    if options.dry_run {
+        print_requests(&cases, &options.connection, &env);
+        return exit::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -44,89 +75,111 @@ pub fn run(options: RunOptions) -> u8 {
             return exit::INVALID;
         }
     };
-    let clients = Clients::new(Environment::from_process(), options.connection);
-    let policy = RetryPolicy { max_attempts: options.retries + 1, ..RetryPolicy::default() };
-    let color = use_color(std::io::stdout().is_terminal());
-    let mut tally = Tally::default();
-    for case in &plan.cases {
-        let verdict = if case.skip.is_some() {
-            CaseVerdict::skipped()
-        } else {
-            let mut responses = Vec::new();
-            for _ in 0..case.samples {
-                responses.push(runtime.block_on(execute::execute_case(&clients, case, &policy)));
+    let mut reporters: Vec<(String, Box<dyn Reporter>)> = vec![(
+        "terminal".into(),
+        Box::new(TerminalReporter::new(
+            use_color(std::io::stdout().is_terminal()),
+            options.verbose,
+            std::io::stderr().is_terminal(),
+        )),
+    )];
+    if let Some(path) = &options.report_json {
+        reporters
+            .push((path.display().to_string(), Box::new(JsonReporter::new(path, options.selection_flags.clone()))));
+    }
+    if let Some(path) = &options.junit {
+        reporters.push((path.display().to_string(), Box::new(JunitReporter::new(path))));
+    }
+    let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()).map(PathBuf::from);
+    if options.summary_md.is_some() || step_summary.is_some() {
+        let name = options.summary_md.as_ref().map_or("GITHUB_STEP_SUMMARY".into(), |p| p.display().to_string());
+        reporters.push((name, Box::new(MarkdownReporter::new(options.summary_md.as_deref(), step_summary))));
+    }
+    let runner_options = RunnerOptions {
+        concurrency: options.concurrency.max(1),
+        retry: match options.retries {
+            Some(n) => RetryPolicy { max_attempts: n + 1, ..RetryPolicy::default() },
+            None => RetryPolicy::default(),
+        },
+        deadline: options.deadline,
+        fail_fast: options.fail_fast,
+        snapshots,
+        grace: Duration::from_secs(10),
+    };
+    let clients = Clients::new(env, options.connection);
+    let mut report_errors: Vec<String> = Vec::new();
+    let mut emit = |event: Event<'_>| {
+        for (name, reporter) in &mut reporters {
+            if let Err(e) = reporter.event(&event) {
+                report_errors.push(format!("failed to write {name}: {e}"));
             }
-            verdict::judge(case, responses, settings)
+        }
+    };
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No signal handler (unusual platforms): never interrupt.
+            std::future::pending::<()>().await;
+        }
+    };
+    let summary = runtime.block_on(runner::run(cases, clients, runner_options, interrupt, &mut emit));
+    for e in &report_errors {
+        eprintln!("error: {e}");
+    }
+    if summary.interrupted {
+        exit::INTERRUPTED
+    } else if summary.failed + summary.errored > 0 || !report_errors.is_empty() {
+        exit::FAILURES
+    } else {
+        exit::SUCCESS
+    }
+}
+
+/// `--dry-run`: every request that would be sent, with credentials masked.
+fn print_requests(cases: &[crate::plan::Case], flags: &Connection, env: &Environment) {
+    for case in cases {
+        if case.skip.is_some() {
+            println!("# {} is skipped\n", case.id);
+            continue;
+        }
+        let request = CallRequest::from_case(case);
+        let connection = resolve_connection(flags, case, env);
+        let (url, auth, body) = match case.api {
+            Api::Converse | Api::ConverseStream => {
+                let host = connection
+                    .bedrock_endpoint
+                    .unwrap_or_else(|| format!("https://bedrock-runtime.{}.amazonaws.com", case.region));
+                let auth = if env.bedrock_bearer_token.is_some() {
+                    "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)"
+                } else {
+                    "AWS4-HMAC-SHA256 **** (signed with the AWS credential chain)"
+                };
+                let path = request_path(&case.model, streams(case.api));
+                (format!("{}{path}", host.trim_end_matches('/')), auth, request_json(&request))
+            }
+            Api::Chat | Api::ChatStream => {
+                let base = connection.openai_base_url.unwrap_or_else(|| default_base_url(&case.region));
+                let auth = if env.openai_api_key.is_some() {
+                    "Bearer **** (OPENAI_API_KEY)"
+                } else if env.bedrock_bearer_token.is_some() {
+                    "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)"
+                } else {
+                    "(none)"
+                };
+                (
+                    format!("{}/chat/completions", base.trim_end_matches('/')),
+                    auth,
+                    request_body(&request, streams(case.api)),
+                )
+            }
+            Api::Agent => {
+                println!("# {}: agent scenarios are not supported by this version yet\n", case.id);
+                continue;
+            }
         };
-        tally.add(&verdict);
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(terminal::case_block(case, &verdict, color).as_bytes());
-        if options.verbose {
-            for sample in &verdict.samples {
-                let _ = print_response(&mut out, &sample.response);
-            }
-        }
+        println!("# {} ({} x{})", case.id, case.api, case.samples);
+        println!("POST {url}");
+        println!("Authorization: {auth}");
+        println!("Content-Type: application/json\n");
+        println!("{}\n", serde_json::to_string_pretty(&body).unwrap_or_default());
     }
-    let _ = writeln!(std::io::stdout(), "\n{}", tally.summary());
-    if tally.failed + tally.errored == 0 { exit::SUCCESS } else { exit::FAILURES }
-}
-
-#[derive(Default)]
-struct Tally {
-    passed: usize,
-    failed: usize,
-    errored: usize,
-    skipped: usize,
-    pending: usize,
-}
-
-impl Tally {
-    fn add(&mut self, v: &CaseVerdict) {
-        match v.status {
-            Status::Passed => self.passed += 1,
-            Status::Failed => self.failed += 1,
-            Status::Errored => self.errored += 1,
-            Status::Skipped => self.skipped += 1,
-        }
-        let pending = v.snapshot.as_ref().is_some_and(|s| {
-            matches!(s.status, SnapshotStatus::New | SnapshotStatus::Changed)
-                && s.written.as_ref().is_some_and(|w| *w != s.path)
-        });
-        self.pending += usize::from(pending);
-    }
-
-    fn summary(&self) -> String {
-        let total = self.passed + self.failed + self.errored + self.skipped;
-        format!(
-            "{total} cases: {} passed, {} failed, {} errored, {} skipped; {} pending snapshot(s)",
-            self.passed, self.failed, self.errored, self.skipped, self.pending
-        )
-    }
-}
-
-fn print_response(out: &mut impl Write, r: &ModelResponse) -> std::io::Result<()> {
-    section(out, "final", &r.final_text)?;
-    section(out, "reasoning", &r.reasoning)?;
-    for call in &r.tool_calls {
-        writeln!(out, "      tool call: {}({})", call.name, call.input)?;
-    }
-    let usage = r.usage.map_or_else(|| "-".to_owned(), |u| format!("{} in / {} out", u.input_tokens, u.output_tokens));
-    let flags = r.flags.names();
-    writeln!(
-        out,
-        "      stop_reason: {} · usage: {usage} · flags: {}",
-        r.stop_reason.as_deref().unwrap_or("-"),
-        if flags.is_empty() { "-".to_owned() } else { flags.join(", ") }
-    )
-}
-
-fn section(out: &mut impl Write, name: &str, text: &str) -> std::io::Result<()> {
-    if text.trim().is_empty() {
-        return writeln!(out, "      {name}: (none)");
-    }
-    writeln!(out, "      {name}:")?;
-    for line in text.trim().lines() {
-        writeln!(out, "        {line}")?;
-    }
-    Ok(())
 }

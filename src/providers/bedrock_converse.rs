@@ -112,6 +112,70 @@ fn parts(req: &CallRequest) -> Result<Parts, CallError> {
     Ok(Parts { messages, system, inference, additional })
 }
 
+/// The request body as Bedrock receives it (for `--dry-run` and cassettes); the SDK
+/// serializes the same fields.
+pub fn request_json(req: &CallRequest) -> Value {
+    let mut system = Vec::new();
+    if let Some(s) = &req.system {
+        system.push(serde_json::json!({"text": s}));
+    }
+    let mut messages = Vec::new();
+    for m in &req.messages {
+        match m.role {
+            Role::System | Role::Developer => system.push(serde_json::json!({"text": m.content})),
+            Role::User | Role::Assistant => {
+                let role = if m.role == Role::User { "user" } else { "assistant" };
+                messages.push(serde_json::json!({"role": role, "content": [{"text": m.content}]}));
+            }
+        }
+    }
+    let p = &req.params;
+    let mut inference = Map::new();
+    if let Some(n) = p.max_tokens {
+        inference.insert("maxTokens".into(), n.into());
+    }
+    if let Some(t) = p.temperature {
+        inference.insert("temperature".into(), t.into());
+    }
+    if let Some(t) = p.top_p {
+        inference.insert("topP".into(), t.into());
+    }
+    if let Some(stop) = &p.stop {
+        inference.insert("stopSequences".into(), stop.clone().into());
+    }
+    let mut body = Map::new();
+    body.insert("messages".into(), Value::Array(messages));
+    if !system.is_empty() {
+        body.insert("system".into(), Value::Array(system));
+    }
+    if !inference.is_empty() {
+        body.insert("inferenceConfig".into(), Value::Object(inference));
+    }
+    let mut additional = Map::new();
+    if let Some(effort) = p.reasoning_effort {
+        additional.insert("reasoning_effort".into(), Value::String(effort.as_str().into()));
+    }
+    for (k, v) in p.extra.iter().flatten() {
+        additional.insert(k.clone(), v.clone());
+    }
+    if !additional.is_empty() {
+        body.insert("additionalModelRequestFields".into(), Value::Object(additional));
+    }
+    Value::Object(body)
+}
+
+/// The path of a Converse call: the model id percent-encoded, as the SDK sends it.
+pub fn request_path(model: &str, stream: bool) -> String {
+    let encoded: String = model
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("/model/{encoded}/{}", if stream { "converse-stream" } else { "converse" })
+}
+
 /// One Converse or ConverseStream call.
 pub async fn call(client: &ConverseClient, req: &CallRequest, stream: bool) -> ModelResponse {
     let started = Instant::now();
@@ -411,6 +475,12 @@ mod tests {
     use super::*;
     use crate::scenario::{Message as ScenarioMessage, Params, ReasoningEffort};
     use serde_json::json;
+
+    #[test]
+    fn paths_encode_the_model_id_like_the_sdk() {
+        assert_eq!(request_path("openai.gpt-oss-20b-1:0", false), "/model/openai.gpt-oss-20b-1%3A0/converse");
+        assert_eq!(request_path("m", true), "/model/m/converse-stream");
+    }
 
     #[test]
     fn documents_round_trip() {

@@ -1,11 +1,150 @@
-//! The terminal report of a case: its verdict line, then for a case that did not pass
-//! the failed assertions, errors and the snapshot diff.
+//! The terminal report: a progress bar on a terminal (plain lines otherwise), a block
+//! per finished case (for a case that did not pass: errors, failed assertions and the
+//! snapshot diff), and a summary table at the end.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Reporter;
 use super::diff::unified;
+use crate::execute::ModelResponse;
 use crate::plan::Case;
+use crate::runner::{Event, Summary};
 use crate::verdict::{CaseVerdict, SnapshotStatus, Status};
+
+/// Prints to stdout; draws the progress bar on stderr when it is a terminal.
+pub struct TerminalReporter {
+    color: bool,
+    verbose: bool,
+    bar: Option<ProgressBar>,
+    progress: bool,
+}
+
+impl TerminalReporter {
+    /// `progress`: stderr is a terminal, so a bar can be drawn.
+    pub fn new(color: bool, verbose: bool, progress: bool) -> TerminalReporter {
+        TerminalReporter { color, verbose, bar: None, progress }
+    }
+
+    fn print(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| {
+                let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            }),
+            None => {
+                let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            }
+        }
+    }
+}
+
+impl Reporter for TerminalReporter {
+    fn event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
+        match event {
+            Event::RunStarted { cases, .. } => {
+                if self.progress {
+                    let bar = ProgressBar::new(*cases as u64);
+                    if let Ok(style) =
+                        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+                    {
+                        bar.set_style(style);
+                    }
+                    self.bar = Some(bar);
+                }
+            }
+            Event::CaseStarted { case } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(case.id.clone());
+                }
+            }
+            Event::CaseFinished { result } => {
+                let mut text = case_block(&result.case, &result.verdict, self.color);
+                if let Some(why) = &result.skip_reason
+                    && result.verdict.status == Status::Skipped
+                {
+                    text = format!("{} ({why})\n", text.trim_end());
+                }
+                if self.verbose {
+                    for sample in &result.verdict.samples {
+                        text.push_str(&response_block(&sample.response));
+                    }
+                }
+                self.print(&text);
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                }
+            }
+            Event::RunFinished { summary } => {
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
+                }
+                self.print(&summary_table(summary));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The closing table.
+pub fn summary_table(s: &Summary) -> String {
+    let mut out = String::from("\n");
+    let rows = [
+        ("cases", s.total().to_string()),
+        ("passed", s.passed.to_string()),
+        ("failed", s.failed.to_string()),
+        ("errored", s.errored.to_string()),
+        ("skipped", s.skipped.to_string()),
+        ("pending snapshots", s.pending_snapshots.to_string()),
+        ("time", format!("{:.2} s", s.duration.as_secs_f64())),
+        ("tokens in / out", format!("{} / {}", s.input_tokens, s.output_tokens)),
+    ];
+    for (name, value) in rows {
+        let _ = writeln!(out, "  {name:<18} {value:>12}");
+    }
+    if s.interrupted {
+        out.push_str("  interrupted: cases not started are reported as skipped\n");
+    }
+    let _ = writeln!(
+        out,
+        "\n{} cases: {} passed, {} failed, {} errored, {} skipped; {} pending snapshot(s)",
+        s.total(),
+        s.passed,
+        s.failed,
+        s.errored,
+        s.skipped,
+        s.pending_snapshots
+    );
+    out
+}
+
+/// The answer and the reasoning of one response (`--verbose`).
+pub fn response_block(r: &ModelResponse) -> String {
+    let mut out = String::new();
+    for (name, text) in [("final", &r.final_text), ("reasoning", &r.reasoning)] {
+        if text.trim().is_empty() {
+            let _ = writeln!(out, "      {name}: (none)");
+        } else {
+            let _ = writeln!(out, "      {name}:");
+            for line in text.trim().lines() {
+                let _ = writeln!(out, "        {line}");
+            }
+        }
+    }
+    for call in &r.tool_calls {
+        let _ = writeln!(out, "      tool call: {}({})", call.name, call.input);
+    }
+    let usage = r.usage.map_or_else(|| "-".to_owned(), |u| format!("{} in / {} out", u.input_tokens, u.output_tokens));
+    let flags = r.flags.names();
+    let _ = writeln!(
+        out,
+        "      stop_reason: {} · usage: {usage} · flags: {}",
+        r.stop_reason.as_deref().unwrap_or("-"),
+        if flags.is_empty() { "-".to_owned() } else { flags.join(", ") }
+    );
+    out
+}
 
 /// The block printed for one finished case.
 pub fn case_block(case: &Case, verdict: &CaseVerdict, color: bool) -> String {

@@ -85,7 +85,7 @@ impl SnapshotSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Passed,
@@ -94,7 +94,7 @@ pub enum Status {
     Skipped,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SnapshotStatus {
     /// Every sample matched the stored snapshot.
@@ -152,6 +152,11 @@ impl CaseVerdict {
             pass_rate: 0.0,
             problem: None,
         }
+    }
+
+    /// A case that could not be judged at all.
+    pub fn error(message: String) -> CaseVerdict {
+        CaseVerdict::problem(message, Vec::new())
     }
 
     fn problem(message: String, samples: Vec<SampleOutcome>) -> CaseVerdict {

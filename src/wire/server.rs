@@ -96,13 +96,23 @@ pub struct WireServer {
 impl WireServer {
     /// Binds 127.0.0.1 on a free port and serves until dropped.
     pub async fn start(responder: Arc<dyn Responder>) -> std::io::Result<WireServer> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::start_on(0, responder).await
+    }
+
+    /// Binds 127.0.0.1 on `port` (0: any free port). Never another interface: replayed
+    /// traffic is for this machine only.
+    pub async fn start_on(port: u16, responder: Arc<dyn Responder>) -> std::io::Result<WireServer> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    // Out of file descriptors or similar: back off rather than spin.
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                };
                 // Each chunk must leave as its own segment, not wait for Nagle.
                 let _ = stream.set_nodelay(true);
                 let responder = responder.clone();

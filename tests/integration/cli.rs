@@ -74,7 +74,11 @@ fn list_of_an_invalid_suite_exits_2() {
 
 #[test]
 fn checked_in_schemas_match_what_the_binary_prints() {
-    for (kind, file) in [("scenario", "schema/scenario.schema.json"), ("defaults", "schema/defaults.schema.json")] {
+    for (kind, file) in [
+        ("scenario", "schema/scenario.schema.json"),
+        ("defaults", "schema/defaults.schema.json"),
+        ("report", "schema/report.schema.json"),
+    ] {
         let out = run(&["schema", "--kind", kind]);
         assert_eq!(out.status.code(), Some(0));
         let checked_in = std::fs::read_to_string(file).expect("schema file");

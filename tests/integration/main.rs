@@ -5,6 +5,7 @@ mod bundled;
 mod cli;
 mod defaults;
 mod readme;
+mod reports;
 mod robustness;
 mod run;
 mod snapshots;

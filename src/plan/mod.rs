@@ -1,6 +1,9 @@
 //! Plan: expand each loaded scenario's `matrix` into concrete [`Case`]s with stable
 //! ids, resolve what defaults left open (api, model, region, timeout), and mark the
-//! cases that `skip`/`only` leave out. Pure: no I/O.
+//! cases that `skip`/`only` leave out. Pure: no I/O. [`select`] narrows a plan to
+//! what the command line asks for.
+
+pub mod select;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,0 +1,177 @@
+//! Selection: which planned cases a run executes. Filters by case id (substring or
+//! glob), tag, api and model, overrides the model, and shards the suite stably across
+//! CI machines. Pure.
+
+use globset::{Glob, GlobMatcher};
+
+use super::Case;
+use crate::scenario::Api;
+
+/// What the command line asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Substrings or globs (`*`, `?`, `[...]`) matched against case ids; any may match.
+    pub filters: Vec<String>,
+    /// Any of these tags.
+    pub tags: Vec<String>,
+    /// Any of these APIs.
+    pub apis: Vec<Api>,
+    /// Any of these models.
+    pub models: Vec<String>,
+    /// Run every selected case against this model instead.
+    pub set_model: Option<String>,
+    /// `(k, n)`: the k-th of n shards, 1-based.
+    pub shard: Option<(u32, u32)>,
+}
+
+/// Parses `K/N` with 1 <= K <= N.
+pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
+    let (k, n) = text.split_once('/').ok_or_else(|| format!("`{text}` is not a shard; write K/N, e.g. 2/4"))?;
+    let (k, n): (u32, u32) = match (k.trim().parse(), n.trim().parse()) {
+        (Ok(k), Ok(n)) => (k, n),
+        _ => return Err(format!("`{text}` is not a shard; write K/N with whole numbers, e.g. 2/4")),
+    };
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("shard `{text}`: K must be between 1 and N"));
+    }
+    Ok((k, n))
+}
+
+enum Pattern {
+    Substring(String),
+    Glob(GlobMatcher),
+}
+
+impl Selection {
+    /// The cases to run, in plan order, with `set_model` applied.
+    pub fn apply(&self, cases: Vec<Case>) -> Result<Vec<Case>, String> {
+        let patterns = self
+            .filters
+            .iter()
+            .map(|f| {
+                if f.contains(['*', '?', '[']) {
+                    Glob::new(f).map(|g| Pattern::Glob(g.compile_matcher())).map_err(|e| format!("--filter `{f}`: {e}"))
+                } else {
+                    Ok(Pattern::Substring(f.clone()))
+                }
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let selected = cases
+            .into_iter()
+            .filter(|c| {
+                patterns.is_empty()
+                    || patterns.iter().any(|p| match p {
+                        Pattern::Substring(s) => c.id.contains(s.as_str()),
+                        Pattern::Glob(g) => g.is_match(&c.id),
+                    })
+            })
+            .filter(|c| self.tags.is_empty() || c.spec.tags.iter().any(|t| self.tags.contains(t)))
+            .filter(|c| self.apis.is_empty() || self.apis.contains(&c.api))
+            .filter(|c| self.models.is_empty() || self.models.contains(&c.model))
+            .filter(|c| self.shard.is_none_or(|(k, n)| shard_of(&c.id, n) == k - 1))
+            .map(|mut c| {
+                if let Some(model) = &self.set_model {
+                    c.model = model.clone();
+                }
+                c
+            })
+            .collect();
+        Ok(selected)
+    }
+}
+
+/// The shard (0-based) a case id falls in: FNV-1a of the id, so that the partition is
+/// the same on every machine and does not move when other cases are added.
+pub fn shard_of(id: &str, n: u32) -> u32 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in id.as_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (hash % u64::from(n)) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+    use serde_json::json;
+
+    fn case(id: &str, api: Api, model: &str, tags: &[&str]) -> Case {
+        let spec: Scenario = serde_json::from_value(json!({"name": "n", "prompt": "p", "tags": tags})).unwrap();
+        Case {
+            id: id.into(),
+            file: "f.yaml".into(),
+            project_root: ".".into(),
+            source: "f.yaml".into(),
+            variant: Vec::new(),
+            api,
+            model: model.into(),
+            region: "us-west-2".into(),
+            samples: 1,
+            timeout: std::time::Duration::from_secs(1),
+            skip: None,
+            spec,
+        }
+    }
+
+    fn suite() -> Vec<Case> {
+        vec![
+            case("hello-chat", Api::Chat, "20b", &["smoke"]),
+            case("hello-converse", Api::Converse, "20b", &["smoke", "bedrock"]),
+            case("compare[api=chat,model=120b]", Api::Chat, "120b", &["ja"]),
+        ]
+    }
+
+    fn ids(cases: Vec<Case>) -> Vec<String> {
+        cases.into_iter().map(|c| c.id).collect()
+    }
+
+    #[test]
+    fn filters_by_substring_glob_tag_api_and_model() {
+        let s = |sel: Selection| ids(sel.apply(suite()).unwrap());
+        assert_eq!(
+            s(Selection { filters: vec!["hello".into()], ..Default::default() }),
+            ["hello-chat", "hello-converse"]
+        );
+        assert_eq!(
+            s(Selection { filters: vec!["*api=chat*".into()], ..Default::default() }),
+            ["compare[api=chat,model=120b]"]
+        );
+        assert_eq!(s(Selection { tags: vec!["bedrock".into()], ..Default::default() }), ["hello-converse"]);
+        assert_eq!(
+            s(Selection { apis: vec![Api::Chat], ..Default::default() }),
+            ["hello-chat", "compare[api=chat,model=120b]"]
+        );
+        assert_eq!(
+            s(Selection { models: vec!["120b".into()], ..Default::default() }),
+            ["compare[api=chat,model=120b]"]
+        );
+        let over = Selection { set_model: Some("other".into()), ..Default::default() }.apply(suite()).unwrap();
+        assert!(over.iter().all(|c| c.model == "other"));
+    }
+
+    #[test]
+    fn shards_partition_the_suite() {
+        let many: Vec<Case> = (0..300).map(|i| case(&format!("case-{i}"), Api::Chat, "m", &[])).collect();
+        let mut seen = Vec::new();
+        for k in 1..=4 {
+            let part = ids(Selection { shard: Some((k, 4)), ..Default::default() }.apply(many.clone()).unwrap());
+            assert!(part.len() > 40, "shards are roughly even: {}", part.len());
+            seen.extend(part);
+        }
+        seen.sort();
+        let mut all = ids(many);
+        all.sort();
+        assert_eq!(seen, all, "every case in exactly one shard");
+        assert_eq!(shard_of("case-7", 4), shard_of("case-7", 4));
+    }
+
+    #[test]
+    fn shard_syntax() {
+        assert_eq!(parse_shard("2/4"), Ok((2, 4)));
+        assert!(parse_shard("0/4").is_err());
+        assert!(parse_shard("5/4").is_err());
+        assert!(parse_shard("2-4").is_err());
+    }
+}

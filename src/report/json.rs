@@ -1,0 +1,77 @@
+//! `--report-json`: the run record, streamed to disk case by case (so memory stays
+//! flat), into a temporary file renamed into place when the run ends: a reader never
+//! sees a half-written report.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use super::Reporter;
+use super::record::{CaseRecord, FORMAT, RunRecord, SummaryRecord};
+use crate::runner::Event;
+
+pub struct JsonReporter {
+    path: PathBuf,
+    filters: Vec<String>,
+    out: Option<BufWriter<NamedTempFile>>,
+    first: bool,
+}
+
+impl JsonReporter {
+    pub fn new(path: &Path, filters: Vec<String>) -> JsonReporter {
+        JsonReporter { path: path.to_owned(), filters, out: None, first: true }
+    }
+
+    fn out(&mut self) -> std::io::Result<&mut BufWriter<NamedTempFile>> {
+        self.out.as_mut().ok_or_else(|| std::io::Error::other("the report was not started"))
+    }
+}
+
+impl Reporter for JsonReporter {
+    fn event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
+        match event {
+            Event::RunStarted { started_at, .. } => {
+                let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                std::fs::create_dir_all(dir)?;
+                let mut out = BufWriter::new(tempfile::Builder::new().prefix(".report-").tempfile_in(dir)?);
+                let head = serde_json::json!({
+                    "format": FORMAT,
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "started_at": humantime::format_rfc3339_seconds(*started_at).to_string(),
+                    "filters": self.filters,
+                });
+                let head = head.to_string();
+                // The object is left open: cases follow, then the totals.
+                write!(out, "{},\"cases\":[", &head[..head.len() - 1])?;
+                self.out = Some(out);
+            }
+            Event::CaseFinished { result } => {
+                let record = CaseRecord::from_result(result);
+                let comma = if self.first { "" } else { "," };
+                self.first = false;
+                let out = self.out()?;
+                writeln!(out, "{comma}")?;
+                serde_json::to_writer(&mut *out, &record)?;
+            }
+            Event::RunFinished { summary } => {
+                let totals = serde_json::to_string(&SummaryRecord::from_summary(summary))?;
+                let duration = u64::try_from(summary.duration.as_millis()).unwrap_or(u64::MAX);
+                let out = self.out()?;
+                write!(out, "\n],\"duration_ms\":{duration},\"summary\":{totals}}}\n")?;
+                let file = self.out.take().expect("checked above").into_inner().map_err(|e| e.into_error())?;
+                file.as_file().sync_all()?;
+                file.persist(&self.path).map_err(|e| e.error)?;
+            }
+            Event::CaseStarted { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+/// Reads a report written by `--report-json`.
+pub fn read(path: &Path) -> Result<RunRecord, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("failed to read {}: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("{}:{}:{}: not a gpt-oss-scenarios report: {e}", path.display(), e.line(), e.column()))
+}

@@ -1,0 +1,95 @@
+//! `--summary-md` (and `$GITHUB_STEP_SUMMARY`): a Markdown table for a CI job page.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::Reporter;
+use super::record::{CaseRecord, SummaryRecord};
+use crate::runner::Event;
+use crate::verdict::Status;
+
+/// The summary, then a row per case that did not pass (all rows when every case passed
+/// and there are few of them).
+pub fn render(summary: &SummaryRecord, cases: &[CaseRecord], duration_ms: u64) -> String {
+    let mut md = String::new();
+    let icon = if summary.failed + summary.errored == 0 { "✅" } else { "❌" };
+    let _ = writeln!(md, "## {icon} gpt-oss-scenarios\n");
+    let _ =
+        writeln!(md, "| cases | passed | failed | errored | skipped | pending snapshots | time | tokens in / out |");
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "| {} | {} | {} | {} | {} | {} | {:.1} s | {} / {} |\n",
+        summary.cases,
+        summary.passed,
+        summary.failed,
+        summary.errored,
+        summary.skipped,
+        summary.pending_snapshots,
+        duration_ms as f64 / 1000.0,
+        summary.input_tokens,
+        summary.output_tokens
+    );
+    let shown: Vec<&CaseRecord> =
+        cases.iter().filter(|c| matches!(c.status, Status::Failed | Status::Errored)).collect();
+    if shown.is_empty() {
+        return md;
+    }
+    let _ = writeln!(md, "| status | case | api | model | details |");
+    let _ = writeln!(md, "|---|---|---|---|---|");
+    for c in shown {
+        let status = if c.status == Status::Failed { "failed" } else { "errored" };
+        let details = c.failure_lines().join("<br>");
+        let _ = writeln!(md, "| {status} | `{}` | {} | {} | {} |", c.id, c.api, c.model, escape(&details));
+    }
+    md
+}
+
+/// Table cells hold no pipes or newlines.
+fn escape(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', "<br>")
+}
+
+/// Writes `--summary-md` and appends to `$GITHUB_STEP_SUMMARY` when the run ends.
+pub struct MarkdownReporter {
+    file: Option<PathBuf>,
+    step_summary: Option<PathBuf>,
+    cases: Vec<CaseRecord>,
+}
+
+impl MarkdownReporter {
+    pub fn new(file: Option<&Path>, step_summary: Option<PathBuf>) -> MarkdownReporter {
+        MarkdownReporter { file: file.map(Path::to_path_buf), step_summary, cases: Vec::new() }
+    }
+}
+
+impl Reporter for MarkdownReporter {
+    fn event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
+        match event {
+            Event::CaseFinished { result } if matches!(result.verdict.status, Status::Failed | Status::Errored) => {
+                let mut record = CaseRecord::from_result(result);
+                record.final_text = None;
+                record.reasoning = None;
+                self.cases.push(record);
+            }
+            Event::RunFinished { summary } => {
+                let md = render(
+                    &SummaryRecord::from_summary(summary),
+                    &self.cases,
+                    u64::try_from(summary.duration.as_millis()).unwrap_or(u64::MAX),
+                );
+                if let Some(path) = &self.file {
+                    crate::verdict::store::write_atomic(path, &md).map_err(std::io::Error::other)?;
+                }
+                if let Some(path) = &self.step_summary {
+                    // GitHub collects the file as the job summary; append, as every step does.
+                    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+                    f.write_all(md.as_bytes())?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,261 @@
+//! The machine-readable record of a run: the `--report-json` format, whose JSON Schema
+//! (`schema/report.schema.json`) is generated from these types. JUnit and Markdown are
+//! written from the same records, so `merge-reports` can produce them from shard files.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::execute::{ToolCall, Usage};
+use crate::report::diff::unified;
+use crate::runner::{CaseResult, Summary};
+use crate::verdict::assertions::AssertionResult;
+use crate::verdict::{SnapshotStatus, Status};
+
+/// The version of this report format; bumped on incompatible changes.
+pub const FORMAT: u32 = 1;
+
+/// A whole run (or several merged shard runs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunRecord {
+    /// The report format version.
+    pub format: u32,
+    /// The gpt-oss-scenarios version that wrote the report.
+    pub version: String,
+    /// When the run started, RFC 3339 UTC.
+    pub started_at: String,
+    /// Wall time of the run (the longest shard, for merged reports).
+    pub duration_ms: u64,
+    /// The selection flags of the run (`--filter`, `--tag`, `--shard`, ...), as given.
+    pub filters: Vec<String>,
+    pub summary: SummaryRecord,
+    pub cases: Vec<CaseRecord>,
+}
+
+/// The totals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryRecord {
+    pub cases: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub errored: usize,
+    pub skipped: usize,
+    pub pending_snapshots: usize,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Ctrl-C stopped the run: cases not run are reported as skipped.
+    pub interrupted: bool,
+}
+
+impl SummaryRecord {
+    pub fn from_summary(s: &Summary) -> SummaryRecord {
+        SummaryRecord {
+            cases: s.total(),
+            passed: s.passed,
+            failed: s.failed,
+            errored: s.errored,
+            skipped: s.skipped,
+            pending_snapshots: s.pending_snapshots,
+            input_tokens: s.input_tokens,
+            output_tokens: s.output_tokens,
+            interrupted: s.interrupted,
+        }
+    }
+
+    /// Totals recomputed from case records (for merged reports).
+    pub fn from_cases(cases: &[CaseRecord], interrupted: bool) -> SummaryRecord {
+        let count = |status: Status| cases.iter().filter(|c| c.status == status).count();
+        SummaryRecord {
+            cases: cases.len(),
+            passed: count(Status::Passed),
+            failed: count(Status::Failed),
+            errored: count(Status::Errored),
+            skipped: count(Status::Skipped),
+            pending_snapshots: cases.iter().filter(|c| c.snapshot.as_ref().is_some_and(|s| s.pending)).count(),
+            input_tokens: cases.iter().filter_map(|c| c.usage).map(|u| u.input_tokens).sum(),
+            output_tokens: cases.iter().filter_map(|c| c.usage).map(|u| u.output_tokens).sum(),
+            interrupted,
+        }
+    }
+}
+
+/// One case. For a case run several times, the response shown is the first sample
+/// that did not pass (or the first sample), and `usage` adds up all samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseRecord {
+    /// The case id: `name` or `name[key=value,...]`.
+    pub id: String,
+    /// The scenario file.
+    pub scenario: String,
+    pub api: String,
+    pub model: String,
+    /// The inference parameters sent.
+    pub params: Value,
+    pub status: Status,
+    #[serde(rename = "final")]
+    pub final_text: Option<String>,
+    pub reasoning: Option<String>,
+    pub stop_reason: Option<String>,
+    pub tool_calls: Vec<ToolCallRecord>,
+    pub usage: Option<UsageRecord>,
+    pub latency_ms: Option<u64>,
+    /// What reasoning separation noticed: `tags`, `unclosed`, `truncated_reasoning`, `harmony`.
+    pub flags: Vec<String>,
+    pub error: Option<ErrorRecord>,
+    pub assertions: Vec<AssertionRecord>,
+    pub snapshot: Option<SnapshotRecord>,
+    pub samples: SamplesRecord,
+    /// Why a skipped case did not run.
+    pub skip_reason: Option<String>,
+    /// Wall time of the case, all samples and retries included.
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCallRecord {
+    pub name: String,
+    pub input: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageRecord {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRecord {
+    /// throttled, unavailable, server, timeout, invalid_request, auth, not_found,
+    /// model, stream_error, truncated; or `case` for a problem with the case itself.
+    pub kind: String,
+    pub message: String,
+    pub retryable: bool,
+    /// The HTTP status, when there was one.
+    pub status: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssertionRecord {
+    pub kind: String,
+    pub passed: bool,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotRecord {
+    pub status: SnapshotStatus,
+    /// The snapshot file.
+    pub path: String,
+    /// A `.snap.new` was written for review.
+    pub pending: bool,
+    /// The unified diff of a changed snapshot (no colour).
+    pub diff: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SamplesRecord {
+    pub n: u32,
+    pub passed: u32,
+    pub rate: f64,
+}
+
+impl CaseRecord {
+    pub fn from_result(r: &CaseResult) -> CaseRecord {
+        let v = &r.verdict;
+        let shown = v.samples.iter().find(|s| !s.passed).or(v.samples.first());
+        let response = shown.map(|s| &s.response);
+        let usage = v.samples.iter().filter_map(|s| s.response.usage).fold(None, |acc: Option<Usage>, u| {
+            let a = acc.unwrap_or(Usage { input_tokens: 0, output_tokens: 0 });
+            Some(Usage {
+                input_tokens: a.input_tokens + u.input_tokens,
+                output_tokens: a.output_tokens + u.output_tokens,
+            })
+        });
+        let error = match (&v.problem, response.and_then(|r| r.error.as_ref())) {
+            (Some(problem), _) => {
+                Some(ErrorRecord { kind: "case".into(), message: problem.clone(), retryable: false, status: None })
+            }
+            (None, Some(e)) => Some(ErrorRecord {
+                kind: e.kind.as_str().into(),
+                message: e.message.clone(),
+                retryable: e.retryable,
+                status: e.status,
+            }),
+            (None, None) => None,
+        };
+        CaseRecord {
+            id: r.case.id.clone(),
+            scenario: r.case.file.display().to_string(),
+            api: r.case.api.as_str().into(),
+            model: r.case.model.clone(),
+            params: serde_json::to_value(r.case.spec.params.clone().unwrap_or_default()).unwrap_or(Value::Null),
+            status: v.status,
+            final_text: response.map(|r| r.final_text.clone()),
+            reasoning: response.map(|r| r.reasoning.clone()),
+            stop_reason: response.and_then(|r| r.stop_reason.clone()),
+            tool_calls: response.map(|r| r.tool_calls.iter().map(tool_call).collect()).unwrap_or_default(),
+            usage: usage.map(|u| UsageRecord { input_tokens: u.input_tokens, output_tokens: u.output_tokens }),
+            latency_ms: response.map(|r| r.latency_ms),
+            flags: response.map(|r| r.flags.names().into_iter().map(str::to_owned).collect()).unwrap_or_default(),
+            error,
+            assertions: shown.map(|s| s.assertions.iter().map(assertion).collect()).unwrap_or_default(),
+            snapshot: v.snapshot.as_ref().map(|s| SnapshotRecord {
+                status: s.status,
+                path: s.path.display().to_string(),
+                pending: s.written.as_ref().is_some_and(|w| *w != s.path),
+                diff: (s.status == SnapshotStatus::Changed).then(|| {
+                    unified(s.old.as_deref().unwrap_or_default(), s.new.as_deref().unwrap_or_default(), false)
+                }),
+            }),
+            samples: SamplesRecord { n: v.samples.len() as u32, passed: v.passed_samples, rate: v.pass_rate },
+            skip_reason: r.skip_reason.clone(),
+            duration_ms: u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// The lines a failure report shows: error, failed assertions, snapshot state.
+    pub fn failure_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(e) = &self.error {
+            let status = e.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+            lines.push(format!("error: {}{status}: {}", e.kind, e.message));
+        }
+        for a in self.assertions.iter().filter(|a| !a.passed) {
+            lines.push(format!("{}: {}", a.kind, a.message));
+        }
+        if let Some(s) = &self.snapshot {
+            match s.status {
+                SnapshotStatus::Changed => lines.push(format!("snapshot changed: {}", s.path)),
+                SnapshotStatus::New => lines.push(format!("new snapshot: {}", s.path)),
+                _ => {}
+            }
+        }
+        lines
+    }
+}
+
+fn tool_call(c: &ToolCall) -> ToolCallRecord {
+    ToolCallRecord { name: c.name.clone(), input: c.input.clone() }
+}
+
+fn assertion(a: &AssertionResult) -> AssertionRecord {
+    AssertionRecord { kind: a.kind.clone(), passed: a.passed, message: a.message.clone() }
+}
+
+/// The JSON Schema of the report, as checked in at `schema/report.schema.json`.
+pub fn json_schema() -> Value {
+    let mut schema = schemars::schema_for!(RunRecord).to_value();
+    if let Some(map) = schema.as_object_mut() {
+        map.insert("title".into(), Value::String("gpt-oss-scenarios run report".into()));
+    }
+    schema
+}

@@ -1,0 +1,246 @@
+//! The runner: schedules cases concurrently on tokio, within an adaptive concurrency
+//! limit and per-model caps, judges each as it finishes, and hands [`Event`]s to a
+//! callback. It never prints. Results stream out as cases finish and are dropped after
+//! the callback returns, so memory stays flat however many cases there are.
+
+pub mod limit;
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::task::JoinSet;
+
+use crate::execute::{self, Clients, ErrorKind, ModelResponse, RetryPolicy};
+use crate::plan::{Case, SkipReason};
+use crate::verdict::{self, CaseVerdict, SnapshotSettings, SnapshotStatus, Status};
+use limit::AdaptiveLimit;
+
+/// How a run behaves.
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// The most cases in flight at once.
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// Stop starting cases after this long, and cancel the ones still running.
+    pub deadline: Option<Duration>,
+    /// Stop starting cases after the first failure.
+    pub fail_fast: bool,
+    pub snapshots: SnapshotSettings,
+    /// After an interrupt, how long running cases may take before they are cancelled.
+    pub grace: Duration,
+}
+
+/// A finished case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub case: Arc<Case>,
+    pub verdict: CaseVerdict,
+    pub duration: Duration,
+    /// Why a skipped case did not run.
+    pub skip_reason: Option<String>,
+}
+
+/// The totals of a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+    pub errored: usize,
+    pub skipped: usize,
+    pub pending_snapshots: usize,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub duration: Duration,
+    pub interrupted: bool,
+}
+
+impl Summary {
+    pub fn total(&self) -> usize {
+        self.passed + self.failed + self.errored + self.skipped
+    }
+
+    pub fn add(&mut self, result: &CaseResult) {
+        match result.verdict.status {
+            Status::Passed => self.passed += 1,
+            Status::Failed => self.failed += 1,
+            Status::Errored => self.errored += 1,
+            Status::Skipped => self.skipped += 1,
+        }
+        let pending = result.verdict.snapshot.as_ref().is_some_and(|s| {
+            matches!(s.status, SnapshotStatus::New | SnapshotStatus::Changed)
+                && s.written.as_ref().is_some_and(|w| *w != s.path)
+        });
+        self.pending_snapshots += usize::from(pending);
+        for sample in &result.verdict.samples {
+            if let Some(u) = sample.response.usage {
+                self.input_tokens += u.input_tokens;
+                self.output_tokens += u.output_tokens;
+            }
+        }
+    }
+}
+
+/// What the runner reports, in order: one `RunStarted`, a `CaseStarted` and a
+/// `CaseFinished` per case (skipped cases only finish), one `RunFinished`.
+#[derive(Debug)]
+pub enum Event<'a> {
+    RunStarted { cases: usize, started_at: SystemTime },
+    CaseStarted { case: &'a Case },
+    CaseFinished { result: &'a CaseResult },
+    RunFinished { summary: &'a Summary },
+}
+
+/// Runs `cases` and returns the totals. `interrupt` resolves on Ctrl-C: no new case
+/// starts, running ones get `options.grace` to finish, then are cancelled.
+pub async fn run(
+    cases: Vec<Case>,
+    clients: Arc<Clients>,
+    options: RunnerOptions,
+    interrupt: impl Future<Output = ()>,
+    emit: &mut dyn FnMut(Event<'_>),
+) -> Summary {
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    emit(Event::RunStarted { cases: cases.len(), started_at: SystemTime::now() });
+    let finish = |result: CaseResult, summary: &mut Summary, emit: &mut dyn FnMut(Event<'_>)| {
+        summary.add(&result);
+        emit(Event::CaseFinished { result: &result });
+    };
+
+    let caps = model_caps(&cases);
+    let mut queue: VecDeque<Arc<Case>> = VecDeque::new();
+    for case in cases {
+        match case.skip {
+            Some(reason) => {
+                let why = match reason {
+                    SkipReason::Skip => "skip: true",
+                    SkipReason::NotOnly => "another scenario is marked only",
+                };
+                finish(skipped(Arc::new(case), why), &mut summary, emit);
+            }
+            None => queue.push_back(Arc::new(case)),
+        }
+    }
+
+    let mut limit = AdaptiveLimit::new(options.concurrency);
+    let mut running: JoinSet<CaseResult> = JoinSet::new();
+    let mut in_flight: HashMap<tokio::task::Id, Arc<Case>> = HashMap::new();
+    let mut per_model: HashMap<String, usize> = HashMap::new();
+    let mut stop: Option<&'static str> = None;
+    let deadline = options.deadline.map(|d| tokio::time::Instant::now() + d);
+    let mut cancel_at: Option<tokio::time::Instant> = None;
+    tokio::pin!(interrupt);
+    let mut interrupted = false;
+
+    loop {
+        while stop.is_none() && running.len() < limit.current() {
+            let Some(i) =
+                queue.iter().position(|c| per_model.get(&c.model).copied().unwrap_or(0) < cap(&caps, &c.model))
+            else {
+                break;
+            };
+            let case = queue.remove(i).expect("position is in range");
+            emit(Event::CaseStarted { case: &case });
+            *per_model.entry(case.model.clone()).or_default() += 1;
+            let handle = running.spawn(run_case(case.clone(), clients.clone(), options.clone()));
+            in_flight.insert(handle.id(), case);
+        }
+        if stop.is_some() {
+            let why = stop.unwrap_or_default();
+            while let Some(case) = queue.pop_front() {
+                finish(skipped(case, why), &mut summary, emit);
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
+        tokio::select! {
+            joined = running.join_next_with_id() => {
+                let (id, result) = match joined {
+                    Some(Ok((id, result))) => (id, result),
+                    Some(Err(e)) => {
+                        let Some(case) = in_flight.remove(&e.id()) else { continue };
+                        let message = if e.is_cancelled() { "cancelled before it finished" } else { "the case's task failed" };
+                        (e.id(), errored(case, message))
+                    }
+                    None => break,
+                };
+                in_flight.remove(&id);
+                if let Some(n) = per_model.get_mut(&result.case.model) {
+                    *n = n.saturating_sub(1);
+                }
+                if met_throttling(&result.verdict) { limit.throttled() } else { limit.succeeded() }
+                if options.fail_fast && matches!(result.verdict.status, Status::Failed | Status::Errored) && stop.is_none() {
+                    stop = Some("not run: --fail-fast stopped the run");
+                }
+                finish(result, &mut summary, emit);
+            }
+            () = &mut interrupt, if !interrupted => {
+                interrupted = true;
+                stop = Some("not run: interrupted");
+                cancel_at = Some(tokio::time::Instant::now() + options.grace);
+            }
+            () = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() && cancel_at.is_none() => {
+                stop = Some("not run: the --deadline passed");
+                cancel_at = Some(tokio::time::Instant::now());
+            }
+            () = tokio::time::sleep_until(cancel_at.unwrap_or(far)), if cancel_at.is_some() => {
+                running.abort_all();
+                cancel_at = None;
+            }
+        }
+    }
+    summary.duration = started.elapsed();
+    summary.interrupted = interrupted;
+    emit(Event::RunFinished { summary: &summary });
+    summary
+}
+
+async fn run_case(case: Arc<Case>, clients: Arc<Clients>, options: RunnerOptions) -> CaseResult {
+    let started = Instant::now();
+    let mut responses: Vec<ModelResponse> = Vec::with_capacity(case.samples as usize);
+    for _ in 0..case.samples {
+        responses.push(execute::execute_case(&clients, &case, &options.retry).await);
+    }
+    // Judging reads and writes snapshot files: blocking work, kept off the runtime's
+    // async threads.
+    let judged = case.clone();
+    let verdict = tokio::task::spawn_blocking(move || verdict::judge(&judged, responses, options.snapshots))
+        .await
+        .unwrap_or_else(|_| CaseVerdict::error("judging the case failed unexpectedly".into()));
+    CaseResult { case, verdict, duration: started.elapsed(), skip_reason: None }
+}
+
+fn skipped(case: Arc<Case>, why: &str) -> CaseResult {
+    CaseResult { case, verdict: CaseVerdict::skipped(), duration: Duration::ZERO, skip_reason: Some(why.to_owned()) }
+}
+
+fn errored(case: Arc<Case>, message: &str) -> CaseResult {
+    CaseResult { case, verdict: CaseVerdict::error(message.to_owned()), duration: Duration::ZERO, skip_reason: None }
+}
+
+fn met_throttling(verdict: &CaseVerdict) -> bool {
+    verdict
+        .samples
+        .iter()
+        .any(|s| s.response.attempts > 1 || s.response.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Throttled))
+}
+
+/// The smallest `max_concurrency` given for each model.
+fn model_caps(cases: &[Case]) -> HashMap<String, usize> {
+    let mut caps: HashMap<String, usize> = HashMap::new();
+    for case in cases {
+        if let Some(n) = case.spec.max_concurrency {
+            let entry = caps.entry(case.model.clone()).or_insert(usize::MAX);
+            *entry = (*entry).min(n as usize);
+        }
+    }
+    caps
+}
+
+fn cap(caps: &HashMap<String, usize>, model: &str) -> usize {
+    caps.get(model).copied().unwrap_or(usize::MAX)
+}

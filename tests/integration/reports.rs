@@ -1,0 +1,280 @@
+//! The runner's reports and controls through the real binary: JSON (validated against
+//! its schema), JUnit (read by a JUnit parser), Markdown, merged shard reports,
+//! `--dry-run` masking, `--fail-fast`, `--deadline`, Ctrl-C, and throttling.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use gpt_oss_scenarios::wire::WireCase;
+use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder, WireServer};
+use serde_json::Value;
+
+use crate::support::{repo, stderr, stdout, write};
+
+fn planet_reply() -> Reply {
+    let path = format!("{}/../shared/fixtures/wire/cases/chat-20b-planet.json", env!("CARGO_MANIFEST_DIR"));
+    let case: WireCase = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    Reply::from_wire(&case.response).unwrap()
+}
+
+/// Two scenario files: three passing cases, one failing assertion, one skipped case.
+fn suite(dir: &Path) {
+    write(
+        dir,
+        "scenarios/planets.yaml",
+        "scenarios:\n  - {name: earth-a, prompt: Which planet?, expect: [{icontains: earth}]}\n  - {name: earth-b, prompt: Which planet?, expect: [{icontains: earth}]}\n  - {name: mars, prompt: Which planet?, expect: [{contains: Mars}]}\n",
+    );
+    write(
+        dir,
+        "scenarios/more.yaml",
+        "scenarios:\n  - {name: earth-c, prompt: Which planet?, tags: [smoke]}\n  - {name: later, prompt: Which planet?, skip: true}\n",
+    );
+    write(
+        dir,
+        "scenarios/defaults.yaml",
+        "api: chat\nmodel: openai.gpt-oss-20b-1:0\nsnapshot: {final: ignore, reasoning: ignore, stop_reason: false}\n",
+    );
+}
+
+fn run(dir: &Path, server: &WireServer, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let base = format!("{}/openai/v1", server.url());
+    Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"))
+        .arg("run")
+        .args(args)
+        .args(["--openai-base-url", &base])
+        .current_dir(dir)
+        .env("OPENAI_API_KEY", "k")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn json_file(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn json_junit_and_markdown_reports() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(planet_reply()))).unwrap();
+    let dir = repo();
+    suite(dir.path());
+    let step = dir.path().join("step-summary.md");
+    let out = run(
+        dir.path(),
+        &server,
+        &[
+            "scenarios",
+            "--report-json",
+            "out/report.json",
+            "--junit",
+            "out/junit.xml",
+            "--summary-md",
+            "out/summary.md",
+        ],
+        &[("GITHUB_STEP_SUMMARY", step.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(1), "one case fails:\n{}{}", stdout(&out), stderr(&out));
+
+    let report = json_file(&dir.path().join("out/report.json"));
+    let schema = json_file(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/schema/report.schema.json")));
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&report).map(|e| format!("{}: {e}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "the report does not match its schema: {errors:?}");
+    assert_eq!(report["summary"]["cases"], 5);
+    assert_eq!((report["summary"]["passed"].as_u64(), report["summary"]["failed"].as_u64()), (Some(3), Some(1)));
+    let mars = report["cases"].as_array().unwrap().iter().find(|c| c["id"] == "mars").unwrap();
+    assert_eq!(mars["status"], "failed");
+    assert_eq!(mars["assertions"][0]["passed"], false);
+    assert!(mars["final"].as_str().unwrap().contains("Earth"));
+    assert_eq!(mars["usage"]["output_tokens"], 57);
+    assert_eq!(mars["samples"], serde_json::json!({"n": 1, "passed": 0, "rate": 0.0}));
+    let later = report["cases"].as_array().unwrap().iter().find(|c| c["id"] == "later").unwrap();
+    assert_eq!((later["status"].as_str(), later["skip_reason"].as_str()), (Some("skipped"), Some("skip: true")));
+
+    let junit = std::fs::read(dir.path().join("out/junit.xml")).unwrap();
+    let parsed = junit_parser::from_reader(std::io::BufReader::new(&junit[..])).expect("JUnit parses");
+    assert_eq!(parsed.suites.len(), 2, "one testsuite per scenario file");
+    assert_eq!((parsed.tests, parsed.failures, parsed.skipped), (5, 1, 1));
+    let planets = parsed.suites.iter().find(|s| s.name.ends_with("planets.yaml")).unwrap();
+    let failed = planets.cases.iter().find(|c| c.original_name == "mars").unwrap();
+    assert!(failed.status.is_failure());
+
+    let md = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
+    assert!(md.contains("| 5 | 3 | 1 | 0 | 1 | 0 |"), "{md}");
+    assert!(md.contains("| failed | `mars` | chat |"), "{md}");
+    assert_eq!(std::fs::read_to_string(&step).unwrap(), md, "the job summary gets the same table");
+}
+
+#[test]
+fn shard_reports_merge_into_one() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(planet_reply()))).unwrap();
+    let dir = repo();
+    suite(dir.path());
+    for k in 1..=2 {
+        let shard = format!("{k}/2");
+        let file = format!("shard-{k}.json");
+        run(dir.path(), &server, &["scenarios", "--shard", &shard, "--report-json", &file], &[]);
+    }
+    let ids = |file: &str| -> Vec<String> {
+        json_file(&dir.path().join(file))["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (one, two) = (ids("shard-1.json"), ids("shard-2.json"));
+    assert_eq!(one.len() + two.len(), 5, "{one:?} {two:?}");
+    assert!(one.iter().all(|id| !two.contains(id)));
+    let merged = Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"))
+        .args(["merge-reports", "shard-1.json", "shard-2.json", "--report-json", "all.json", "--junit", "all.xml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(merged.status.code(), Some(1), "the merged run has a failure: {}", stdout(&merged));
+    assert!(stdout(&merged).contains("merged 2 report(s): 5 cases: 3 passed, 1 failed, 0 errored, 1 skipped"));
+    let all = json_file(&dir.path().join("all.json"));
+    assert_eq!(all["summary"]["cases"], 5);
+    let junit = std::fs::read(dir.path().join("all.xml")).unwrap();
+    assert_eq!(junit_parser::from_reader(std::io::BufReader::new(&junit[..])).unwrap().tests, 5);
+}
+
+#[test]
+fn dry_run_masks_credentials_and_sends_nothing() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(planet_reply()))).unwrap();
+    let dir = repo();
+    suite(dir.path());
+    write(
+        dir.path(),
+        "scenarios/bedrock.yaml",
+        "name: bedrock\napi: converse\nprompt: hi\nparams: {reasoning_effort: low}\n",
+    );
+    let out = run(
+        dir.path(),
+        &server,
+        &["scenarios", "--dry-run", "--filter", "earth-a", "--filter", "bedrock"],
+        &[("OPENAI_API_KEY", "sk-canary-8f3a"), ("AWS_BEARER_TOKEN_BEDROCK", "bedrock-canary-77c1")],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(!text.contains("canary"), "a secret leaked:\n{text}");
+    assert!(text.contains("Authorization: Bearer **** (OPENAI_API_KEY)"), "{text}");
+    assert!(
+        text.contains("POST https://bedrock-runtime.us-west-2.amazonaws.com/model/openai.gpt-oss-20b-1%3A0/converse"),
+        "{text}"
+    );
+    assert!(text.contains("\"reasoning_effort\": \"low\""), "{text}");
+    assert!(!text.contains("# mars"), "filters apply to dry runs:\n{text}");
+    assert!(server.requests().is_empty(), "a dry run sends nothing");
+}
+
+#[test]
+fn fail_fast_stops_scheduling() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(planet_reply()))).unwrap();
+    let dir = repo();
+    suite(dir.path());
+    // Sorted first, and failing: with one case at a time, nothing else starts.
+    write(dir.path(), "scenarios/a-first.yaml", "name: a-fails\nprompt: Which planet?\nexpect: [{contains: Mars}]\n");
+    let out = run(dir.path(), &server, &["scenarios", "--fail-fast", "--concurrency", "1"], &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(server.requests().len(), 1, "{text}");
+    assert_eq!(text.matches("(not run: --fail-fast stopped the run)").count(), 4, "{text}");
+}
+
+/// Answers after a pause.
+struct Slow(Reply);
+
+impl Responder for Slow {
+    fn respond(&self, _: &RecordedRequest) -> Reply {
+        let mut r = self.0.clone();
+        r.delay = Duration::from_secs(3);
+        r
+    }
+}
+
+#[test]
+fn deadline_cancels_what_is_still_running() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(Slow(planet_reply())))).unwrap();
+    let dir = repo();
+    suite(dir.path());
+    let started = Instant::now();
+    let out = run(dir.path(), &server, &["scenarios", "--deadline", "300ms", "--report-json", "r.json"], &[]);
+    assert!(started.elapsed() < Duration::from_secs(3), "the deadline did not cut the run short");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report = json_file(&dir.path().join("r.json"));
+    assert_eq!(report["summary"]["errored"], 4, "{report}");
+    assert!(stdout(&out).contains("cancelled before it finished"), "{}", stdout(&out));
+}
+
+#[test]
+fn ctrl_c_writes_the_reports_and_exits_130() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(Slow(planet_reply())))).unwrap();
+    let dir = repo();
+    suite(dir.path());
+    let base = format!("{}/openai/v1", server.url());
+    let child = Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"))
+        .args(["run", "scenarios", "--concurrency", "2", "--report-json", "r.json", "--openai-base-url", &base])
+        .current_dir(dir.path())
+        .env("OPENAI_API_KEY", "k")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stdout(&out));
+    let report = json_file(&dir.path().join("r.json"));
+    assert_eq!(report["summary"]["interrupted"], true);
+    assert_eq!(report["summary"]["cases"], 5, "every case is in the report");
+    // The two running cases finish within the grace period; the rest never start.
+    assert_eq!(
+        report["summary"]["passed"].as_u64().unwrap() + report["summary"]["failed"].as_u64().unwrap(),
+        2,
+        "{report}"
+    );
+}
+
+/// Throttles every other request, as a busy Bedrock quota does.
+struct Busy {
+    calls: AtomicUsize,
+    ok: Reply,
+}
+
+impl Responder for Busy {
+    fn respond(&self, _: &RecordedRequest) -> Reply {
+        if self.calls.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
+            let mut r = Reply::error(429, "Too many requests, please wait before trying again.");
+            r.headers.push(("retry-after".into(), "0".into()));
+            r
+        } else {
+            self.ok.clone()
+        }
+    }
+}
+
+#[test]
+fn a_throttled_suite_still_finishes() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server =
+        rt.block_on(WireServer::start(Arc::new(Busy { calls: AtomicUsize::new(0), ok: planet_reply() }))).unwrap();
+    let dir = repo();
+    suite(dir.path());
+    let out =
+        run(dir.path(), &server, &["scenarios", "--retries", "4", "--filter", "earth", "--report-json", "r.json"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let report = json_file(&dir.path().join("r.json"));
+    assert_eq!(report["summary"]["passed"], 3);
+    assert!(server.requests().len() > 3, "throttled requests were retried");
+}
