@@ -41,7 +41,7 @@ suite "$work/s1000" 1000
 suite "$work/s10000" 10000
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" serve tests/fixtures/bundled/chat.json --port "$port" --latency 50ms > "$work/serve.log" &
+"$bin" serve scripts/synthetic/chat.json --port "$port" --latency 50ms > "$work/serve.log" &
 server=$!
 sleep 0.5
 base="http://127.0.0.1:$port/openai/v1"

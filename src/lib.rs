@@ -3,6 +3,7 @@
 //! The pipeline, one module per stage: [`load`] -> [`plan`] -> execute -> separate ->
 //! normalize -> verdict -> report. See `ARCHITECTURE.md`.
 
+pub mod cassette;
 pub mod cli;
 pub mod execute;
 pub mod exit;

@@ -61,6 +61,10 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000))]
     pub samples: Option<u32>,
+    /// Where answers come from: `auto` (the default), `live`, `replay` or `record`.
+    /// `run --mode` wins over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
     /// At most this many cases with this scenario's model run at once (the smallest
     /// value given for a model wins). The run's `--concurrency` still caps everything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,6 +133,9 @@ pub struct Defaults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000))]
     pub samples: Option<u32>,
+    /// Default mode for every scenario below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
     /// At most this many cases per model at once, for every scenario below.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
@@ -230,6 +237,20 @@ pub struct Params {
     /// or extra top-level fields of the chat completions body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<Map<String, Value>>,
+}
+
+/// Where answers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Call the real endpoint.
+    Live,
+    /// Never touch the network: serve the case's cassette through the loopback server.
+    Replay,
+    /// Call the real endpoint and write (or overwrite) the case's cassette.
+    Record,
+    /// Replay when a cassette matching the request exists, otherwise live.
+    Auto,
 }
 
 /// gpt-oss reasoning effort.

@@ -1,13 +1,17 @@
-//! The wire corpus (`../shared/fixtures/wire/cases`), one test per case: the loopback
-//! wire server serves the recorded bytes, the real AWS SDK or async-openai client reads
-//! them, and the normalized response must match the case's `expected` outcome.
+//! The wire corpus (`../shared/fixtures/wire/cases`), two tests per case:
+//! - conformance: the loopback wire server serves the recorded bytes, the real AWS SDK
+//!   or async-openai client reads them, and the normalized response must match the
+//!   case's `expected` outcome;
+//! - round trip: record the case into a cassette (the loopback server playing "live"),
+//!   replay the cassette, and get an identical normalized response.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use gpt_oss_scenarios::execute::{self, Clients, ModelResponse};
+use gpt_oss_scenarios::execute::{self, Clients, ModelResponse, RetryPolicy};
 use gpt_oss_scenarios::plan::Case;
 use gpt_oss_scenarios::providers::{Connection, Environment};
+use gpt_oss_scenarios::scenario::Mode;
 use gpt_oss_scenarios::scenario::Scenario;
 use gpt_oss_scenarios::wire::WireCase;
 use gpt_oss_scenarios::wire::server::{Reply, WireServer};
@@ -18,6 +22,10 @@ fn squash(s: &str) -> String {
 }
 
 fn case_for(wire: &WireCase) -> Case {
+    case_in(wire, std::env::temp_dir())
+}
+
+fn case_in(wire: &WireCase, project_root: std::path::PathBuf) -> Case {
     let spec: Scenario = serde_json::from_value(json!({
         "name": wire.id, "api": wire.api, "model": wire.model, "prompt": "replayed"
     }))
@@ -25,7 +33,7 @@ fn case_for(wire: &WireCase) -> Case {
     Case {
         id: wire.id.clone(),
         file: "corpus".into(),
-        project_root: std::env::temp_dir(),
+        project_root,
         source: "corpus.yaml".into(),
         variant: Vec::new(),
         api: wire.api,
@@ -38,7 +46,8 @@ fn case_for(wire: &WireCase) -> Case {
     }
 }
 
-async fn replay(wire: &WireCase) -> ModelResponse {
+/// Clients pointed at a loopback server that plays the case's response.
+async fn serving(wire: &WireCase) -> (WireServer, Arc<Clients>) {
     let reply = Reply::from_wire(&wire.response).expect("encodable response");
     let server = WireServer::start(Arc::new(reply)).await.expect("server starts");
     let env = Environment {
@@ -50,9 +59,41 @@ async fn replay(wire: &WireCase) -> ModelResponse {
         bedrock_endpoint: Some(server.url()),
         openai_base_url: Some(format!("{}/openai/v1", server.url())),
     };
-    let clients = Clients::new(env, flags);
+    (server, Clients::new(env, flags))
+}
+
+async fn replay(wire: &WireCase) -> ModelResponse {
+    let (_server, clients) = serving(wire).await;
     // One attempt: the point is how each response is read, not the retry policy.
-    execute::call_once(&clients, &case_for(wire)).await
+    execute::call_once(&clients, &case_for(wire), false).await
+}
+
+/// Everything a run judges: the response without timing and bookkeeping.
+fn normalized(r: &ModelResponse) -> ModelResponse {
+    ModelResponse { latency_ms: 0, attempts: 0, wire: None, ..r.clone() }
+}
+
+fn round_trips(_path: &Path, text: String) -> datatest_stable::Result<()> {
+    let wire: WireCase = serde_json::from_str(&text)?;
+    let project = tempfile::tempdir()?;
+    let case = case_in(&wire, project.path().to_path_buf());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (live, replayed) = runtime.block_on(async {
+        let (_server, clients) = serving(&wire).await;
+        let live = execute::modes::run_samples(&case, &clients, &RetryPolicy::none(), Mode::Record).await;
+        // Replay never reaches the "live" server: it gets clients of its own.
+        let replayed = execute::modes::run_samples(&case, &clients, &RetryPolicy::none(), Mode::Replay).await;
+        (live, replayed)
+    });
+    let cassette = gpt_oss_scenarios::cassette::path_for(&case);
+    if !cassette.exists() {
+        return Err(format!("recording wrote no cassette at {}", cassette.display()).into());
+    }
+    let (live, replayed) = (normalized(&live[0]), normalized(&replayed[0]));
+    if live != replayed {
+        return Err(format!("replay differs from the recording:\n live: {live:?}\n replayed: {replayed:?}").into());
+    }
+    Ok(())
 }
 
 fn conforms(path: &Path, text: String) -> datatest_stable::Result<()> {
@@ -117,4 +158,5 @@ fn conforms(path: &Path, text: String) -> datatest_stable::Result<()> {
 
 datatest_stable::harness! {
     { test = conforms, root = "../shared/fixtures/wire/cases", pattern = r"\.json$" },
+    { test = round_trips, root = "../shared/fixtures/wire/cases", pattern = r"\.json$" },
 }

@@ -104,10 +104,11 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         summary_md: Option<PathBuf>,
     },
-    /// Serve a recorded exchange (wire case JSON) on 127.0.0.1 to any client, until Ctrl-C.
+    /// Serve a recorded exchange (a wire-corpus case, or a cassette's first response) on
+    /// 127.0.0.1 to any client, until Ctrl-C.
     #[command(after_help = "Examples:\n  gpt-oss-scenarios serve chat-20b-planet.json --port 8080 --latency 50ms")]
     Serve {
-        /// A recorded exchange in the wire format.
+        /// A recorded exchange in the wire format, or a cassette.
         case: PathBuf,
         /// Port on 127.0.0.1 (0: any free port).
         #[arg(long, default_value_t = 0)]
@@ -145,7 +146,8 @@ pub struct RunArgs {
     /// Retries after a throttled or transient failure (default 2).
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
-    /// Only cases whose id contains this text or matches this glob (repeatable).
+    /// Only cases whose id contains this text, matches this glob, or is exactly `=ID`
+    /// (repeatable).
     #[arg(long, value_name = "PATTERN")]
     pub filter: Vec<String>,
     /// Only cases with this tag (repeatable).
@@ -163,6 +165,10 @@ pub struct RunArgs {
     /// Run only shard K of N (stable partition by case id), e.g. 2/4.
     #[arg(long, value_name = "K/N", value_parser = crate::plan::select::parse_shard)]
     pub shard: Option<(u32, u32)>,
+    /// Where answers come from: auto (replay when a matching cassette exists, else
+    /// live), live, replay (never touch the network) or record (live, writing cassettes).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Option<crate::scenario::Mode>,
     /// Print the requests that would be sent (credentials masked) and send nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -232,6 +238,7 @@ impl RunArgs {
             report_json: self.report_json,
             junit: self.junit,
             summary_md: self.summary_md,
+            mode: self.mode,
         }
     }
 }

@@ -40,6 +40,7 @@ pub struct RunOptions {
     pub report_json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
     pub summary_md: Option<PathBuf>,
+    pub mode: Option<crate::scenario::Mode>,
 }
 
 pub fn run(options: RunOptions) -> u8 {
@@ -105,6 +106,7 @@ pub fn run(options: RunOptions) -> u8 {
         fail_fast: options.fail_fast,
         snapshots,
         grace: Duration::from_secs(10),
+        mode: options.mode,
     };
     let clients = Clients::new(env, options.connection);
     let mut report_errors: Vec<String> = Vec::new();

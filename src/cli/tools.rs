@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cassette::Cassette;
 use crate::exit;
 use crate::report::record::{FORMAT, RunRecord, SummaryRecord};
 use crate::report::{json, junit, markdown};
@@ -81,14 +82,24 @@ pub fn serve(case: &Path, port: u16, latency: Duration) -> u8 {
             return exit::INVALID;
         }
     };
-    let wire: WireCase = match serde_json::from_str(&text) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("error: {}:{}:{}: not a recorded exchange: {e}", case.display(), e.line(), e.column());
-            return exit::INVALID;
-        }
+    // A wire-corpus case, or a cassette (its first recorded response).
+    let (label, response) = match serde_json::from_str::<WireCase>(&text) {
+        Ok(w) => (format!("{} ({})", w.id, w.api), w.response),
+        Err(wire_error) => match serde_json::from_str::<Cassette>(&text) {
+            Ok(c) if !c.interactions.is_empty() => {
+                (format!("{} ({})", c.case, c.api), c.interactions[0].response.clone())
+            }
+            _ => {
+                let (line, column) = (wire_error.line(), wire_error.column());
+                eprintln!(
+                    "error: {}:{line}:{column}: neither a recorded exchange nor a cassette: {wire_error}",
+                    case.display()
+                );
+                return exit::INVALID;
+            }
+        },
     };
-    let mut reply = match Reply::from_wire(&wire.response) {
+    let mut reply = match Reply::from_wire(&response) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {}: {e}", case.display());
@@ -111,7 +122,7 @@ pub fn serve(case: &Path, port: u16, latency: Duration) -> u8 {
                 return exit::INVALID;
             }
         };
-        println!("serving {} ({}) on {}", wire.id, wire.api, server.url());
+        println!("serving {label} on {}", server.url());
         let _ = tokio::signal::ctrl_c().await;
         exit::SUCCESS
     })

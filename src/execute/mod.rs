@@ -4,6 +4,7 @@
 //! Clients are built once per endpoint and reused ([`Clients`]). The runner that
 //! schedules cases and emits events is built on top of [`execute_case`].
 
+pub mod modes;
 pub mod response;
 pub mod retry;
 
@@ -80,19 +81,20 @@ fn is_bedrock(base_url: &str) -> bool {
         .is_some_and(|host| host.ends_with(".amazonaws.com"))
 }
 
-/// One attempt of one case.
-pub async fn call_once(clients: &Clients, case: &Case) -> ModelResponse {
+/// One attempt of one case. With `capture`, the response is also kept as the wire
+/// carried it (record mode).
+pub async fn call_once(clients: &Clients, case: &Case, capture: bool) -> ModelResponse {
     let request = CallRequest::from_case(case);
     let connection = resolve_connection(&clients.flags, case, &clients.env);
     match case.api {
         Api::Converse | Api::ConverseStream => {
             let client = clients.converse(&case.region, connection.bedrock_endpoint).await;
-            bedrock_converse::call(&client, &request, case.api == Api::ConverseStream).await
+            bedrock_converse::call(&client, &request, case.api == Api::ConverseStream, capture).await
         }
         Api::Chat | Api::ChatStream => {
             let base = connection.openai_base_url.unwrap_or_else(|| openai_chat::default_base_url(&case.region));
             match clients.chat(&base).await {
-                Ok(client) => openai_chat::call(&client, &request, case.api == Api::ChatStream).await,
+                Ok(client) => openai_chat::call(&client, &request, case.api == Api::ChatStream, capture).await,
                 Err(e) => failed(e),
             }
         }
@@ -104,19 +106,32 @@ pub async fn call_once(clients: &Clients, case: &Case) -> ModelResponse {
     }
 }
 
-fn failed(error: CallError) -> ModelResponse {
+/// The host a case's requests go to, for cassette headers.
+pub fn endpoint_host(clients: &Clients, case: &Case) -> String {
+    let connection = resolve_connection(&clients.flags, case, &clients.env);
+    let url = match case.api {
+        Api::Converse | Api::ConverseStream => connection
+            .bedrock_endpoint
+            .unwrap_or_else(|| format!("https://bedrock-runtime.{}.amazonaws.com", case.region)),
+        _ => connection.openai_base_url.unwrap_or_else(|| openai_chat::default_base_url(&case.region)),
+    };
+    url.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default().to_owned()
+}
+
+pub(crate) fn failed(error: CallError) -> ModelResponse {
     ModelResponse { error: Some(error), attempts: 1, ..ModelResponse::default() }
 }
 
 /// Runs a case: attempts with retries and backoff, all within the case's timeout. A
-/// retried stream starts the whole request again.
-pub async fn execute_case(clients: &Clients, case: &Case, policy: &RetryPolicy) -> ModelResponse {
+/// retried stream starts the whole request again. With `capture`, the last attempt's
+/// response is kept as the wire carried it.
+pub async fn execute_case(clients: &Clients, case: &Case, policy: &RetryPolicy, capture: bool) -> ModelResponse {
     let deadline = Instant::now() + case.timeout;
     let mut attempt = 0;
     loop {
         attempt += 1;
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let mut response = match tokio::time::timeout(remaining, call_once(clients, case)).await {
+        let mut response = match tokio::time::timeout(remaining, call_once(clients, case, capture)).await {
             Ok(response) => response,
             Err(_) => failed(CallError::new(
                 ErrorKind::Timeout,

@@ -29,6 +29,10 @@ pub struct ModelResponse {
     pub error: Option<CallError>,
     /// How many requests it took (retries included).
     pub attempts: u32,
+    /// The response as the wire carried it, rebuilt from what the client decoded, when
+    /// the call was asked to capture it (record mode). Never in reports.
+    #[serde(skip)]
+    pub wire: Option<crate::wire::WireResponse>,
 }
 
 /// A tool call the model asked for.
@@ -89,6 +93,8 @@ pub enum ErrorKind {
     Model,
     StreamError,
     Truncated,
+    /// Replay could not use the case's cassette (missing, stale, unreadable).
+    Cassette,
 }
 
 impl ErrorKind {
@@ -110,6 +116,7 @@ impl ErrorKind {
             ErrorKind::Model => "model",
             ErrorKind::StreamError => "stream_error",
             ErrorKind::Truncated => "truncated",
+            ErrorKind::Cassette => "cassette",
         }
     }
 
@@ -226,6 +233,7 @@ impl Assembler {
             flags: separated.flags,
             error,
             attempts: 1,
+            wire: None,
         }
     }
 }

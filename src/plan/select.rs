@@ -10,7 +10,8 @@ use crate::scenario::Api;
 /// What the command line asks for.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
-    /// Substrings or globs (`*`, `?`, `[...]`) matched against case ids; any may match.
+    /// Substrings, globs (`*`, `?`, `[...]`) or exact ids (`=id`) matched against case
+    /// ids; any may match.
     pub filters: Vec<String>,
     /// Any of these tags.
     pub tags: Vec<String>,
@@ -40,6 +41,7 @@ pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
 enum Pattern {
     Substring(String),
     Glob(GlobMatcher),
+    Exact(String),
 }
 
 impl Selection {
@@ -49,7 +51,9 @@ impl Selection {
             .filters
             .iter()
             .map(|f| {
-                if f.contains(['*', '?', '[']) {
+                if let Some(id) = f.strip_prefix('=') {
+                    Ok(Pattern::Exact(id.to_owned()))
+                } else if f.contains(['*', '?', '[']) {
                     Glob::new(f).map(|g| Pattern::Glob(g.compile_matcher())).map_err(|e| format!("--filter `{f}`: {e}"))
                 } else {
                     Ok(Pattern::Substring(f.clone()))
@@ -63,6 +67,7 @@ impl Selection {
                     || patterns.iter().any(|p| match p {
                         Pattern::Substring(s) => c.id.contains(s.as_str()),
                         Pattern::Glob(g) => g.is_match(&c.id),
+                        Pattern::Exact(id) => c.id == *id,
                     })
             })
             .filter(|c| self.tags.is_empty() || c.spec.tags.iter().any(|t| self.tags.contains(t)))

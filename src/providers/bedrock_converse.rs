@@ -26,6 +26,7 @@ use serde_json::{Map, Value};
 use super::{CallRequest, Environment};
 use crate::execute::response::{Assembler, CallError, ErrorKind, ModelResponse};
 use crate::scenario::Role;
+use crate::wire::{WireEvent, WireResponse};
 
 /// A Bedrock runtime client for one region and endpoint.
 #[derive(Clone)]
@@ -176,13 +177,16 @@ pub fn request_path(model: &str, stream: bool) -> String {
     format!("/model/{encoded}/{}", if stream { "converse-stream" } else { "converse" })
 }
 
-/// One Converse or ConverseStream call.
-pub async fn call(client: &ConverseClient, req: &CallRequest, stream: bool) -> ModelResponse {
+/// One Converse or ConverseStream call. With `capture`, the response is also kept at the
+/// level the wire carries it (the JSON body, or the event stream's events), rebuilt
+/// from what the SDK decoded, for a cassette.
+pub async fn call(client: &ConverseClient, req: &CallRequest, stream: bool, capture: bool) -> ModelResponse {
     let started = Instant::now();
     let mut assembler = Assembler::new();
+    let mut wire = capture.then(WireResponse::default);
     let error = match parts(req) {
         Err(e) => Some(e),
-        Ok(parts) if stream => converse_stream(client, req, parts, &mut assembler).await,
+        Ok(parts) if stream => converse_stream(client, req, parts, &mut assembler, wire.as_mut()).await,
         Ok(parts) => {
             let sent = client
                 .client
@@ -197,13 +201,145 @@ pub async fn call(client: &ConverseClient, req: &CallRequest, stream: bool) -> M
             match sent {
                 Ok(output) => {
                     read_output(&output, &mut assembler);
+                    if let Some(w) = wire.as_mut() {
+                        *w = json_response(200, output_json(&output));
+                    }
                     None
                 }
-                Err(e) => Some(classify(&e, client, &req.model)),
+                Err(e) => {
+                    let error = classify(&e, client, &req.model);
+                    if let Some(w) = wire.as_mut() {
+                        *w = error_response(&e, &error);
+                    }
+                    Some(error)
+                }
             }
         }
     };
-    assembler.finish(error, started.elapsed())
+    let mut response = assembler.finish(error, started.elapsed());
+    response.wire = wire;
+    response
+}
+
+fn json_response(status: u16, body: Value) -> WireResponse {
+    WireResponse {
+        status,
+        headers: [("content-type".to_owned(), "application/json".to_owned())].into(),
+        json: Some(body),
+        ..WireResponse::default()
+    }
+}
+
+/// A failed request as Bedrock sends it: the status, the error type header, a message.
+fn error_response<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>, error: &CallError) -> WireResponse {
+    let mut w = json_response(error.status.unwrap_or(500), serde_json::json!({"message": error.message}));
+    if let Some(code) = e.as_service_error().and_then(|s| s.code()) {
+        w.headers.insert("x-amzn-errortype".into(), code.to_owned());
+    }
+    w
+}
+
+/// Converse's JSON body, rebuilt from the SDK's output.
+fn output_json(output: &ConverseOutput) -> Value {
+    let mut content = Vec::new();
+    if let Some(Output::Message(message)) = output.output() {
+        for block in message.content() {
+            content.push(match block {
+                ContentBlock::Text(text) => serde_json::json!({"text": text}),
+                ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(r)) => {
+                    let mut text = serde_json::json!({"text": r.text()});
+                    if let Some(sig) = r.signature() {
+                        text["signature"] = Value::String(sig.to_owned());
+                    }
+                    serde_json::json!({"reasoningContent": {"reasoningText": text}})
+                }
+                ContentBlock::ToolUse(t) => serde_json::json!({"toolUse": {
+                    "toolUseId": t.tool_use_id(), "name": t.name(), "input": document_to_json(t.input())
+                }}),
+                _ => continue,
+            });
+        }
+    }
+    let mut body = serde_json::json!({
+        "output": {"message": {"role": "assistant", "content": content}},
+        "stopReason": output.stop_reason().as_str(),
+    });
+    if let Some(u) = output.usage() {
+        body["usage"] = serde_json::json!({
+            "inputTokens": u.input_tokens(), "outputTokens": u.output_tokens(), "totalTokens": u.total_tokens()
+        });
+    }
+    if let Some(m) = output.metrics() {
+        body["metrics"] = serde_json::json!({"latencyMs": m.latency_ms()});
+    }
+    body
+}
+
+/// One ConverseStream event as the wire carries it: its type and JSON payload.
+fn event_json(event: &ConverseStreamOutput) -> Option<WireEvent> {
+    let (event_type, payload) = match event {
+        ConverseStreamOutput::MessageStart(_) => ("messageStart", serde_json::json!({"role": "assistant"})),
+        ConverseStreamOutput::ContentBlockStart(e) => {
+            let start = match e.start() {
+                Some(ContentBlockStart::ToolUse(t)) => {
+                    serde_json::json!({"toolUse": {"toolUseId": t.tool_use_id(), "name": t.name()}})
+                }
+                _ => serde_json::json!({}),
+            };
+            ("contentBlockStart", serde_json::json!({"contentBlockIndex": e.content_block_index(), "start": start}))
+        }
+        ConverseStreamOutput::ContentBlockDelta(e) => {
+            let delta = match e.delta()? {
+                ContentBlockDelta::Text(t) => serde_json::json!({"text": t}),
+                ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::Text(t)) => {
+                    serde_json::json!({"reasoningContent": {"text": t}})
+                }
+                ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::Signature(s)) => {
+                    serde_json::json!({"reasoningContent": {"signature": s}})
+                }
+                ContentBlockDelta::ToolUse(t) => serde_json::json!({"toolUse": {"input": t.input()}}),
+                _ => return None,
+            };
+            ("contentBlockDelta", serde_json::json!({"contentBlockIndex": e.content_block_index(), "delta": delta}))
+        }
+        ConverseStreamOutput::ContentBlockStop(e) => {
+            ("contentBlockStop", serde_json::json!({"contentBlockIndex": e.content_block_index()}))
+        }
+        ConverseStreamOutput::MessageStop(e) => {
+            ("messageStop", serde_json::json!({"stopReason": e.stop_reason().as_str()}))
+        }
+        ConverseStreamOutput::Metadata(e) => {
+            let mut payload = serde_json::json!({});
+            if let Some(u) = e.usage() {
+                payload["usage"] = serde_json::json!({
+                    "inputTokens": u.input_tokens(), "outputTokens": u.output_tokens(), "totalTokens": u.total_tokens()
+                });
+            }
+            if let Some(m) = e.metrics() {
+                payload["metrics"] = serde_json::json!({"latencyMs": m.latency_ms()});
+            }
+            ("metadata", payload)
+        }
+        _ => return None,
+    };
+    Some(WireEvent { event_type: event_type.into(), message_type: "event".into(), payload })
+}
+
+/// An exception frame, as Bedrock sends it mid-stream.
+fn exception_json(error: &ConverseStreamOutputError) -> WireEvent {
+    let event_type = match error {
+        ConverseStreamOutputError::ThrottlingException(_) => "throttlingException",
+        ConverseStreamOutputError::ValidationException(_) => "validationException",
+        ConverseStreamOutputError::ServiceUnavailableException(_) => "serviceUnavailableException",
+        ConverseStreamOutputError::InternalServerException(_) => "internalServerException",
+        ConverseStreamOutputError::ModelStreamErrorException(_) => "modelStreamErrorException",
+        _ => "unknownException",
+    };
+    WireEvent {
+        event_type: event_type.into(),
+        message_type: "exception".into(),
+        payload: serde_json::json!({"message": error.message().unwrap_or_default()}),
+    }
 }
 
 fn read_output(output: &ConverseOutput, assembler: &mut Assembler) {
@@ -233,6 +369,7 @@ async fn converse_stream(
     req: &CallRequest,
     parts: Parts,
     assembler: &mut Assembler,
+    wire: Option<&mut WireResponse>,
 ) -> Option<CallError> {
     let sent = client
         .client
@@ -246,14 +383,40 @@ async fn converse_stream(
         .await;
     let mut output = match sent {
         Ok(output) => output,
-        Err(e) => return Some(classify(&e, client, &req.model)),
-    };
-    loop {
-        match output.stream.recv().await {
-            Ok(Some(event)) => read_event(event, assembler),
-            Ok(None) => break,
-            Err(e) => return Some(classify_stream(&e, client)),
+        Err(e) => {
+            let error = classify(&e, client, &req.model);
+            if let Some(w) = wire {
+                *w = error_response(&e, &error);
+            }
+            return Some(error);
         }
+    };
+    let mut events: Vec<WireEvent> = Vec::new();
+    let capturing = wire.is_some();
+    let error = loop {
+        match output.stream.recv().await {
+            Ok(Some(event)) => {
+                if capturing && let Some(e) = event_json(&event) {
+                    events.push(e);
+                }
+                read_event(event, assembler);
+            }
+            Ok(None) => break None,
+            Err(e) => {
+                if let SdkError::ServiceError(service) = &e {
+                    events.push(exception_json(service.err()));
+                }
+                break Some(classify_stream(&e, client));
+            }
+        }
+    };
+    if let Some(w) = wire {
+        w.status = 200;
+        w.headers.insert("content-type".into(), "application/vnd.amazon.eventstream".into());
+        w.events = Some(events);
+    }
+    if error.is_some() {
+        return error;
     }
     if !assembler.has_stop_reason() {
         return Some(CallError::new(ErrorKind::Truncated, None, "the stream ended before messageStop"));

@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::CallRequest;
 use crate::execute::response::{Assembler, CallError, ErrorKind, ModelResponse, stop_reason_from_finish};
+use crate::wire::WireResponse;
 
 /// Bedrock's OpenAI-compatible endpoint for a region.
 pub fn default_base_url(region: &str) -> String {
@@ -122,28 +123,80 @@ pub fn request_body(req: &CallRequest, stream: bool) -> Value {
     Value::Object(body)
 }
 
-/// One chat completions call.
-pub async fn call(client: &ChatClient, req: &CallRequest, stream: bool) -> ModelResponse {
+/// One chat completions call. With `capture`, the response is also kept as the wire
+/// carried it (the JSON body, or the SSE payloads), for a cassette.
+pub async fn call(client: &ChatClient, req: &CallRequest, stream: bool, capture: bool) -> ModelResponse {
     let started = Instant::now();
     let body = request_body(req, stream);
     let mut assembler = Assembler::new();
+    let mut wire = capture.then(WireResponse::default);
     let error = if stream {
-        call_stream(client, &body, &mut assembler).await
+        call_stream(client, &body, &mut assembler, wire.as_mut()).await
     } else {
         match client.client.chat().create_byot::<_, Value>(&body).await {
-            Ok(value) => read_completion(&value, &mut assembler),
-            Err(e) => Some(classify(e, &client.base_url, &req.model)),
+            Ok(value) => {
+                let error = read_completion(&value, &mut assembler);
+                if let Some(w) = wire.as_mut() {
+                    *w = json_response(200, value);
+                }
+                error
+            }
+            Err(e) => Some(classify(e, &client.base_url, &req.model, wire.as_mut())),
         }
     };
-    assembler.finish(error, started.elapsed())
+    let mut response = assembler.finish(error, started.elapsed());
+    response.wire = wire;
+    response
 }
 
-async fn call_stream(client: &ChatClient, body: &Value, assembler: &mut Assembler) -> Option<CallError> {
+fn json_response(status: u16, body: Value) -> WireResponse {
+    WireResponse {
+        status,
+        headers: [("content-type".to_owned(), "application/json".to_owned())].into(),
+        json: Some(body),
+        ..WireResponse::default()
+    }
+}
+
+async fn call_stream(
+    client: &ChatClient,
+    body: &Value,
+    assembler: &mut Assembler,
+    mut wire: Option<&mut WireResponse>,
+) -> Option<CallError> {
+    let model = body["model"].as_str().unwrap_or_default();
     let mut events = match client.client.chat().create_stream_byot::<_, Value>(body).await {
         Ok(events) => events,
-        Err(e) => return Some(classify(e, &client.base_url, body["model"].as_str().unwrap_or_default())),
+        Err(e) => return Some(classify(e, &client.base_url, model, wire)),
     };
+    if let Some(w) = wire.as_deref_mut() {
+        w.status = 200;
+        w.headers.insert("content-type".into(), "text/event-stream".into());
+        w.sse = Some(Vec::new());
+    }
+    let mut payloads: Vec<String> = Vec::new();
+    let error = read_stream(&mut events, assembler, &mut payloads, &client.base_url, model).await;
+    if let Some(w) = wire {
+        // `[DONE]` is not handed over by the client; a finished stream had one.
+        if error.is_none() {
+            payloads.push("[DONE]".into());
+        }
+        w.sse = Some(payloads);
+    }
+    error
+}
+
+async fn read_stream(
+    events: &mut async_openai::types::stream::StreamResponse<Value>,
+    assembler: &mut Assembler,
+    payloads: &mut Vec<String>,
+    base_url: &str,
+    model: &str,
+) -> Option<CallError> {
     while let Some(event) = events.next().await {
+        if let Ok(chunk) = &event {
+            payloads.push(chunk.to_string());
+        }
         match event {
             Ok(chunk) => {
                 if let Some(error) = chunk.get("error") {
@@ -154,6 +207,7 @@ async fn call_stream(client: &ChatClient, body: &Value, assembler: &mut Assemble
                 read_chunk(&chunk, assembler);
             }
             Err(OpenAIError::JSONDeserialize(e, data)) => {
+                payloads.push(data.clone());
                 let shown: String = data.chars().take(120).collect();
                 return Some(CallError::new(
                     ErrorKind::StreamError,
@@ -161,7 +215,7 @@ async fn call_stream(client: &ChatClient, body: &Value, assembler: &mut Assemble
                     format!("the server sent a stream event that is not JSON ({e}): {shown}"),
                 ));
             }
-            Err(e) => return Some(classify(e, &client.base_url, body["model"].as_str().unwrap_or_default())),
+            Err(e) => return Some(classify(e, base_url, model, None)),
         }
     }
     // `[DONE]` is swallowed by the client, so a finish_reason is the proof that the
@@ -277,10 +331,20 @@ fn error_text(error: &Value) -> (String, Option<String>) {
     (node.to_string(), code)
 }
 
-fn classify(error: OpenAIError, base_url: &str, model: &str) -> CallError {
+fn classify(error: OpenAIError, base_url: &str, model: &str, wire: Option<&mut WireResponse>) -> CallError {
     match error {
         OpenAIError::Boxed(boxed) => match boxed.downcast::<HttpFailure>() {
-            Ok(failure) => http_failure(*failure, base_url, model),
+            Ok(failure) => {
+                if let Some(w) = wire {
+                    let body = serde_json::from_str(&failure.body)
+                        .unwrap_or_else(|_| json!({"error": {"message": failure.body.clone()}}));
+                    *w = json_response(failure.status, body);
+                    if let Some(after) = failure.retry_after {
+                        w.headers.insert("retry-after".into(), after.as_secs().to_string());
+                    }
+                }
+                http_failure(*failure, base_url, model)
+            }
             Err(other) => CallError::new(ErrorKind::Unavailable, None, other.to_string()),
         },
         OpenAIError::Reqwest(e) => transport(&e, base_url),

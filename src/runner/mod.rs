@@ -12,8 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinSet;
 
-use crate::execute::{self, Clients, ErrorKind, ModelResponse, RetryPolicy};
+use crate::execute::{self, Clients, ErrorKind, RetryPolicy};
 use crate::plan::{Case, SkipReason};
+use crate::scenario::Mode;
 use crate::verdict::{self, CaseVerdict, SnapshotSettings, SnapshotStatus, Status};
 use limit::AdaptiveLimit;
 
@@ -30,6 +31,8 @@ pub struct RunnerOptions {
     pub snapshots: SnapshotSettings,
     /// After an interrupt, how long running cases may take before they are cancelled.
     pub grace: Duration,
+    /// `--mode`: wins over the scenarios' `mode`; `auto` when neither says.
+    pub mode: Option<Mode>,
 }
 
 /// A finished case.
@@ -201,10 +204,8 @@ pub async fn run(
 
 async fn run_case(case: Arc<Case>, clients: Arc<Clients>, options: RunnerOptions) -> CaseResult {
     let started = Instant::now();
-    let mut responses: Vec<ModelResponse> = Vec::with_capacity(case.samples as usize);
-    for _ in 0..case.samples {
-        responses.push(execute::execute_case(&clients, &case, &options.retry).await);
-    }
+    let mode = options.mode.or(case.spec.mode).unwrap_or(Mode::Auto);
+    let responses = execute::modes::run_samples(&case, &clients, &options.retry, mode).await;
     // Judging reads and writes snapshot files: blocking work, kept off the runtime's
     // async threads.
     let judged = case.clone();

@@ -1,76 +1,72 @@
-//! The bundled suite (`scenarios/`) against the loopback wire server: every case
-//! passes its assertions and matches its committed snapshot.
+//! The bundled suite (`scenarios/`) offline: every case replays from its committed
+//! cassette through the real clients and matches its committed snapshot, with no
+//! credentials, and no connection leaves the machine.
 
-use std::path::Path;
-use std::sync::Arc;
-
-use gpt_oss_scenarios::wire::WireCase;
-use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder, WireServer};
+use std::process::{Command, Output};
 
 use crate::support::{stderr, stdout};
 
-/// Serves the synthetic answers in `tests/fixtures/bundled/`, by API.
-pub struct BundledAnswers {
-    replies: Vec<(&'static str, Reply)>,
-}
+const SECRETS: [&str; 6] = [
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "OPENAI_API_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+];
 
-impl BundledAnswers {
-    pub fn load() -> BundledAnswers {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bundled");
-        let replies = ["converse", "converse-stream", "chat", "chat-stream"]
-            .into_iter()
-            .map(|api| {
-                let text = std::fs::read_to_string(dir.join(format!("{api}.json"))).expect("fixture");
-                let case: WireCase = serde_json::from_str(&text).expect("wire case");
-                (api, Reply::from_wire(&case.response).expect("reply"))
-            })
-            .collect();
-        BundledAnswers { replies }
+/// Runs the bundled suite, under `wrapper` (a program and its arguments) if given.
+fn bundled(wrapper: Option<(&str, &[&str])>, mode: &[&str]) -> Output {
+    let binary = env!("CARGO_BIN_EXE_gpt-oss-scenarios");
+    let mut command = match wrapper {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(binary);
+            c
+        }
+        None => Command::new(binary),
+    };
+    command
+        .args(["run", "scenarios/", "--update-snapshots", "no"])
+        .args(mode)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        // Endpoints that lead off the machine: replay must not use them.
+        .env("OPENAI_BASE_URL", "http://192.0.2.1:9/v1")
+        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://192.0.2.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for name in SECRETS {
+        command.env_remove(name);
     }
+    command.output().expect("starts")
 }
 
-impl Responder for BundledAnswers {
-    fn respond(&self, request: &RecordedRequest) -> Reply {
-        let streamed = serde_json::from_slice::<serde_json::Value>(&request.body).is_ok_and(|b| b["stream"] == true);
-        let api = if request.path.ends_with("/converse-stream") {
-            "converse-stream"
-        } else if request.path.ends_with("/converse") {
-            "converse"
-        } else if streamed {
-            "chat-stream"
-        } else {
-            "chat"
-        };
-        self.replies.iter().find(|(name, _)| *name == api).map(|(_, r)| r.clone()).expect("every API has a fixture")
+#[test]
+fn the_bundled_suite_passes_offline_from_its_cassettes() {
+    // `auto` (the README's main command) replays every case: each has a cassette.
+    for mode in [&[][..], &["--mode", "replay"][..]] {
+        let out = bundled(None, mode);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{mode:?}: {text}\n{}", stderr(&out));
+        assert!(text.contains("15 cases: 13 passed, 0 failed, 0 errored, 2 skipped; 0 pending snapshot(s)"), "{text}");
     }
 }
 
 #[test]
-fn the_bundled_suite_passes_against_its_snapshots() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let server = runtime.block_on(WireServer::start(Arc::new(BundledAnswers::load()))).unwrap();
-    let chat = format!("{}/openai/v1", server.url());
-    // BLESS=1 accepts the current answers as the committed snapshots (see CONTRIBUTING.md).
-    let update = if std::env::var_os("BLESS").is_some() { "always" } else { "no" };
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"))
-        .args([
-            "run",
-            "scenarios/",
-            "--update-snapshots",
-            update,
-            "--bedrock-endpoint",
-            &server.url(),
-            "--openai-base-url",
-            &chat,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("AWS_BEARER_TOKEN_BEDROCK", "bundled-test")
-        .env("OPENAI_API_KEY", "bundled-test")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+fn replay_never_opens_a_connection_off_the_machine() {
+    let trace = tempfile::NamedTempFile::new().unwrap();
+    let trace_path = trace.path().to_str().unwrap().to_owned();
+    let out = bundled(Some(("strace", &["-f", "-e", "trace=connect", "-o", &trace_path])), &["--mode", "replay"]);
+    assert!(
+        !stderr(&out).contains("strace: exec") && out.status.code() != Some(127),
+        "strace is needed for this test (apt-get install strace; .ci/run does it)"
+    );
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
-    assert!(text.contains("10 cases: 8 passed, 0 failed, 0 errored, 2 skipped; 0 pending snapshot(s)"), "{text}");
-    assert_eq!(server.requests().len(), 8);
+    assert!(text.contains("13 passed"), "{text}");
+    let calls = std::fs::read_to_string(trace.path()).unwrap();
+    let inet: Vec<&str> = calls.lines().filter(|l| l.contains("connect(") && l.contains("AF_INET")).collect();
+    assert!(inet.len() >= 13, "every replayed case connects to its loopback server:\n{calls}");
+    let outside: Vec<&&str> = inet.iter().filter(|l| !l.contains("127.0.0.1") && !l.contains("::1")).collect();
+    assert!(outside.is_empty(), "replay connected off the machine: {outside:#?}");
 }

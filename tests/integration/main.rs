@@ -5,6 +5,7 @@ mod bundled;
 mod cli;
 mod defaults;
 mod readme;
+mod replay;
 mod reports;
 mod robustness;
 mod run;

@@ -1,0 +1,166 @@
+//! Cassettes: one file per case (`cassettes/` at the project root, mirroring the
+//! scenario paths like `snapshots/`), holding the request as sent and the responses as
+//! the wire carried them, in the wire-corpus format, so that the loopback server
+//! replays them through the real clients. The main type is [`Cassette`].
+//!
+//! Cassettes hold no secret: requests are bodies only (no headers), responses keep only
+//! `content-type`, `retry-after` and `x-amzn-errortype`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::plan::Case;
+use crate::providers::bedrock_converse::{request_json, request_path};
+use crate::providers::openai_chat::request_body;
+use crate::providers::{CallRequest, streams};
+use crate::scenario::Api;
+use crate::verdict::snapshot::canonical_json;
+use crate::wire::{Provenance, WireResponse};
+
+/// The cassette format version.
+pub const FORMAT: u32 = 1;
+
+/// The recorded exchanges of one case: one interaction per sample, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cassette {
+    pub format: u32,
+    /// The scenario file, relative to the project root.
+    pub scenario: String,
+    /// The case id.
+    pub case: String,
+    pub api: Api,
+    pub model: String,
+    /// When it was recorded (RFC 3339 UTC), or when the recording was made by its source.
+    pub recorded_at: String,
+    /// The host the answers came from.
+    pub endpoint_host: String,
+    pub provenance: Provenance,
+    pub interactions: Vec<Interaction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interaction {
+    pub request: RecordedRequest,
+    pub response: WireResponse,
+}
+
+/// A request as the engine sends it: what matching compares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// The path below the endpoint (`/chat/completions`, `/model/<id>/converse`).
+    pub path: String,
+    pub body: Value,
+    /// SHA-256 of the API and the body in canonical JSON (sorted keys): a cassette
+    /// matches a case when the case would send the same request.
+    pub hash: String,
+}
+
+/// Why a cassette cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CassetteError {
+    #[error("no cassette at {path}: record one with `run --mode record` (needs credentials)")]
+    Missing { path: PathBuf },
+    #[error("failed to read cassette {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}:{column}: not a cassette: {message}")]
+    Invalid { path: PathBuf, line: usize, column: usize, message: String },
+    #[error(
+        "the cassette {path} was recorded for a different request (the scenario changed since): re-record with `run --mode record`"
+    )]
+    Stale { path: PathBuf },
+    #[error(
+        "the cassette {path} holds {have} interaction(s) but the case runs {need} sample(s): re-record with `run --mode record`"
+    )]
+    Short { path: PathBuf, have: usize, need: usize },
+}
+
+/// Where a case's cassette lives: like its snapshot, under `cassettes/`.
+pub fn path_for(case: &Case) -> PathBuf {
+    let snapshot = case.snapshot_path();
+    let relative = snapshot.strip_prefix(case.project_root.join("snapshots")).unwrap_or(&snapshot);
+    case.project_root.join("cassettes").join(relative).with_extension("json")
+}
+
+/// The request the case sends, as a cassette records it.
+pub fn request_for(case: &Case) -> RecordedRequest {
+    let request = CallRequest::from_case(case);
+    let (path, body) = match case.api {
+        Api::Converse | Api::ConverseStream => (request_path(&case.model, streams(case.api)), request_json(&request)),
+        Api::Chat | Api::ChatStream | Api::Agent => {
+            ("/chat/completions".to_owned(), request_body(&request, streams(case.api)))
+        }
+    };
+    let hash = request_hash(case.api, &body);
+    RecordedRequest { method: "POST".into(), path, body, hash }
+}
+
+pub fn request_hash(api: Api, body: &Value) -> String {
+    let canonical = canonical_json(&serde_json::json!({"api": api, "body": body}));
+    let digest = Sha256::digest(canonical.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Cassette {
+    pub fn read(path: &Path) -> Result<Cassette, CassetteError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(CassetteError::Missing { path: path.to_owned() });
+            }
+            Err(source) => return Err(CassetteError::Read { path: path.to_owned(), source }),
+        };
+        serde_json::from_str(&text).map_err(|e| CassetteError::Invalid {
+            path: path.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The cassette for `case`, checked against what the case would send now.
+    pub fn load_for(case: &Case) -> Result<Cassette, CassetteError> {
+        let path = path_for(case);
+        let cassette = Cassette::read(&path)?;
+        let want = request_for(case).hash;
+        if cassette.interactions.is_empty() || cassette.interactions.iter().any(|i| i.request.hash != want) {
+            return Err(CassetteError::Stale { path });
+        }
+        if cassette.interactions.len() < case.samples as usize {
+            return Err(CassetteError::Short { path, have: cassette.interactions.len(), need: case.samples as usize });
+        }
+        Ok(cassette)
+    }
+
+    /// Pretty JSON, one line per field: reviewable in a pull-request diff.
+    pub fn to_text(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_hash_ignores_key_order_but_not_content() {
+        let a = request_hash(Api::Chat, &json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}));
+        let b = request_hash(Api::Chat, &json!({"messages": [{"content": "hi", "role": "user"}], "model": "m"}));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 64);
+        assert_ne!(
+            a,
+            request_hash(Api::ChatStream, &json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+        );
+        assert_ne!(a, request_hash(Api::Chat, &json!({"model": "m", "messages": [{"role": "user", "content": "ho"}]})));
+    }
+}

@@ -1,0 +1,129 @@
+//! Record and replay: where a case's answers come from. `live` calls the endpoint;
+//! `record` calls it and writes the case's cassette; `replay` serves the cassette
+//! through a loopback wire server to the same clients and parsing a live run uses,
+//! never touching the network; `auto` replays when a matching cassette exists.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use super::{CallError, Clients, ErrorKind, ModelResponse, RetryPolicy, endpoint_host, execute_case, failed};
+use crate::cassette::{self, Cassette, Interaction};
+use crate::plan::Case;
+use crate::providers::{Connection, Environment};
+use crate::scenario::Mode;
+use crate::wire::server::{RecordedRequest, Reply, Responder, WireServer};
+use crate::wire::{Provenance, ProvenanceKind};
+
+/// Runs every sample of a case in `mode`.
+pub async fn run_samples(case: &Case, clients: &Clients, policy: &RetryPolicy, mode: Mode) -> Vec<ModelResponse> {
+    match mode {
+        Mode::Live => live(case, clients, policy, false).await,
+        Mode::Record => record(case, clients, policy).await,
+        Mode::Replay => match Cassette::load_for(case) {
+            Ok(cassette) => replay(case, cassette).await,
+            Err(e) => vec![failed(CallError::new(ErrorKind::Cassette, None, e.to_string()))],
+        },
+        Mode::Auto => match Cassette::load_for(case) {
+            Ok(cassette) => replay(case, cassette).await,
+            Err(_) => live(case, clients, policy, false).await,
+        },
+    }
+}
+
+async fn live(case: &Case, clients: &Clients, policy: &RetryPolicy, capture: bool) -> Vec<ModelResponse> {
+    let mut responses = Vec::with_capacity(case.samples as usize);
+    for _ in 0..case.samples {
+        responses.push(execute_case(clients, case, policy, capture).await);
+    }
+    responses
+}
+
+async fn record(case: &Case, clients: &Clients, policy: &RetryPolicy) -> Vec<ModelResponse> {
+    let mut responses = live(case, clients, policy, true).await;
+    let request = cassette::request_for(case);
+    let interactions: Option<Vec<Interaction>> = responses
+        .iter()
+        .map(|r| r.wire.clone().map(|response| Interaction { request: request.clone(), response }))
+        .collect();
+    let problem = match interactions {
+        // Nothing came back at all (no connection, no credentials): there is nothing
+        // to replay, and the error already says why.
+        None => None,
+        Some(interactions) => {
+            let cassette = Cassette {
+                format: cassette::FORMAT,
+                scenario: case
+                    .source
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                case: case.id.clone(),
+                api: case.api,
+                model: case.model.clone(),
+                recorded_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+                endpoint_host: endpoint_host(clients, case),
+                provenance: Provenance {
+                    kind: ProvenanceKind::Recorded,
+                    source: format!("gpt-oss-scenarios {} run --mode record", env!("CARGO_PKG_VERSION")),
+                    notes: String::new(),
+                },
+                interactions,
+            };
+            let path = cassette::path_for(case);
+            crate::verdict::store::write_atomic(&path, &cassette.to_text()).err().map(|e| e.to_string())
+        }
+    };
+    if let (Some(problem), Some(first)) = (problem, responses.first_mut())
+        && first.error.is_none()
+    {
+        first.error = Some(CallError::new(ErrorKind::Cassette, None, problem));
+    }
+    responses
+}
+
+/// Serves a case's recorded responses in order, one per request.
+struct Recorded {
+    replies: Mutex<VecDeque<Reply>>,
+}
+
+impl Responder for Recorded {
+    fn respond(&self, _: &RecordedRequest) -> Reply {
+        let next = self.replies.lock().ok().and_then(|mut q| q.pop_front());
+        next.unwrap_or_else(|| Reply::error(500, "the cassette has no more recorded responses"))
+    }
+}
+
+async fn replay(case: &Case, cassette: Cassette) -> Vec<ModelResponse> {
+    let replies: Result<VecDeque<Reply>, _> =
+        cassette.interactions.iter().map(|i| Reply::from_wire(&i.response)).collect();
+    let replies = match replies {
+        Ok(r) => r,
+        Err(e) => {
+            let message = format!("the cassette {} cannot be replayed: {e}", cassette::path_for(case).display());
+            return vec![failed(CallError::new(ErrorKind::Cassette, None, message))];
+        }
+    };
+    let server = match WireServer::start(Arc::new(Recorded { replies: Mutex::new(replies) })).await {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![failed(CallError::new(
+                ErrorKind::Cassette,
+                None,
+                format!("cannot start the replay server: {e}"),
+            ))];
+        }
+    };
+    // Placeholder keys: the SDKs want credentials, and with none the AWS SDK would walk
+    // its credential chain (which can reach the network). The loopback server ignores them.
+    let env = Environment {
+        bedrock_bearer_token: Some("replay".into()),
+        openai_api_key: Some("replay".into()),
+        ..Environment::default()
+    };
+    let clients =
+        Clients::new(env, Connection { bedrock_endpoint: Some(server.url()), openai_base_url: Some(server.url()) });
+    // The cassette holds final outcomes: a recorded throttle is replayed as it was.
+    let policy = RetryPolicy::none();
+    live(case, &clients, &policy, false).await
+}

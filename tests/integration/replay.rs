@@ -1,0 +1,202 @@
+//! Record and replay through the real binary: cassettes written by `--mode record`,
+//! replayed offline; missing and stale cassettes explained; and no secret in any file
+//! the tool writes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use gpt_oss_scenarios::wire::WireCase;
+use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder, WireServer};
+use serde_json::Value;
+
+use crate::support::{repo, stderr, stdout, write};
+
+fn corpus(id: &str) -> Reply {
+    let path = format!("{}/../shared/fixtures/wire/cases/{id}.json", env!("CARGO_MANIFEST_DIR"));
+    let case: WireCase = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    Reply::from_wire(&case.response).unwrap()
+}
+
+/// Answers each API with a corpus recording.
+struct Live;
+
+impl Responder for Live {
+    fn respond(&self, request: &RecordedRequest) -> Reply {
+        let streamed = serde_json::from_slice::<Value>(&request.body).is_ok_and(|b| b["stream"] == true);
+        if request.path.ends_with("/converse-stream") {
+            corpus("converse-stream-120b-hi")
+        } else if request.path.ends_with("/converse") {
+            corpus("converse-120b-ok-effort-medium")
+        } else if streamed {
+            corpus("chat-stream-20b-sun-per-chunk-tags")
+        } else {
+            corpus("chat-20b-planet")
+        }
+    }
+}
+
+const SUITE: &str = "scenarios:
+  - {name: ok, api: converse, prompt: 'Reply with the single word: ok'}
+  - {name: hi, api: converse-stream, prompt: Hi}
+  - {name: planet, api: chat, prompt: Which planet do humans live on?}
+  - {name: sun, api: chat-stream, prompt: What's the name of the Sun in latin?}
+";
+
+const CREDENTIALS: [&str; 6] = [
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "OPENAI_API_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+];
+
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"));
+    command.args(args).current_dir(dir).env("NO_COLOR", "1").env("HOME", dir).env("AWS_EC2_METADATA_DISABLED", "true");
+    for name in
+        CREDENTIALS.iter().chain(&["OPENAI_BASE_URL", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "GITHUB_STEP_SUMMARY"])
+    {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied()).output().unwrap()
+}
+
+fn endpoints(server: &WireServer) -> Vec<String> {
+    vec!["--bedrock-endpoint".into(), server.url(), "--openai-base-url".into(), format!("{}/openai/v1", server.url())]
+}
+
+#[test]
+fn record_then_replay_offline() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(Live))).unwrap();
+    let dir = repo();
+    write(dir.path(), "scenarios/defaults.yaml", "model: openai.gpt-oss-20b-1:0\n");
+    write(dir.path(), "scenarios/all.yaml", SUITE);
+    let mut args = vec!["run", "scenarios", "--mode", "record", "--accept"];
+    let urls = endpoints(&server);
+    args.extend(urls.iter().map(String::as_str));
+    let recorded = run(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "b"), ("OPENAI_API_KEY", "k")]);
+    assert_eq!(recorded.status.code(), Some(0), "{}{}", stdout(&recorded), stderr(&recorded));
+    let cassette: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("cassettes/all.json").with_file_name("planet.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cassette["case"], "planet");
+    assert_eq!(cassette["scenario"], "scenarios/all.yaml");
+    assert_eq!(cassette["provenance"]["kind"], "recorded");
+    assert_eq!(cassette["endpoint_host"], server.url().trim_start_matches("http://"));
+    assert_eq!(
+        cassette["interactions"][0]["request"]["body"]["messages"][0]["content"],
+        "Which planet do humans live on?"
+    );
+    assert_eq!(cassette["interactions"][0]["response"]["status"], 200);
+    let served = server.requests().len();
+
+    // Offline: no credentials, no endpoint, and the server is gone.
+    drop(server);
+    let replayed = run(dir.path(), &["run", "scenarios", "--mode", "replay", "--update-snapshots", "no"], &[]);
+    let text = stdout(&replayed);
+    assert_eq!(replayed.status.code(), Some(0), "{text}{}", stderr(&replayed));
+    assert!(text.contains("4 cases: 4 passed"), "{text}");
+    assert_eq!(served, 4);
+}
+
+#[test]
+fn missing_and_stale_cassettes_say_to_re_record() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(Live))).unwrap();
+    let dir = repo();
+    write(dir.path(), "scenarios/planet.yaml", "name: planet\napi: chat\nmodel: m\nprompt: Which planet?\n");
+    let missing = run(dir.path(), &["run", "scenarios", "--mode", "replay"], &[]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stdout(&missing).contains("error: cassette: no cassette at ")
+            && stdout(&missing).contains("cassettes/planet.json: record one with `run --mode record`"),
+        "{}",
+        stdout(&missing)
+    );
+
+    let mut args = vec!["run", "scenarios", "--mode", "record", "--accept"];
+    let urls = endpoints(&server);
+    args.extend(urls.iter().map(String::as_str));
+    assert_eq!(run(dir.path(), &args, &[("OPENAI_API_KEY", "k")]).status.code(), Some(0));
+    write(dir.path(), "scenarios/planet.yaml", "name: planet\napi: chat\nmodel: m\nprompt: Which planet, please?\n");
+    let stale = run(dir.path(), &["run", "scenarios", "--mode", "replay"], &[]);
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(stdout(&stale).contains("was recorded for a different request"), "{}", stdout(&stale));
+    assert!(stdout(&stale).contains("re-record with `run --mode record`"), "{}", stdout(&stale));
+
+    // `auto` falls back to a live call when the cassette does not match.
+    let mut args = vec!["run", "scenarios", "--update-snapshots", "no"];
+    args.extend(urls.iter().map(String::as_str));
+    let before = server.requests().len();
+    let auto = run(dir.path(), &args, &[("OPENAI_API_KEY", "k")]);
+    assert_eq!(auto.status.code(), Some(0), "{}", stdout(&auto));
+    assert_eq!(server.requests().len(), before + 1, "auto went live");
+}
+
+/// Every file under `dir`, with its text.
+fn files(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != ".git") {
+                out.extend(files(&path));
+            }
+        } else {
+            out.push((
+                path.display().to_string(),
+                String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn secrets_never_reach_disk() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(Live))).unwrap();
+    let dir = repo();
+    write(dir.path(), "scenarios/defaults.yaml", "model: openai.gpt-oss-20b-1:0\n");
+    write(dir.path(), "scenarios/all.yaml", SUITE);
+    let canaries = [
+        ("AWS_BEARER_TOKEN_BEDROCK", "canary-bearer-5e1d"),
+        ("AWS_ACCESS_KEY_ID", "AKIACANARY7Q2W"),
+        ("AWS_SECRET_ACCESS_KEY", "canary-secret-9b7f"),
+        ("AWS_SESSION_TOKEN", "canary-session-4c2a"),
+        ("OPENAI_API_KEY", "canary-openai-81e0"),
+    ];
+    let urls = endpoints(&server);
+    let reports = ["--report-json", "out/report.json", "--junit", "out/junit.xml", "--summary-md", "out/summary.md"];
+    let mut args = vec!["run", "scenarios", "--mode", "record", "--update-snapshots", "new", "--verbose"];
+    args.extend(urls.iter().map(String::as_str));
+    args.extend(reports);
+    // With the bearer token (bearer auth), then without it (SigV4 signing with the keys).
+    let first = run(dir.path(), &args, &canaries);
+    let second = run(dir.path(), &args, &canaries[1..]);
+    let step = dir.path().join("out/step.md");
+    let third = run(dir.path(), &["run", "scenarios", "--mode", "replay", "--dry-run"], &canaries);
+    let _ = run(
+        dir.path(),
+        &["run", "scenarios", "--mode", "replay", "--report-json", "out/replay.json"],
+        &[canaries[0], canaries[4], ("GITHUB_STEP_SUMMARY", step.to_str().unwrap())],
+    );
+    let written = files(dir.path());
+    assert!(written.iter().any(|(p, _)| p.ends_with("cassettes/sun.json")), "{written:?}");
+    assert!(written.iter().any(|(p, _)| p.ends_with(".snap.new")), "{written:?}");
+    let outputs = [&first, &second, &third].iter().map(|o| format!("{}{}", stdout(o), stderr(o))).collect::<Vec<_>>();
+    for (_, canary) in canaries {
+        for (path, text) in &written {
+            assert!(!text.contains(canary), "{canary} leaked into {path}");
+        }
+        for text in &outputs {
+            assert!(!text.contains(canary), "{canary} leaked into the output:\n{text}");
+        }
+    }
+    assert_eq!(first.status.code(), Some(1), "new snapshots are pending:\n{}", outputs[0]);
+    assert!(server.requests().len() >= 8, "both runs reached the server");
+}
