@@ -14,20 +14,21 @@ cargo build --quiet
 bin=$PWD/target/debug/gpt-oss-scenarios
 export AWS_BEARER_TOKEN_BEDROCK=import OPENAI_API_KEY=import
 
-# record CASE_ID EXCHANGE.json RECORDED_AT HOST
+# record CASE_ID EXCHANGE.json RECORDED_AT HOST [LATER_TURN.json...]
 record() {
   local id=$1 exchange=$2 when=$3 host=$4
+  shift 4
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$bin" serve "$exchange" --port "$port" >/dev/null &
+  "$bin" serve "$exchange" "$@" --port "$port" >/dev/null &
   local server=$!
   sleep 0.3
   "$bin" run scenarios --mode record --update-snapshots no --filter "=$id" \
     --bedrock-endpoint "http://127.0.0.1:$port" --openai-base-url "http://127.0.0.1:$port/openai/v1" >/dev/null || true
   kill "$server"
-  python3 - "$id" "$exchange" "$when" "$host" <<'PY'
+  python3 - "$id" "$exchange" "$when" "$host" "$@" <<'PY'
 import glob, json, sys
-case_id, exchange, when, host = sys.argv[1:]
+case_id, exchange, when, host, *later = sys.argv[1:]
 source = json.load(open(exchange))
 for path in glob.glob("cassettes/**/*.json", recursive=True):
     c = json.load(open(path))
@@ -37,10 +38,14 @@ for path in glob.glob("cassettes/**/*.json", recursive=True):
     c["endpoint_host"] = host
     p = source["provenance"]
     notes = p.get("notes", "")
+    imported = ", then ".join(f.split("/")[-1] for f in [exchange, *later])
+    kind = "synthetic" if later else p["kind"]
     c["provenance"] = {
-        "kind": p["kind"],
+        "kind": kind,
         "source": p["source"],
-        "notes": (notes + " " if notes else "") + f"Imported from {exchange.split('/')[-1]} by scripts/import-recordings.sh.",
+        "notes": (notes + " " if notes else "")
+        + (f"Turn 1 is {p['kind']} ({exchange.split('/')[-1]}); later turns are synthetic. " if later else "")
+        + f"Imported from {imported} by scripts/import-recordings.sh.",
     }
     open(path, "w").write(json.dumps(c, indent=2, ensure_ascii=False) + "\n")
     print("wrote", path)
@@ -61,3 +66,8 @@ for model in openai.gpt-oss-20b-1:0 openai.gpt-oss-120b-1:0; do
     record "compare-decimals[api=$api,model=$model]" "scripts/synthetic/$api.json" "synthetic" bedrock-runtime.us-west-2.amazonaws.com
   done
 done
+
+record weather-agent-converse "$corpus/converse-stream-tool-use.json" "synthetic" bedrock-runtime.us-west-2.amazonaws.com \
+  scripts/synthetic/agent-converse-stream-final.json
+record weather-agent-chat "$corpus/chat-stream-20b-tool-call.json" "turn 1 unknown (see provenance); turn 2 synthetic" \
+  bedrock-runtime.us-west-2.amazonaws.com scripts/synthetic/agent-chat-stream-final.json

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::plan::Case;
 use crate::providers::bedrock_converse::{request_json, request_path};
 use crate::providers::openai_chat::request_body;
-use crate::providers::{CallRequest, streams};
+use crate::providers::{CallRequest, streams, wire_api};
 use crate::scenario::Api;
 use crate::verdict::snapshot::canonical_json;
 use crate::wire::{Provenance, WireResponse};
@@ -90,14 +90,18 @@ pub fn path_for(case: &Case) -> PathBuf {
 
 /// The request the case sends, as a cassette records it.
 pub fn request_for(case: &Case) -> RecordedRequest {
-    let request = CallRequest::from_case(case);
-    let (path, body) = match case.api {
-        Api::Converse | Api::ConverseStream => (request_path(&case.model, streams(case.api)), request_json(&request)),
+    recorded_request(wire_api(case), &CallRequest::from_case(case))
+}
+
+/// A request on `api`, as a cassette records it.
+pub fn recorded_request(api: Api, request: &CallRequest) -> RecordedRequest {
+    let (path, body) = match api {
+        Api::Converse | Api::ConverseStream => (request_path(&request.model, streams(api)), request_json(request)),
         Api::Chat | Api::ChatStream | Api::Agent => {
-            ("/chat/completions".to_owned(), request_body(&request, streams(case.api)))
+            ("/chat/completions".to_owned(), request_body(request, streams(api)))
         }
     };
-    let hash = request_hash(case.api, &body);
+    let hash = request_hash(api, &body);
     RecordedRequest { method: "POST".into(), path, body, hash }
 }
 
@@ -129,10 +133,18 @@ impl Cassette {
         let path = path_for(case);
         let cassette = Cassette::read(&path)?;
         let want = request_for(case).hash;
-        if cassette.interactions.is_empty() || cassette.interactions.iter().any(|i| i.request.hash != want) {
+        // An agent's later turns depend on the answers before them, which the cassette
+        // itself supplies: the first request decides. Other cases send the same request
+        // for every sample.
+        let stale = match (case.api, cassette.interactions.first()) {
+            (_, None) => true,
+            (Api::Agent, Some(first)) => first.request.hash != want,
+            (_, Some(_)) => cassette.interactions.iter().any(|i| i.request.hash != want),
+        };
+        if stale {
             return Err(CassetteError::Stale { path });
         }
-        if cassette.interactions.len() < case.samples as usize {
+        if case.api != Api::Agent && cassette.interactions.len() < case.samples as usize {
             return Err(CassetteError::Short { path, have: cassette.interactions.len(), need: case.samples as usize });
         }
         Ok(cassette)

@@ -61,6 +61,17 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000))]
     pub samples: Option<u32>,
+    /// `api: agent` only: the API each model turn goes through. Default: `converse-stream`
+    /// (as Strands' BedrockModel streams).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<Transport>,
+    /// `api: agent` only: the tools the model may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
+    /// `api: agent` only: the most model turns before the run is an error. Default: 8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_turns: Option<u32>,
     /// Where answers come from: `auto` (the default), `live`, `replay` or `record`.
     /// `run --mode` wins over it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,6 +144,13 @@ pub struct Defaults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000))]
     pub samples: Option<u32>,
+    /// Default agent transport.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<Transport>,
+    /// Default most model turns of an agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_turns: Option<u32>,
     /// Default mode for every scenario below.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
@@ -192,6 +210,72 @@ impl std::fmt::Display for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The API an agent's model turns go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    Converse,
+    ConverseStream,
+    Chat,
+    ChatStream,
+}
+
+impl Transport {
+    pub fn api(self) -> Api {
+        match self {
+            Transport::Converse => Api::Converse,
+            Transport::ConverseStream => Api::ConverseStream,
+            Transport::Chat => Api::Chat,
+            Transport::ChatStream => Api::ChatStream,
+        }
+    }
+}
+
+/// A tool an agent may call, with exactly one implementation: `result`, `cases` or `command`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    /// The name the model calls it by.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,64}$"))]
+    pub name: String,
+    /// What it does, for the model.
+    pub description: String,
+    /// A JSON Schema for its input; calls whose input does not validate get the
+    /// violations back as an error result.
+    #[schemars(extend("type" = "object"))]
+    pub input_schema: Value,
+    /// A fixed result (JSON or text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Results by input: the first case whose `when` is contained in the input wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub cases: Option<Vec<ToolCase>>,
+    /// With `cases`: the result when no case matches (otherwise an error result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    /// A local program and its arguments: the input goes to its stdin as JSON, its
+    /// stdout is the result; a non-zero exit is an error result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub command: Option<Vec<String>>,
+    /// With `command`: how long it may run, e.g. `10s`. Default: `30s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]+(ms|s|m)$"))]
+    pub timeout: Option<String>,
+}
+
+/// One `cases` entry of a tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCase {
+    /// A partial input: every key given must be in the call's input with an equal value.
+    #[schemars(extend("type" = "object"))]
+    pub when: Value,
+    /// The result for a matching call.
+    pub result: Value,
 }
 
 /// Endpoint overrides. Plain `http://` URLs are allowed (loopback servers).
@@ -366,6 +450,36 @@ pub struct Expectation {
     /// The model called this tool, optionally with an input that contains `input`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_called: Option<ToolCalledCheck>,
+    /// The tools called, by name: `exact` (the default: these calls and no others, in
+    /// order), `in_order` (these, in this order, others allowed between) or `any_order`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_sequence: Option<ToolSequenceCheck>,
+    /// Every call of the tool has an input containing `input` (and there is one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_args: Option<ToolCalledCheck>,
+    /// An agent used at most this many model turns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_turns_used: Option<u32>,
+}
+
+/// `tool_sequence` check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolSequenceCheck {
+    /// Tool names.
+    pub calls: Vec<String>,
+    /// How to compare. Default: `exact`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<SequenceOrder>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SequenceOrder {
+    Exact,
+    InOrder,
+    AnyOrder,
 }
 
 /// The part of a response an assertion looks at.

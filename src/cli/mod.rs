@@ -108,8 +108,10 @@ pub enum Command {
     /// 127.0.0.1 to any client, until Ctrl-C.
     #[command(after_help = "Examples:\n  gpt-oss-scenarios serve chat-20b-planet.json --port 8080 --latency 50ms")]
     Serve {
-        /// A recorded exchange in the wire format, or a cassette.
-        case: PathBuf,
+        /// Recorded exchanges (wire format) or cassettes, served in this order; the last
+        /// one answers every request after it.
+        #[arg(required = true)]
+        cases: Vec<PathBuf>,
         /// Port on 127.0.0.1 (0: any free port).
         #[arg(long, default_value_t = 0)]
         port: u16,
@@ -271,6 +273,6 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         Command::MergeReports { inputs, report_json, junit, summary_md } => {
             tools::merge_reports(&inputs, report_json.as_deref(), junit.as_deref(), summary_md.as_deref())
         }
-        Command::Serve { case, port, latency } => tools::serve(&case, port, latency),
+        Command::Serve { cases, port, latency } => tools::serve(&cases, port, latency),
     }
 }

@@ -11,7 +11,7 @@ use crate::exit;
 use crate::plan::select::Selection;
 use crate::providers::bedrock_converse::{request_json, request_path};
 use crate::providers::openai_chat::{default_base_url, request_body};
-use crate::providers::{CallRequest, Connection, Environment, resolve_connection, streams};
+use crate::providers::{CallRequest, Connection, Environment, resolve_connection, streams, wire_api};
 use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
 use crate::report::markdown::MarkdownReporter;
@@ -145,7 +145,9 @@ fn print_requests(cases: &[crate::plan::Case], flags: &Connection, env: &Environ
         }
         let request = CallRequest::from_case(case);
         let connection = resolve_connection(flags, case, env);
-        let (url, auth, body) = match case.api {
+        // An agent's first model turn; later turns depend on the answers.
+        let api = wire_api(case);
+        let (url, auth, body) = match api {
             Api::Converse | Api::ConverseStream => {
                 let host = connection
                     .bedrock_endpoint
@@ -155,10 +157,10 @@ fn print_requests(cases: &[crate::plan::Case], flags: &Connection, env: &Environ
                 } else {
                     "AWS4-HMAC-SHA256 **** (signed with the AWS credential chain)"
                 };
-                let path = request_path(&case.model, streams(case.api));
+                let path = request_path(&case.model, streams(api));
                 (format!("{}{path}", host.trim_end_matches('/')), auth, request_json(&request))
             }
-            Api::Chat | Api::ChatStream => {
+            Api::Chat | Api::ChatStream | Api::Agent => {
                 let base = connection.openai_base_url.unwrap_or_else(|| default_base_url(&case.region));
                 let auth = if env.openai_api_key.is_some() {
                     "Bearer **** (OPENAI_API_KEY)"
@@ -167,15 +169,7 @@ fn print_requests(cases: &[crate::plan::Case], flags: &Connection, env: &Environ
                 } else {
                     "(none)"
                 };
-                (
-                    format!("{}/chat/completions", base.trim_end_matches('/')),
-                    auth,
-                    request_body(&request, streams(case.api)),
-                )
-            }
-            Api::Agent => {
-                println!("# {}: agent scenarios are not supported by this version yet\n", case.id);
-                continue;
+                (format!("{}/chat/completions", base.trim_end_matches('/')), auth, request_body(&request, streams(api)))
             }
         };
         println!("# {} ({} x{})", case.id, case.api, case.samples);

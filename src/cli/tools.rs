@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::cassette::Cassette;
@@ -11,7 +12,7 @@ use crate::report::record::{FORMAT, RunRecord, SummaryRecord};
 use crate::report::{json, junit, markdown};
 use crate::verdict::store::write_atomic;
 use crate::wire::WireCase;
-use crate::wire::server::{Reply, WireServer};
+use crate::wire::server::{RecordedRequest, Reply, Responder, WireServer};
 
 pub fn merge_reports(
     inputs: &[PathBuf],
@@ -74,14 +75,22 @@ pub fn merge_reports(
     }
 }
 
-pub fn serve(case: &Path, port: u16, latency: Duration) -> u8 {
-    let text = match std::fs::read_to_string(case) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: failed to read {}: {e}", case.display());
-            return exit::INVALID;
-        }
-    };
+/// Serves recorded responses in order: the n-th request gets the n-th file's response,
+/// and every request after the last file gets the last one again.
+struct InOrder {
+    replies: Vec<Reply>,
+    served: AtomicUsize,
+}
+
+impl Responder for InOrder {
+    fn respond(&self, _: &RecordedRequest) -> Reply {
+        let n = self.served.fetch_add(1, Ordering::SeqCst);
+        self.replies[n.min(self.replies.len() - 1)].clone()
+    }
+}
+
+fn load_reply(case: &Path) -> Result<(String, Reply), String> {
+    let text = std::fs::read_to_string(case).map_err(|e| format!("failed to read {}: {e}", case.display()))?;
     // A wire-corpus case, or a cassette (its first recorded response).
     let (label, response) = match serde_json::from_str::<WireCase>(&text) {
         Ok(w) => (format!("{} ({})", w.id, w.api), w.response),
@@ -91,22 +100,33 @@ pub fn serve(case: &Path, port: u16, latency: Duration) -> u8 {
             }
             _ => {
                 let (line, column) = (wire_error.line(), wire_error.column());
-                eprintln!(
-                    "error: {}:{line}:{column}: neither a recorded exchange nor a cassette: {wire_error}",
+                return Err(format!(
+                    "{}:{line}:{column}: neither a recorded exchange nor a cassette: {wire_error}",
                     case.display()
-                );
-                return exit::INVALID;
+                ));
             }
         },
     };
-    let mut reply = match Reply::from_wire(&response) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {}: {e}", case.display());
-            return exit::INVALID;
+    let reply = Reply::from_wire(&response).map_err(|e| format!("{}: {e}", case.display()))?;
+    Ok((label, reply))
+}
+
+pub fn serve(cases: &[PathBuf], port: u16, latency: Duration) -> u8 {
+    let mut labels = Vec::new();
+    let mut replies = Vec::new();
+    for case in cases {
+        match load_reply(case) {
+            Ok((label, mut reply)) => {
+                reply.delay = latency;
+                labels.push(label);
+                replies.push(reply);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::INVALID;
+            }
         }
-    };
-    reply.delay = latency;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -115,14 +135,15 @@ pub fn serve(case: &Path, port: u16, latency: Duration) -> u8 {
         }
     };
     runtime.block_on(async move {
-        let server = match WireServer::start_on(port, Arc::new(reply)).await {
+        let responder = InOrder { replies, served: AtomicUsize::new(0) };
+        let server = match WireServer::start_on(port, Arc::new(responder)).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: cannot listen on 127.0.0.1:{port}: {e}");
                 return exit::INVALID;
             }
         };
-        println!("serving {label} on {}", server.url());
+        println!("serving {} on {}", labels.join(", then "), server.url());
         let _ = tokio::signal::ctrl_c().await;
         exit::SUCCESS
     })

@@ -4,9 +4,11 @@
 //! Clients are built once per endpoint and reused ([`Clients`]). The runner that
 //! schedules cases and emits events is built on top of [`execute_case`].
 
+pub mod agent;
 pub mod modes;
 pub mod response;
 pub mod retry;
+pub mod tools;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,13 +16,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-pub use response::{CallError, ErrorKind, ModelResponse, ToolCall, Usage};
+pub use response::{CallError, ErrorKind, ModelResponse, ToolCall, ToolRun, Turn, Usage};
 pub use retry::RetryPolicy;
 
 use crate::plan::Case;
 use crate::providers::bedrock_converse::{self, ConverseClient};
 use crate::providers::openai_chat::{self, ChatClient};
-use crate::providers::{CallRequest, Connection, Environment, resolve_connection};
+use crate::providers::{CallRequest, Connection, Environment, resolve_connection, wire_api};
 use crate::scenario::Api;
 
 /// Clients by endpoint, built on first use and shared by all cases.
@@ -81,35 +83,37 @@ fn is_bedrock(base_url: &str) -> bool {
         .is_some_and(|host| host.ends_with(".amazonaws.com"))
 }
 
-/// One attempt of one case. With `capture`, the response is also kept as the wire
-/// carried it (record mode).
+/// One attempt of one case (for an agent: its whole loop). With `capture`, the
+/// response is also kept as the wire carried it (record mode).
 pub async fn call_once(clients: &Clients, case: &Case, capture: bool) -> ModelResponse {
-    let request = CallRequest::from_case(case);
-    let connection = resolve_connection(&clients.flags, case, &clients.env);
     match case.api {
+        Api::Agent => agent::run(clients, case, &RetryPolicy::none(), capture, Instant::now() + case.timeout).await,
+        api => call_api(clients, case, api, &CallRequest::from_case(case), capture).await,
+    }
+}
+
+/// One request on `api`, to the endpoint the case resolves to.
+pub async fn call_api(clients: &Clients, case: &Case, api: Api, request: &CallRequest, capture: bool) -> ModelResponse {
+    let connection = resolve_connection(&clients.flags, case, &clients.env);
+    match api {
         Api::Converse | Api::ConverseStream => {
             let client = clients.converse(&case.region, connection.bedrock_endpoint).await;
-            bedrock_converse::call(&client, &request, case.api == Api::ConverseStream, capture).await
+            bedrock_converse::call(&client, request, api == Api::ConverseStream, capture).await
         }
-        Api::Chat | Api::ChatStream => {
+        Api::Chat | Api::ChatStream | Api::Agent => {
             let base = connection.openai_base_url.unwrap_or_else(|| openai_chat::default_base_url(&case.region));
             match clients.chat(&base).await {
-                Ok(client) => openai_chat::call(&client, &request, case.api == Api::ChatStream, capture).await,
+                Ok(client) => openai_chat::call(&client, request, api == Api::ChatStream, capture).await,
                 Err(e) => failed(e),
             }
         }
-        Api::Agent => failed(CallError::new(
-            ErrorKind::InvalidRequest,
-            None,
-            "agent scenarios are not supported by this version yet; use converse, converse-stream, chat or chat-stream",
-        )),
     }
 }
 
 /// The host a case's requests go to, for cassette headers.
 pub fn endpoint_host(clients: &Clients, case: &Case) -> String {
     let connection = resolve_connection(&clients.flags, case, &clients.env);
-    let url = match case.api {
+    let url = match wire_api(case) {
         Api::Converse | Api::ConverseStream => connection
             .bedrock_endpoint
             .unwrap_or_else(|| format!("https://bedrock-runtime.{}.amazonaws.com", case.region)),
@@ -123,15 +127,32 @@ pub(crate) fn failed(error: CallError) -> ModelResponse {
 }
 
 /// Runs a case: attempts with retries and backoff, all within the case's timeout. A
-/// retried stream starts the whole request again. With `capture`, the last attempt's
-/// response is kept as the wire carried it.
+/// retried stream starts the whole request again. An agent retries each model turn.
+/// With `capture`, the last attempt's response is kept as the wire carried it.
 pub async fn execute_case(clients: &Clients, case: &Case, policy: &RetryPolicy, capture: bool) -> ModelResponse {
     let deadline = Instant::now() + case.timeout;
+    if case.api == Api::Agent {
+        return agent::run(clients, case, policy, capture, deadline).await;
+    }
+    let request = CallRequest::from_case(case);
+    with_retries(clients, case, case.api, &request, policy, capture, deadline).await
+}
+
+/// One request, retried as `policy` says until `deadline`.
+pub async fn with_retries(
+    clients: &Clients,
+    case: &Case,
+    api: Api,
+    request: &CallRequest,
+    policy: &RetryPolicy,
+    capture: bool,
+    deadline: Instant,
+) -> ModelResponse {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let mut response = match tokio::time::timeout(remaining, call_once(clients, case, capture)).await {
+        let mut response = match tokio::time::timeout(remaining, call_api(clients, case, api, request, capture)).await {
             Ok(response) => response,
             Err(_) => failed(CallError::new(
                 ErrorKind::Timeout,

@@ -10,7 +10,7 @@ use super::{CallError, Clients, ErrorKind, ModelResponse, RetryPolicy, endpoint_
 use crate::cassette::{self, Cassette, Interaction};
 use crate::plan::Case;
 use crate::providers::{Connection, Environment};
-use crate::scenario::Mode;
+use crate::scenario::{Api, Mode};
 use crate::wire::server::{RecordedRequest, Reply, Responder, WireServer};
 use crate::wire::{Provenance, ProvenanceKind};
 
@@ -41,10 +41,21 @@ async fn live(case: &Case, clients: &Clients, policy: &RetryPolicy, capture: boo
 async fn record(case: &Case, clients: &Clients, policy: &RetryPolicy) -> Vec<ModelResponse> {
     let mut responses = live(case, clients, policy, true).await;
     let request = cassette::request_for(case);
-    let interactions: Option<Vec<Interaction>> = responses
-        .iter()
-        .map(|r| r.wire.clone().map(|response| Interaction { request: request.clone(), response }))
-        .collect();
+    // One interaction per request: per sample, or for an agent per model turn.
+    let interactions: Option<Vec<Interaction>> = if case.api == Api::Agent {
+        let turns: Vec<Interaction> = responses
+            .iter()
+            .flat_map(|r| &r.turns)
+            .filter_map(|t| t.recorded.clone())
+            .map(|(request, response)| Interaction { request, response })
+            .collect();
+        (!turns.is_empty()).then_some(turns)
+    } else {
+        responses
+            .iter()
+            .map(|r| r.wire.clone().map(|response| Interaction { request: request.clone(), response }))
+            .collect()
+    };
     let problem = match interactions {
         // Nothing came back at all (no connection, no credentials): there is nothing
         // to replay, and the error already says why.

@@ -29,6 +29,9 @@ pub struct ModelResponse {
     pub error: Option<CallError>,
     /// How many requests it took (retries included).
     pub attempts: u32,
+    /// An agent's trajectory, one entry per model turn (empty for other APIs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub turns: Vec<Turn>,
     /// The response as the wire carried it, rebuilt from what the client decoded, when
     /// the call was asked to capture it (record mode). Never in reports.
     #[serde(skip)]
@@ -42,6 +45,29 @@ pub struct ToolCall {
     pub name: String,
     /// The parsed JSON input; a string when the model produced text that is not JSON.
     pub input: Value,
+}
+
+/// One model turn of an agent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Turn {
+    pub reasoning: String,
+    pub text: String,
+    pub stop_reason: Option<String>,
+    pub tool_calls: Vec<ToolRun>,
+    /// The request of this turn and its response as the wire carried it (record mode).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub recorded: Option<(crate::cassette::RecordedRequest, crate::wire::WireResponse)>,
+}
+
+/// A tool call and what running it gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ToolRun {
+    pub id: String,
+    pub name: String,
+    pub input: Value,
+    pub result: String,
+    pub is_error: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +121,8 @@ pub enum ErrorKind {
     Truncated,
     /// Replay could not use the case's cassette (missing, stale, unreadable).
     Cassette,
+    /// An agent loop did not end: `max_turns` reached, or a tool call cut by max_tokens.
+    Agent,
 }
 
 impl ErrorKind {
@@ -117,6 +145,7 @@ impl ErrorKind {
             ErrorKind::StreamError => "stream_error",
             ErrorKind::Truncated => "truncated",
             ErrorKind::Cassette => "cassette",
+            ErrorKind::Agent => "agent",
         }
     }
 
@@ -233,6 +262,7 @@ impl Assembler {
             flags: separated.flags,
             error,
             attempts: 1,
+            turns: Vec::new(),
             wire: None,
         }
     }

@@ -14,8 +14,17 @@ use super::{Diagnostic, SpanIndex, Suite};
 const MODIFIERS: [&str; 2] = ["part", "not"];
 
 /// Checks that look at the response as a whole, where `part` means nothing.
-const WHOLE_RESPONSE: [&str; 6] =
-    ["stop_reason", "no_reasoning_leak", "reasoning_present", "max_latency_ms", "max_output_tokens", "tool_called"];
+const WHOLE_RESPONSE: [&str; 9] = [
+    "stop_reason",
+    "no_reasoning_leak",
+    "reasoning_present",
+    "max_latency_ms",
+    "max_output_tokens",
+    "tool_called",
+    "tool_sequence",
+    "tool_args",
+    "max_turns_used",
+];
 
 /// The scalar matrix keys; `params.extra.<name>` is accepted too.
 pub const MATRIX_KEYS: [&str; 8] = [
@@ -55,7 +64,38 @@ pub fn scenario(raw: &Value, file: &Path, base: &str, spans: &SpanIndex) -> Vec<
     expectations(&mut cx, raw);
     snapshot(&mut cx, raw);
     matrix(&mut cx, raw);
+    tools(&mut cx, raw);
     cx.out
+}
+
+/// Each tool has exactly one implementation, a unique name and a schema that compiles.
+fn tools(cx: &mut Ctx, raw: &Value) {
+    let Some(tools) = raw.get("tools").and_then(Value::as_array) else { return };
+    let mut names: Vec<&str> = Vec::new();
+    for (i, tool) in tools.iter().enumerate() {
+        let at = format!("/tools/{i}");
+        let name = tool["name"].as_str().unwrap_or_default();
+        if names.contains(&name) {
+            cx.error(&format!("{at}/name"), format!("a tool named `{name}` is already defined"));
+        }
+        names.push(name);
+        let implementations: Vec<&str> =
+            ["result", "cases", "command"].into_iter().filter(|k| tool.get(*k).is_some()).collect();
+        match implementations.as_slice() {
+            [_] => {}
+            [] => cx.error(&at, "a tool needs one implementation: `result`, `cases` or `command`"),
+            [a, b, ..] => cx.error(&at, format!("a tool has one implementation; found `{a}` and `{b}`")),
+        }
+        if tool.get("default").is_some() && tool.get("cases").is_none() {
+            cx.key_error(&format!("{at}/default"), "`default` goes with `cases`");
+        }
+        if tool.get("timeout").is_some() && tool.get("command").is_none() {
+            cx.key_error(&format!("{at}/timeout"), "`timeout` goes with `command`");
+        }
+        if let Err(e) = jsonschema::validator_for(&tool["input_schema"]) {
+            cx.error(&format!("{at}/input_schema"), format!("this is not a valid JSON Schema: {}", schema_error(&e)));
+        }
+    }
 }
 
 /// Rules for a schema-valid `defaults.yaml`.

@@ -253,6 +253,20 @@ fn resolve(
             "no model: set `model:` (e.g. openai.gpt-oss-20b-1:0) here or in a defaults.yaml above this file",
         ));
     };
+    if api != Api::Agent {
+        for (field, set) in [
+            ("tools", !spec.tools.is_empty()),
+            ("transport", spec.transport.is_some()),
+            ("max_turns", spec.max_turns.is_some()),
+        ] {
+            if set {
+                return Err(s.diagnostic(
+                    &format!("/{field}"),
+                    format!("`{field}` is for `api: agent` scenarios (this one uses {api})"),
+                ));
+            }
+        }
+    }
     let timeout = match &spec.timeout {
         Some(t) => {
             parse_duration(t).ok_or_else(|| s.diagnostic("/timeout", format!("`{t}` is not a duration such as 90s")))?

@@ -18,12 +18,13 @@ use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ContentBlockDelta, ContentBlockStart, ConversationRole, ConverseOutput as Output,
     ConverseStreamOutput, InferenceConfiguration, Message, ReasoningContentBlock, ReasoningContentBlockDelta,
-    SystemContentBlock,
+    SystemContentBlock, Tool, ToolConfiguration, ToolInputSchema, ToolResultBlock, ToolResultContentBlock,
+    ToolResultStatus, ToolSpecification, ToolUseBlock,
 };
 use aws_smithy_types::{Document, Number};
 use serde_json::{Map, Value};
 
-use super::{CallRequest, Environment};
+use super::{CallRequest, Content, Environment};
 use crate::execute::response::{Assembler, CallError, ErrorKind, ModelResponse};
 use crate::scenario::Role;
 use crate::wire::{WireEvent, WireResponse};
@@ -74,6 +75,34 @@ struct Parts {
     system: Vec<SystemContentBlock>,
     inference: InferenceConfiguration,
     additional: Option<Document>,
+    tools: Option<ToolConfiguration>,
+}
+
+fn build_error(e: impl std::fmt::Display) -> CallError {
+    CallError::new(ErrorKind::InvalidRequest, None, format!("cannot build the request: {e}"))
+}
+
+/// A message part in the SDK's types. Reasoning is never sent back, so no signature is.
+fn block(content: &Content) -> Result<ContentBlock, CallError> {
+    Ok(match content {
+        Content::Text(t) => ContentBlock::Text(t.clone()),
+        Content::ToolUse { id, name, input } => ContentBlock::ToolUse(
+            ToolUseBlock::builder()
+                .tool_use_id(id)
+                .name(name)
+                .input(json_to_document(input))
+                .build()
+                .map_err(build_error)?,
+        ),
+        Content::ToolResult { id, text, is_error } => ContentBlock::ToolResult(
+            ToolResultBlock::builder()
+                .tool_use_id(id)
+                .content(ToolResultContentBlock::Text(text.clone()))
+                .status(if *is_error { ToolResultStatus::Error } else { ToolResultStatus::Success })
+                .build()
+                .map_err(build_error)?,
+        ),
+    })
 }
 
 fn parts(req: &CallRequest) -> Result<Parts, CallError> {
@@ -83,18 +112,37 @@ fn parts(req: &CallRequest) -> Result<Parts, CallError> {
         let role = match m.role {
             // Converse has no system or developer turns: they join the system prompt.
             Role::System | Role::Developer => {
-                system.push(SystemContentBlock::Text(m.content.clone()));
+                for c in &m.content {
+                    if let Content::Text(t) = c {
+                        system.push(SystemContentBlock::Text(t.clone()));
+                    }
+                }
                 continue;
             }
             Role::User => ConversationRole::User,
             Role::Assistant => ConversationRole::Assistant,
         };
-        let message =
-            Message::builder().role(role).content(ContentBlock::Text(m.content.clone())).build().map_err(|e| {
-                CallError::new(ErrorKind::InvalidRequest, None, format!("cannot build the request: {e}"))
-            })?;
-        messages.push(message);
+        let blocks = m.content.iter().map(block).collect::<Result<Vec<_>, _>>()?;
+        messages.push(Message::builder().role(role).set_content(Some(blocks)).build().map_err(build_error)?);
     }
+    let tools = if req.tools.is_empty() {
+        None
+    } else {
+        let specs = req
+            .tools
+            .iter()
+            .map(|t| {
+                ToolSpecification::builder()
+                    .name(&t.name)
+                    .description(&t.description)
+                    .input_schema(ToolInputSchema::Json(json_to_document(&t.input_schema)))
+                    .build()
+                    .map(Tool::ToolSpec)
+                    .map_err(build_error)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Some(ToolConfiguration::builder().set_tools(Some(specs)).build().map_err(build_error)?)
+    };
     let p = &req.params;
     let inference = InferenceConfiguration::builder()
         .set_max_tokens(p.max_tokens.map(|n| i32::try_from(n).unwrap_or(i32::MAX)))
@@ -110,7 +158,7 @@ fn parts(req: &CallRequest) -> Result<Parts, CallError> {
         additional.insert(k.clone(), v.clone());
     }
     let additional = (!additional.is_empty()).then(|| json_to_document(&Value::Object(additional)));
-    Ok(Parts { messages, system, inference, additional })
+    Ok(Parts { messages, system, inference, additional, tools })
 }
 
 /// The request body as Bedrock receives it (for `--dry-run` and cassettes); the SDK
@@ -122,11 +170,24 @@ pub fn request_json(req: &CallRequest) -> Value {
     }
     let mut messages = Vec::new();
     for m in &req.messages {
+        let blocks: Vec<Value> = m
+            .content
+            .iter()
+            .map(|c| match c {
+                Content::Text(t) => serde_json::json!({"text": t}),
+                Content::ToolUse { id, name, input } => {
+                    serde_json::json!({"toolUse": {"toolUseId": id, "name": name, "input": input}})
+                }
+                Content::ToolResult { id, text, is_error } => serde_json::json!({"toolResult": {
+                    "toolUseId": id, "content": [{"text": text}], "status": if *is_error { "error" } else { "success" }
+                }}),
+            })
+            .collect();
         match m.role {
-            Role::System | Role::Developer => system.push(serde_json::json!({"text": m.content})),
+            Role::System | Role::Developer => system.extend(blocks),
             Role::User | Role::Assistant => {
                 let role = if m.role == Role::User { "user" } else { "assistant" };
-                messages.push(serde_json::json!({"role": role, "content": [{"text": m.content}]}));
+                messages.push(serde_json::json!({"role": role, "content": blocks}));
             }
         }
     }
@@ -162,6 +223,14 @@ pub fn request_json(req: &CallRequest) -> Value {
     if !additional.is_empty() {
         body.insert("additionalModelRequestFields".into(), Value::Object(additional));
     }
+    if !req.tools.is_empty() {
+        let tools: Vec<Value> = req
+            .tools
+            .iter()
+            .map(|t| serde_json::json!({"toolSpec": {"name": t.name, "description": t.description, "inputSchema": {"json": t.input_schema}}}))
+            .collect();
+        body.insert("toolConfig".into(), serde_json::json!({"tools": tools}));
+    }
     Value::Object(body)
 }
 
@@ -196,6 +265,7 @@ pub async fn call(client: &ConverseClient, req: &CallRequest, stream: bool, capt
                 .set_system(Some(parts.system))
                 .inference_config(parts.inference)
                 .set_additional_model_request_fields(parts.additional)
+                .set_tool_config(parts.tools)
                 .send()
                 .await;
             match sent {
@@ -379,6 +449,7 @@ async fn converse_stream(
         .set_system(Some(parts.system))
         .inference_config(parts.inference)
         .set_additional_model_request_fields(parts.additional)
+        .set_tool_config(parts.tools)
         .send()
         .await;
     let mut output = match sent {
@@ -636,7 +707,8 @@ pub fn document_to_json(document: &Document) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Message as ScenarioMessage, Params, ReasoningEffort};
+    use crate::providers::Message as ScenarioMessage;
+    use crate::scenario::{Params, ReasoningEffort};
     use serde_json::json;
 
     #[test]
@@ -657,10 +729,7 @@ mod tests {
             model: "m".into(),
             region: "us-west-2".into(),
             system: Some("sys".into()),
-            messages: vec![
-                ScenarioMessage { role: Role::Developer, content: "dev".into() },
-                ScenarioMessage { role: Role::User, content: "hi".into() },
-            ],
+            messages: vec![ScenarioMessage::text(Role::Developer, "dev"), ScenarioMessage::text(Role::User, "hi")],
             params: Params {
                 max_tokens: Some(1024),
                 temperature: Some(1.0),
@@ -669,6 +738,7 @@ mod tests {
                 stop: Some(vec!["END".into()]),
                 extra: Some(serde_json::from_value(json!({"seed": 3})).unwrap()),
             },
+            tools: Vec::new(),
         };
         let p = parts(&req).unwrap();
         assert_eq!(p.system.len(), 2, "system plus the developer message");

@@ -6,8 +6,10 @@
 pub mod bedrock_converse;
 pub mod openai_chat;
 
+use serde_json::Value;
+
 use crate::plan::Case;
-use crate::scenario::{Api, Message, Params, Role};
+use crate::scenario::{Api, Params, Role};
 
 /// What to send, independent of the API.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,25 +19,84 @@ pub struct CallRequest {
     pub system: Option<String>,
     pub messages: Vec<Message>,
     pub params: Params,
+    /// Tools the model may call (agents).
+    pub tools: Vec<ToolSpec>,
+}
+
+/// One message of the conversation sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<Content>,
+}
+
+impl Message {
+    pub fn text(role: Role, text: impl Into<String>) -> Message {
+        Message { role, content: vec![Content::Text(text.into())] }
+    }
+}
+
+/// A part of a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    Text(String),
+    /// A tool call the model made (sent back in later turns).
+    ToolUse {
+        id: String,
+        name: String,
+        input: Value,
+    },
+    /// The result of a tool call.
+    ToolResult {
+        id: String,
+        text: String,
+        is_error: bool,
+    },
+}
+
+/// A tool as the model sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub input_schema: Value,
 }
 
 impl CallRequest {
     pub fn from_case(case: &Case) -> CallRequest {
         let spec = &case.spec;
         let messages = match (&spec.messages, &spec.prompt) {
-            (Some(messages), _) => messages.clone(),
-            (None, Some(prompt)) => vec![Message { role: Role::User, content: prompt.clone() }],
+            (Some(messages), _) => messages.iter().map(|m| Message::text(m.role, m.content.clone())).collect(),
+            (None, Some(prompt)) => vec![Message::text(Role::User, prompt.clone())],
             // The loader refuses scenarios with neither; an empty conversation is what
             // the server would then be sent, and it will say so.
             (None, None) => Vec::new(),
         };
+        let tools = spec
+            .tools
+            .iter()
+            .map(|t| ToolSpec {
+                name: t.name.clone(),
+                description: t.description.clone(),
+                input_schema: t.input_schema.clone(),
+            })
+            .collect();
         CallRequest {
             model: case.model.clone(),
             region: case.region.clone(),
             system: spec.system.clone(),
             messages,
             params: spec.params.clone().unwrap_or_default(),
+            tools,
         }
+    }
+}
+
+/// The API a case's model calls go through: its own, or an agent's transport.
+pub fn wire_api(case: &Case) -> Api {
+    match case.api {
+        Api::Agent => case.spec.transport.map_or(Api::ConverseStream, |t| t.api()),
+        api => api,
     }
 }
 

@@ -16,7 +16,7 @@ use async_openai::middleware::HttpRequestFactory;
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
-use super::CallRequest;
+use super::{CallRequest, Content, Message};
 use crate::execute::response::{Assembler, CallError, ErrorKind, ModelResponse, stop_reason_from_finish};
 use crate::wire::WireResponse;
 
@@ -91,12 +91,19 @@ pub fn request_body(req: &CallRequest, stream: bool) -> Value {
         messages.push(json!({"role": "developer", "content": system}));
     }
     for m in &req.messages {
-        let role = serde_json::to_value(m.role).unwrap_or(Value::Null);
-        messages.push(json!({"role": role, "content": m.content}));
+        push_message(&mut messages, m);
     }
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
     body.insert("messages".into(), Value::Array(messages));
+    if !req.tools.is_empty() {
+        let tools: Vec<Value> = req
+            .tools
+            .iter()
+            .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.input_schema}}))
+            .collect();
+        body.insert("tools".into(), Value::Array(tools));
+    }
     let p = &req.params;
     if let Some(n) = p.max_tokens {
         body.insert("max_completion_tokens".into(), json!(n));
@@ -121,6 +128,39 @@ pub fn request_body(req: &CallRequest, stream: bool) -> Value {
         body.insert(k.clone(), v.clone());
     }
     Value::Object(body)
+}
+
+/// A message in chat completions' shape: text; an assistant turn with `tool_calls`; or
+/// one `role: tool` message per tool result. Earlier reasoning is never sent back.
+fn push_message(messages: &mut Vec<Value>, m: &Message) {
+    let role = serde_json::to_value(m.role).unwrap_or(Value::Null);
+    let text: String =
+        m.content.iter().filter_map(|c| if let Content::Text(t) = c { Some(t.as_str()) } else { None }).collect();
+    let calls: Vec<Value> = m
+        .content
+        .iter()
+        .filter_map(|c| match c {
+            Content::ToolUse { id, name, input } => Some(json!({
+                "id": id, "type": "function", "function": {"name": name, "arguments": input.to_string()}
+            })),
+            _ => None,
+        })
+        .collect();
+    let results: Vec<Value> = m
+        .content
+        .iter()
+        .filter_map(|c| match c {
+            Content::ToolResult { id, text, .. } => Some(json!({"role": "tool", "tool_call_id": id, "content": text})),
+            _ => None,
+        })
+        .collect();
+    if !results.is_empty() {
+        messages.extend(results);
+    } else if !calls.is_empty() {
+        messages.push(json!({"role": role, "content": text, "tool_calls": calls}));
+    } else {
+        messages.push(json!({"role": role, "content": text}));
+    }
 }
 
 /// One chat completions call. With `capture`, the response is also kept as the wire
@@ -413,14 +453,15 @@ fn transport(e: &reqwest::Error, base_url: &str) -> CallError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Message, Params, ReasoningEffort, Role};
+    use crate::providers::Message;
+    use crate::scenario::{Params, ReasoningEffort, Role};
 
     fn request() -> CallRequest {
         CallRequest {
             model: "openai.gpt-oss-20b-1:0".into(),
             region: "us-west-2".into(),
             system: Some("Answer in Japanese.".into()),
-            messages: vec![Message { role: Role::User, content: "3.11 or 3.9?".into() }],
+            messages: vec![Message::text(Role::User, "3.11 or 3.9?")],
             params: Params {
                 max_tokens: Some(1024),
                 temperature: Some(1.0),
@@ -429,6 +470,7 @@ mod tests {
                 stop: None,
                 extra: Some(serde_json::from_value(json!({"top_p": 0.5, "seed": 7})).unwrap()),
             },
+            tools: Vec::new(),
         }
     }
 

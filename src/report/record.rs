@@ -100,6 +100,10 @@ pub struct CaseRecord {
     pub reasoning: Option<String>,
     pub stop_reason: Option<String>,
     pub tool_calls: Vec<ToolCallRecord>,
+    /// An agent's trajectory: per model turn, its reasoning, text, and tool calls with
+    /// their results. Empty for other APIs.
+    #[serde(default)]
+    pub turns: Vec<crate::execute::Turn>,
     pub usage: Option<UsageRecord>,
     pub latency_ms: Option<u64>,
     /// What reasoning separation noticed: `tags`, `unclosed`, `truncated_reasoning`, `harmony`.
@@ -203,6 +207,7 @@ impl CaseRecord {
             reasoning: response.map(|r| r.reasoning.clone()),
             stop_reason: response.and_then(|r| r.stop_reason.clone()),
             tool_calls: response.map(|r| r.tool_calls.iter().map(tool_call).collect()).unwrap_or_default(),
+            turns: response.map(|r| r.turns.clone()).unwrap_or_default(),
             usage: usage.map(|u| UsageRecord { input_tokens: u.input_tokens, output_tokens: u.output_tokens }),
             latency_ms: response.map(|r| r.latency_ms),
             flags: response.map(|r| r.flags.names().into_iter().map(str::to_owned).collect()).unwrap_or_default(),

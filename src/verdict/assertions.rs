@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::execute::ModelResponse;
 use crate::normalize::normalize;
-use crate::scenario::{Expectation, Part, Script};
+use crate::scenario::{Expectation, Part, Script, SequenceOrder};
 
 /// The outcome of one assertion on one response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +49,9 @@ enum Test {
     MaxLatency(u64),
     MaxOutputTokens(u64),
     ToolCalled { name: String, input: Option<Value> },
+    ToolSequence { calls: Vec<String>, order: SequenceOrder },
+    ToolArgs { name: String, input: Value },
+    MaxTurnsUsed(u32),
 }
 
 /// Compiles a case's expectations. `scenario_dir` resolves `json_schema_file`. The
@@ -112,6 +115,18 @@ fn compile_one(e: &Expectation, dir: &Path) -> Result<Check, String> {
         ("max_output_tokens", Test::MaxOutputTokens(n))
     } else if let Some(t) = &e.tool_called {
         ("tool_called", Test::ToolCalled { name: t.name.clone(), input: t.input.clone() })
+    } else if let Some(t) = &e.tool_sequence {
+        ("tool_sequence", Test::ToolSequence { calls: t.calls.clone(), order: t.order.unwrap_or(SequenceOrder::Exact) })
+    } else if let Some(t) = &e.tool_args {
+        (
+            "tool_args",
+            Test::ToolArgs {
+                name: t.name.clone(),
+                input: t.input.clone().unwrap_or(Value::Object(Default::default())),
+            },
+        )
+    } else if let Some(n) = e.max_turns_used {
+        ("max_turns_used", Test::MaxTurnsUsed(n))
     } else {
         return Err("an expectation without a check".into());
     };
@@ -214,6 +229,33 @@ fn evaluate_one(check: &Check, r: &ModelResponse) -> AssertionResult {
             let called: Vec<&str> = r.tool_calls.iter().map(|c| c.name.as_str()).collect();
             let with = input.as_ref().map(|i| format!(" with {i}")).unwrap_or_default();
             (ok, format!("a call to {name}{with} (calls: {called:?})"))
+        }
+        Test::ToolSequence { calls, order } => {
+            let called: Vec<&str> = r.tool_calls.iter().map(|c| c.name.as_str()).collect();
+            let ok = match order {
+                SequenceOrder::Exact => called == *calls,
+                SequenceOrder::InOrder => {
+                    let mut rest = called.iter();
+                    calls.iter().all(|want| rest.any(|c| c == want))
+                }
+                SequenceOrder::AnyOrder => {
+                    let mut sorted_have = called.clone();
+                    sorted_have.sort_unstable();
+                    let mut sorted_want: Vec<&str> = calls.iter().map(String::as_str).collect();
+                    sorted_want.sort_unstable();
+                    sorted_have == sorted_want
+                }
+            };
+            (ok, format!("tool calls {calls:?} ({order:?}; found {called:?})"))
+        }
+        Test::ToolArgs { name, input } => {
+            let of_tool: Vec<&Value> = r.tool_calls.iter().filter(|c| c.name == *name).map(|c| &c.input).collect();
+            let ok = !of_tool.is_empty() && of_tool.iter().all(|have| contains_value(have, input));
+            (ok, format!("every call to {name} with {input} (inputs: {of_tool:?})"))
+        }
+        Test::MaxTurnsUsed(n) => {
+            let used = r.turns.len().max(1);
+            (used <= *n as usize, format!("at most {n} model turns (used {used})"))
         }
     };
     let passed = holds != check.negate;
@@ -391,6 +433,25 @@ mod tests {
             json!({"tool_called": {"name": "get_weather", "input": {"city": "Paris"}}}),
         );
         both(json!({"tool_called": {"name": "get_weather"}}), json!({"tool_called": {"name": "get_time"}}));
+    }
+
+    #[test]
+    fn agent_checks() {
+        let mut r = response();
+        r.tool_calls.push(ToolCall { id: "t2".into(), name: "get_time".into(), input: json!({"zone": "JST"}) });
+        r.turns = vec![Default::default(), Default::default()];
+        let check = |e: Value| eval_on(e, &r).passed;
+        assert!(check(json!({"tool_sequence": {"calls": ["get_weather", "get_time"]}})));
+        assert!(!check(json!({"tool_sequence": {"calls": ["get_time", "get_weather"]}})));
+        assert!(check(json!({"tool_sequence": {"calls": ["get_time", "get_weather"], "order": "any_order"}})));
+        assert!(check(json!({"tool_sequence": {"calls": ["get_time"], "order": "in_order"}})));
+        assert!(!check(json!({"tool_sequence": {"calls": ["get_time", "get_weather"], "order": "in_order"}})));
+        assert!(!check(json!({"tool_sequence": {"calls": ["get_weather"], "order": "any_order"}})));
+        assert!(check(json!({"tool_args": {"name": "get_weather", "input": {"city": "Tokyo"}}})));
+        assert!(!check(json!({"tool_args": {"name": "get_weather", "input": {"city": "Paris"}}})));
+        assert!(!check(json!({"tool_args": {"name": "get_news", "input": {}}})));
+        assert!(check(json!({"max_turns_used": 2})));
+        assert!(!check(json!({"max_turns_used": 1})));
     }
 
     #[test]

@@ -74,7 +74,9 @@ impl SnapshotRules {
         if self.stop_reason {
             entries.push(("stop_reason".to_owned(), r.stop_reason.as_deref().map_or(Yaml::Null, Yaml::str)));
         }
-        if self.tool_calls && !r.tool_calls.is_empty() {
+        if !r.turns.is_empty() {
+            entries.push(("turns".to_owned(), Yaml::Seq(r.turns.iter().map(|t| self.turn(t)).collect())));
+        } else if self.tool_calls && !r.tool_calls.is_empty() {
             let calls = r
                 .tool_calls
                 .iter()
@@ -103,6 +105,43 @@ impl SnapshotRules {
             entries.push(("latency_ms".to_owned(), Yaml::Int(r.latency_ms as i64)));
         }
         (!entries.is_empty()).then(|| emit(&entries, true))
+    }
+
+    /// One agent turn: its reasoning (under the reasoning policy), its text, and each
+    /// tool call with what the tool gave back.
+    fn turn(&self, t: &crate::execute::Turn) -> Yaml {
+        let mut entries = Vec::new();
+        if let Some(v) = self.part(&self.reasoning_policy, &t.reasoning) {
+            entries.push(("reasoning".to_owned(), v));
+        }
+        let text = self.redactor.apply(&normalize(&t.text));
+        if !text.is_empty() {
+            entries.push(("text".to_owned(), Yaml::Str(text)));
+        }
+        if self.tool_calls && !t.tool_calls.is_empty() {
+            let calls = t
+                .tool_calls
+                .iter()
+                .map(|c| {
+                    let mut call = Vec::new();
+                    if self.keep.contains(&Volatile::Ids) {
+                        call.push(("id".to_owned(), Yaml::str(&c.id)));
+                    }
+                    call.push(("name".to_owned(), Yaml::str(&c.name)));
+                    call.push(("input".to_owned(), Yaml::str(canonical_json(&c.input))));
+                    call.push(("result".to_owned(), Yaml::Str(self.redactor.apply(&c.result))));
+                    if c.is_error {
+                        call.push(("error".to_owned(), Yaml::Bool(true)));
+                    }
+                    Yaml::Map(call)
+                })
+                .collect();
+            entries.push(("tool_calls".to_owned(), Yaml::Seq(calls)));
+        }
+        if entries.is_empty() {
+            entries.push(("text".to_owned(), Yaml::str("")));
+        }
+        Yaml::Map(entries)
     }
 
     fn part(&self, rule: &Rule, raw: &str) -> Option<Yaml> {

@@ -1,6 +1,7 @@
 //! The integration test binary: the real `gpt-oss-scenarios` binary and the library
 //! driven end to end over files on disk.
 
+mod agents;
 mod bundled;
 mod cli;
 mod defaults;

@@ -1,0 +1,191 @@
+//! An agent's tools: each call's input is validated against the tool's `input_schema`
+//! (jsonschema), then answered by its implementation: a fixed `result`, the first
+//! matching entry of `cases`, or a local `command`. Failures become error results for
+//! the model, as Strands does, never errors of the run.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+
+use crate::plan::parse_duration;
+use crate::scenario::Tool;
+use crate::verdict::assertions::contains_value;
+
+/// The default time limit of a `command` tool.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A tool ready to call.
+struct Ready {
+    tool: Tool,
+    validator: jsonschema::Validator,
+    timeout: Duration,
+}
+
+/// The tools of one agent case.
+pub struct Toolbox {
+    tools: HashMap<String, Ready>,
+}
+
+/// What a call gave: the text fed back to the model, and whether it is an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub text: String,
+    pub is_error: bool,
+}
+
+impl Outcome {
+    fn ok(text: String) -> Outcome {
+        Outcome { text, is_error: false }
+    }
+
+    fn error(text: String) -> Outcome {
+        Outcome { text, is_error: true }
+    }
+}
+
+impl Toolbox {
+    /// Schemas were checked when the scenario loaded; one that fails here is reported.
+    pub fn new(tools: &[Tool]) -> Result<Toolbox, String> {
+        let mut ready = HashMap::new();
+        for tool in tools {
+            let validator = jsonschema::validator_for(&tool.input_schema)
+                .map_err(|e| format!("tool `{}`: invalid input_schema: {e}", tool.name))?;
+            let timeout = tool.timeout.as_deref().and_then(parse_duration).unwrap_or(COMMAND_TIMEOUT);
+            ready.insert(tool.name.clone(), Ready { tool: tool.clone(), validator, timeout });
+        }
+        Ok(Toolbox { tools: ready })
+    }
+
+    /// Calls a tool the model asked for.
+    pub async fn call(&self, name: &str, input: &Value) -> Outcome {
+        let Some(ready) = self.tools.get(name) else {
+            return Outcome::error(format!("Unknown tool: {name}"));
+        };
+        let violations: Vec<String> = ready
+            .validator
+            .iter_errors(input)
+            .map(|e| format!("{}: {e}", pointer_or_root(e.instance_path().as_str())))
+            .collect();
+        if !violations.is_empty() {
+            return Outcome::error(format!("Invalid input for {name}: {}", violations.join("; ")));
+        }
+        let tool = &ready.tool;
+        if let Some(result) = &tool.result {
+            return Outcome::ok(text_of(result));
+        }
+        if let Some(cases) = &tool.cases {
+            return match cases
+                .iter()
+                .find(|c| contains_value(input, &c.when))
+                .map(|c| &c.result)
+                .or(tool.default.as_ref())
+            {
+                Some(result) => Outcome::ok(text_of(result)),
+                None => Outcome::error(format!("{name} has no answer for the input {input}")),
+            };
+        }
+        match &tool.command {
+            Some(command) => run_command(command, input, ready.timeout).await,
+            None => Outcome::error(format!("{name} has no implementation")),
+        }
+    }
+}
+
+fn pointer_or_root(pointer: &str) -> &str {
+    if pointer.is_empty() { "(input)" } else { pointer }
+}
+
+/// Results are text for the model: strings as they are, anything else as JSON.
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+async fn run_command(command: &[String], input: &Value, timeout: Duration) -> Outcome {
+    let Some((program, args)) = command.split_first() else {
+        return Outcome::error("the tool's command is empty".into());
+    };
+    let spawned = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => return Outcome::error(format!("cannot start {program}: {e}")),
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        // A program that exits without reading its input is not an error of ours.
+        let _ = stdin.write_all(input.to_string().as_bytes()).await;
+    }
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Err(_) => Outcome::error(format!("{program} did not finish within {}s", timeout.as_secs_f64())),
+        Ok(Err(e)) => Outcome::error(format!("{program} failed: {e}")),
+        Ok(Ok(output)) if output.status.success() => {
+            Outcome::ok(String::from_utf8_lossy(&output.stdout).trim_end().to_owned())
+        }
+        Ok(Ok(output)) => {
+            let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+            let why = if stderr.is_empty() { format!("exit status {}", output.status) } else { stderr };
+            Outcome::error(format!("{program} failed: {why}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn toolbox(tools: Value) -> Toolbox {
+        Toolbox::new(&serde_json::from_value::<Vec<Tool>>(tools).unwrap()).unwrap()
+    }
+
+    fn schema() -> Value {
+        json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
+    }
+
+    #[tokio::test]
+    async fn fixed_results_cases_and_defaults() {
+        let tb = toolbox(json!([
+            {"name": "fixed", "description": "d", "input_schema": schema(), "result": {"temp": 20}},
+            {"name": "by_city", "description": "d", "input_schema": schema(),
+             "cases": [{"when": {"city": "Tokyo"}, "result": "sunny"}], "default": "unknown city"},
+            {"name": "strict", "description": "d", "input_schema": schema(), "cases": [{"when": {"city": "Tokyo"}, "result": "sunny"}]},
+        ]));
+        assert_eq!(tb.call("fixed", &json!({"city": "x"})).await, Outcome::ok("{\"temp\":20}".into()));
+        assert_eq!(tb.call("by_city", &json!({"city": "Tokyo"})).await, Outcome::ok("sunny".into()));
+        assert_eq!(tb.call("by_city", &json!({"city": "Paris"})).await, Outcome::ok("unknown city".into()));
+        assert!(tb.call("strict", &json!({"city": "Paris"})).await.is_error);
+    }
+
+    #[tokio::test]
+    async fn unknown_tools_and_invalid_inputs_are_error_results() {
+        let tb = toolbox(json!([{"name": "w", "description": "d", "input_schema": schema(), "result": "ok"}]));
+        assert_eq!(tb.call("nope", &json!({})).await, Outcome::error("Unknown tool: nope".into()));
+        let invalid = tb.call("w", &json!({"city": 3})).await;
+        assert!(invalid.is_error);
+        assert_eq!(invalid.text, "Invalid input for w: /city: 3 is not of type \"string\"");
+        assert!(tb.call("w", &json!({})).await.text.contains("\"city\" is a required property"));
+    }
+
+    #[tokio::test]
+    async fn commands_read_stdin_and_fail_on_non_zero_exit() {
+        let tb = toolbox(json!([
+            {"name": "echo", "description": "d", "input_schema": schema(), "command": ["cat"]},
+            {"name": "fail", "description": "d", "input_schema": schema(), "command": ["sh", "-c", "echo broken >&2; exit 3"]},
+            {"name": "slow", "description": "d", "input_schema": schema(), "command": ["sleep", "5"], "timeout": "200ms"},
+        ]));
+        assert_eq!(tb.call("echo", &json!({"city": "Tokyo"})).await, Outcome::ok("{\"city\":\"Tokyo\"}".into()));
+        assert_eq!(tb.call("fail", &json!({"city": "Tokyo"})).await, Outcome::error("sh failed: broken".into()));
+        let slow = tb.call("slow", &json!({"city": "Tokyo"})).await;
+        assert!(slow.is_error && slow.text.contains("did not finish"), "{slow:?}");
+    }
+}
