@@ -2,6 +2,7 @@
 //! Commands print; the library stages they call do not.
 
 mod commands;
+mod init;
 mod run;
 mod snapshots;
 mod tools;
@@ -119,6 +120,24 @@ pub enum Command {
         #[arg(long, default_value = "0ms", value_parser = parse_duration)]
         latency: std::time::Duration,
     },
+    /// Scaffold a working suite into DIR: scenarios for each API and an agent, with
+    /// cassettes and snapshots, defaults.yaml, .env.example and GitHub workflows.
+    #[command(
+        after_help = "Examples:\n  gpt-oss-scenarios init my-suite\n  cd my-suite && gpt-oss-scenarios run scenarios/ --mode replay"
+    )]
+    Init {
+        /// The folder (created if missing). Existing files are never overwritten.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print shell completions.
+    #[command(
+        after_help = "Examples:\n  gpt-oss-scenarios completions bash > /etc/bash_completion.d/gpt-oss-scenarios\n  gpt-oss-scenarios completions zsh > ~/.zfunc/_gpt-oss-scenarios"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Print the JSON Schema of scenario files (or of defaults.yaml, or of the JSON report).
     #[command(
         after_help = "Examples:\n  gpt-oss-scenarios schema > schema/scenario.schema.json\n  gpt-oss-scenarios schema --kind defaults"
@@ -196,6 +215,11 @@ pub struct RunArgs {
     /// Accept every new and changed snapshot (same as --update-snapshots=always).
     #[arg(long)]
     pub accept: bool,
+    /// Snapshot drift alone (assertions pass, the snapshot differs): `fail` the case
+    /// (default) or `warn` and pass it, still writing `.snap.new` for review. Nightly
+    /// live runs use `warn`: live answers change.
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub drift: Option<DriftPolicy>,
     /// Print every answer with its reasoning, not only failures.
     #[arg(short, long)]
     pub verbose: bool,
@@ -236,6 +260,7 @@ impl RunArgs {
             dry_run: self.dry_run,
             update: self.update_snapshots,
             accept: self.accept,
+            drift_warn: self.drift == Some(DriftPolicy::Warn),
             verbose: self.verbose,
             report_json: self.report_json,
             junit: self.junit,
@@ -243,6 +268,13 @@ impl RunArgs {
             mode: self.mode,
         }
     }
+}
+
+/// What snapshot drift does to a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriftPolicy {
+    Fail,
+    Warn,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -270,6 +302,12 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         Command::Review { paths } => snapshots::review(&paths),
         Command::Snapshots { paths, unreferenced: _, delete } => snapshots::unreferenced(&paths, delete),
         Command::Run(args) => run::run(args.into_options()),
+        Command::Init { dir } => init::init(&dir),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "gpt-oss-scenarios", &mut std::io::stdout());
+            exit::SUCCESS
+        }
         Command::MergeReports { inputs, report_json, junit, summary_md } => {
             tools::merge_reports(&inputs, report_json.as_deref(), junit.as_deref(), summary_md.as_deref())
         }

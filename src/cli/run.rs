@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     pub update: Option<UpdateRequest>,
     pub accept: bool,
+    /// `--drift warn`: snapshot drift alone does not fail a case.
+    pub drift_warn: bool,
     pub verbose: bool,
     pub report_json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
@@ -45,7 +47,10 @@ pub struct RunOptions {
 
 pub fn run(options: RunOptions) -> u8 {
     let snapshots = match SnapshotSettings::resolve(options.update, options.accept, |name| std::env::var(name).ok()) {
-        Ok(s) => s,
+        Ok(mut s) => {
+            s.force_pass |= options.drift_warn;
+            s
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return exit::INVALID;

@@ -12,3 +12,4 @@ mod robustness;
 mod run;
 mod snapshots;
 mod support;
+mod workflow;

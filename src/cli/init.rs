@@ -1,0 +1,257 @@
+//! `init [DIR]`: scaffolds a working suite: scenarios for each API and an agent, with
+//! synthetic cassettes and accepted snapshots (so `run --mode replay` passes at once),
+//! `defaults.yaml`, the schemas for editor completion, `.env.example`, a `.gitignore`
+//! entry for `.env`, and the two GitHub workflows. Existing files are left alone.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cassette::{self, Cassette, Interaction};
+use crate::execute::{Clients, RetryPolicy};
+use crate::exit;
+use crate::load;
+use crate::plan::{self, Case};
+use crate::providers::{Connection, Environment, wire_api};
+use crate::runner::{self, RunnerOptions};
+use crate::scenario::{Api, Mode};
+use crate::schema::{SchemaKind, json_schema};
+use crate::verdict::{SnapshotSettings, UpdateAction};
+use crate::wire::{Provenance, ProvenanceKind, WireCase};
+
+const DEFAULTS: &str = "# yaml-language-server: $schema=../schema/defaults.schema.json
+# Applies to every scenario below this folder; a scenario's own fields win.
+region: us-west-2
+model: openai.gpt-oss-20b-1:0
+params:
+  max_tokens: 1024
+  temperature: 1.0
+  reasoning_effort: medium
+expect:
+  - reasoning_present: true
+";
+
+const EXAMPLES: &str = "# yaml-language-server: $schema=../schema/scenario.schema.json
+# One scenario per API. Their cassettes are synthetic: record real answers with
+# `gpt-oss-scenarios run scenarios/ --mode record` (needs credentials, see .env.example).
+scenarios:
+  - name: decimals-converse
+    description: gpt-oss answers in Japanese which of 3.11 and 3.9 is larger.
+    api: converse
+    system: 質問に対して日本語で回答してください。
+    prompt: 3.11と3.9はどちらが大きいですか？
+    expect:
+      - contains: \"3.9\"
+      - script: {name: japanese, min_share: 0.3}
+      - no_reasoning_leak: true
+    snapshot:
+      final: {extract: '(3\\.9|3\\.11) *の?(?:ほう|方)が大きい'}
+  - name: decimals-converse-stream
+    api: converse-stream
+    system: 質問に対して日本語で回答してください。
+    prompt: 3.11と3.9はどちらが大きいですか？
+    expect:
+      - contains: \"3.9\"
+    snapshot:
+      final: {extract: '(3\\.9|3\\.11) *の?(?:ほう|方)が大きい'}
+  - name: decimals-chat
+    api: chat
+    system: 質問に対して日本語で回答してください。
+    prompt: 3.11と3.9はどちらが大きいですか？
+    expect:
+      - contains: \"3.9\"
+    snapshot:
+      final: {extract: '(3\\.9|3\\.11) *の?(?:ほう|方)が大きい'}
+  - name: decimals-chat-stream
+    api: chat-stream
+    system: 質問に対して日本語で回答してください。
+    prompt: 3.11と3.9はどちらが大きいですか？
+    expect:
+      - contains: \"3.9\"
+    snapshot:
+      final: {extract: '(3\\.9|3\\.11) *の?(?:ほう|方)が大きい'}
+";
+
+const AGENT: &str = "# yaml-language-server: $schema=../schema/scenario.schema.json
+# A Strands-style agent: the model calls get_weather, gets the result, answers.
+name: weather-agent
+api: agent
+transport: converse-stream
+system: You are a helpful weather assistant. Use tools when they help.
+prompt: What is the weather in Tokyo right now?
+tools:
+  - name: get_weather
+    description: Get the current weather for a city.
+    input_schema:
+      type: object
+      properties: {city: {type: string}}
+      required: [city]
+    cases:
+      - when: {city: Tokyo}
+        result: {city: Tokyo, condition: sunny, temperature_c: 22}
+    default: {error: unknown city}
+expect:
+  - tool_sequence: {calls: [get_weather]}
+  - icontains: tokyo
+";
+
+const ENV_EXAMPLE: &str = "# Copy to .env (never commit it). gpt-oss-scenarios loads .env; real variables win.
+# Converse and ConverseStream: a Bedrock API key, or the standard AWS credential chain.
+AWS_BEARER_TOKEN_BEDROCK=
+# AWS_ACCESS_KEY_ID=
+# AWS_SECRET_ACCESS_KEY=
+# AWS_SESSION_TOKEN=
+# AWS_PROFILE=
+# AWS_REGION=us-west-2
+# Chat completions: OPENAI_API_KEY, else AWS_BEARER_TOKEN_BEDROCK.
+# OPENAI_API_KEY=
+# Endpoint overrides (plain http:// works for local servers).
+# AWS_ENDPOINT_URL_BEDROCK_RUNTIME=
+# OPENAI_BASE_URL=
+# Snapshots: INSTA_UPDATE=auto|new|always|unseen|no, INSTA_FORCE_PASS=1; CI=true writes none.
+# Colour: NO_COLOR=1. CI summaries: GITHUB_STEP_SUMMARY (set by GitHub).
+";
+
+/// Synthetic answers, in each API's wire format.
+fn synthetic(api: Api) -> Vec<&'static str> {
+    match api {
+        Api::Converse => vec![include_str!("../../scripts/synthetic/converse.json")],
+        Api::ConverseStream => vec![include_str!("../../scripts/synthetic/converse-stream.json")],
+        Api::Chat => vec![include_str!("../../scripts/synthetic/chat.json")],
+        Api::ChatStream => vec![include_str!("../../scripts/synthetic/chat-stream.json")],
+        Api::Agent => vec![
+            include_str!("../../scripts/synthetic/agent-converse-stream-tool-call.json"),
+            include_str!("../../scripts/synthetic/agent-converse-stream-final.json"),
+        ],
+    }
+}
+
+pub fn init(dir: &Path) -> u8 {
+    match scaffold(dir) {
+        Ok(()) => {
+            println!("\nnext: cd {} && gpt-oss-scenarios run scenarios/ --mode replay", dir.display());
+            exit::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::FAILURES
+        }
+    }
+}
+
+fn write_new(dir: &Path, name: &str, text: &str) -> Result<(), String> {
+    let path = dir.join(name);
+    if path.exists() {
+        println!("kept    {} (exists)", path.display());
+        return Ok(());
+    }
+    crate::verdict::store::write_atomic(&path, text).map_err(|e| e.to_string())?;
+    println!("created {}", path.display());
+    Ok(())
+}
+
+fn scaffold(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let pretty = |kind| serde_json::to_string_pretty(&json_schema(kind)).unwrap_or_default() + "\n";
+    write_new(dir, "scenarios/defaults.yaml", DEFAULTS)?;
+    write_new(dir, "scenarios/examples.yaml", EXAMPLES)?;
+    write_new(dir, "scenarios/agent.yaml", AGENT)?;
+    write_new(dir, "schema/scenario.schema.json", &pretty(SchemaKind::Scenario))?;
+    write_new(dir, "schema/defaults.schema.json", &pretty(SchemaKind::Defaults))?;
+    write_new(dir, ".env.example", ENV_EXAMPLE)?;
+    write_new(dir, ".github/workflows/scenarios.yml", include_str!("templates/ci.yml"))?;
+    write_new(dir, ".github/workflows/scenarios-nightly.yml", include_str!("templates/nightly.yml"))?;
+    let ignore = dir.join(".gitignore");
+    let current = std::fs::read_to_string(&ignore).unwrap_or_default();
+    if !current.lines().any(|l| l.trim() == ".env") {
+        let sep = if current.is_empty() || current.ends_with('\n') { "" } else { "\n" };
+        crate::verdict::store::write_atomic(&ignore, &format!("{current}{sep}.env\n")).map_err(|e| e.to_string())?;
+        println!("added   .env to {}", ignore.display());
+    }
+    // The project root (the nearest folder holding .git) decides where cassettes and
+    // snapshots go. Outside any repository, DIR becomes one, as `cargo new` does.
+    let in_repo = load::absolute(dir).ancestors().any(|d| d.join(".git").exists());
+    if !in_repo {
+        let made = std::process::Command::new("git").arg("init").arg("-q").arg(dir).status();
+        match made {
+            Ok(status) if status.success() => println!("created a git repository in {}", dir.display()),
+            _ => {
+                return Err(format!(
+                    "{} is not in a git repository and `git init` failed: run it, then init again",
+                    dir.display()
+                ));
+            }
+        }
+    }
+    let suite = load::load(&[dir.join("scenarios")]);
+    let planned = plan::plan(&suite.scenarios);
+    if let Some(d) = suite.diagnostics.iter().chain(&planned.diagnostics).next() {
+        return Err(format!("the scaffolded suite does not load: {d}"));
+    }
+    for case in &planned.cases {
+        write_cassette(case)?;
+    }
+    accept_snapshots(planned.cases)
+}
+
+fn write_cassette(case: &Case) -> Result<(), String> {
+    let path = cassette::path_for(case);
+    if path.exists() {
+        return Ok(());
+    }
+    let request = cassette::request_for(case);
+    let interactions = synthetic(case.api)
+        .into_iter()
+        .map(|text| {
+            let wire: WireCase = serde_json::from_str(text).map_err(|e| e.to_string())?;
+            Ok(Interaction { request: request.clone(), response: wire.response })
+        })
+        .collect::<Result<Vec<Interaction>, String>>()?;
+    let cassette = Cassette {
+        format: cassette::FORMAT,
+        scenario: case.source.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"),
+        case: case.id.clone(),
+        api: case.api,
+        model: case.model.clone(),
+        recorded_at: "synthetic".into(),
+        endpoint_host: format!("bedrock-runtime.{}.amazonaws.com", case.region),
+        provenance: Provenance {
+            kind: ProvenanceKind::Synthetic,
+            source: "gpt-oss-scenarios init".into(),
+            notes: format!("Hand-written {} answers; re-record with `run --mode record`.", wire_api(case)),
+        },
+        interactions,
+    };
+    crate::verdict::store::write_atomic(&path, &cassette.to_text()).map_err(|e| e.to_string())?;
+    println!("created {}", path.display());
+    Ok(())
+}
+
+/// Replays every case once and accepts its snapshot, so the suite passes as shipped.
+fn accept_snapshots(cases: Vec<Case>) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let options = RunnerOptions {
+        concurrency: 4,
+        retry: RetryPolicy::none(),
+        deadline: None,
+        fail_fast: false,
+        snapshots: SnapshotSettings { action: UpdateAction::Overwrite, force_pass: false },
+        grace: Duration::from_secs(1),
+        mode: Some(Mode::Replay),
+    };
+    let clients: Arc<Clients> = Clients::new(Environment::default(), Connection::default());
+    let mut problems = Vec::new();
+    let mut emit = |event: runner::Event<'_>| {
+        if let runner::Event::CaseFinished { result } = event {
+            match &result.verdict.snapshot {
+                Some(s) if s.written.is_some() => println!("created {}", s.path.display()),
+                _ => {}
+            }
+            if result.verdict.status != crate::verdict::Status::Passed {
+                problems.push(result.case.id.clone());
+            }
+        }
+    };
+    runtime.block_on(runner::run(cases, clients, options, std::future::pending(), &mut emit));
+    if problems.is_empty() { Ok(()) } else { Err(format!("scaffolded cases did not pass: {}", problems.join(", "))) }
+}

