@@ -4,7 +4,8 @@
 //! key, sent as bearer auth) when set, otherwise the standard chain (environment,
 //! profile, SSO, web identity, container, IMDS). The SDK's own retries are off: the
 //! caller's retry policy is the only one. Reasoning signatures are never sent back:
-//! Bedrock rejects them for gpt-oss.
+//! Bedrock rejects them for gpt-oss. Record mode's capture of responses lives in
+//! [`super::bedrock_capture`].
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,7 @@ use aws_sdk_bedrockruntime::types::{
 use aws_smithy_types::{Document, Number};
 use serde_json::{Map, Value};
 
+use super::bedrock_capture::{error_response, event_json, exception_json, output_json};
 use super::{CallRequest, Content, Environment};
 use crate::execute::response::{Assembler, CallError, ErrorKind, ModelResponse};
 use crate::scenario::Role;
@@ -272,7 +274,7 @@ pub async fn call(client: &ConverseClient, req: &CallRequest, stream: bool, capt
                 Ok(output) => {
                     read_output(&output, &mut assembler);
                     if let Some(w) = wire.as_mut() {
-                        *w = json_response(200, output_json(&output));
+                        *w = WireResponse::json(200, output_json(&output));
                     }
                     None
                 }
@@ -289,127 +291,6 @@ pub async fn call(client: &ConverseClient, req: &CallRequest, stream: bool, capt
     let mut response = assembler.finish(error, started.elapsed());
     response.wire = wire;
     response
-}
-
-fn json_response(status: u16, body: Value) -> WireResponse {
-    WireResponse {
-        status,
-        headers: [("content-type".to_owned(), "application/json".to_owned())].into(),
-        json: Some(body),
-        ..WireResponse::default()
-    }
-}
-
-/// A failed request as Bedrock sends it: the status, the error type header, a message.
-fn error_response<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>, error: &CallError) -> WireResponse {
-    let mut w = json_response(error.status.unwrap_or(500), serde_json::json!({"message": error.message}));
-    if let Some(code) = e.as_service_error().and_then(|s| s.code()) {
-        w.headers.insert("x-amzn-errortype".into(), code.to_owned());
-    }
-    w
-}
-
-/// Converse's JSON body, rebuilt from the SDK's output.
-fn output_json(output: &ConverseOutput) -> Value {
-    let mut content = Vec::new();
-    if let Some(Output::Message(message)) = output.output() {
-        for block in message.content() {
-            content.push(match block {
-                ContentBlock::Text(text) => serde_json::json!({"text": text}),
-                ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(r)) => {
-                    let mut text = serde_json::json!({"text": r.text()});
-                    if let Some(sig) = r.signature() {
-                        text["signature"] = Value::String(sig.to_owned());
-                    }
-                    serde_json::json!({"reasoningContent": {"reasoningText": text}})
-                }
-                ContentBlock::ToolUse(t) => serde_json::json!({"toolUse": {
-                    "toolUseId": t.tool_use_id(), "name": t.name(), "input": document_to_json(t.input())
-                }}),
-                _ => continue,
-            });
-        }
-    }
-    let mut body = serde_json::json!({
-        "output": {"message": {"role": "assistant", "content": content}},
-        "stopReason": output.stop_reason().as_str(),
-    });
-    if let Some(u) = output.usage() {
-        body["usage"] = serde_json::json!({
-            "inputTokens": u.input_tokens(), "outputTokens": u.output_tokens(), "totalTokens": u.total_tokens()
-        });
-    }
-    if let Some(m) = output.metrics() {
-        body["metrics"] = serde_json::json!({"latencyMs": m.latency_ms()});
-    }
-    body
-}
-
-/// One ConverseStream event as the wire carries it: its type and JSON payload.
-fn event_json(event: &ConverseStreamOutput) -> Option<WireEvent> {
-    let (event_type, payload) = match event {
-        ConverseStreamOutput::MessageStart(_) => ("messageStart", serde_json::json!({"role": "assistant"})),
-        ConverseStreamOutput::ContentBlockStart(e) => {
-            let start = match e.start() {
-                Some(ContentBlockStart::ToolUse(t)) => {
-                    serde_json::json!({"toolUse": {"toolUseId": t.tool_use_id(), "name": t.name()}})
-                }
-                _ => serde_json::json!({}),
-            };
-            ("contentBlockStart", serde_json::json!({"contentBlockIndex": e.content_block_index(), "start": start}))
-        }
-        ConverseStreamOutput::ContentBlockDelta(e) => {
-            let delta = match e.delta()? {
-                ContentBlockDelta::Text(t) => serde_json::json!({"text": t}),
-                ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::Text(t)) => {
-                    serde_json::json!({"reasoningContent": {"text": t}})
-                }
-                ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::Signature(s)) => {
-                    serde_json::json!({"reasoningContent": {"signature": s}})
-                }
-                ContentBlockDelta::ToolUse(t) => serde_json::json!({"toolUse": {"input": t.input()}}),
-                _ => return None,
-            };
-            ("contentBlockDelta", serde_json::json!({"contentBlockIndex": e.content_block_index(), "delta": delta}))
-        }
-        ConverseStreamOutput::ContentBlockStop(e) => {
-            ("contentBlockStop", serde_json::json!({"contentBlockIndex": e.content_block_index()}))
-        }
-        ConverseStreamOutput::MessageStop(e) => {
-            ("messageStop", serde_json::json!({"stopReason": e.stop_reason().as_str()}))
-        }
-        ConverseStreamOutput::Metadata(e) => {
-            let mut payload = serde_json::json!({});
-            if let Some(u) = e.usage() {
-                payload["usage"] = serde_json::json!({
-                    "inputTokens": u.input_tokens(), "outputTokens": u.output_tokens(), "totalTokens": u.total_tokens()
-                });
-            }
-            if let Some(m) = e.metrics() {
-                payload["metrics"] = serde_json::json!({"latencyMs": m.latency_ms()});
-            }
-            ("metadata", payload)
-        }
-        _ => return None,
-    };
-    Some(WireEvent { event_type: event_type.into(), message_type: "event".into(), payload })
-}
-
-/// An exception frame, as Bedrock sends it mid-stream.
-fn exception_json(error: &ConverseStreamOutputError) -> WireEvent {
-    let event_type = match error {
-        ConverseStreamOutputError::ThrottlingException(_) => "throttlingException",
-        ConverseStreamOutputError::ValidationException(_) => "validationException",
-        ConverseStreamOutputError::ServiceUnavailableException(_) => "serviceUnavailableException",
-        ConverseStreamOutputError::InternalServerException(_) => "internalServerException",
-        ConverseStreamOutputError::ModelStreamErrorException(_) => "modelStreamErrorException",
-        _ => "unknownException",
-    };
-    WireEvent {
-        event_type: event_type.into(),
-        message_type: "exception".into(),
-        payload: serde_json::json!({"message": error.message().unwrap_or_default()}),
-    }
 }
 
 fn read_output(output: &ConverseOutput, assembler: &mut Assembler) {
@@ -524,7 +405,7 @@ fn read_event(event: ConverseStreamOutput, assembler: &mut Assembler) {
     }
 }
 
-type HttpResponse = aws_smithy_runtime_api::http::Response;
+pub(super) type HttpResponse = aws_smithy_runtime_api::http::Response;
 
 /// Classifies a failed Converse or ConverseStream request (not a mid-stream error).
 fn classify<E>(error: &SdkError<E, HttpResponse>, client: &ConverseClient, model: &str) -> CallError

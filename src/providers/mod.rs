@@ -3,6 +3,7 @@
 //! crate (aws-sdk-bedrockruntime, async-openai). No retries here: one call, one
 //! attempt; the caller decides whether to try again.
 
+mod bedrock_capture;
 pub mod bedrock_converse;
 pub mod openai_chat;
 

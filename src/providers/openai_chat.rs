@@ -177,7 +177,7 @@ pub async fn call(client: &ChatClient, req: &CallRequest, stream: bool, capture:
             Ok(value) => {
                 let error = read_completion(&value, &mut assembler);
                 if let Some(w) = wire.as_mut() {
-                    *w = json_response(200, value);
+                    *w = WireResponse::json(200, value);
                 }
                 error
             }
@@ -187,15 +187,6 @@ pub async fn call(client: &ChatClient, req: &CallRequest, stream: bool, capture:
     let mut response = assembler.finish(error, started.elapsed());
     response.wire = wire;
     response
-}
-
-fn json_response(status: u16, body: Value) -> WireResponse {
-    WireResponse {
-        status,
-        headers: [("content-type".to_owned(), "application/json".to_owned())].into(),
-        json: Some(body),
-        ..WireResponse::default()
-    }
 }
 
 async fn call_stream(
@@ -378,7 +369,7 @@ fn classify(error: OpenAIError, base_url: &str, model: &str, wire: Option<&mut W
                 if let Some(w) = wire {
                     let body = serde_json::from_str(&failure.body)
                         .unwrap_or_else(|_| json!({"error": {"message": failure.body.clone()}}));
-                    *w = json_response(failure.status, body);
+                    *w = WireResponse::json(failure.status, body);
                     if let Some(after) = failure.retry_after {
                         w.headers.insert("retry-after".into(), after.as_secs().to_string());
                     }

@@ -77,19 +77,7 @@ impl SnapshotRules {
         if !r.turns.is_empty() {
             entries.push(("turns".to_owned(), Yaml::Seq(r.turns.iter().map(|t| self.turn(t)).collect())));
         } else if self.tool_calls && !r.tool_calls.is_empty() {
-            let calls = r
-                .tool_calls
-                .iter()
-                .map(|c| {
-                    let mut call = Vec::new();
-                    if self.keep.contains(&Volatile::Ids) {
-                        call.push(("id".to_owned(), Yaml::str(&c.id)));
-                    }
-                    call.push(("name".to_owned(), Yaml::str(&c.name)));
-                    call.push(("input".to_owned(), Yaml::str(canonical_json(&c.input))));
-                    Yaml::Map(call)
-                })
-                .collect();
+            let calls = r.tool_calls.iter().map(|c| Yaml::Map(self.call(&c.id, &c.name, &c.input))).collect();
             entries.push(("tool_calls".to_owned(), Yaml::Seq(calls)));
         }
         if self.keep.contains(&Volatile::Usage)
@@ -123,12 +111,7 @@ impl SnapshotRules {
                 .tool_calls
                 .iter()
                 .map(|c| {
-                    let mut call = Vec::new();
-                    if self.keep.contains(&Volatile::Ids) {
-                        call.push(("id".to_owned(), Yaml::str(&c.id)));
-                    }
-                    call.push(("name".to_owned(), Yaml::str(&c.name)));
-                    call.push(("input".to_owned(), Yaml::str(canonical_json(&c.input))));
+                    let mut call = self.call(&c.id, &c.name, &c.input);
                     call.push(("result".to_owned(), Yaml::Str(self.redactor.apply(&c.result))));
                     if c.is_error {
                         call.push(("error".to_owned(), Yaml::Bool(true)));
@@ -142,6 +125,17 @@ impl SnapshotRules {
             entries.push(("text".to_owned(), Yaml::str("")));
         }
         Yaml::Map(entries)
+    }
+
+    /// A tool call: its id only when ids are kept (they change on every run).
+    fn call(&self, id: &str, name: &str, input: &Value) -> Vec<(String, Yaml)> {
+        let mut call = Vec::new();
+        if self.keep.contains(&Volatile::Ids) {
+            call.push(("id".to_owned(), Yaml::str(id)));
+        }
+        call.push(("name".to_owned(), Yaml::str(name)));
+        call.push(("input".to_owned(), Yaml::str(canonical_json(input))));
+        call
     }
 
     fn part(&self, rule: &Rule, raw: &str) -> Option<Yaml> {

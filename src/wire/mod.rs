@@ -108,6 +108,16 @@ pub enum WireError {
 }
 
 impl WireResponse {
+    /// A JSON body with its status.
+    pub fn json(status: u16, body: Value) -> WireResponse {
+        WireResponse {
+            status,
+            headers: [("content-type".to_owned(), "application/json".to_owned())].into(),
+            json: Some(body),
+            ..WireResponse::default()
+        }
+    }
+
     /// The body as the chunks it is written in. Streams are written one event per
     /// chunk unless `writes` says exactly how the bytes were cut.
     pub fn body_chunks(&self) -> Result<Vec<Bytes>, WireError> {
