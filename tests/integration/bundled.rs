@@ -4,16 +4,7 @@
 
 use std::process::{Command, Output};
 
-use crate::support::{stderr, stdout};
-
-const SECRETS: [&str; 6] = [
-    "AWS_BEARER_TOKEN_BEDROCK",
-    "OPENAI_API_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-];
+use crate::support::{CREDENTIALS, stderr, stdout};
 
 /// Runs the bundled suite, under `wrapper` (a program and its arguments) if given.
 fn bundled(wrapper: Option<(&str, &[&str])>, mode: &[&str]) -> Output {
@@ -35,7 +26,7 @@ fn bundled(wrapper: Option<(&str, &[&str])>, mode: &[&str]) -> Output {
         .env("OPENAI_BASE_URL", "http://192.0.2.1:9/v1")
         .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://192.0.2.1:9")
         .env("AWS_EC2_METADATA_DISABLED", "true");
-    for name in SECRETS {
+    for name in CREDENTIALS {
         command.env_remove(name);
     }
     command.output().expect("starts")

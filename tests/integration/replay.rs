@@ -3,14 +3,13 @@
 //! the tool writes.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use gpt_oss_scenarios::wire::WireCase;
 use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder, WireServer};
 use serde_json::Value;
 
-use crate::support::{repo, stderr, stdout, write};
+use crate::support::{repo, run_isolated, stderr, stdout, write};
 
 fn corpus(id: &str) -> Reply {
     let path = format!("{}/../shared/fixtures/wire/cases/{id}.json", env!("CARGO_MANIFEST_DIR"));
@@ -43,26 +42,6 @@ const SUITE: &str = "scenarios:
   - {name: sun, api: chat-stream, prompt: What's the name of the Sun in latin?}
 ";
 
-const CREDENTIALS: [&str; 6] = [
-    "AWS_BEARER_TOKEN_BEDROCK",
-    "OPENAI_API_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-];
-
-fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"));
-    command.args(args).current_dir(dir).env("NO_COLOR", "1").env("HOME", dir).env("AWS_EC2_METADATA_DISABLED", "true");
-    for name in
-        CREDENTIALS.iter().chain(&["OPENAI_BASE_URL", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "GITHUB_STEP_SUMMARY"])
-    {
-        command.env_remove(name);
-    }
-    command.envs(env.iter().copied()).output().unwrap()
-}
-
 fn endpoints(server: &WireServer) -> Vec<String> {
     vec!["--bedrock-endpoint".into(), server.url(), "--openai-base-url".into(), format!("{}/openai/v1", server.url())]
 }
@@ -77,7 +56,7 @@ fn record_then_replay_offline() {
     let mut args = vec!["run", "scenarios", "--mode", "record", "--accept"];
     let urls = endpoints(&server);
     args.extend(urls.iter().map(String::as_str));
-    let recorded = run(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "b"), ("OPENAI_API_KEY", "k")]);
+    let recorded = run_isolated(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "b"), ("OPENAI_API_KEY", "k")]);
     assert_eq!(recorded.status.code(), Some(0), "{}{}", stdout(&recorded), stderr(&recorded));
     let cassette: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("cassettes/all.json").with_file_name("planet.json")).unwrap(),
@@ -96,7 +75,7 @@ fn record_then_replay_offline() {
 
     // Offline: no credentials, no endpoint, and the server is gone.
     drop(server);
-    let replayed = run(dir.path(), &["run", "scenarios", "--mode", "replay", "--update-snapshots", "no"], &[]);
+    let replayed = run_isolated(dir.path(), &["run", "scenarios", "--mode", "replay", "--update-snapshots", "no"], &[]);
     let text = stdout(&replayed);
     assert_eq!(replayed.status.code(), Some(0), "{text}{}", stderr(&replayed));
     assert!(text.contains("4 cases: 4 passed"), "{text}");
@@ -109,7 +88,7 @@ fn missing_and_stale_cassettes_say_to_re_record() {
     let server = rt.block_on(WireServer::start(Arc::new(Live))).unwrap();
     let dir = repo();
     write(dir.path(), "scenarios/planet.yaml", "name: planet\napi: chat\nmodel: m\nprompt: Which planet?\n");
-    let missing = run(dir.path(), &["run", "scenarios", "--mode", "replay"], &[]);
+    let missing = run_isolated(dir.path(), &["run", "scenarios", "--mode", "replay"], &[]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(
         stdout(&missing).contains("error: cassette: no cassette at ")
@@ -121,9 +100,9 @@ fn missing_and_stale_cassettes_say_to_re_record() {
     let mut args = vec!["run", "scenarios", "--mode", "record", "--accept"];
     let urls = endpoints(&server);
     args.extend(urls.iter().map(String::as_str));
-    assert_eq!(run(dir.path(), &args, &[("OPENAI_API_KEY", "k")]).status.code(), Some(0));
+    assert_eq!(run_isolated(dir.path(), &args, &[("OPENAI_API_KEY", "k")]).status.code(), Some(0));
     write(dir.path(), "scenarios/planet.yaml", "name: planet\napi: chat\nmodel: m\nprompt: Which planet, please?\n");
-    let stale = run(dir.path(), &["run", "scenarios", "--mode", "replay"], &[]);
+    let stale = run_isolated(dir.path(), &["run", "scenarios", "--mode", "replay"], &[]);
     assert_eq!(stale.status.code(), Some(1));
     assert!(stdout(&stale).contains("was recorded for a different request"), "{}", stdout(&stale));
     assert!(stdout(&stale).contains("re-record with `run --mode record`"), "{}", stdout(&stale));
@@ -132,7 +111,7 @@ fn missing_and_stale_cassettes_say_to_re_record() {
     let mut args = vec!["run", "scenarios", "--update-snapshots", "no"];
     args.extend(urls.iter().map(String::as_str));
     let before = server.requests().len();
-    let auto = run(dir.path(), &args, &[("OPENAI_API_KEY", "k")]);
+    let auto = run_isolated(dir.path(), &args, &[("OPENAI_API_KEY", "k")]);
     assert_eq!(auto.status.code(), Some(0), "{}", stdout(&auto));
     assert_eq!(server.requests().len(), before + 1, "auto went live");
 }
@@ -176,11 +155,11 @@ fn secrets_never_reach_disk() {
     args.extend(urls.iter().map(String::as_str));
     args.extend(reports);
     // With the bearer token (bearer auth), then without it (SigV4 signing with the keys).
-    let first = run(dir.path(), &args, &canaries);
-    let second = run(dir.path(), &args, &canaries[1..]);
+    let first = run_isolated(dir.path(), &args, &canaries);
+    let second = run_isolated(dir.path(), &args, &canaries[1..]);
     let step = dir.path().join("out/step.md");
-    let third = run(dir.path(), &["run", "scenarios", "--mode", "replay", "--dry-run"], &canaries);
-    let _ = run(
+    let third = run_isolated(dir.path(), &["run", "scenarios", "--mode", "replay", "--dry-run"], &canaries);
+    let _ = run_isolated(
         dir.path(),
         &["run", "scenarios", "--mode", "replay", "--report-json", "out/replay.json"],
         &[canaries[0], canaries[4], ("GITHUB_STEP_SUMMARY", step.to_str().unwrap())],

@@ -1,14 +1,12 @@
 //! `run` through the real binary against the loopback wire server, one scenario per
 //! API, serving recordings from the wire corpus.
 
-use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use gpt_oss_scenarios::wire::WireCase;
 use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder, WireServer};
 
-use crate::support::{repo, stderr, stdout, write};
+use crate::support::{repo, run_isolated, stderr, stdout, write};
 
 fn corpus(id: &str) -> Reply {
     let path = format!("{}/../shared/fixtures/wire/cases/{id}.json", env!("CARGO_MANIFEST_DIR"));
@@ -47,26 +45,6 @@ const SUITE: &str = "scenarios:
   - {name: sun-chat-stream, api: chat-stream, prompt: What's the name of the Sun in latin?}
 ";
 
-fn run_binary(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"));
-    command.args(args).current_dir(dir).env("NO_COLOR", "1").env("HOME", dir).env("AWS_EC2_METADATA_DISABLED", "true");
-    for name in [
-        "AWS_BEARER_TOKEN_BEDROCK",
-        "OPENAI_API_KEY",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "OPENAI_BASE_URL",
-        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
-        "AWS_ENDPOINT_URL",
-    ] {
-        command.env_remove(name);
-    }
-    command.envs(envs.iter().copied());
-    command.output().expect("the binary starts")
-}
-
 #[test]
 fn each_api_runs_against_the_loopback_server() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -85,7 +63,7 @@ fn each_api_runs_against_the_loopback_server() {
     let run = |extra: &[&str]| {
         let mut args = vec!["run", "suite", "--verbose", "--bedrock-endpoint", &base, "--openai-base-url", &chat_base];
         args.extend_from_slice(extra);
-        run_binary(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "test-bearer"), ("OPENAI_API_KEY", "test-key")])
+        run_isolated(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "test-bearer"), ("OPENAI_API_KEY", "test-key")])
     };
     // First run: accept the snapshots. Second run: they must match, writing nothing.
     let first = run(&["--accept"]);
@@ -134,7 +112,7 @@ fn errors_read_as_sentences() {
     let dir = repo();
     write(dir.path(), "s.yaml", "name: busy\napi: chat\nmodel: openai.gpt-oss-20b-1:0\nprompt: hi\n");
     let base = format!("{}/openai/v1", server.url());
-    let out = run_binary(
+    let out = run_isolated(
         dir.path(),
         &["run", "s.yaml", "--openai-base-url", &base, "--retries", "1"],
         &[("OPENAI_API_KEY", "k")],
@@ -155,7 +133,7 @@ fn missing_credentials_name_what_to_set() {
         "s.yaml",
         "scenarios:\n  - {name: c, api: chat, model: openai.gpt-oss-20b-1:0, prompt: hi}\n  - {name: v, api: converse, model: openai.gpt-oss-20b-1:0, prompt: hi}\n",
     );
-    let out = run_binary(dir.path(), &["run", "s.yaml"], &[]);
+    let out = run_isolated(dir.path(), &["run", "s.yaml"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(

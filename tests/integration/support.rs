@@ -41,3 +41,25 @@ pub fn write(dir: &Path, name: &str, text: &str) {
     }
     std::fs::write(path, text).expect("write");
 }
+
+/// Every variable that carries a credential the tool could pick up.
+pub const CREDENTIALS: [&str; 6] = [
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "OPENAI_API_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+];
+
+/// Runs the real binary from `dir` cut off from the caller's credentials, endpoints,
+/// AWS profile (HOME) and instance metadata, with only `env` added.
+pub fn run_isolated(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"));
+    command.args(args).current_dir(dir).env("NO_COLOR", "1").env("HOME", dir).env("AWS_EC2_METADATA_DISABLED", "true");
+    let endpoints = ["OPENAI_BASE_URL", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL", "GITHUB_STEP_SUMMARY"];
+    for name in CREDENTIALS.iter().chain(&endpoints) {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied()).output().expect("the binary starts")
+}
