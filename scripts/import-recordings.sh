@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Builds the bundled suite's cassettes (maintainers only; the product never reads
-# ../shared). Each exchange is served on loopback by `gpt-oss-scenarios serve` and
+# Builds the bundled suite's cassettes (maintainers only). Each exchange is served on
+# loopback by `gpt-oss-scenarios serve` and
 # recorded through the real clients with `run --mode record`; then the cassette header
 # gets the exchange's provenance. Recorded exchanges come from the wire corpus; the
 # upstream sample prompt has no public recording, so its answers are synthetic
 # (scripts/synthetic/*.json).
 #
-#   scripts/import-recordings.sh [CORPUS]   (default ../shared/fixtures/wire/cases)
+#   scripts/import-recordings.sh [CORPUS]   (default tests/fixtures/wire/cases)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-corpus=${1:-../shared/fixtures/wire/cases}
+corpus=${1:-tests/fixtures/wire/cases}
 cargo build --quiet
 bin=$PWD/target/debug/gpt-oss-scenarios
 export AWS_BEARER_TOKEN_BEDROCK=import OPENAI_API_KEY=import

@@ -159,8 +159,8 @@ fn scaffold(dir: &Path) -> Result<(), String> {
     write_new(dir, "schema/scenario.schema.json", &pretty(SchemaKind::Scenario))?;
     write_new(dir, "schema/defaults.schema.json", &pretty(SchemaKind::Defaults))?;
     write_new(dir, ".env.example", ENV_EXAMPLE)?;
-    write_new(dir, ".github/workflows/scenarios.yml", include_str!("templates/ci.yml"))?;
-    write_new(dir, ".github/workflows/scenarios-nightly.yml", include_str!("templates/nightly.yml"))?;
+    write_new(dir, ".github/workflows/scenarios.yml", &workflow(include_str!("templates/ci.yml")))?;
+    write_new(dir, ".github/workflows/scenarios-nightly.yml", &workflow(include_str!("templates/nightly.yml")))?;
     let ignore = dir.join(".gitignore");
     let current = std::fs::read_to_string(&ignore).unwrap_or_default();
     if !current.lines().any(|l| l.trim() == ".env") {
@@ -254,4 +254,10 @@ fn accept_snapshots(cases: Vec<Case>) -> Result<(), String> {
     };
     runtime.block_on(runner::run(cases, clients, options, std::future::pending(), &mut emit));
     if problems.is_empty() { Ok(()) } else { Err(format!("scaffolded cases did not pass: {}", problems.join(", "))) }
+}
+
+/// A workflow template with this tool's version filled in, so that CI installs the
+/// release that scaffolded the suite.
+fn workflow(template: &str) -> String {
+    template.replace("GPT_OSS_SCENARIOS_VERSION", env!("CARGO_PKG_VERSION"))
 }

@@ -29,6 +29,8 @@ use crate::scenario::Api;
 pub struct Clients {
     env: Environment,
     flags: Connection,
+    /// Replay and loopback tests: every client gets this key and no credential chain.
+    placeholder_key: Option<&'static str>,
     converse: Mutex<HashMap<(String, Option<String>), ConverseClient>>,
     chat: Mutex<HashMap<String, ChatClient>>,
 }
@@ -40,7 +42,16 @@ impl Clients {
     /// `flags` are endpoint overrides from the command line; they win over scenario
     /// fields, which win over the environment.
     pub fn new(env: Environment, flags: Connection) -> Arc<Clients> {
-        Arc::new(Clients { env, flags, converse: Mutex::default(), chat: Mutex::default() })
+        Arc::new(Clients { env, flags, placeholder_key: None, converse: Mutex::default(), chat: Mutex::default() })
+    }
+
+    /// Clients for a loopback server (replay, tests): every endpoint is `flags`', and a
+    /// placeholder key stands in for credentials, which the server ignores. With none,
+    /// the AWS SDK would walk its credential chain, which can reach the network.
+    pub fn loopback(flags: Connection) -> Arc<Clients> {
+        let placeholder_key = Some("loopback");
+        let env = Environment::default();
+        Arc::new(Clients { env, flags, placeholder_key, converse: Mutex::default(), chat: Mutex::default() })
     }
 
     async fn converse(&self, region: &str, endpoint: Option<String>) -> ConverseClient {
@@ -49,7 +60,7 @@ impl Clients {
         if let Some(client) = cache.get(&key) {
             return client.clone();
         }
-        let client = ConverseClient::new(region, key.1.as_deref(), &self.env, READ_TIMEOUT).await;
+        let client = ConverseClient::new(region, key.1.as_deref(), self.placeholder_key, READ_TIMEOUT).await;
         cache.insert(key, client.clone());
         client
     }
@@ -59,7 +70,8 @@ impl Clients {
         if let Some(client) = cache.get(base_url) {
             return Ok(client.clone());
         }
-        let key = self.env.openai_api_key.as_deref().or(self.env.bedrock_bearer_token.as_deref());
+        let key =
+            self.placeholder_key.or(self.env.openai_api_key.as_deref()).or(self.env.bedrock_bearer_token.as_deref());
         if key.is_none() && is_bedrock(base_url) {
             return Err(CallError::new(
                 ErrorKind::Auth,

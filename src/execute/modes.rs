@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use super::{CallError, Clients, ErrorKind, ModelResponse, RetryPolicy, endpoint_host, execute_case, failed};
 use crate::cassette::{self, Cassette, Interaction};
 use crate::plan::Case;
-use crate::providers::{Connection, Environment};
+use crate::providers::Connection;
 use crate::scenario::{Api, Mode};
 use crate::wire::server::{RecordedRequest, Reply, Responder, WireServer};
 use crate::wire::{Provenance, ProvenanceKind};
@@ -125,15 +125,8 @@ async fn replay(case: &Case, cassette: Cassette) -> Vec<ModelResponse> {
             ))];
         }
     };
-    // Placeholder keys: the SDKs want credentials, and with none the AWS SDK would walk
-    // its credential chain (which can reach the network). The loopback server ignores them.
-    let env = Environment {
-        bedrock_bearer_token: Some("replay".into()),
-        openai_api_key: Some("replay".into()),
-        ..Environment::default()
-    };
     let clients =
-        Clients::new(env, Connection { bedrock_endpoint: Some(server.url()), openai_base_url: Some(server.url()) });
+        Clients::loopback(Connection { bedrock_endpoint: Some(server.url()), openai_base_url: Some(server.url()) });
     // The cassette holds final outcomes: a recorded throttle is replayed as it was.
     let policy = RetryPolicy::none();
     live(case, &clients, &policy, false).await

@@ -169,7 +169,15 @@ mod tests {
         let mut all = ids(many);
         all.sort();
         assert_eq!(seen, all, "every case in exactly one shard");
-        assert_eq!(shard_of("case-7", 4), shard_of("case-7", 4));
+    }
+
+    #[test]
+    fn shards_are_fnv1a_so_every_machine_agrees() {
+        // FNV-1a 64 reference values: "" is the offset basis, "a" is 0xaf63dc4c8601ec8c.
+        assert_eq!(shard_of("", 1000), (0xcbf2_9ce4_8422_2325_u64 % 1000) as u32);
+        assert_eq!(shard_of("a", 1000), (0xaf63_dc4c_8601_ec8c_u64 % 1000) as u32);
+        assert_eq!(shard_of("foobar", 1000), (0x8594_4171_f739_67e8_u64 % 1000) as u32);
+        assert_eq!(shard_of("case-7", 4), 1);
     }
 
     #[test]

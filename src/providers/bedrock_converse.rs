@@ -1,8 +1,9 @@
 //! `converse` and `converse-stream`: Amazon Bedrock through aws-sdk-bedrockruntime.
 //!
-//! Credentials follow the AWS conventions: `AWS_BEARER_TOKEN_BEDROCK` (a Bedrock API
-//! key, sent as bearer auth) when set, otherwise the standard chain (environment,
-//! profile, SSO, web identity, container, IMDS). The SDK's own retries are off: the
+//! Credentials are the SDK's own: it sends `AWS_BEARER_TOKEN_BEDROCK` (a Bedrock API
+//! key) as bearer auth when set, and otherwise signs with the standard chain
+//! (environment, profile, SSO, web identity, container, IMDS). Replay gives a fixed
+//! placeholder key instead, so no chain is consulted. The SDK's own retries are off: the
 //! caller's retry policy is the only one. Reasoning signatures are never sent back:
 //! Bedrock rejects them for gpt-oss. Record mode's capture of responses lives in
 //! [`super::bedrock_capture`].
@@ -26,7 +27,7 @@ use aws_smithy_types::{Document, Number};
 use serde_json::{Map, Value};
 
 use super::bedrock_capture::{error_response, event_json, exception_json, output_json};
-use super::{CallRequest, Content, Environment};
+use super::{CallRequest, Content};
 use crate::execute::response::{Assembler, CallError, ErrorKind, ModelResponse};
 use crate::scenario::Role;
 use crate::wire::{WireEvent, WireResponse};
@@ -41,24 +42,26 @@ pub struct ConverseClient {
 }
 
 impl ConverseClient {
+    /// `placeholder_key`: a fixed bearer key that replaces every credential source
+    /// (replay and loopback tests).
     pub async fn new(
         region: &str,
         endpoint: Option<&str>,
-        env: &Environment,
+        placeholder_key: Option<&str>,
         read_timeout: Duration,
     ) -> ConverseClient {
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
-        if env.bedrock_bearer_token.is_some() {
-            // With any credentials provider configured the SDK signs with SigV4 and
-            // never tries bearer auth, so a Bedrock API key means no credential chain.
+        if placeholder_key.is_some() {
+            // With a credentials provider configured the SDK prefers SigV4, and building
+            // one walks the chain (which can reach IMDS): no chain at all forces bearer.
             loader = loader.no_credentials();
         }
         let shared = loader.load().await;
         let mut config = Builder::from(&shared).retry_config(RetryConfig::disabled()).timeout_config(
             TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).read_timeout(read_timeout).build(),
         );
-        if let Some(token) = &env.bedrock_bearer_token {
-            config = config.bearer_token(Token::new(token.clone(), None));
+        if let Some(key) = placeholder_key {
+            config = config.bearer_token(Token::new(key.to_owned(), None));
         }
         if let Some(endpoint) = endpoint {
             config = config.endpoint_url(endpoint);

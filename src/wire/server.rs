@@ -34,6 +34,8 @@ pub struct RecordedRequest {
     /// Only `content-type` and `accept`: authorization, signatures and tokens never
     /// leave the connection.
     pub headers: Vec<(String, String)>,
+    /// The `Authorization` scheme alone (`Bearer`, `AWS4-HMAC-SHA256`), never its value.
+    pub auth_scheme: Option<String>,
     pub body: Bytes,
 }
 
@@ -158,11 +160,17 @@ async fn handle(
         .filter(|(name, _)| matches!(name.as_str(), "content-type" | "accept"))
         .map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect();
+    let auth_scheme = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_whitespace().next())
+        .map(str::to_owned);
     let body = match req.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => Bytes::new(),
     };
-    let recorded = RecordedRequest { method, path, headers, body };
+    let recorded = RecordedRequest { method, path, headers, auth_scheme, body };
     let reply = responder.respond(&recorded);
     if let Ok(mut all) = seen.lock() {
         all.push(recorded);

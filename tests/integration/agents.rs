@@ -2,21 +2,15 @@
 //! loop on each transport, what goes back to the model, and how loops end.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use gpt_oss_scenarios::wire::WireResponse;
 use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder, WireServer};
-use gpt_oss_scenarios::wire::{WireCase, WireResponse};
 use serde_json::{Value, json};
 
-use crate::support::{repo, stderr, stdout, write};
-
-fn corpus(id: &str) -> Reply {
-    let path = format!("{}/../shared/fixtures/wire/cases/{id}.json", env!("CARGO_MANIFEST_DIR"));
-    let case: WireCase = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    Reply::from_wire(&case.response).unwrap()
-}
+use crate::support::{binary, corpus, repo, stderr, stdout, write};
 
 fn json_reply(body: Value) -> Reply {
     let response = WireResponse {
@@ -67,13 +61,11 @@ fn scenario(transport: &str, extra: &str) -> String {
 }
 
 fn run_agent(dir: &Path, server: &WireServer) -> (Output, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"))
+    let out = binary(dir)
         .args(["run", "scenarios", "--mode", "live", "--accept", "--report-json", "report.json"])
         .args(["--bedrock-endpoint", &server.url(), "--openai-base-url", &format!("{}/openai/v1", server.url())])
-        .current_dir(dir)
         .env("AWS_BEARER_TOKEN_BEDROCK", "t")
         .env("OPENAI_API_KEY", "k")
-        .env("NO_COLOR", "1")
         .output()
         .unwrap();
     let report =

@@ -2,33 +2,29 @@
 //! cassette through the real clients and matches its committed snapshot, with no
 //! credentials, and no connection leaves the machine.
 
+use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::{CREDENTIALS, stderr, stdout};
+use crate::support::{binary, clean_env, stderr, stdout};
 
 /// Runs the bundled suite, under `wrapper` (a program and its arguments) if given.
 fn bundled(wrapper: Option<(&str, &[&str])>, mode: &[&str]) -> Output {
-    let binary = env!("CARGO_BIN_EXE_gpt-oss-scenarios");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut command = match wrapper {
         Some((program, args)) => {
             let mut c = Command::new(program);
-            c.args(args).arg(binary);
+            c.args(args).arg(env!("CARGO_BIN_EXE_gpt-oss-scenarios"));
+            clean_env(&mut c, root);
             c
         }
-        None => Command::new(binary),
+        None => binary(root),
     };
     command
         .args(["run", "scenarios/", "--update-snapshots", "no"])
         .args(mode)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
         // Endpoints that lead off the machine: replay must not use them.
         .env("OPENAI_BASE_URL", "http://192.0.2.1:9/v1")
-        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://192.0.2.1:9")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    for name in CREDENTIALS {
-        command.env_remove(name);
-    }
+        .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://192.0.2.1:9");
     command.output().expect("starts")
 }
 

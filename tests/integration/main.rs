@@ -5,6 +5,7 @@ mod agents;
 mod bundled;
 mod cli;
 mod defaults;
+mod install;
 mod readme;
 mod replay;
 mod reports;

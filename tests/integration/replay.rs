@@ -5,17 +5,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use gpt_oss_scenarios::wire::WireCase;
 use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder, WireServer};
 use serde_json::Value;
 
-use crate::support::{repo, run_isolated, stderr, stdout, write};
-
-fn corpus(id: &str) -> Reply {
-    let path = format!("{}/../shared/fixtures/wire/cases/{id}.json", env!("CARGO_MANIFEST_DIR"));
-    let case: WireCase = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    Reply::from_wire(&case.response).unwrap()
-}
+use crate::support::{corpus, repo, run_isolated, stderr, stdout, write};
 
 /// Answers each API with a corpus recording.
 struct Live;

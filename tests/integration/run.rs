@@ -3,16 +3,9 @@
 
 use std::sync::Arc;
 
-use gpt_oss_scenarios::wire::WireCase;
 use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder, WireServer};
 
-use crate::support::{repo, run_isolated, stderr, stdout, write};
-
-fn corpus(id: &str) -> Reply {
-    let path = format!("{}/../shared/fixtures/wire/cases/{id}.json", env!("CARGO_MANIFEST_DIR"));
-    let case: WireCase = serde_json::from_str(&std::fs::read_to_string(path).expect("corpus case")).expect("case");
-    Reply::from_wire(&case.response).expect("reply")
-}
+use crate::support::{corpus, repo, run_isolated, stderr, stdout, write};
 
 /// Routes by API the way Bedrock's URLs and bodies tell them apart.
 struct ByApi {
@@ -68,6 +61,10 @@ fn each_api_runs_against_the_loopback_server() {
     // First run: accept the snapshots. Second run: they must match, writing nothing.
     let first = run(&["--accept"]);
     assert_eq!(first.status.code(), Some(0), "{}\n{}", stdout(&first), stderr(&first));
+    // The AWS SDK reads AWS_BEARER_TOKEN_BEDROCK itself and prefers bearer auth.
+    let converse: Vec<_> = server.requests().into_iter().filter(|r| r.path.contains("/converse")).collect();
+    assert_eq!(converse.len(), 2);
+    assert!(converse.iter().all(|r| r.auth_scheme.as_deref() == Some("Bearer")), "{converse:?}");
     let out = run(&["--update-snapshots", "no"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));

@@ -6,24 +6,19 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
-use gpt_oss_scenarios::wire::WireCase;
-use gpt_oss_scenarios::wire::server::{Reply, WireServer};
+use gpt_oss_scenarios::wire::server::WireServer;
 
-use crate::support::{repo, run_in, stderr, stdout, write};
+use crate::support::{binary, corpus, repo, run_in, stderr, stdout, write};
 
 fn planet_server(runtime: &tokio::runtime::Runtime) -> WireServer {
-    let path = format!("{}/../shared/fixtures/wire/cases/chat-20b-planet.json", env!("CARGO_MANIFEST_DIR"));
-    let case: WireCase = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    runtime.block_on(WireServer::start(Arc::new(Reply::from_wire(&case.response).unwrap()))).unwrap()
+    runtime.block_on(WireServer::start(Arc::new(corpus("chat-20b-planet")))).unwrap()
 }
 
 fn engine(dir: &Path, server: &WireServer, update: &str) -> Output {
     let base = format!("{}/openai/v1", server.url());
-    Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"))
+    binary(dir)
         .args(["run", "scenarios", "--update-snapshots", update, "--openai-base-url", &base])
-        .current_dir(dir)
         .env("OPENAI_API_KEY", "k")
-        .env("NO_COLOR", "1")
         .output()
         .unwrap()
 }
@@ -95,14 +90,7 @@ fn built_in_review_accept_reject_and_housekeeping() {
     assert!(snaps.join("planet.snap.new").exists() && snaps.join("other.snap.new").exists());
 
     // Scripted review: accept the first (other), reject the second (planet).
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"))
-        .arg("review")
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = binary(dir.path()).arg("review").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"a\nr\n").unwrap();
     let reviewed = child.wait_with_output().unwrap();
     let text = stdout(&reviewed);
@@ -138,13 +126,10 @@ fn a_changed_answer_shows_a_diff_and_ci_writes_nothing() {
         "---\nsource: scenarios/planet.yaml\nexpression: planet\n---\nfinal: Humans live on Mars.\nreasoning: \"[present]\"\nstop_reason: end_turn\n",
     );
     let base = format!("{}/openai/v1", server.url());
-    let out = Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"))
+    let out = binary(dir.path())
         .args(["run", "scenarios", "--openai-base-url", &base])
-        .current_dir(dir.path())
         .env("OPENAI_API_KEY", "k")
         .env("CI", "true")
-        .env_remove("INSTA_UPDATE")
-        .env("NO_COLOR", "1")
         .output()
         .unwrap();
     let text = stdout(&out);

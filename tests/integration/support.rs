@@ -3,14 +3,52 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Runs the real binary from `dir` with `args`.
+use gpt_oss_scenarios::wire::WireCase;
+use gpt_oss_scenarios::wire::server::Reply;
+
+/// The wire corpus, copied into the repository with each case's provenance.
+pub const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/wire/cases");
+
+/// The recorded response of wire-corpus case `id`, ready to serve.
+pub fn corpus(id: &str) -> Reply {
+    let path = format!("{CORPUS}/{id}.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let case: WireCase = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    Reply::from_wire(&case.response).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The real binary, to run from `dir` in a clean environment (see [`clean_env`]).
+pub fn binary(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"));
+    clean_env(&mut command, dir);
+    command
+}
+
+/// Runs `command` from `dir`, cut off from whatever the caller's environment would
+/// change: CI and insta settings, the job summary, every `AWS_*` and `OPENAI_*`
+/// variable (credentials, endpoints, profiles) and instance metadata. Tests add back
+/// what they mean to set.
+pub fn clean_env(command: &mut Command, dir: &Path) {
+    command.current_dir(dir).env("NO_COLOR", "1");
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let cleared = ["AWS_", "OPENAI_", "INSTA_"].iter().any(|p| name.starts_with(p))
+            || name == "CI"
+            || name == "GITHUB_STEP_SUMMARY";
+        if cleared {
+            command.env_remove(name.as_ref());
+        }
+    }
+    let nowhere = dir.join(".no-aws-config");
+    command
+        .env("AWS_CONFIG_FILE", &nowhere)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &nowhere)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+}
+
+/// Runs the real binary from `dir` with `args`, in the clean environment of [`binary`].
 pub fn run_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary starts")
+    binary(dir).args(args).output().expect("the binary starts")
 }
 
 /// Runs the real binary from the crate root.
@@ -42,24 +80,8 @@ pub fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(path, text).expect("write");
 }
 
-/// Every variable that carries a credential the tool could pick up.
-pub const CREDENTIALS: [&str; 6] = [
-    "AWS_BEARER_TOKEN_BEDROCK",
-    "OPENAI_API_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-];
-
-/// Runs the real binary from `dir` cut off from the caller's credentials, endpoints,
-/// AWS profile (HOME) and instance metadata, with only `env` added.
+/// Runs the real binary from `dir` in the clean environment of [`binary`], with only
+/// `env` added.
 pub fn run_isolated(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"));
-    command.args(args).current_dir(dir).env("NO_COLOR", "1").env("HOME", dir).env("AWS_EC2_METADATA_DISABLED", "true");
-    let endpoints = ["OPENAI_BASE_URL", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL", "GITHUB_STEP_SUMMARY"];
-    for name in CREDENTIALS.iter().chain(&endpoints) {
-        command.env_remove(name);
-    }
-    command.envs(env.iter().copied()).output().expect("the binary starts")
+    binary(dir).args(args).envs(env.iter().copied()).output().expect("the binary starts")
 }

