@@ -87,7 +87,7 @@ pub struct Scenario {
     pub min_pass_rate: Option<f64>,
     /// Time limit for one run of a case, e.g. `90s`, `2m`, `500ms`. Default: `120s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9]+(ms|s|m)$"))]
+    #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h|d))+$"))]
     pub timeout: Option<String>,
     /// Skip this scenario's cases; they are reported as skipped.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -164,7 +164,7 @@ pub struct Defaults {
     pub min_pass_rate: Option<f64>,
     /// Default time limit for one run of a case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9]+(ms|s|m)$"))]
+    #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h|d))+$"))]
     pub timeout: Option<String>,
     /// Assertions applied to every scenario below, before its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -263,7 +263,7 @@ pub struct Tool {
     pub command: Option<Vec<String>>,
     /// With `command`: how long it may run, e.g. `10s`. Default: `30s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9]+(ms|s|m)$"))]
+    #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h|d))+$"))]
     pub timeout: Option<String>,
 }
 

@@ -12,15 +12,14 @@ use serde_json::{Map, Value, json};
 
 use crate::scenario::{Defaults, Scenario, ScenarioList};
 
-/// Which file kind a schema describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// Which input file kind a schema describes (the report's schema is the report
+/// module's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemaKind {
     /// A scenario file: one scenario, or a list under `scenarios:`.
     Scenario,
     /// A `defaults.yaml` file.
     Defaults,
-    /// The `run --report-json` report.
-    Report,
 }
 
 /// The schema of one file kind, as printed by `gpt-oss-scenarios schema`.
@@ -38,7 +37,6 @@ pub fn json_schema(kind: SchemaKind) -> Value {
             "else": {"$ref": "#/$defs/Scenario"},
             "$defs": defs,
         }),
-        SchemaKind::Report => crate::report::record::json_schema(),
         SchemaKind::Defaults => json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "gpt-oss-scenarios defaults.yaml",

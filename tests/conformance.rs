@@ -8,9 +8,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use gpt_oss_scenarios::execute::{self, Clients, ModelResponse, RetryPolicy};
+use gpt_oss_scenarios::execute::{self, Clients, RetryPolicy};
 use gpt_oss_scenarios::plan::Case;
 use gpt_oss_scenarios::providers::Connection;
+use gpt_oss_scenarios::response::ModelResponse;
 use gpt_oss_scenarios::scenario::Mode;
 use gpt_oss_scenarios::scenario::Scenario;
 use gpt_oss_scenarios::wire::WireCase;
@@ -63,6 +64,7 @@ fn case_in(wire: &WireCase, project_root: std::path::PathBuf) -> Case {
         region: "us-west-2".into(),
         samples: 1,
         timeout: std::time::Duration::from_secs(30),
+        tool_timeouts: Default::default(),
         skip: None,
         spec,
     }
@@ -102,7 +104,7 @@ fn round_trips(_path: &Path, text: String) -> datatest_stable::Result<()> {
         let replayed = execute::modes::run_samples(&case, &clients, &RetryPolicy::none(), Mode::Replay).await;
         (live, replayed)
     });
-    let cassette = gpt_oss_scenarios::cassette::path_for(&case);
+    let cassette = gpt_oss_scenarios::execute::cassette::path_for(&case);
     if !cassette.exists() {
         return Err(format!("recording wrote no cassette at {}", cassette.display()).into());
     }

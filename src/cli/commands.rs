@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::ListFormat;
+use super::SchemaArg;
 use crate::exit;
 use crate::load::{self, Diagnostic};
 use crate::plan::{self, Plan, SkipReason};
@@ -109,8 +110,12 @@ pub fn list(paths: &[PathBuf], format: ListFormat) -> u8 {
     exit::SUCCESS
 }
 
-pub fn schema(kind: SchemaKind) -> u8 {
-    let schema = schema::json_schema(kind);
+pub fn schema(kind: SchemaArg) -> u8 {
+    let schema = match kind {
+        SchemaArg::Scenario => schema::json_schema(SchemaKind::Scenario),
+        SchemaArg::Defaults => schema::json_schema(SchemaKind::Defaults),
+        SchemaArg::Report => crate::report::record::json_schema(),
+    };
     // A Value always serializes; the pretty form is what is checked in.
     println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
     exit::SUCCESS

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cassette::{self, Cassette, Interaction};
+use crate::execute::cassette::{self, Cassette, Interaction};
 use crate::execute::{Clients, RetryPolicy};
 use crate::exit;
 use crate::load;
@@ -145,7 +145,7 @@ fn write_new(dir: &Path, name: &str, text: &str) -> Result<(), String> {
         println!("kept    {} (exists)", path.display());
         return Ok(());
     }
-    crate::verdict::store::write_atomic(&path, text).map_err(|e| e.to_string())?;
+    crate::fs::write_atomic(&path, text).map_err(|e| e.to_string())?;
     println!("created {}", path.display());
     Ok(())
 }
@@ -165,7 +165,7 @@ fn scaffold(dir: &Path) -> Result<(), String> {
     let current = std::fs::read_to_string(&ignore).unwrap_or_default();
     if !current.lines().any(|l| l.trim() == ".env") {
         let sep = if current.is_empty() || current.ends_with('\n') { "" } else { "\n" };
-        crate::verdict::store::write_atomic(&ignore, &format!("{current}{sep}.env\n")).map_err(|e| e.to_string())?;
+        crate::fs::write_atomic(&ignore, &format!("{current}{sep}.env\n")).map_err(|e| e.to_string())?;
         println!("added   .env to {}", ignore.display());
     }
     // The project root (the nearest folder holding .git) decides where cassettes and
@@ -222,7 +222,7 @@ fn write_cassette(case: &Case) -> Result<(), String> {
         },
         interactions,
     };
-    crate::verdict::store::write_atomic(&path, &cassette.to_text()).map_err(|e| e.to_string())?;
+    crate::fs::write_atomic(&path, &cassette.to_text()).map_err(|e| e.to_string())?;
     println!("created {}", path.display());
     Ok(())
 }

@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::exit;
-use crate::schema::SchemaKind;
 
 /// Declarative scenario and snapshot tests for gpt-oss on Amazon Bedrock and OpenAI-compatible servers.
 #[derive(Debug, Parser)]
@@ -117,7 +116,7 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
         /// Wait this long before each answer.
-        #[arg(long, default_value = "0ms", value_parser = parse_duration)]
+        #[arg(long, default_value = "0ms", value_parser = crate::plan::duration::parse_duration)]
         latency: std::time::Duration,
     },
     /// Scaffold a working suite into DIR: scenarios for each API and an agent, with
@@ -144,8 +143,8 @@ pub enum Command {
     )]
     Schema {
         /// Which file kind.
-        #[arg(long, value_enum, default_value_t = SchemaKind::Scenario)]
-        kind: SchemaKind,
+        #[arg(long, value_enum, default_value_t = SchemaArg::Scenario)]
+        kind: SchemaArg,
     },
 }
 
@@ -159,7 +158,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub concurrency: usize,
     /// Stop starting cases after this long (e.g. 30m) and cancel the ones running.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::plan::duration::parse_duration)]
     pub deadline: Option<std::time::Duration>,
     /// Stop starting cases after the first failure.
     #[arg(long)]
@@ -225,8 +224,15 @@ pub struct RunArgs {
     pub verbose: bool,
 }
 
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration such as 90s or 30m: {e}"))
+/// The files `schema` describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaArg {
+    /// A scenario file: one scenario, or a list under `scenarios:`.
+    Scenario,
+    /// A `defaults.yaml` file.
+    Defaults,
+    /// The `run --report-json` report.
+    Report,
 }
 
 impl RunArgs {

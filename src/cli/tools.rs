@@ -3,16 +3,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::cassette::Cassette;
+use crate::execute::cassette::Cassette;
 use crate::exit;
+use crate::fs::write_atomic;
 use crate::report::record::{FORMAT, RunRecord, SummaryRecord};
 use crate::report::{json, junit, markdown};
-use crate::verdict::store::write_atomic;
 use crate::wire::WireCase;
-use crate::wire::server::{RecordedRequest, Reply, Responder, WireServer};
+use crate::wire::server::{InOrder, Reply, WireServer};
 
 pub fn merge_reports(
     inputs: &[PathBuf],
@@ -77,18 +76,6 @@ pub fn merge_reports(
 
 /// Serves recorded responses in order: the n-th request gets the n-th file's response,
 /// and every request after the last file gets the last one again.
-struct InOrder {
-    replies: Vec<Reply>,
-    served: AtomicUsize,
-}
-
-impl Responder for InOrder {
-    fn respond(&self, _: &RecordedRequest) -> Reply {
-        let n = self.served.fetch_add(1, Ordering::SeqCst);
-        self.replies[n.min(self.replies.len() - 1)].clone()
-    }
-}
-
 fn load_reply(case: &Path) -> Result<(String, Reply), String> {
     let text = std::fs::read_to_string(case).map_err(|e| format!("failed to read {}: {e}", case.display()))?;
     // A wire-corpus case, or a cassette (its first recorded response).
@@ -135,7 +122,7 @@ pub fn serve(cases: &[PathBuf], port: u16, latency: Duration) -> u8 {
         }
     };
     runtime.block_on(async move {
-        let responder = InOrder { replies, served: AtomicUsize::new(0) };
+        let responder = InOrder::repeating_last(replies);
         let server = match WireServer::start_on(port, Arc::new(responder)).await {
             Ok(s) => s,
             Err(e) => {

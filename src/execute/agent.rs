@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use futures_util::future::join_all;
 
-use super::response::{ToolRun, Turn, Usage};
 use super::tools::Toolbox;
-use super::{CallError, Clients, ErrorKind, ModelResponse, RetryPolicy, failed, with_retries};
-use crate::cassette::recorded_request;
+use super::{Clients, RetryPolicy, failed, with_retries};
+use crate::execute::cassette::recorded_request;
 use crate::plan::Case;
 use crate::providers::{CallRequest, Content, Message, wire_api};
+use crate::response::{CallError, ErrorKind, ModelResponse, ToolCall, ToolRun, Turn, Usage};
 use crate::scenario::Role;
 use crate::separate::Flags;
 
@@ -33,7 +33,7 @@ pub async fn run(
     deadline: Instant,
 ) -> ModelResponse {
     let started = Instant::now();
-    let toolbox = match Toolbox::new(&case.spec.tools) {
+    let toolbox = match Toolbox::new(&case.spec.tools, &case.tool_timeouts) {
         Ok(t) => t,
         Err(e) => return failed(CallError::new(ErrorKind::InvalidRequest, None, e)),
     };
@@ -143,7 +143,7 @@ fn finish(
     let tool_calls = turns
         .iter()
         .flat_map(|t| &t.tool_calls)
-        .map(|r| super::ToolCall { id: r.id.clone(), name: r.name.clone(), input: r.input.clone() })
+        .map(|r| ToolCall { id: r.id.clone(), name: r.name.clone(), input: r.input.clone() })
         .chain(last.tool_calls.iter().filter(|_| last.error.is_some()).cloned())
         .collect();
     ModelResponse {

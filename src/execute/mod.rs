@@ -5,8 +5,8 @@
 //! schedules cases and emits events is built on top of [`execute_case`].
 
 pub mod agent;
+pub mod cassette;
 pub mod modes;
-pub mod response;
 pub mod retry;
 pub mod tools;
 
@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
-pub use response::{CallError, ErrorKind, ModelResponse, ToolCall, ToolRun, Turn, Usage};
 pub use retry::RetryPolicy;
 
 use crate::plan::Case;
 use crate::providers::bedrock_converse::{self, ConverseClient};
 use crate::providers::openai_chat::{self, ChatClient};
 use crate::providers::{CallRequest, Connection, Environment, resolve_connection, wire_api};
+use crate::response::{CallError, ErrorKind, ModelResponse};
 use crate::scenario::Api;
 
 /// Clients by endpoint, built on first use and shared by all cases.

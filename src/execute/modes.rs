@@ -3,15 +3,15 @@
 //! through a loopback wire server to the same clients and parsing a live run uses,
 //! never touching the network; `auto` replays when a matching cassette exists.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use super::{CallError, Clients, ErrorKind, ModelResponse, RetryPolicy, endpoint_host, execute_case, failed};
-use crate::cassette::{self, Cassette, Interaction};
+use super::{Clients, RetryPolicy, endpoint_host, execute_case, failed};
+use crate::execute::cassette::{self, Cassette, Interaction};
 use crate::plan::Case;
 use crate::providers::Connection;
+use crate::response::{CallError, ErrorKind, ModelResponse};
 use crate::scenario::{Api, Mode};
-use crate::wire::server::{RecordedRequest, Reply, Responder, WireServer};
+use crate::wire::server::{InOrder, Reply, WireServer};
 use crate::wire::{Provenance, ProvenanceKind};
 
 /// Runs every sample of a case in `mode`.
@@ -82,7 +82,7 @@ async fn record(case: &Case, clients: &Clients, policy: &RetryPolicy) -> Vec<Mod
                 interactions,
             };
             let path = cassette::path_for(case);
-            crate::verdict::store::write_atomic(&path, &cassette.to_text()).err().map(|e| e.to_string())
+            crate::fs::write_atomic(&path, &cassette.to_text()).err().map(|e| e.to_string())
         }
     };
     if let (Some(problem), Some(first)) = (problem, responses.first_mut())
@@ -93,21 +93,8 @@ async fn record(case: &Case, clients: &Clients, policy: &RetryPolicy) -> Vec<Mod
     responses
 }
 
-/// Serves a case's recorded responses in order, one per request.
-struct Recorded {
-    replies: Mutex<VecDeque<Reply>>,
-}
-
-impl Responder for Recorded {
-    fn respond(&self, _: &RecordedRequest) -> Reply {
-        let next = self.replies.lock().ok().and_then(|mut q| q.pop_front());
-        next.unwrap_or_else(|| Reply::error(500, "the cassette has no more recorded responses"))
-    }
-}
-
 async fn replay(case: &Case, cassette: Cassette) -> Vec<ModelResponse> {
-    let replies: Result<VecDeque<Reply>, _> =
-        cassette.interactions.iter().map(|i| Reply::from_wire(&i.response)).collect();
+    let replies: Result<Vec<Reply>, _> = cassette.interactions.iter().map(|i| Reply::from_wire(&i.response)).collect();
     let replies = match replies {
         Ok(r) => r,
         Err(e) => {
@@ -115,7 +102,7 @@ async fn replay(case: &Case, cassette: Cassette) -> Vec<ModelResponse> {
             return vec![failed(CallError::new(ErrorKind::Cassette, None, message))];
         }
     };
-    let server = match WireServer::start(Arc::new(Recorded { replies: Mutex::new(replies) })).await {
+    let server = match WireServer::start(Arc::new(InOrder::new(replies))).await {
         Ok(s) => s,
         Err(e) => {
             return vec![failed(CallError::new(

@@ -49,7 +49,7 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::execute::ErrorKind;
+    use crate::response::ErrorKind;
 
     fn throttled() -> CallError {
         CallError::new(ErrorKind::Throttled, Some(429), "slow down")

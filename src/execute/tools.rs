@@ -3,16 +3,15 @@
 //! matching entry of `cases`, or a local `command`. Failures become error results for
 //! the model, as Strands does, never errors of the run.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use crate::plan::parse_duration;
+use crate::json::contains_value;
 use crate::scenario::Tool;
-use crate::verdict::assertions::contains_value;
 
 /// The default time limit of a `command` tool.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,12 +47,12 @@ impl Outcome {
 
 impl Toolbox {
     /// Schemas were checked when the scenario loaded; one that fails here is reported.
-    pub fn new(tools: &[Tool]) -> Result<Toolbox, String> {
+    pub fn new(tools: &[Tool], timeouts: &BTreeMap<String, Duration>) -> Result<Toolbox, String> {
         let mut ready = HashMap::new();
         for tool in tools {
             let validator = jsonschema::validator_for(&tool.input_schema)
                 .map_err(|e| format!("tool `{}`: invalid input_schema: {e}", tool.name))?;
-            let timeout = tool.timeout.as_deref().and_then(parse_duration).unwrap_or(COMMAND_TIMEOUT);
+            let timeout = timeouts.get(&tool.name).copied().unwrap_or(COMMAND_TIMEOUT);
             ready.insert(tool.name.clone(), Ready { tool: tool.clone(), validator, timeout });
         }
         Ok(Toolbox { tools: ready })
@@ -144,8 +143,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A toolbox whose timeouts the plan resolved from each tool's `timeout`.
     fn toolbox(tools: Value) -> Toolbox {
-        Toolbox::new(&serde_json::from_value::<Vec<Tool>>(tools).unwrap()).unwrap()
+        let tools = serde_json::from_value::<Vec<Tool>>(tools).unwrap();
+        let timeouts = tools
+            .iter()
+            .filter_map(|t| {
+                Some((t.name.clone(), crate::plan::duration::parse_duration(t.timeout.as_deref()?).unwrap()))
+            })
+            .collect();
+        Toolbox::new(&tools, &timeouts).unwrap()
     }
 
     fn schema() -> Value {

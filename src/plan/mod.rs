@@ -3,13 +3,16 @@
 //! cases that `skip`/`only` leave out. Pure: no I/O. [`select`] narrows a plan to
 //! what the command line asks for.
 
+pub mod duration;
 pub mod select;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use self::duration::parse_duration;
 use crate::load::explain::{explain, plain};
 use crate::load::{Diagnostic, LoadedScenario};
 use crate::scenario::{Api, Scenario};
@@ -39,6 +42,8 @@ pub struct Case {
     pub region: String,
     pub samples: u32,
     pub timeout: Duration,
+    /// A `command` tool's `timeout`, by tool name, where the scenario sets one.
+    pub tool_timeouts: BTreeMap<String, Duration>,
     pub skip: Option<SkipReason>,
     /// The scenario with defaults merged and this combination applied (`matrix` removed).
     pub spec: Scenario,
@@ -268,11 +273,16 @@ fn resolve(
         }
     }
     let timeout = match &spec.timeout {
-        Some(t) => {
-            parse_duration(t).ok_or_else(|| s.diagnostic("/timeout", format!("`{t}` is not a duration such as 90s")))?
-        }
+        Some(t) => parse_duration(t).map_err(|e| s.diagnostic("/timeout", e.to_string()))?,
         None => DEFAULT_TIMEOUT,
     };
+    let mut tool_timeouts = BTreeMap::new();
+    for (i, tool) in spec.tools.iter().enumerate() {
+        if let Some(t) = &tool.timeout {
+            let d = parse_duration(t).map_err(|e| s.diagnostic(&format!("/tools/{i}/timeout"), e.to_string()))?;
+            tool_timeouts.insert(tool.name.clone(), d);
+        }
+    }
     let id = if variant.is_empty() {
         spec.name.clone()
     } else {
@@ -297,21 +307,10 @@ fn resolve(
         region: spec.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_owned()),
         samples: spec.samples.unwrap_or(1),
         timeout,
+        tool_timeouts,
         skip,
         spec,
     })
-}
-
-/// `500ms`, `90s`, `2m`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let n: u64 = text[..split].parse().ok()?;
-    match &text[split..] {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => Some(Duration::from_secs(n.checked_mul(60)?)),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -338,14 +337,5 @@ mod tests {
         set_path(&mut v, "params.extra.a.b", json!(true));
         assert_eq!(v, json!({"name": "x", "params": {"temperature": 0.5, "extra": {"a.b": true}}}));
         assert_eq!(field_pointer("params.extra.a/b"), "/params/extra/a~1b");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("2h"), None);
-        assert_eq!(parse_duration("s"), None);
     }
 }

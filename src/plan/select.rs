@@ -115,6 +115,7 @@ mod tests {
             region: "us-west-2".into(),
             samples: 1,
             timeout: std::time::Duration::from_secs(1),
+            tool_timeouts: Default::default(),
             skip: None,
             spec,
         }

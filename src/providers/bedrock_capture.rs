@@ -12,7 +12,7 @@ use aws_sdk_bedrockruntime::types::{
 use serde_json::Value;
 
 use super::bedrock_converse::{HttpResponse, document_to_json};
-use crate::execute::response::CallError;
+use crate::response::CallError;
 use crate::wire::{WireEvent, WireResponse};
 
 fn usage_json(u: &TokenUsage) -> Value {

@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 
 use super::bedrock_capture::{error_response, event_json, exception_json, output_json};
 use super::{CallRequest, Content};
-use crate::execute::response::{Assembler, CallError, ErrorKind, ModelResponse};
+use crate::response::{Assembler, CallError, ErrorKind, ModelResponse};
 use crate::scenario::Role;
 use crate::wire::{WireEvent, WireResponse};
 

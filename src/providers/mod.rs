@@ -1,5 +1,5 @@
 //! Transports: one module per way gpt-oss is reached, each turning a [`CallRequest`]
-//! into a [`ModelResponse`](crate::execute::ModelResponse) through the real client
+//! into a [`ModelResponse`](crate::response::ModelResponse) through the real client
 //! crate (aws-sdk-bedrockruntime, async-openai). No retries here: one call, one
 //! attempt; the caller decides whether to try again.
 

@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
 use super::{CallRequest, Content, Message};
-use crate::execute::response::{Assembler, CallError, ErrorKind, ModelResponse, stop_reason_from_finish};
+use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, stop_reason_from_finish};
 use crate::wire::WireResponse;
 
 /// Bedrock's OpenAI-compatible endpoint for a region.

@@ -83,7 +83,7 @@ impl Reporter for JunitReporter {
             }
             Event::RunFinished { .. } => {
                 let xml = render(&self.cases).map_err(std::io::Error::other)?;
-                crate::verdict::store::write_atomic(&self.path, &xml).map_err(std::io::Error::other)?;
+                crate::fs::write_atomic(&self.path, &xml).map_err(std::io::Error::other)?;
             }
             _ => {}
         }

@@ -80,7 +80,7 @@ impl Reporter for MarkdownReporter {
                     u64::try_from(summary.duration.as_millis()).unwrap_or(u64::MAX),
                 );
                 if let Some(path) = &self.file {
-                    crate::verdict::store::write_atomic(path, &md).map_err(std::io::Error::other)?;
+                    crate::fs::write_atomic(path, &md).map_err(std::io::Error::other)?;
                 }
                 if let Some(path) = &self.step_summary {
                     // GitHub collects the file as the job summary; append, as every step does.

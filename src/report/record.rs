@@ -6,8 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::execute::{ToolCall, Usage};
 use crate::report::diff::unified;
+use crate::response::{ToolCall, Turn, Usage};
 use crate::runner::{CaseResult, Summary};
 use crate::verdict::assertions::AssertionResult;
 use crate::verdict::{SnapshotStatus, Status};
@@ -103,7 +103,7 @@ pub struct CaseRecord {
     /// An agent's trajectory: per model turn, its reasoning, text, and tool calls with
     /// their results. Empty for other APIs.
     #[serde(default)]
-    pub turns: Vec<crate::execute::Turn>,
+    pub turns: Vec<TurnRecord>,
     pub usage: Option<UsageRecord>,
     pub latency_ms: Option<u64>,
     /// What reasoning separation noticed: `tags`, `unclosed`, `truncated_reasoning`, `harmony`.
@@ -116,6 +116,48 @@ pub struct CaseRecord {
     pub skip_reason: Option<String>,
     /// Wall time of the case, all samples and retries included.
     pub duration_ms: u64,
+}
+
+/// One model turn of an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TurnRecord {
+    pub reasoning: String,
+    pub text: String,
+    pub stop_reason: Option<String>,
+    pub tool_calls: Vec<ToolRunRecord>,
+}
+
+/// A tool call of an agent turn and what running it gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolRunRecord {
+    pub id: String,
+    pub name: String,
+    pub input: Value,
+    pub result: String,
+    pub is_error: bool,
+}
+
+impl From<&Turn> for TurnRecord {
+    fn from(turn: &Turn) -> TurnRecord {
+        TurnRecord {
+            reasoning: turn.reasoning.clone(),
+            text: turn.text.clone(),
+            stop_reason: turn.stop_reason.clone(),
+            tool_calls: turn
+                .tool_calls
+                .iter()
+                .map(|t| ToolRunRecord {
+                    id: t.id.clone(),
+                    name: t.name.clone(),
+                    input: t.input.clone(),
+                    result: t.result.clone(),
+                    is_error: t.is_error,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -207,7 +249,7 @@ impl CaseRecord {
             reasoning: response.map(|r| r.reasoning.clone()),
             stop_reason: response.and_then(|r| r.stop_reason.clone()),
             tool_calls: response.map(|r| r.tool_calls.iter().map(tool_call).collect()).unwrap_or_default(),
-            turns: response.map(|r| r.turns.clone()).unwrap_or_default(),
+            turns: response.map(|r| r.turns.iter().map(TurnRecord::from).collect()).unwrap_or_default(),
             usage: usage.map(|u| UsageRecord { input_tokens: u.input_tokens, output_tokens: u.output_tokens }),
             latency_ms: response.map(|r| r.latency_ms),
             flags: response.map(|r| r.flags.names().into_iter().map(str::to_owned).collect()).unwrap_or_default(),

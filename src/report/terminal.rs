@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Reporter;
 use super::diff::unified;
-use crate::execute::ModelResponse;
 use crate::plan::Case;
+use crate::response::ModelResponse;
 use crate::runner::{Event, Summary};
 use crate::verdict::{CaseVerdict, SnapshotStatus, Status};
 

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinSet;
 
-use crate::execute::{self, Clients, ErrorKind, RetryPolicy};
+use crate::execute::{self, Clients, RetryPolicy};
 use crate::plan::{Case, SkipReason};
+use crate::response::ErrorKind;
 use crate::scenario::Mode;
 use crate::verdict::{self, CaseVerdict, SnapshotSettings, SnapshotStatus, Status};
 use limit::AdaptiveLimit;

@@ -8,8 +8,9 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::execute::ModelResponse;
+use crate::json::contains_value;
 use crate::normalize::normalize;
+use crate::response::ModelResponse;
 use crate::scenario::{Expectation, Part, Script, SequenceOrder};
 
 /// The outcome of one assertion on one response.
@@ -293,16 +294,6 @@ pub fn parse_json_answer(text: &str) -> Result<Value, String> {
     serde_json::from_str(body.trim()).map_err(|e| format!("not JSON: {e}"))
 }
 
-/// `want` is contained in `have`: objects by key (recursively), everything else equal.
-pub fn contains_value(have: &Value, want: &Value) -> bool {
-    match (have, want) {
-        (Value::Object(h), Value::Object(w)) => {
-            w.iter().all(|(k, wv)| h.get(k).is_some_and(|hv| contains_value(hv, wv)))
-        }
-        _ => have == want,
-    }
-}
-
 /// The share of letters written in `script` (0 when there are no letters).
 pub fn script_share(text: &str, script: Script) -> f64 {
     let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
@@ -328,7 +319,7 @@ fn in_script(c: char, script: Script) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::execute::{ToolCall, Usage};
+    use crate::response::{ToolCall, Usage};
     use serde_json::json;
 
     fn response() -> ModelResponse {

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::execute::ModelResponse;
 use crate::plan::Case;
+use crate::response::ModelResponse;
 use assertions::AssertionResult;
 use snapshot::{SnapshotFile, SnapshotRules, contents_match};
 pub use store::StoreError;
@@ -231,9 +231,11 @@ pub fn judge(case: &Case, responses: Vec<ModelResponse>, settings: SnapshotSetti
         _ => None,
     };
     let write = match (&target, &proposal) {
-        (Some(target), Some(body)) => store::write_atomic(target, &SnapshotFile::for_case(case, body.clone()).render()),
+        (Some(target), Some(body)) => {
+            crate::fs::write_atomic(target, &SnapshotFile::for_case(case, body.clone()).render())
+        }
         // A match makes any pending proposal from an earlier run stale.
-        _ if snapshot_status == Some(SnapshotStatus::Matched) => store::remove(&pending),
+        _ if snapshot_status == Some(SnapshotStatus::Matched) => crate::fs::remove(&pending),
         _ => Ok(()),
     };
     if let Err(e) = write {
@@ -276,7 +278,7 @@ pub fn judge(case: &Case, responses: Vec<ModelResponse>, settings: SnapshotSetti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::execute::{CallError, ErrorKind};
+    use crate::response::{CallError, ErrorKind};
     use crate::scenario::Scenario;
     use serde_json::json;
     use std::time::Duration;
@@ -317,6 +319,7 @@ mod tests {
             region: "us-west-2".into(),
             samples: 1,
             timeout: Duration::from_secs(1),
+            tool_timeouts: Default::default(),
             skip: None,
             spec,
         }

@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use super::assertions::parse_json_answer;
 use super::yaml::{Yaml, emit};
-use crate::execute::ModelResponse;
+use crate::json::{canonical_json, sort_keys};
 use crate::normalize::{Redactor, normalize};
 use crate::plan::Case;
+use crate::response::ModelResponse;
 use crate::scenario::{PartPolicy, SnapshotPolicy, Volatile};
 
 /// A scenario's snapshot policy with defaults filled in and regexes compiled.
@@ -97,7 +98,7 @@ impl SnapshotRules {
 
     /// One agent turn: its reasoning (under the reasoning policy), its text, and each
     /// tool call with what the tool gave back.
-    fn turn(&self, t: &crate::execute::Turn) -> Yaml {
+    fn turn(&self, t: &crate::response::Turn) -> Yaml {
         let mut entries = Vec::new();
         if let Some(v) = self.part(&self.reasoning_policy, &t.reasoning) {
             entries.push(("reasoning".to_owned(), v));
@@ -162,23 +163,6 @@ impl SnapshotRules {
                 Err(_) => Yaml::Map(vec![("not_json".into(), Yaml::Str(text))]),
             }),
         }
-    }
-}
-
-/// JSON with object keys sorted, compact: stable whatever order the model used.
-pub fn canonical_json(value: &Value) -> String {
-    sort_keys(value.clone()).to_string()
-}
-
-fn sort_keys(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sort_keys(v))).collect())
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
-        other => other,
     }
 }
 
@@ -247,7 +231,7 @@ pub fn contents_match(stored: &str, new: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::execute::{ToolCall, Usage};
+    use crate::response::{ToolCall, Usage};
     use crate::scenario::Redaction;
     use serde_json::json;
 

@@ -54,6 +54,19 @@ pub enum ProvenanceKind {
     Synthetic,
 }
 
+/// A request as the engine sends it: what matching compares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireRequest {
+    pub method: String,
+    /// The path below the endpoint (`/chat/completions`, `/model/<id>/converse`).
+    pub path: String,
+    pub body: Value,
+    /// SHA-256 of the API and the body in canonical JSON (sorted keys): a cassette
+    /// matches a case when the case would send the same request.
+    pub hash: String,
+}
+
 /// An HTTP response as the wire carried it. Exactly one body field is set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

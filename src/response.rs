@@ -48,7 +48,7 @@ pub struct ToolCall {
 }
 
 /// One model turn of an agent.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Turn {
     pub reasoning: String,
     pub text: String,
@@ -56,12 +56,11 @@ pub struct Turn {
     pub tool_calls: Vec<ToolRun>,
     /// The request of this turn and its response as the wire carried it (record mode).
     #[serde(skip)]
-    #[schemars(skip)]
-    pub recorded: Option<(crate::cassette::RecordedRequest, crate::wire::WireResponse)>,
+    pub recorded: Option<(crate::wire::WireRequest, crate::wire::WireResponse)>,
 }
 
 /// A tool call and what running it gave.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolRun {
     pub id: String,
     pub name: String,

@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::json::canonical_json;
 use crate::plan::Case;
 use crate::providers::bedrock_converse::{request_json, request_path};
 use crate::providers::openai_chat::request_body;
 use crate::providers::{CallRequest, streams, wire_api};
 use crate::scenario::Api;
-use crate::verdict::snapshot::canonical_json;
-use crate::wire::{Provenance, WireResponse};
+use crate::wire::{Provenance, WireRequest, WireResponse};
 
 /// The cassette format version.
 pub const FORMAT: u32 = 1;
@@ -45,21 +45,8 @@ pub struct Cassette {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Interaction {
-    pub request: RecordedRequest,
+    pub request: WireRequest,
     pub response: WireResponse,
-}
-
-/// A request as the engine sends it: what matching compares.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordedRequest {
-    pub method: String,
-    /// The path below the endpoint (`/chat/completions`, `/model/<id>/converse`).
-    pub path: String,
-    pub body: Value,
-    /// SHA-256 of the API and the body in canonical JSON (sorted keys): a cassette
-    /// matches a case when the case would send the same request.
-    pub hash: String,
 }
 
 /// Why a cassette cannot be used.
@@ -89,12 +76,12 @@ pub fn path_for(case: &Case) -> PathBuf {
 }
 
 /// The request the case sends, as a cassette records it.
-pub fn request_for(case: &Case) -> RecordedRequest {
+pub fn request_for(case: &Case) -> WireRequest {
     recorded_request(wire_api(case), &CallRequest::from_case(case))
 }
 
 /// A request on `api`, as a cassette records it.
-pub fn recorded_request(api: Api, request: &CallRequest) -> RecordedRequest {
+pub fn recorded_request(api: Api, request: &CallRequest) -> WireRequest {
     let (path, body) = match api {
         Api::Converse | Api::ConverseStream => (request_path(&request.model, streams(api)), request_json(request)),
         Api::Chat | Api::ChatStream | Api::Agent => {
@@ -102,7 +89,7 @@ pub fn recorded_request(api: Api, request: &CallRequest) -> RecordedRequest {
         }
     };
     let hash = request_hash(api, &body);
-    RecordedRequest { method: "POST".into(), path, body, hash }
+    WireRequest { method: "POST".into(), path, body, hash }
 }
 
 pub fn request_hash(api: Api, body: &Value) -> String {
