@@ -2,6 +2,7 @@
 //! driven end to end over files on disk.
 
 mod agents;
+mod architecture;
 mod bundled;
 mod cli;
 mod defaults;
