@@ -75,6 +75,28 @@ pub struct Usage {
     pub output_tokens: u64,
 }
 
+impl Usage {
+    /// The sum of `usages`, or `None` when none reported any (which is not zero).
+    pub fn sum(usages: impl IntoIterator<Item = Usage>) -> Option<Usage> {
+        usages.into_iter().reduce(|a, b| Usage {
+            input_tokens: a.input_tokens.saturating_add(b.input_tokens),
+            output_tokens: a.output_tokens.saturating_add(b.output_tokens),
+        })
+    }
+}
+
+/// How long a `Retry-After` header asks to wait: delay-seconds (a fraction is
+/// tolerated) or an HTTP-date, relative to `now`. Values no duration can hold, negative
+/// or non-finite ones and unparseable text give `None`; a date in the past gives zero.
+pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return if seconds >= 0.0 { Duration::try_from_secs_f64(seconds).ok() } else { None };
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or_default())
+}
+
 /// Why a call failed, in one vocabulary across APIs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallError {
@@ -279,6 +301,26 @@ fn parse_arguments(arguments: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_sums_only_what_was_reported() {
+        let u = |i, o| Usage { input_tokens: i, output_tokens: o };
+        assert_eq!(Usage::sum([u(1, 2), u(3, 4)]), Some(u(4, 6)));
+        assert_eq!(Usage::sum([]), None);
+        assert_eq!(Usage::sum([u(u64::MAX, 1), u(1, 1)]), Some(u(u64::MAX, 2)));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates_without_panicking() {
+        let now = httpdate::parse_http_date("Wed, 25 Nov 2026 10:00:00 GMT").unwrap();
+        assert_eq!(retry_after("2", now), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(" 1.5 ", now), Some(Duration::from_millis(1500)));
+        assert_eq!(retry_after("Wed, 25 Nov 2026 10:00:30 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after("Wed, 25 Nov 2026 09:00:00 GMT", now), Some(Duration::ZERO));
+        for bad in ["1e20", "18446744073709551616", "1e308", "inf", "NaN", "-1", "soon", ""] {
+            assert_eq!(retry_after(bad, now), None, "{bad}");
+        }
+    }
     use serde_json::json;
 
     #[test]

@@ -12,7 +12,7 @@ use crate::execute::{Clients, RetryPolicy};
 use crate::exit;
 use crate::load;
 use crate::plan::{self, Case};
-use crate::providers::{Connection, Environment, wire_api};
+use crate::providers::{Connection, Environment, authority, endpoint, wire_api};
 use crate::runner::{self, RunnerOptions};
 use crate::scenario::{Api, Mode};
 use crate::schema::{SchemaKind, json_schema};
@@ -214,7 +214,7 @@ fn write_cassette(case: &Case) -> Result<(), String> {
         api: case.api,
         model: case.model.clone(),
         recorded_at: "synthetic".into(),
-        endpoint_host: format!("bedrock-runtime.{}.amazonaws.com", case.region),
+        endpoint_host: authority(&endpoint(wire_api(case), &Connection::default(), &case.region)).to_owned(),
         provenance: Provenance {
             kind: ProvenanceKind::Synthetic,
             source: "gpt-oss-scenarios init".into(),

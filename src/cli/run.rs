@@ -9,9 +9,7 @@ use super::commands::load_and_plan;
 use crate::execute::{Clients, RetryPolicy};
 use crate::exit;
 use crate::plan::select::Selection;
-use crate::providers::bedrock_converse::{request_json, request_path};
-use crate::providers::openai_chat::{default_base_url, request_body};
-use crate::providers::{CallRequest, Connection, Environment, resolve_connection, streams, wire_api};
+use crate::providers::{CallRequest, Connection, Encoded, Environment, encode, endpoint, resolve_connection, wire_api};
 use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
 use crate::report::markdown::MarkdownReporter;
@@ -152,31 +150,17 @@ fn print_requests(cases: &[crate::plan::Case], flags: &Connection, env: &Environ
         let connection = resolve_connection(flags, case, env);
         // An agent's first model turn; later turns depend on the answers.
         let api = wire_api(case);
-        let (url, auth, body) = match api {
-            Api::Converse | Api::ConverseStream => {
-                let host = connection
-                    .bedrock_endpoint
-                    .unwrap_or_else(|| format!("https://bedrock-runtime.{}.amazonaws.com", case.region));
-                let auth = if env.bedrock_bearer_token.is_some() {
-                    "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)"
-                } else {
-                    "AWS4-HMAC-SHA256 **** (signed with the AWS credential chain)"
-                };
-                let path = request_path(&case.model, streams(api));
-                (format!("{}{path}", host.trim_end_matches('/')), auth, request_json(&request))
+        let auth = match api {
+            Api::Converse | Api::ConverseStream if env.bedrock_bearer_token.is_some() => {
+                "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)"
             }
-            Api::Chat | Api::ChatStream | Api::Agent => {
-                let base = connection.openai_base_url.unwrap_or_else(|| default_base_url(&case.region));
-                let auth = if env.openai_api_key.is_some() {
-                    "Bearer **** (OPENAI_API_KEY)"
-                } else if env.bedrock_bearer_token.is_some() {
-                    "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)"
-                } else {
-                    "(none)"
-                };
-                (format!("{}/chat/completions", base.trim_end_matches('/')), auth, request_body(&request, streams(api)))
-            }
+            Api::Converse | Api::ConverseStream => "AWS4-HMAC-SHA256 **** (signed with the AWS credential chain)",
+            _ if env.openai_api_key.is_some() => "Bearer **** (OPENAI_API_KEY)",
+            _ if env.bedrock_bearer_token.is_some() => "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)",
+            _ => "(none)",
         };
+        let Encoded { path, body } = encode(api, &request);
+        let url = format!("{}{path}", endpoint(api, &connection, &case.region).trim_end_matches('/'));
         println!("# {} ({} x{})", case.id, case.api, case.samples);
         println!("POST {url}");
         println!("Authorization: {auth}");

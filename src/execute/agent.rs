@@ -49,13 +49,7 @@ pub async fn run(
         let mut response = with_retries(clients, case, api, &request, policy, capture, deadline).await;
         attempts += response.attempts;
         seen.add(&response);
-        if let Some(u) = response.usage {
-            let before = usage.unwrap_or(Usage { input_tokens: 0, output_tokens: 0 });
-            usage = Some(Usage {
-                input_tokens: before.input_tokens + u.input_tokens,
-                output_tokens: before.output_tokens + u.output_tokens,
-            });
-        }
+        usage = Usage::sum(usage.into_iter().chain(response.usage));
         let mut turn = Turn {
             reasoning: response.reasoning.clone(),
             text: response.final_text.clone(),

@@ -14,9 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::json::canonical_json;
 use crate::plan::Case;
-use crate::providers::bedrock_converse::{request_json, request_path};
-use crate::providers::openai_chat::request_body;
-use crate::providers::{CallRequest, streams, wire_api};
+use crate::providers::{CallRequest, Encoded, encode, wire_api};
 use crate::scenario::Api;
 use crate::wire::{Provenance, WireRequest, WireResponse};
 
@@ -82,12 +80,7 @@ pub fn request_for(case: &Case) -> WireRequest {
 
 /// A request on `api`, as a cassette records it.
 pub fn recorded_request(api: Api, request: &CallRequest) -> WireRequest {
-    let (path, body) = match api {
-        Api::Converse | Api::ConverseStream => (request_path(&request.model, streams(api)), request_json(request)),
-        Api::Chat | Api::ChatStream | Api::Agent => {
-            ("/chat/completions".to_owned(), request_body(request, streams(api)))
-        }
-    };
+    let Encoded { path, body } = encode(api, request);
     let hash = request_hash(api, &body);
     WireRequest { method: "POST".into(), path, body, hash }
 }

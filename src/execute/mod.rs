@@ -21,7 +21,7 @@ pub use retry::RetryPolicy;
 use crate::plan::Case;
 use crate::providers::bedrock_converse::{self, ConverseClient};
 use crate::providers::openai_chat::{self, ChatClient};
-use crate::providers::{CallRequest, Connection, Environment, resolve_connection, wire_api};
+use crate::providers::{CallRequest, Connection, Environment, authority, endpoint, resolve_connection, wire_api};
 use crate::response::{CallError, ErrorKind, ModelResponse};
 use crate::scenario::Api;
 
@@ -88,11 +88,7 @@ impl Clients {
 }
 
 fn is_bedrock(base_url: &str) -> bool {
-    base_url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', ':']).next())
-        .is_some_and(|host| host.ends_with(".amazonaws.com"))
+    authority(base_url).split(':').next().is_some_and(|host| host.ends_with(".amazonaws.com"))
 }
 
 /// One attempt of one case (for an agent: its whole loop). With `capture`, the
@@ -113,7 +109,7 @@ pub async fn call_api(clients: &Clients, case: &Case, api: Api, request: &CallRe
             bedrock_converse::call(&client, request, api == Api::ConverseStream, capture).await
         }
         Api::Chat | Api::ChatStream | Api::Agent => {
-            let base = connection.openai_base_url.unwrap_or_else(|| openai_chat::default_base_url(&case.region));
+            let base = endpoint(api, &connection, &case.region);
             match clients.chat(&base).await {
                 Ok(client) => openai_chat::call(&client, request, api == Api::ChatStream, capture).await,
                 Err(e) => failed(e),
@@ -125,13 +121,7 @@ pub async fn call_api(clients: &Clients, case: &Case, api: Api, request: &CallRe
 /// The host a case's requests go to, for cassette headers.
 pub fn endpoint_host(clients: &Clients, case: &Case) -> String {
     let connection = resolve_connection(&clients.flags, case, &clients.env);
-    let url = match wire_api(case) {
-        Api::Converse | Api::ConverseStream => connection
-            .bedrock_endpoint
-            .unwrap_or_else(|| format!("https://bedrock-runtime.{}.amazonaws.com", case.region)),
-        _ => connection.openai_base_url.unwrap_or_else(|| openai_chat::default_base_url(&case.region)),
-    };
-    url.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default().to_owned()
+    authority(&endpoint(wire_api(case), &connection, &case.region)).to_owned()
 }
 
 pub(crate) fn failed(error: CallError) -> ModelResponse {

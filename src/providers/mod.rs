@@ -3,7 +3,6 @@
 //! crate (aws-sdk-bedrockruntime, async-openai). No retries here: one call, one
 //! attempt; the caller decides whether to try again.
 
-mod bedrock_capture;
 pub mod bedrock_converse;
 pub mod openai_chat;
 
@@ -166,6 +165,40 @@ pub fn resolve_connection(flags: &Connection, case: &Case, env: &Environment) ->
             .or(scenario.openai_base_url)
             .or_else(|| env.openai_base_url.clone()),
     }
+}
+
+/// A request as it goes on the wire: the path below the endpoint and the JSON body.
+/// Live calls, record mode, `--dry-run` and cassette hashes all use this one encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded {
+    pub path: String,
+    pub body: Value,
+}
+
+/// The one encoding of `request` on `api`.
+pub fn encode(api: Api, request: &CallRequest) -> Encoded {
+    match api {
+        Api::Converse | Api::ConverseStream => bedrock_converse::encode(request, streams(api)),
+        Api::Chat | Api::ChatStream | Api::Agent => openai_chat::encode(request, streams(api)),
+    }
+}
+
+/// Where requests on `api` go: the connection's endpoint, else Bedrock in `region`
+/// (the runtime endpoint for Converse, its `/openai/v1` for chat completions).
+pub fn endpoint(api: Api, connection: &Connection, region: &str) -> String {
+    let bedrock = || format!("https://bedrock-runtime.{region}.amazonaws.com");
+    match api {
+        Api::Converse | Api::ConverseStream => connection.bedrock_endpoint.clone().unwrap_or_else(bedrock),
+        Api::Chat | Api::ChatStream | Api::Agent => {
+            connection.openai_base_url.clone().unwrap_or_else(|| format!("{}/openai/v1", bedrock()))
+        }
+    }
+}
+
+/// The host and port of an endpoint URL (`bedrock-runtime.us-west-2.amazonaws.com`,
+/// `127.0.0.1:8080`).
+pub fn authority(url: &str) -> &str {
+    url.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default()
 }
 
 /// Whether an API streams its response.

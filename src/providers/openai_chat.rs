@@ -7,7 +7,7 @@
 //! plain transport that keeps the status, `Retry-After` and body of failed responses,
 //! so that the caller's retry policy is the only one.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
@@ -16,13 +16,13 @@ use async_openai::middleware::HttpRequestFactory;
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
-use super::{CallRequest, Content, Message};
-use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, stop_reason_from_finish};
+use super::{CallRequest, Content, Encoded, Message};
+use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, retry_after, stop_reason_from_finish};
 use crate::wire::WireResponse;
 
-/// Bedrock's OpenAI-compatible endpoint for a region.
-pub fn default_base_url(region: &str) -> String {
-    format!("https://bedrock-runtime.{region}.amazonaws.com/openai/v1")
+/// The path and body of a chat completions request (streamed with `stream`).
+pub fn encode(req: &CallRequest, stream: bool) -> Encoded {
+    Encoded { path: "/chat/completions".to_owned(), body: request_body(req, stream) }
 }
 
 /// A chat completions client for one base URL.
@@ -72,9 +72,7 @@ impl ChatClient {
                     .headers()
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-                    .filter(|s| s.is_finite() && *s >= 0.0)
-                    .map(Duration::from_secs_f64);
+                    .and_then(|v| retry_after(v, SystemTime::now()));
                 let body = response.text().await.unwrap_or_default();
                 Err(OpenAIError::Boxed(Box::new(HttpFailure { status, retry_after, body })))
             }
@@ -85,7 +83,7 @@ impl ChatClient {
 
 /// The request body. `system` goes first as a `developer` message, as the upstream
 /// samples send it; `extra` is merged last so it can override anything.
-pub fn request_body(req: &CallRequest, stream: bool) -> Value {
+fn request_body(req: &CallRequest, stream: bool) -> Value {
     let mut messages = Vec::new();
     if let Some(system) = &req.system {
         messages.push(json!({"role": "developer", "content": system}));
@@ -167,7 +165,7 @@ fn push_message(messages: &mut Vec<Value>, m: &Message) {
 /// carried it (the JSON body, or the SSE payloads), for a cassette.
 pub async fn call(client: &ChatClient, req: &CallRequest, stream: bool, capture: bool) -> ModelResponse {
     let started = Instant::now();
-    let body = request_body(req, stream);
+    let body = encode(req, stream).body;
     let mut assembler = Assembler::new();
     let mut wire = capture.then(WireResponse::default);
     let error = if stream {

@@ -219,13 +219,7 @@ impl CaseRecord {
         let v = &r.verdict;
         let shown = v.samples.iter().find(|s| !s.passed).or(v.samples.first());
         let response = shown.map(|s| &s.response);
-        let usage = v.samples.iter().filter_map(|s| s.response.usage).fold(None, |acc: Option<Usage>, u| {
-            let a = acc.unwrap_or(Usage { input_tokens: 0, output_tokens: 0 });
-            Some(Usage {
-                input_tokens: a.input_tokens + u.input_tokens,
-                output_tokens: a.output_tokens + u.output_tokens,
-            })
-        });
+        let usage = Usage::sum(v.samples.iter().filter_map(|s| s.response.usage));
         let error = match (&v.problem, response.and_then(|r| r.error.as_ref())) {
             (Some(problem), _) => {
                 Some(ErrorRecord { kind: "case".into(), message: problem.clone(), retryable: false, status: None })

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::execute::{self, Clients, RetryPolicy};
 use crate::plan::{Case, SkipReason};
-use crate::response::ErrorKind;
+use crate::response::{ErrorKind, Usage};
 use crate::scenario::Mode;
 use crate::verdict::{self, CaseVerdict, SnapshotSettings, SnapshotStatus, Status};
 use limit::AdaptiveLimit;
@@ -77,11 +77,9 @@ impl Summary {
                 && s.written.as_ref().is_some_and(|w| *w != s.path)
         });
         self.pending_snapshots += usize::from(pending);
-        for sample in &result.verdict.samples {
-            if let Some(u) = sample.response.usage {
-                self.input_tokens += u.input_tokens;
-                self.output_tokens += u.output_tokens;
-            }
+        if let Some(u) = Usage::sum(result.verdict.samples.iter().filter_map(|s| s.response.usage)) {
+            self.input_tokens = self.input_tokens.saturating_add(u.input_tokens);
+            self.output_tokens = self.output_tokens.saturating_add(u.output_tokens);
         }
     }
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder, WireServer};
 
+use gpt_oss_scenarios::providers;
+
 use crate::support::{corpus, repo, run_isolated, stderr, stdout, write};
 
 /// Routes by API the way Bedrock's URLs and bodies tell them apart.
@@ -65,6 +67,19 @@ fn each_api_runs_against_the_loopback_server() {
     let converse: Vec<_> = server.requests().into_iter().filter(|r| r.path.contains("/converse")).collect();
     assert_eq!(converse.len(), 2);
     assert!(converse.iter().all(|r| r.auth_scheme.as_deref() == Some("Bearer")), "{converse:?}");
+    // Every request on the wire is the one encoding that cassettes hash and --dry-run shows.
+    let suite = gpt_oss_scenarios::load::load(&[dir.path().join("suite")]);
+    let cases = gpt_oss_scenarios::plan::plan(&suite.scenarios).cases;
+    let encoded: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|case| providers::encode(providers::wire_api(case), &providers::CallRequest::from_case(case)).body)
+        .collect();
+    let sent: Vec<serde_json::Value> =
+        server.requests().iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    assert_eq!(sent.len(), 4, "one request per case");
+    for body in &sent {
+        assert!(encoded.contains(body), "sent {body}, which is not one of the encodings {encoded:?}");
+    }
     let out = run(&["--update-snapshots", "no"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));

@@ -11,7 +11,8 @@ use aws_sdk_bedrockruntime::types::{
 };
 use serde_json::Value;
 
-use super::bedrock_converse::{HttpResponse, document_to_json};
+use super::HttpResponse;
+use super::request::document_to_json;
 use crate::response::CallError;
 use crate::wire::{WireEvent, WireResponse};
 

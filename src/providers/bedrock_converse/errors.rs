@@ -1,0 +1,146 @@
+//! How a failed Converse or ConverseStream call reads: the SDK's error flattened into
+//! the shared [`CallError`] vocabulary, with a sentence that says what to do.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
+
+use super::{ConverseClient, HttpResponse};
+use crate::response::{CallError, ErrorKind, retry_after};
+
+/// Classifies a failed Converse or ConverseStream request (not a mid-stream error).
+pub(super) fn classify<E>(error: &SdkError<E, HttpResponse>, client: &ConverseClient, model: &str) -> CallError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let mut parts = error_parts(error);
+    if let (SdkError::ServiceError(_), Some(raw)) = (error, error.raw_response()) {
+        parts.status = Some(raw.status().as_u16());
+        parts.retry_after = raw.headers().get("retry-after").and_then(|v| retry_after(v, SystemTime::now()));
+    }
+    classify_parts(parts, client, model)
+}
+
+/// What an SDK error says, flattened.
+struct ErrorParts {
+    status: Option<u16>,
+    code: Option<String>,
+    message: String,
+    retry_after: Option<Duration>,
+    /// Not a service answer: a transport failure, a timeout, missing credentials.
+    transport: Option<(ErrorKind, String)>,
+}
+
+fn error_parts<E, R>(error: &SdkError<E, R>) -> ErrorParts
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let chain = one_line(error);
+    let mut parts = ErrorParts { status: None, code: None, message: String::new(), retry_after: None, transport: None };
+    match error {
+        SdkError::ServiceError(service) => {
+            parts.code = service.err().code().map(str::to_owned);
+            parts.message = service.err().message().unwrap_or_default().to_owned();
+        }
+        SdkError::TimeoutError(_) => parts.transport = Some((ErrorKind::Timeout, chain)),
+        SdkError::DispatchFailure(failure) => {
+            let kind = if failure.is_timeout() {
+                ErrorKind::Timeout
+            } else if chain.contains("credentials") || chain.contains("identity resolver") {
+                ErrorKind::Auth
+            } else {
+                ErrorKind::Unavailable
+            };
+            parts.transport = Some((kind, chain));
+        }
+        SdkError::ResponseError(_) => parts.transport = Some((ErrorKind::Server, chain)),
+        _ => parts.transport = Some((ErrorKind::InvalidRequest, chain)),
+    }
+    parts
+}
+
+fn classify_parts(parts: ErrorParts, client: &ConverseClient, model: &str) -> CallError {
+    if let Some((kind, detail)) = parts.transport {
+        let message = match kind {
+            ErrorKind::Auth => format!(
+                "no AWS credentials for {}: set AWS_BEARER_TOKEN_BEDROCK (a Bedrock API key) or configure the AWS credential chain (AWS_PROFILE, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or SSO)",
+                client.target
+            ),
+            ErrorKind::Timeout => format!("{} did not answer in time", client.target),
+            ErrorKind::Unavailable => format!("cannot reach {}: {detail}", client.target),
+            _ => detail,
+        };
+        return CallError::new(kind, None, message);
+    }
+    let code = parts.code.unwrap_or_default();
+    let kind = match code.as_str() {
+        "ThrottlingException" | "TooManyRequestsException" => ErrorKind::Throttled,
+        "ServiceUnavailableException" | "ModelNotReadyException" => ErrorKind::Unavailable,
+        "InternalServerException" => ErrorKind::Server,
+        "ValidationException" => ErrorKind::InvalidRequest,
+        "AccessDeniedException"
+        | "UnrecognizedClientException"
+        | "ExpiredTokenException"
+        | "InvalidSignatureException" => ErrorKind::Auth,
+        "ResourceNotFoundException" => ErrorKind::NotFound,
+        "ModelTimeoutException" => ErrorKind::Timeout,
+        "ModelErrorException" | "ModelStreamErrorException" => ErrorKind::Model,
+        _ => parts.status.map_or(ErrorKind::Server, ErrorKind::from_status),
+    };
+    let message = if parts.message.is_empty() { code.clone() } else { parts.message };
+    let message = match kind {
+        ErrorKind::Auth => format!(
+            "{message}; check AWS_BEARER_TOKEN_BEDROCK or the AWS credentials, and that they may invoke {model} in {}",
+            client.region
+        ),
+        ErrorKind::NotFound => {
+            format!("{message}; check the model id `{model}` and that it is offered in {}", client.region)
+        }
+        _ => message,
+    };
+    let mut error = CallError::new(kind, parts.status, message);
+    error.retry_after = parts.retry_after;
+    error
+}
+
+pub(super) fn classify_stream<R: std::fmt::Debug>(
+    error: &SdkError<ConverseStreamOutputError, R>,
+    client: &ConverseClient,
+) -> CallError {
+    let mut e = classify_parts(error_parts(error), client, "");
+    // Exception frames arrive on an HTTP 200: the kind comes from the frame, and there
+    // is no status to report. A frame that cannot be decoded is a broken stream.
+    e.status = None;
+    if let SdkError::ServiceError(service) = error {
+        e.kind = match service.err() {
+            ConverseStreamOutputError::ThrottlingException(_) => ErrorKind::Throttled,
+            ConverseStreamOutputError::ValidationException(_) => ErrorKind::InvalidRequest,
+            ConverseStreamOutputError::ServiceUnavailableException(_) => ErrorKind::Unavailable,
+            ConverseStreamOutputError::InternalServerException(_) => ErrorKind::Server,
+            ConverseStreamOutputError::ModelStreamErrorException(_) => ErrorKind::Model,
+            _ => ErrorKind::StreamError,
+        };
+        e.retryable = e.kind.retryable();
+    } else if matches!(error, SdkError::ResponseError(_)) {
+        e.kind = ErrorKind::StreamError;
+        e.retryable = false;
+    }
+    e
+}
+
+/// An error and its sources on one line, without the SDK's debug dump.
+fn one_line(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}

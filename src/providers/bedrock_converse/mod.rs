@@ -1,0 +1,238 @@
+//! `converse` and `converse-stream`: Amazon Bedrock through aws-sdk-bedrockruntime.
+//!
+//! Credentials are the SDK's own: it sends `AWS_BEARER_TOKEN_BEDROCK` (a Bedrock API
+//! key) as bearer auth when set, and otherwise signs with the standard chain
+//! (environment, profile, SSO, web identity, container, IMDS). Replay gives a fixed
+//! placeholder key instead, so no chain is consulted. The SDK's own retries are off: the
+//! caller's retry policy is the only one. Reasoning signatures are never sent back:
+//! Bedrock rejects them for gpt-oss. The request is encoded once ([`request`]); errors
+//! are classified in [`errors`]; record mode's capture of responses is in [`capture`].
+
+mod capture;
+mod errors;
+mod request;
+
+pub use request::encode;
+
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_bedrockruntime::config::retry::RetryConfig;
+use aws_sdk_bedrockruntime::config::timeout::TimeoutConfig;
+use aws_sdk_bedrockruntime::config::{Builder, Token};
+use aws_sdk_bedrockruntime::error::SdkError;
+use aws_sdk_bedrockruntime::operation::converse::ConverseOutput;
+use aws_sdk_bedrockruntime::types::{
+    ContentBlock, ContentBlockDelta, ContentBlockStart, ConverseOutput as Output, ConverseStreamOutput,
+    ReasoningContentBlock, ReasoningContentBlockDelta,
+};
+
+use self::capture::{error_response, event_json, exception_json, output_json};
+use self::errors::{classify, classify_stream};
+use self::request::{Parts, document_to_json, parts};
+use super::CallRequest;
+use crate::response::{Assembler, CallError, ErrorKind, ModelResponse};
+use crate::wire::{WireEvent, WireResponse};
+
+/// The raw HTTP response type of the SDK's errors.
+type HttpResponse = aws_smithy_runtime_api::http::Response;
+
+/// A Bedrock runtime client for one region and endpoint.
+#[derive(Clone)]
+pub struct ConverseClient {
+    client: aws_sdk_bedrockruntime::Client,
+    /// For messages: the endpoint override, or the region.
+    target: String,
+    region: String,
+}
+
+impl ConverseClient {
+    /// `placeholder_key`: a fixed bearer key that replaces every credential source
+    /// (replay and loopback tests).
+    pub async fn new(
+        region: &str,
+        endpoint: Option<&str>,
+        placeholder_key: Option<&str>,
+        read_timeout: Duration,
+    ) -> ConverseClient {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
+        if placeholder_key.is_some() {
+            // With a credentials provider configured the SDK prefers SigV4, and building
+            // one walks the chain (which can reach IMDS): no chain at all forces bearer.
+            loader = loader.no_credentials();
+        }
+        let shared = loader.load().await;
+        let mut config = Builder::from(&shared).retry_config(RetryConfig::disabled()).timeout_config(
+            TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).read_timeout(read_timeout).build(),
+        );
+        if let Some(key) = placeholder_key {
+            config = config.bearer_token(Token::new(key.to_owned(), None));
+        }
+        if let Some(endpoint) = endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        ConverseClient {
+            client: aws_sdk_bedrockruntime::Client::from_conf(config.build()),
+            target: endpoint.map_or_else(|| format!("Bedrock in {region}"), str::to_owned),
+            region: region.to_owned(),
+        }
+    }
+}
+
+/// One Converse or ConverseStream call. With `capture`, the response is also kept at the
+/// level the wire carries it (the JSON body, or the event stream's events), rebuilt
+/// from what the SDK decoded, for a cassette.
+pub async fn call(client: &ConverseClient, req: &CallRequest, stream: bool, capture: bool) -> ModelResponse {
+    let started = Instant::now();
+    let mut assembler = Assembler::new();
+    let mut wire = capture.then(WireResponse::default);
+    let encoded = encode(req, stream);
+    let error = match parts(&encoded.body) {
+        Err(e) => Some(e),
+        Ok(parts) if stream => converse_stream(client, req, parts, &mut assembler, wire.as_mut()).await,
+        Ok(parts) => {
+            let sent = client
+                .client
+                .converse()
+                .model_id(&req.model)
+                .set_messages(Some(parts.messages))
+                .set_system(parts.system)
+                .set_inference_config(parts.inference)
+                .set_additional_model_request_fields(parts.additional)
+                .set_tool_config(parts.tools)
+                .send()
+                .await;
+            match sent {
+                Ok(output) => {
+                    read_output(&output, &mut assembler);
+                    if let Some(w) = wire.as_mut() {
+                        *w = WireResponse::json(200, output_json(&output));
+                    }
+                    None
+                }
+                Err(e) => {
+                    let error = classify(&e, client, &req.model);
+                    if let Some(w) = wire.as_mut() {
+                        *w = error_response(&e, &error);
+                    }
+                    Some(error)
+                }
+            }
+        }
+    };
+    let mut response = assembler.finish(error, started.elapsed());
+    response.wire = wire;
+    response
+}
+
+fn read_output(output: &ConverseOutput, assembler: &mut Assembler) {
+    if let Some(Output::Message(message)) = output.output() {
+        for (index, block) in message.content().iter().enumerate() {
+            match block {
+                ContentBlock::Text(text) => assembler.text(text),
+                ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(r)) => {
+                    assembler.reasoning(r.text())
+                }
+                ContentBlock::ToolUse(tool) => {
+                    assembler.tool_start(index as u64, Some(tool.tool_use_id()), Some(tool.name()));
+                    assembler.tool_input(index as u64, document_to_json(tool.input()));
+                }
+                _ => {}
+            }
+        }
+    }
+    assembler.stop_reason(output.stop_reason().as_str());
+    if let Some(usage) = output.usage() {
+        assembler.usage(usage.input_tokens().max(0) as u64, usage.output_tokens().max(0) as u64);
+    }
+}
+
+async fn converse_stream(
+    client: &ConverseClient,
+    req: &CallRequest,
+    parts: Parts,
+    assembler: &mut Assembler,
+    wire: Option<&mut WireResponse>,
+) -> Option<CallError> {
+    let sent = client
+        .client
+        .converse_stream()
+        .model_id(&req.model)
+        .set_messages(Some(parts.messages))
+        .set_system(parts.system)
+        .set_inference_config(parts.inference)
+        .set_additional_model_request_fields(parts.additional)
+        .set_tool_config(parts.tools)
+        .send()
+        .await;
+    let mut output = match sent {
+        Ok(output) => output,
+        Err(e) => {
+            let error = classify(&e, client, &req.model);
+            if let Some(w) = wire {
+                *w = error_response(&e, &error);
+            }
+            return Some(error);
+        }
+    };
+    let mut events: Vec<WireEvent> = Vec::new();
+    let capturing = wire.is_some();
+    let error = loop {
+        match output.stream.recv().await {
+            Ok(Some(event)) => {
+                if capturing && let Some(e) = event_json(&event) {
+                    events.push(e);
+                }
+                read_event(event, assembler);
+            }
+            Ok(None) => break None,
+            Err(e) => {
+                if let SdkError::ServiceError(service) = &e {
+                    events.push(exception_json(service.err()));
+                }
+                break Some(classify_stream(&e, client));
+            }
+        }
+    };
+    if let Some(w) = wire {
+        w.status = 200;
+        w.headers.insert("content-type".into(), "application/vnd.amazon.eventstream".into());
+        w.events = Some(events);
+    }
+    if error.is_some() {
+        return error;
+    }
+    if !assembler.has_stop_reason() {
+        return Some(CallError::new(ErrorKind::Truncated, None, "the stream ended before messageStop"));
+    }
+    None
+}
+
+fn read_event(event: ConverseStreamOutput, assembler: &mut Assembler) {
+    match event {
+        ConverseStreamOutput::ContentBlockStart(e) => {
+            if let Some(ContentBlockStart::ToolUse(start)) = e.start() {
+                let index = e.content_block_index().max(0) as u64;
+                assembler.tool_start(index, Some(start.tool_use_id()), Some(start.name()));
+            }
+        }
+        ConverseStreamOutput::ContentBlockDelta(e) => {
+            let index = e.content_block_index().max(0) as u64;
+            match e.delta() {
+                Some(ContentBlockDelta::Text(text)) => assembler.text(text),
+                Some(ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::Text(text))) => {
+                    assembler.reasoning(text)
+                }
+                Some(ContentBlockDelta::ToolUse(tool)) => assembler.tool_arguments(index, tool.input()),
+                _ => {}
+            }
+        }
+        ConverseStreamOutput::MessageStop(e) => assembler.stop_reason(e.stop_reason().as_str()),
+        ConverseStreamOutput::Metadata(e) => {
+            if let Some(usage) = e.usage() {
+                assembler.usage(usage.input_tokens().max(0) as u64, usage.output_tokens().max(0) as u64);
+            }
+        }
+        _ => {}
+    }
+}
