@@ -39,16 +39,24 @@ pub struct Redactor {
     rules: Vec<(Regex, String)>,
 }
 
+/// A redaction whose regex does not compile.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid redaction regex `{pattern}`: {source}")]
+pub struct RedactionError {
+    pattern: String,
+    source: regex::Error,
+}
+
 impl Redactor {
     /// Regexes were checked when the scenario was loaded; one that still fails to
     /// compile is reported rather than skipped.
-    pub fn new(redactions: &[Redaction]) -> Result<Redactor, String> {
+    pub fn new(redactions: &[Redaction]) -> Result<Redactor, RedactionError> {
         let rules = redactions
             .iter()
             .map(|r| {
                 Regex::new(&r.regex)
                     .map(|re| (re, r.placeholder.clone()))
-                    .map_err(|e| format!("invalid redaction regex `{}`: {e}", r.regex))
+                    .map_err(|source| RedactionError { pattern: r.regex.clone(), source })
             })
             .collect::<Result<_, _>>()?;
         Ok(Redactor { rules })

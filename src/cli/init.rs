@@ -3,7 +3,7 @@
 //! `defaults.yaml`, the schemas for editor completion, `.env.example`, a `.gitignore`
 //! entry for `.env`, and the two GitHub workflows. Existing files are left alone.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -139,19 +139,19 @@ pub fn init(dir: &Path) -> u8 {
     }
 }
 
-fn write_new(dir: &Path, name: &str, text: &str) -> Result<(), String> {
+fn write_new(dir: &Path, name: &str, text: &str) -> Result<(), InitError> {
     let path = dir.join(name);
     if path.exists() {
         println!("kept    {} (exists)", path.display());
         return Ok(());
     }
-    crate::fs::write_atomic(&path, text).map_err(|e| e.to_string())?;
+    crate::fs::write_atomic(&path, text)?;
     println!("created {}", path.display());
     Ok(())
 }
 
-fn scaffold(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+fn scaffold(dir: &Path) -> Result<(), InitError> {
+    std::fs::create_dir_all(dir).map_err(|source| InitError::CreateDir { path: dir.to_owned(), source })?;
     let pretty = |kind| serde_json::to_string_pretty(&json_schema(kind)).unwrap_or_default() + "\n";
     write_new(dir, "scenarios/defaults.yaml", DEFAULTS)?;
     write_new(dir, "scenarios/examples.yaml", EXAMPLES)?;
@@ -165,7 +165,7 @@ fn scaffold(dir: &Path) -> Result<(), String> {
     let current = std::fs::read_to_string(&ignore).unwrap_or_default();
     if !current.lines().any(|l| l.trim() == ".env") {
         let sep = if current.is_empty() || current.ends_with('\n') { "" } else { "\n" };
-        crate::fs::write_atomic(&ignore, &format!("{current}{sep}.env\n")).map_err(|e| e.to_string())?;
+        crate::fs::write_atomic(&ignore, &format!("{current}{sep}.env\n"))?;
         println!("added   .env to {}", ignore.display());
     }
     // The project root (the nearest folder holding .git) decides where cassettes and
@@ -175,18 +175,13 @@ fn scaffold(dir: &Path) -> Result<(), String> {
         let made = std::process::Command::new("git").arg("init").arg("-q").arg(dir).status();
         match made {
             Ok(status) if status.success() => println!("created a git repository in {}", dir.display()),
-            _ => {
-                return Err(format!(
-                    "{} is not in a git repository and `git init` failed: run it, then init again",
-                    dir.display()
-                ));
-            }
+            _ => return Err(InitError::GitInit(dir.to_owned())),
         }
     }
     let suite = load::load(&[dir.join("scenarios")]);
     let planned = plan::plan(&suite.scenarios);
     if let Some(d) = suite.diagnostics.iter().chain(&planned.diagnostics).next() {
-        return Err(format!("the scaffolded suite does not load: {d}"));
+        return Err(InitError::Invalid(d.to_string()));
     }
     for case in &planned.cases {
         write_cassette(case)?;
@@ -194,7 +189,7 @@ fn scaffold(dir: &Path) -> Result<(), String> {
     accept_snapshots(planned.cases)
 }
 
-fn write_cassette(case: &Case) -> Result<(), String> {
+fn write_cassette(case: &Case) -> Result<(), InitError> {
     let path = cassette::path_for(case);
     if path.exists() {
         return Ok(());
@@ -203,10 +198,10 @@ fn write_cassette(case: &Case) -> Result<(), String> {
     let interactions = synthetic(case.api)
         .into_iter()
         .map(|text| {
-            let wire: WireCase = serde_json::from_str(text).map_err(|e| e.to_string())?;
+            let wire: WireCase = serde_json::from_str(text).map_err(InitError::Synthetic)?;
             Ok(Interaction { request: request.clone(), response: wire.response })
         })
-        .collect::<Result<Vec<Interaction>, String>>()?;
+        .collect::<Result<Vec<Interaction>, InitError>>()?;
     let cassette = Cassette {
         format: cassette::FORMAT,
         scenario: case.source.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"),
@@ -222,14 +217,14 @@ fn write_cassette(case: &Case) -> Result<(), String> {
         },
         interactions,
     };
-    crate::fs::write_atomic(&path, &cassette.to_text()).map_err(|e| e.to_string())?;
+    crate::fs::write_atomic(&path, &cassette.to_text())?;
     println!("created {}", path.display());
     Ok(())
 }
 
 /// Replays every case once and accepts its snapshot, so the suite passes as shipped.
-fn accept_snapshots(cases: Vec<Case>) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+fn accept_snapshots(cases: Vec<Case>) -> Result<(), InitError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(InitError::Runtime)?;
     let options = RunnerOptions {
         concurrency: 4,
         retry: RetryPolicy::none(),
@@ -253,7 +248,26 @@ fn accept_snapshots(cases: Vec<Case>) -> Result<(), String> {
         }
     };
     runtime.block_on(runner::run(cases, clients, options, std::future::pending(), &mut emit));
-    if problems.is_empty() { Ok(()) } else { Err(format!("scaffolded cases did not pass: {}", problems.join(", "))) }
+    if problems.is_empty() { Ok(()) } else { Err(InitError::Failed(problems.join(", "))) }
+}
+
+/// Why `init` could not scaffold a working suite.
+#[derive(Debug, thiserror::Error)]
+enum InitError {
+    #[error("failed to create {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Write(#[from] crate::fs::FsError),
+    #[error("{0} is not in a git repository and `git init` failed: run it, then init again")]
+    GitInit(PathBuf),
+    #[error("the scaffolded suite does not load: {0}")]
+    Invalid(String),
+    #[error("a bundled synthetic answer is not a recorded exchange: {0}")]
+    Synthetic(serde_json::Error),
+    #[error("failed to start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("scaffolded cases did not pass: {0}")]
+    Failed(String),
 }
 
 /// A workflow template with this tool's version filled in, so that CI installs the

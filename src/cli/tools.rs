@@ -9,7 +9,7 @@ use crate::execute::cassette::Cassette;
 use crate::exit;
 use crate::fs::write_atomic;
 use crate::report::record::{FORMAT, RunRecord, SummaryRecord};
-use crate::report::{json, junit, markdown};
+use crate::report::{ReportError, json, junit, markdown};
 use crate::wire::WireCase;
 use crate::wire::server::{InOrder, Reply, WireServer};
 
@@ -41,14 +41,14 @@ pub fn merge_reports(
         summary: SummaryRecord::from_cases(&cases, interrupted),
         cases,
     };
-    let write = |path: Option<&Path>, text: Result<String, String>| -> Result<(), String> {
+    let write = |path: Option<&Path>, text: Result<String, ReportError>| -> Result<(), ReportError> {
         match path {
-            Some(path) => write_atomic(path, &text?).map_err(|e| e.to_string()),
+            Some(path) => Ok(write_atomic(path, &text?)?),
             None => Ok(()),
         }
     };
     let results = [
-        write(report_json, serde_json::to_string_pretty(&merged).map_err(|e| e.to_string())),
+        write(report_json, serde_json::to_string_pretty(&merged).map_err(ReportError::from)),
         write(junit_out, junit::render(&merged.cases)),
         write(summary_md, Ok(markdown::render(&merged.summary, &merged.cases, merged.duration_ms))),
     ];
@@ -76,8 +76,8 @@ pub fn merge_reports(
 
 /// Serves recorded responses in order: the n-th request gets the n-th file's response,
 /// and every request after the last file gets the last one again.
-fn load_reply(case: &Path) -> Result<(String, Reply), String> {
-    let text = std::fs::read_to_string(case).map_err(|e| format!("failed to read {}: {e}", case.display()))?;
+fn load_reply(case: &Path) -> Result<(String, Reply), ServeError> {
+    let text = std::fs::read_to_string(case).map_err(|source| ServeError::Read { path: case.to_owned(), source })?;
     // A wire-corpus case, or a cassette (its first recorded response).
     let (label, response) = match serde_json::from_str::<WireCase>(&text) {
         Ok(w) => (format!("{} ({})", w.id, w.api), w.response),
@@ -86,16 +86,28 @@ fn load_reply(case: &Path) -> Result<(String, Reply), String> {
                 (format!("{} ({})", c.case, c.api), c.interactions[0].response.clone())
             }
             _ => {
-                let (line, column) = (wire_error.line(), wire_error.column());
-                return Err(format!(
-                    "{}:{line}:{column}: neither a recorded exchange nor a cassette: {wire_error}",
-                    case.display()
-                ));
+                return Err(ServeError::Parse {
+                    path: case.to_owned(),
+                    line: wire_error.line(),
+                    column: wire_error.column(),
+                    source: wire_error,
+                });
             }
         },
     };
-    let reply = Reply::from_wire(&response).map_err(|e| format!("{}: {e}", case.display()))?;
+    let reply = Reply::from_wire(&response).map_err(|source| ServeError::Encode { path: case.to_owned(), source })?;
     Ok((label, reply))
+}
+
+/// A file `serve` cannot play, naming it.
+#[derive(Debug, thiserror::Error)]
+enum ServeError {
+    #[error("failed to read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}:{column}: neither a recorded exchange nor a cassette: {source}")]
+    Parse { path: PathBuf, line: usize, column: usize, source: serde_json::Error },
+    #[error("{path}: {source}")]
+    Encode { path: PathBuf, source: crate::wire::WireError },
 }
 
 pub fn serve(cases: &[PathBuf], port: u16, latency: Duration) -> u8 {

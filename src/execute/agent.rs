@@ -35,7 +35,7 @@ pub async fn run(
     let started = Instant::now();
     let toolbox = match Toolbox::new(&case.spec.tools, &case.tool_timeouts) {
         Ok(t) => t,
-        Err(e) => return failed(CallError::new(ErrorKind::InvalidRequest, None, e)),
+        Err(e) => return failed(CallError::new(ErrorKind::InvalidRequest, None, e.to_string())),
     };
     let api = wire_api(case);
     let max_turns = case.spec.max_turns.unwrap_or(DEFAULT_MAX_TURNS);

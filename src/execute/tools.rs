@@ -45,13 +45,21 @@ impl Outcome {
     }
 }
 
+/// A tool whose `input_schema` is not a valid JSON Schema.
+#[derive(Debug, thiserror::Error)]
+#[error("tool `{tool}`: invalid input_schema: {message}")]
+pub struct ToolSchemaError {
+    tool: String,
+    message: String,
+}
+
 impl Toolbox {
     /// Schemas were checked when the scenario loaded; one that fails here is reported.
-    pub fn new(tools: &[Tool], timeouts: &BTreeMap<String, Duration>) -> Result<Toolbox, String> {
+    pub fn new(tools: &[Tool], timeouts: &BTreeMap<String, Duration>) -> Result<Toolbox, ToolSchemaError> {
         let mut ready = HashMap::new();
         for tool in tools {
             let validator = jsonschema::validator_for(&tool.input_schema)
-                .map_err(|e| format!("tool `{}`: invalid input_schema: {e}", tool.name))?;
+                .map_err(|e| ToolSchemaError { tool: tool.name.clone(), message: e.to_string() })?;
             let timeout = timeouts.get(&tool.name).copied().unwrap_or(COMMAND_TIMEOUT);
             ready.insert(tool.name.clone(), Ready { tool: tool.clone(), validator, timeout });
         }

@@ -25,17 +25,35 @@ pub struct Selection {
     pub shard: Option<(u32, u32)>,
 }
 
+/// A `--shard` value that is not `K/N` with 1 <= K <= N.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    #[error("`{0}` is not a shard; write K/N with whole numbers, e.g. 2/4")]
+    Syntax(String),
+    #[error("shard `{0}`: K must be between 1 and N")]
+    Range(String),
+}
+
 /// Parses `K/N` with 1 <= K <= N.
-pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
-    let (k, n) = text.split_once('/').ok_or_else(|| format!("`{text}` is not a shard; write K/N, e.g. 2/4"))?;
+pub fn parse_shard(text: &str) -> Result<(u32, u32), ShardError> {
+    let syntax = || ShardError::Syntax(text.to_owned());
+    let (k, n) = text.split_once('/').ok_or_else(syntax)?;
     let (k, n): (u32, u32) = match (k.trim().parse(), n.trim().parse()) {
         (Ok(k), Ok(n)) => (k, n),
-        _ => return Err(format!("`{text}` is not a shard; write K/N with whole numbers, e.g. 2/4")),
+        _ => return Err(syntax()),
     };
     if n == 0 || k == 0 || k > n {
-        return Err(format!("shard `{text}`: K must be between 1 and N"));
+        return Err(ShardError::Range(text.to_owned()));
     }
     Ok((k, n))
+}
+
+/// A `--filter` glob that does not compile.
+#[derive(Debug, thiserror::Error)]
+#[error("--filter `{filter}`: {source}")]
+pub struct FilterError {
+    filter: String,
+    source: globset::Error,
 }
 
 enum Pattern {
@@ -46,7 +64,7 @@ enum Pattern {
 
 impl Selection {
     /// The cases to run, in plan order, with `set_model` applied.
-    pub fn apply(&self, cases: Vec<Case>) -> Result<Vec<Case>, String> {
+    pub fn apply(&self, cases: Vec<Case>) -> Result<Vec<Case>, FilterError> {
         let patterns = self
             .filters
             .iter()
@@ -54,12 +72,14 @@ impl Selection {
                 if let Some(id) = f.strip_prefix('=') {
                     Ok(Pattern::Exact(id.to_owned()))
                 } else if f.contains(['*', '?', '[']) {
-                    Glob::new(f).map(|g| Pattern::Glob(g.compile_matcher())).map_err(|e| format!("--filter `{f}`: {e}"))
+                    Glob::new(f)
+                        .map(|g| Pattern::Glob(g.compile_matcher()))
+                        .map_err(|source| FilterError { filter: f.clone(), source })
                 } else {
                     Ok(Pattern::Substring(f.clone()))
                 }
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, FilterError>>()?;
         let selected = cases
             .into_iter()
             .filter(|c| {

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::Reporter;
 use super::record::{CaseRecord, FORMAT, RunRecord, SummaryRecord};
+use super::{ReportError, Reporter};
 use crate::runner::Event;
 
 pub struct JsonReporter {
@@ -70,8 +70,12 @@ impl Reporter for JsonReporter {
 }
 
 /// Reads a report written by `--report-json`.
-pub fn read(path: &Path) -> Result<RunRecord, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("failed to read {}: {e}", path.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| format!("{}:{}:{}: not a gpt-oss-scenarios report: {e}", path.display(), e.line(), e.column()))
+pub fn read(path: &Path) -> Result<RunRecord, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: path.to_owned(), source })?;
+    serde_json::from_str(&text).map_err(|source| ReportError::Parse {
+        path: path.to_owned(),
+        line: source.line(),
+        column: source.column(),
+        source,
+    })
 }

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::Reporter;
 use super::record::CaseRecord;
+use super::{ReportError, Reporter};
 use crate::runner::Event;
 use crate::verdict::Status;
 
 /// Renders case records as a JUnit report.
-pub fn render(cases: &[CaseRecord]) -> Result<String, String> {
+pub fn render(cases: &[CaseRecord]) -> Result<String, ReportError> {
     let mut report = Report::new("gpt-oss-scenarios");
     let mut suites: Vec<TestSuite> = Vec::new();
     for c in cases {
@@ -56,7 +56,7 @@ pub fn render(cases: &[CaseRecord]) -> Result<String, String> {
         suites[index].add_test_case(case);
     }
     report.add_test_suites(suites);
-    report.to_string().map_err(|e| format!("cannot render JUnit XML: {e}"))
+    Ok(report.to_string()?)
 }
 
 /// Collects records during the run; writes the file when it ends.

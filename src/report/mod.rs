@@ -8,7 +8,24 @@ pub mod markdown;
 pub mod record;
 pub mod terminal;
 
+use std::path::PathBuf;
+
 use crate::runner::Event;
+
+/// A report that could not be read, rendered or written, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("failed to read report {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}:{column}: not a gpt-oss-scenarios report: {source}")]
+    Parse { path: PathBuf, line: usize, column: usize, source: serde_json::Error },
+    #[error("failed to render the JSON report: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("failed to render JUnit XML: {0}")]
+    Junit(#[from] quick_junit::SerializeError),
+    #[error(transparent)]
+    Write(#[from] crate::fs::FsError),
+}
 
 /// Consumes runner events. Errors are I/O errors of the reporter's own output.
 pub trait Reporter {

@@ -1,7 +1,7 @@
 //! Assertions (`expect`): compiled once per case, then evaluated against each
 //! response as a pure function. The main entry points are [`compile`] and [`evaluate`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use regex::Regex;
@@ -58,11 +58,11 @@ enum Test {
 /// Compiles a case's expectations. `scenario_dir` resolves `json_schema_file`. The
 /// loader already rejected bad regexes and schemas; what fails here is a file that
 /// changed since, and it is reported, not skipped.
-pub fn compile(expectations: &[Expectation], scenario_dir: &Path) -> Result<Vec<Check>, String> {
+pub fn compile(expectations: &[Expectation], scenario_dir: &Path) -> Result<Vec<Check>, CompileError> {
     expectations.iter().map(|e| compile_one(e, scenario_dir)).collect()
 }
 
-fn compile_one(e: &Expectation, dir: &Path) -> Result<Check, String> {
+fn compile_one(e: &Expectation, dir: &Path) -> Result<Check, CompileError> {
     let mut negate = e.not;
     // `json_valid: false` and friends read as "not".
     let mut flag = |on: bool| {
@@ -81,7 +81,7 @@ fn compile_one(e: &Expectation, dir: &Path) -> Result<Check, String> {
     } else if let Some(t) = &e.contains_all {
         ("contains_all", Test::ContainsAll(t.clone()))
     } else if let Some(t) = &e.regex {
-        ("regex", Test::Regex(Regex::new(t).map_err(|err| format!("invalid regex `{t}`: {err}"))?))
+        ("regex", Test::Regex(Regex::new(t).map_err(|source| CompileError::Regex { pattern: t.clone(), source })?))
     } else if let Some(t) = &e.starts_with {
         ("starts_with", Test::StartsWith(t.clone()))
     } else if let Some(on) = e.json_valid {
@@ -91,9 +91,9 @@ fn compile_one(e: &Expectation, dir: &Path) -> Result<Check, String> {
         ("json_schema", Test::JsonSchema(Arc::new(schema_validator(schema)?)))
     } else if let Some(file) = &e.json_schema_file {
         let path = dir.join(file);
-        let text = std::fs::read_to_string(&path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
-        let schema: Value =
-            serde_json::from_str(&text).map_err(|err| format!("{} is not JSON: {err}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| CompileError::Read { path: path.clone(), source })?;
+        let schema: Value = serde_json::from_str(&text).map_err(|source| CompileError::NotJson { path, source })?;
         ("json_schema", Test::JsonSchema(Arc::new(schema_validator(&schema)?)))
     } else if let Some(p) = &e.json_pointer {
         ("json_pointer", Test::JsonPointer { pointer: p.pointer.clone(), equals: p.equals.clone() })
@@ -129,13 +129,31 @@ fn compile_one(e: &Expectation, dir: &Path) -> Result<Check, String> {
     } else if let Some(n) = e.max_turns_used {
         ("max_turns_used", Test::MaxTurnsUsed(n))
     } else {
-        return Err("an expectation without a check".into());
+        return Err(CompileError::NoCheck);
     };
     Ok(Check { kind, part: e.part.unwrap_or(Part::Final), negate, test })
 }
 
-fn schema_validator(schema: &Value) -> Result<jsonschema::Validator, String> {
-    jsonschema::validator_for(schema).map_err(|e| format!("invalid JSON Schema: {e}"))
+fn schema_validator(schema: &Value) -> Result<jsonschema::Validator, CompileError> {
+    jsonschema::validator_for(schema).map_err(|e| CompileError::Schema(e.to_string()))
+}
+
+/// A case's `expect` or `snapshot` that cannot be compiled. The loader rejects these;
+/// what reaches here is a file that changed since.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("invalid regex `{pattern}`: {source}")]
+    Regex { pattern: String, source: regex::Error },
+    #[error("invalid JSON Schema: {0}")]
+    Schema(String),
+    #[error("failed to read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not JSON: {source}")]
+    NotJson { path: PathBuf, source: serde_json::Error },
+    #[error("an expectation without a check")]
+    NoCheck,
+    #[error(transparent)]
+    Redaction(#[from] crate::normalize::RedactionError),
 }
 
 /// Evaluates every check against one response.
@@ -284,15 +302,20 @@ const LEAK_MARKERS: [&str; 9] = [
 
 /// An answer parsed as JSON; a surrounding Markdown code fence is allowed, since
 /// models often add one.
-pub fn parse_json_answer(text: &str) -> Result<Value, String> {
+pub fn parse_json_answer(text: &str) -> Result<Value, NotJson> {
     let trimmed = text.trim();
     let body = trimmed
         .strip_prefix("```json")
         .or_else(|| trimmed.strip_prefix("```"))
         .and_then(|rest| rest.strip_suffix("```"))
         .unwrap_or(trimmed);
-    serde_json::from_str(body.trim()).map_err(|e| format!("not JSON: {e}"))
+    serde_json::from_str(body.trim()).map_err(NotJson)
 }
+
+/// An answer that is not JSON.
+#[derive(Debug, thiserror::Error)]
+#[error("not JSON: {0}")]
+pub struct NotJson(serde_json::Error);
 
 /// The share of letters written in `script` (0 when there are no letters).
 pub fn script_share(text: &str, script: Script) -> f64 {

@@ -49,13 +49,18 @@ pub struct SnapshotSettings {
     pub force_pass: bool,
 }
 
+/// An `INSTA_UPDATE` value insta does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("INSTA_UPDATE={0} is not one of auto, new, always, unseen, no")]
+pub struct UpdateError(String);
+
 impl SnapshotSettings {
     /// From the flags (which win) and the environment, as insta reads it.
     pub fn resolve(
         flag: Option<UpdateRequest>,
         accept: bool,
         env: impl Fn(&str) -> Option<String>,
-    ) -> Result<SnapshotSettings, String> {
+    ) -> Result<SnapshotSettings, UpdateError> {
         let request = if accept {
             UpdateRequest::Always
         } else if let Some(flag) = flag {
@@ -68,7 +73,7 @@ impl SnapshotSettings {
                 Some("unseen") => UpdateRequest::Unseen,
                 Some("no" | "0") => UpdateRequest::No,
                 Some(other) => {
-                    return Err(format!("INSTA_UPDATE={other} is not one of auto, new, always, unseen, no"));
+                    return Err(UpdateError(other.to_owned()));
                 }
             }
         };
@@ -181,7 +186,7 @@ pub fn judge(case: &Case, responses: Vec<ModelResponse>, settings: SnapshotSetti
     let (checks, rules) =
         match (assertions::compile(&case.spec.expect, &dir), SnapshotRules::new(case.spec.snapshot.as_ref())) {
             (Ok(checks), Ok(rules)) => (checks, rules),
-            (Err(e), _) | (_, Err(e)) => return CaseVerdict::problem(e, bare(responses)),
+            (Err(e), _) | (_, Err(e)) => return CaseVerdict::problem(e.to_string(), bare(responses)),
         };
     let path = case.snapshot_path();
     let stored = match store::read_body(&path) {

@@ -6,7 +6,7 @@
 use regex::Regex;
 use serde_json::Value;
 
-use super::assertions::parse_json_answer;
+use super::assertions::{CompileError, parse_json_answer};
 use super::yaml::{Yaml, emit};
 use crate::json::{canonical_json, sort_keys};
 use crate::normalize::{Redactor, normalize};
@@ -37,10 +37,10 @@ enum Rule {
 
 impl SnapshotRules {
     /// Defaults: final `exact`, reasoning `present`, tool calls and stop reason kept.
-    pub fn new(policy: Option<&SnapshotPolicy>) -> Result<SnapshotRules, String> {
+    pub fn new(policy: Option<&SnapshotPolicy>) -> Result<SnapshotRules, CompileError> {
         let default = SnapshotPolicy::default();
         let p = policy.unwrap_or(&default);
-        let rule = |p: Option<&PartPolicy>, fallback: Rule| -> Result<Rule, String> {
+        let rule = |p: Option<&PartPolicy>, fallback: Rule| -> Result<Rule, CompileError> {
             Ok(match p {
                 None => fallback,
                 Some(PartPolicy::Exact) => Rule::Exact,
@@ -48,7 +48,7 @@ impl SnapshotRules {
                 Some(PartPolicy::Present) => Rule::Present,
                 Some(PartPolicy::Json) => Rule::Json,
                 Some(PartPolicy::Extract(re)) => {
-                    Rule::Extract(Regex::new(re).map_err(|e| format!("invalid extract regex `{re}`: {e}"))?)
+                    Rule::Extract(Regex::new(re).map_err(|source| CompileError::Regex { pattern: re.clone(), source })?)
                 }
             })
         };

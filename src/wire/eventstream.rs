@@ -8,14 +8,14 @@ use bytes::Bytes;
 use super::WireEvent;
 
 /// One frame. The payload is the event's JSON, compact.
-pub fn encode(event: &WireEvent) -> Result<Vec<u8>, String> {
+pub fn encode(event: &WireEvent) -> Result<Vec<u8>, aws_smithy_eventstream::error::Error> {
     let type_header = if event.message_type == "exception" { ":exception-type" } else { ":event-type" };
     let message = Message::new(Bytes::from(event.payload.to_string()))
         .add_header(Header::new(type_header, HeaderValue::String(event.event_type.clone().into())))
         .add_header(Header::new(":content-type", HeaderValue::String("application/json".into())))
         .add_header(Header::new(":message-type", HeaderValue::String(event.message_type.clone().into())));
     let mut buffer = Vec::new();
-    write_message_to(&message, &mut buffer).map_err(|e| e.to_string())?;
+    write_message_to(&message, &mut buffer)?;
     Ok(buffer)
 }
 

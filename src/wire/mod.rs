@@ -116,8 +116,8 @@ fn default_message_type() -> String {
 pub enum WireError {
     #[error("invalid base64 in {field}: {source}")]
     Base64 { field: &'static str, source: base64::DecodeError },
-    #[error("cannot encode eventstream frame {index}: {message}")]
-    Frame { index: usize, message: String },
+    #[error("cannot encode eventstream frame {index}: {source}")]
+    Frame { index: usize, source: aws_smithy_eventstream::error::Error },
 }
 
 impl WireResponse {
@@ -155,7 +155,7 @@ impl WireResponse {
                 .iter()
                 .enumerate()
                 .map(|(index, e)| {
-                    eventstream::encode(e).map(Bytes::from).map_err(|message| WireError::Frame { index, message })
+                    eventstream::encode(e).map(Bytes::from).map_err(|source| WireError::Frame { index, source })
                 })
                 .collect();
         }
