@@ -1,10 +1,10 @@
 //! Process exit codes, in one place (the README's table mirrors this).
 
 /// Everything ran and passed (or, for `validate`, the suite is valid).
-pub const SUCCESS: u8 = 0;
+pub(crate) const SUCCESS: u8 = 0;
 /// At least one case failed or errored.
-pub const FAILURES: u8 = 1;
+pub(crate) const FAILURES: u8 = 1;
 /// Bad usage or invalid scenario files: nothing was run.
-pub const INVALID: u8 = 2;
+pub(crate) const INVALID: u8 = 2;
 /// Interrupted by Ctrl-C.
-pub const INTERRUPTED: u8 = 130;
+pub(crate) const INTERRUPTED: u8 = 130;

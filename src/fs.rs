@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// A failed write or removal, naming the file.
 #[derive(Debug, thiserror::Error)]
-pub enum FsError {
+pub(crate) enum FsError {
     #[error("failed to write {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
     #[error("failed to remove {path}: {source}")]
@@ -15,7 +15,7 @@ pub enum FsError {
 }
 
 /// Writes `contents` to `path` all at once or not at all, creating its folder.
-pub fn write_atomic(path: &Path, contents: &str) -> Result<(), FsError> {
+pub(crate) fn write_atomic(path: &Path, contents: &str) -> Result<(), FsError> {
     let fail = |source| FsError::Write { path: path.to_owned(), source };
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(fail)?;
@@ -27,7 +27,7 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), FsError> {
 }
 
 /// Removes a file that may not exist.
-pub fn remove(path: &Path) -> Result<(), FsError> {
+pub(crate) fn remove(path: &Path) -> Result<(), FsError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

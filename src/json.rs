@@ -4,12 +4,12 @@
 use serde_json::Value;
 
 /// JSON with object keys sorted, compact: stable whatever order the model used.
-pub fn canonical_json(value: &Value) -> String {
+pub(crate) fn canonical_json(value: &Value) -> String {
     sort_keys(value.clone()).to_string()
 }
 
 /// `value` with object keys sorted at every depth.
-pub fn sort_keys(value: Value) -> Value {
+pub(crate) fn sort_keys(value: Value) -> Value {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(String, Value)> = map.into_iter().collect();
@@ -22,7 +22,7 @@ pub fn sort_keys(value: Value) -> Value {
 }
 
 /// `want` is contained in `have`: objects by key (recursively), everything else equal.
-pub fn contains_value(have: &Value, want: &Value) -> bool {
+pub(crate) fn contains_value(have: &Value, want: &Value) -> bool {
     match (have, want) {
         (Value::Object(h), Value::Object(w)) => {
             w.iter().all(|(k, wv)| h.get(k).is_some_and(|hv| contains_value(hv, wv)))

@@ -5,18 +5,18 @@
 
 pub mod cli;
 pub mod execute;
-pub mod exit;
-pub mod fs;
-pub mod json;
+pub(crate) mod exit;
+pub(crate) mod fs;
+pub(crate) mod json;
 pub mod load;
-pub mod normalize;
+pub(crate) mod normalize;
 pub mod plan;
 pub mod providers;
-pub mod report;
+pub(crate) mod report;
 pub mod response;
-pub mod runner;
+pub(crate) mod runner;
 pub mod scenario;
-pub mod schema;
+pub(crate) mod schema;
 pub mod separate;
-pub mod verdict;
+pub(crate) mod verdict;
 pub mod wire;

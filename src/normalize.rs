@@ -14,11 +14,8 @@ use unicode_normalization::{UnicodeNormalization, is_nfc_quick};
 
 use crate::scenario::Redaction;
 
-/// The names of the text steps, in the order they run.
-pub const STEPS: [&str; 5] = ["nfc", "line-endings", "trailing-whitespace", "blank-edges", "redact"];
-
 /// Steps 1 to 4.
-pub fn normalize(text: &str) -> String {
+pub(crate) fn normalize(text: &str) -> String {
     let nfc: String = match is_nfc_quick(text.chars()) {
         unicode_normalization::IsNormalized::Yes => text.to_owned(),
         _ => text.nfc().collect(),
@@ -35,14 +32,14 @@ pub fn normalize(text: &str) -> String {
 
 /// Step 5: user redactions, compiled once per scenario.
 #[derive(Debug, Clone, Default)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     rules: Vec<(Regex, String)>,
 }
 
 /// A redaction whose regex does not compile.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid redaction regex `{pattern}`: {source}")]
-pub struct RedactionError {
+pub(crate) struct RedactionError {
     pattern: String,
     source: regex::Error,
 }
@@ -50,7 +47,7 @@ pub struct RedactionError {
 impl Redactor {
     /// Regexes were checked when the scenario was loaded; one that still fails to
     /// compile is reported rather than skipped.
-    pub fn new(redactions: &[Redaction]) -> Result<Redactor, RedactionError> {
+    pub(crate) fn new(redactions: &[Redaction]) -> Result<Redactor, RedactionError> {
         let rules = redactions
             .iter()
             .map(|r| {
@@ -62,7 +59,7 @@ impl Redactor {
         Ok(Redactor { rules })
     }
 
-    pub fn apply(&self, text: &str) -> String {
+    pub(crate) fn apply(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for (re, placeholder) in &self.rules {
             // `NoExpand`: a placeholder like `[$date]` is literal text, not a group reference.

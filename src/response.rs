@@ -41,7 +41,7 @@ pub struct ModelResponse {
 /// A tool call the model asked for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
-    pub id: String,
+    pub(crate) id: String,
     pub name: String,
     /// The parsed JSON input; a string when the model produced text that is not JSON.
     pub input: Value,
@@ -50,23 +50,23 @@ pub struct ToolCall {
 /// One model turn of an agent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Turn {
-    pub reasoning: String,
-    pub text: String,
-    pub stop_reason: Option<String>,
-    pub tool_calls: Vec<ToolRun>,
+    pub(crate) reasoning: String,
+    pub(crate) text: String,
+    pub(crate) stop_reason: Option<String>,
+    pub(crate) tool_calls: Vec<ToolRun>,
     /// The request of this turn and its response as the wire carried it (record mode).
     #[serde(skip)]
-    pub recorded: Option<(crate::wire::WireRequest, crate::wire::WireResponse)>,
+    pub(crate) recorded: Option<(crate::wire::WireRequest, crate::wire::WireResponse)>,
 }
 
 /// A tool call and what running it gave.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolRun {
-    pub id: String,
-    pub name: String,
-    pub input: Value,
-    pub result: String,
-    pub is_error: bool,
+pub(crate) struct ToolRun {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) input: Value,
+    pub(crate) result: String,
+    pub(crate) is_error: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,7 +77,7 @@ pub struct Usage {
 
 impl Usage {
     /// The sum of `usages`, or `None` when none reported any (which is not zero).
-    pub fn sum(usages: impl IntoIterator<Item = Usage>) -> Option<Usage> {
+    pub(crate) fn sum(usages: impl IntoIterator<Item = Usage>) -> Option<Usage> {
         usages.into_iter().reduce(|a, b| Usage {
             input_tokens: a.input_tokens.saturating_add(b.input_tokens),
             output_tokens: a.output_tokens.saturating_add(b.output_tokens),
@@ -88,7 +88,7 @@ impl Usage {
 /// How long a `Retry-After` header asks to wait: delay-seconds (a fraction is
 /// tolerated) or an HTTP-date, relative to `now`. Values no duration can hold, negative
 /// or non-finite ones and unparseable text give `None`; a date in the past gives zero.
-pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+pub(crate) fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<f64>() {
         return if seconds >= 0.0 { Duration::try_from_secs_f64(seconds).ok() } else { None };
@@ -108,11 +108,11 @@ pub struct CallError {
     pub message: String,
     /// What the server asked us to wait before retrying.
     #[serde(skip)]
-    pub retry_after: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 impl CallError {
-    pub fn new(kind: ErrorKind, status: Option<u16>, message: impl Into<String>) -> CallError {
+    pub(crate) fn new(kind: ErrorKind, status: Option<u16>, message: impl Into<String>) -> CallError {
         CallError { kind, retryable: kind.retryable(), status, message: message.into(), retry_after: None }
     }
 }
@@ -151,11 +151,11 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// Throttling and transient server trouble are worth another attempt; a request
     /// the server rejected will be rejected again.
-    pub fn retryable(self) -> bool {
+    pub(crate) fn retryable(self) -> bool {
         matches!(self, ErrorKind::Throttled | ErrorKind::Unavailable | ErrorKind::Server)
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Throttled => "throttled",
             ErrorKind::Unavailable => "unavailable",
@@ -173,7 +173,7 @@ impl ErrorKind {
     }
 
     /// The kind an HTTP status means on its own.
-    pub fn from_status(status: u16) -> ErrorKind {
+    pub(crate) fn from_status(status: u16) -> ErrorKind {
         match status {
             401 | 403 => ErrorKind::Auth,
             404 => ErrorKind::NotFound,
@@ -188,7 +188,7 @@ impl ErrorKind {
 }
 
 /// Maps a chat `finish_reason` onto Bedrock's stop reasons.
-pub fn stop_reason_from_finish(finish_reason: &str) -> String {
+pub(crate) fn stop_reason_from_finish(finish_reason: &str) -> String {
     match finish_reason {
         "stop" => "end_turn",
         "length" => "max_tokens",
@@ -209,7 +209,7 @@ struct PartialTool {
 
 /// Collects one response from deltas, whatever the API.
 #[derive(Debug, Default)]
-pub struct Assembler {
+pub(crate) struct Assembler {
     separator: Separator,
     tools: BTreeMap<u64, PartialTool>,
     stop_reason: Option<String>,
@@ -217,20 +217,20 @@ pub struct Assembler {
 }
 
 impl Assembler {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
-    pub fn reasoning(&mut self, text: &str) {
+    pub(crate) fn reasoning(&mut self, text: &str) {
         self.separator.push_reasoning(text);
     }
 
-    pub fn text(&mut self, text: &str) {
+    pub(crate) fn text(&mut self, text: &str) {
         self.separator.push_text(text);
     }
 
     /// A tool call starts (or its id or name arrives) at `index`.
-    pub fn tool_start(&mut self, index: u64, id: Option<&str>, name: Option<&str>) {
+    pub(crate) fn tool_start(&mut self, index: u64, id: Option<&str>, name: Option<&str>) {
         let tool = self.tools.entry(index).or_default();
         if let Some(id) = id.filter(|s| !s.is_empty()) {
             tool.id = id.to_owned();
@@ -241,28 +241,28 @@ impl Assembler {
     }
 
     /// A fragment of a tool call's JSON arguments.
-    pub fn tool_arguments(&mut self, index: u64, fragment: &str) {
+    pub(crate) fn tool_arguments(&mut self, index: u64, fragment: &str) {
         self.tools.entry(index).or_default().arguments.push_str(fragment);
     }
 
     /// A tool call whose input arrived whole (Converse).
-    pub fn tool_input(&mut self, index: u64, input: Value) {
+    pub(crate) fn tool_input(&mut self, index: u64, input: Value) {
         self.tools.entry(index).or_default().input = Some(input);
     }
 
-    pub fn has_stop_reason(&self) -> bool {
+    pub(crate) fn has_stop_reason(&self) -> bool {
         self.stop_reason.is_some()
     }
 
-    pub fn stop_reason(&mut self, reason: impl Into<String>) {
+    pub(crate) fn stop_reason(&mut self, reason: impl Into<String>) {
         self.stop_reason = Some(reason.into());
     }
 
-    pub fn usage(&mut self, input_tokens: u64, output_tokens: u64) {
+    pub(crate) fn usage(&mut self, input_tokens: u64, output_tokens: u64) {
         self.usage = Some(Usage { input_tokens, output_tokens });
     }
 
-    pub fn finish(self, error: Option<CallError>, latency: Duration) -> ModelResponse {
+    pub(crate) fn finish(self, error: Option<CallError>, latency: Duration) -> ModelResponse {
         let hit_limit = self.stop_reason.as_deref() == Some("max_tokens");
         let separated = self.separator.finish(hit_limit);
         let tool_calls = self

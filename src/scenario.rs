@@ -18,160 +18,160 @@ pub struct Scenario {
     /// Unique name across the suite. It starts every case id and names the snapshot
     /// file, so it is limited to letters, digits, `.`, `_` and `-`.
     #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"), length(min = 1, max = 100))]
-    pub name: String,
+    pub(crate) name: String,
     /// What the scenario checks, in a sentence. Shown in reports and snapshot headers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// Free labels for selecting cases (`run --tag`). Tags from `defaults.yaml` files are added first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     /// Which API the prompt is sent through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api: Option<Api>,
+    pub(crate) api: Option<Api>,
     /// The model id, e.g. `openai.gpt-oss-20b-1:0` or `openai.gpt-oss-120b-1:0`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
     /// The AWS region of the Bedrock endpoint. Default: `us-west-2`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// Endpoint overrides, for private endpoints and local OpenAI-compatible servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoints: Option<Endpoints>,
+    pub(crate) endpoints: Option<Endpoints>,
     /// Inference parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<Params>,
     /// The system prompt. Sent as a Converse `system` block, or as a `developer` message on chat completions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system: Option<String>,
+    pub(crate) system: Option<String>,
     /// The user prompt for a single-turn scenario. Use `messages` for several turns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt: Option<String>,
+    pub(crate) prompt: Option<String>,
     /// The conversation for a multi-turn scenario, in order. Use instead of `prompt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
-    pub messages: Option<Vec<Message>>,
+    pub(crate) messages: Option<Vec<Message>>,
     /// Cartesian expansion: one case per combination of the listed values. Keys are
     /// `api`, `model`, `region`, `params.<name>` or `params.extra.<name>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<Map<String, Value>>", extend("additionalProperties" = {"type": "array", "minItems": 1}))]
-    pub matrix: Option<Map<String, Value>>,
+    pub(crate) matrix: Option<Map<String, Value>>,
     /// How many times each case runs. Default: 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000))]
-    pub samples: Option<u32>,
+    pub(crate) samples: Option<u32>,
     /// `api: agent` only: the API each model turn goes through. Default: `converse-stream`
     /// (as Strands' BedrockModel streams).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transport: Option<Transport>,
+    pub(crate) transport: Option<Transport>,
     /// `api: agent` only: the tools the model may call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<Tool>,
+    pub(crate) tools: Vec<Tool>,
     /// `api: agent` only: the most model turns before the run is an error. Default: 8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
-    pub max_turns: Option<u32>,
+    pub(crate) max_turns: Option<u32>,
     /// Where answers come from: `auto` (the default), `live`, `replay` or `record`.
     /// `run --mode` wins over it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<Mode>,
+    pub(crate) mode: Option<Mode>,
     /// At most this many cases with this scenario's model run at once (the smallest
     /// value given for a model wins). The run's `--concurrency` still caps everything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
-    pub max_concurrency: Option<u32>,
+    pub(crate) max_concurrency: Option<u32>,
     /// The share of samples (0 to 1) that must pass for the case to pass. Default: 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1))]
-    pub min_pass_rate: Option<f64>,
+    pub(crate) min_pass_rate: Option<f64>,
     /// Time limit for one run of a case, e.g. `90s`, `2m`, `500ms`. Default: `120s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h|d))+$"))]
-    pub timeout: Option<String>,
+    pub(crate) timeout: Option<String>,
     /// Skip this scenario's cases; they are reported as skipped.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub skip: bool,
+    pub(crate) skip: bool,
     /// Run only scenarios marked `only` (when any scenario in the run is).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub only: bool,
+    pub(crate) only: bool,
     /// Assertions on the response. Assertions from `defaults.yaml` files come first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub expect: Vec<Expectation>,
+    pub(crate) expect: Vec<Expectation>,
     /// What of the response is snapshotted, and how.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snapshot: Option<SnapshotPolicy>,
+    pub(crate) snapshot: Option<SnapshotPolicy>,
 }
 
 /// A file holding several scenarios.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ScenarioList {
+pub(crate) struct ScenarioList {
     /// The scenarios of this file.
     #[schemars(length(min = 1))]
-    pub scenarios: Vec<Scenario>,
+    pub(crate) scenarios: Vec<Scenario>,
 }
 
 /// `defaults.yaml`: values for every scenario in this folder and below it.
 /// The closest file wins; a scenario's own fields win over all of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Defaults {
+pub(crate) struct Defaults {
     /// Tags added to every scenario below.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
     /// Default API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api: Option<Api>,
+    pub(crate) api: Option<Api>,
     /// Default model id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
     /// Default AWS region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// Default endpoint overrides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoints: Option<Endpoints>,
+    pub(crate) endpoints: Option<Endpoints>,
     /// Default parameters, merged key by key with each scenario's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub params: Option<Params>,
+    pub(crate) params: Option<Params>,
     /// Default system prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system: Option<String>,
+    pub(crate) system: Option<String>,
     /// Default number of samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000))]
-    pub samples: Option<u32>,
+    pub(crate) samples: Option<u32>,
     /// Default agent transport.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transport: Option<Transport>,
+    pub(crate) transport: Option<Transport>,
     /// Default most model turns of an agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
-    pub max_turns: Option<u32>,
+    pub(crate) max_turns: Option<u32>,
     /// Default mode for every scenario below.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<Mode>,
+    pub(crate) mode: Option<Mode>,
     /// At most this many cases per model at once, for every scenario below.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
-    pub max_concurrency: Option<u32>,
+    pub(crate) max_concurrency: Option<u32>,
     /// Default share of samples that must pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1))]
-    pub min_pass_rate: Option<f64>,
+    pub(crate) min_pass_rate: Option<f64>,
     /// Default time limit for one run of a case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h|d))+$"))]
-    pub timeout: Option<String>,
+    pub(crate) timeout: Option<String>,
     /// Assertions applied to every scenario below, before its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub expect: Vec<Expectation>,
+    pub(crate) expect: Vec<Expectation>,
     /// Default snapshot policy, merged key by key with each scenario's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snapshot: Option<SnapshotPolicy>,
+    pub(crate) snapshot: Option<SnapshotPolicy>,
 }
 
 /// The API a case is sent through.
@@ -193,9 +193,7 @@ pub enum Api {
 }
 
 impl Api {
-    pub const ALL: [Api; 5] = [Api::Converse, Api::ConverseStream, Api::Chat, Api::ChatStream, Api::Agent];
-
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Api::Converse => "converse",
             Api::ConverseStream => "converse-stream",
@@ -215,7 +213,7 @@ impl std::fmt::Display for Api {
 /// The API an agent's model turns go through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum Transport {
+pub(crate) enum Transport {
     Converse,
     ConverseStream,
     Chat,
@@ -223,7 +221,7 @@ pub enum Transport {
 }
 
 impl Transport {
-    pub fn api(self) -> Api {
+    pub(crate) fn api(self) -> Api {
         match self {
             Transport::Converse => Api::Converse,
             Transport::ConverseStream => Api::ConverseStream,
@@ -236,62 +234,62 @@ impl Transport {
 /// A tool an agent may call, with exactly one implementation: `result`, `cases` or `command`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Tool {
+pub(crate) struct Tool {
     /// The name the model calls it by.
     #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,64}$"))]
-    pub name: String,
+    pub(crate) name: String,
     /// What it does, for the model.
-    pub description: String,
+    pub(crate) description: String,
     /// A JSON Schema for its input; calls whose input does not validate get the
     /// violations back as an error result.
     #[schemars(extend("type" = "object"))]
-    pub input_schema: Value,
+    pub(crate) input_schema: Value,
     /// A fixed result (JSON or text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<Value>,
+    pub(crate) result: Option<Value>,
     /// Results by input: the first case whose `when` is contained in the input wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
-    pub cases: Option<Vec<ToolCase>>,
+    pub(crate) cases: Option<Vec<ToolCase>>,
     /// With `cases`: the result when no case matches (otherwise an error result).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default: Option<Value>,
+    pub(crate) default: Option<Value>,
     /// A local program and its arguments: the input goes to its stdin as JSON, its
     /// stdout is the result; a non-zero exit is an error result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
-    pub command: Option<Vec<String>>,
+    pub(crate) command: Option<Vec<String>>,
     /// With `command`: how long it may run, e.g. `10s`. Default: `30s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h|d))+$"))]
-    pub timeout: Option<String>,
+    pub(crate) timeout: Option<String>,
 }
 
 /// One `cases` entry of a tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ToolCase {
+pub(crate) struct ToolCase {
     /// A partial input: every key given must be in the call's input with an equal value.
     #[schemars(extend("type" = "object"))]
-    pub when: Value,
+    pub(crate) when: Value,
     /// The result for a matching call.
-    pub result: Value,
+    pub(crate) result: Value,
 }
 
 /// Endpoint overrides. Plain `http://` URLs are allowed (loopback servers).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Endpoints {
+pub(crate) struct Endpoints {
     /// Bedrock runtime endpoint for `converse` and `converse-stream`
     /// (like `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^https?://"))]
-    pub bedrock_runtime: Option<String>,
+    pub(crate) bedrock_runtime: Option<String>,
     /// Base URL for `chat` and `chat-stream` (like `OPENAI_BASE_URL`).
     /// Default: `https://bedrock-runtime.{region}.amazonaws.com/openai/v1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^https?://"))]
-    pub openai_base_url: Option<String>,
+    pub(crate) openai_base_url: Option<String>,
 }
 
 /// Inference parameters, mapped onto each API's own field names.
@@ -301,7 +299,7 @@ pub struct Params {
     /// Most tokens to generate (Converse `inferenceConfig.maxTokens`, chat `max_completion_tokens`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 131072))]
-    pub max_tokens: Option<u32>,
+    pub(crate) max_tokens: Option<u32>,
     /// Sampling temperature; 1.0 is the recommended setting for gpt-oss.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 2))]
@@ -312,15 +310,15 @@ pub struct Params {
     pub top_p: Option<f64>,
     /// How much the model reasons before answering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reasoning_effort: Option<ReasoningEffort>,
+    pub(crate) reasoning_effort: Option<ReasoningEffort>,
     /// Stop sequences.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4))]
-    pub stop: Option<Vec<String>>,
+    pub(crate) stop: Option<Vec<String>>,
     /// Free JSON passed through as is: Converse `additionalModelRequestFields`,
     /// or extra top-level fields of the chat completions body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub extra: Option<Map<String, Value>>,
+    pub(crate) extra: Option<Map<String, Value>>,
 }
 
 /// Where answers come from.
@@ -340,14 +338,14 @@ pub enum Mode {
 /// gpt-oss reasoning effort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum ReasoningEffort {
+pub(crate) enum ReasoningEffort {
     Low,
     Medium,
     High,
 }
 
 impl ReasoningEffort {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ReasoningEffort::Low => "low",
             ReasoningEffort::Medium => "medium",
@@ -359,17 +357,17 @@ impl ReasoningEffort {
 /// One message of a multi-turn conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Message {
+pub(crate) struct Message {
     /// Who speaks.
-    pub role: Role,
+    pub(crate) role: Role,
     /// What is said.
-    pub content: String,
+    pub(crate) content: String,
 }
 
 /// The role of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub(crate) enum Role {
     System,
     Developer,
     User,
@@ -381,102 +379,102 @@ pub enum Role {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("minProperties" = 1))]
-pub struct Expectation {
+pub(crate) struct Expectation {
     /// What the check looks at. Default: `final`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub part: Option<Part>,
+    pub(crate) part: Option<Part>,
     /// Negate the check.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub not: bool,
+    pub(crate) not: bool,
     /// The part equals this text exactly (after normalization).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub equals: Option<String>,
+    pub(crate) equals: Option<String>,
     /// The part contains this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contains: Option<String>,
+    pub(crate) contains: Option<String>,
     /// The part contains this text, ignoring case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub icontains: Option<String>,
+    pub(crate) icontains: Option<String>,
     /// The part contains at least one of these texts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
-    pub contains_any: Option<Vec<String>>,
+    pub(crate) contains_any: Option<Vec<String>>,
     /// The part contains every one of these texts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1))]
-    pub contains_all: Option<Vec<String>>,
+    pub(crate) contains_all: Option<Vec<String>>,
     /// The part matches this regular expression (Rust `regex` syntax).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub regex: Option<String>,
+    pub(crate) regex: Option<String>,
     /// The part starts with this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starts_with: Option<String>,
+    pub(crate) starts_with: Option<String>,
     /// The part parses as JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub json_valid: Option<bool>,
+    pub(crate) json_valid: Option<bool>,
     /// The part parses as JSON that validates against this inline JSON Schema.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub json_schema: Option<Value>,
+    pub(crate) json_schema: Option<Value>,
     /// The part parses as JSON that validates against the JSON Schema in this file
     /// (relative to the scenario file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub json_schema_file: Option<String>,
+    pub(crate) json_schema_file: Option<String>,
     /// The part parses as JSON and the value at `pointer` equals `equals`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub json_pointer: Option<JsonPointerCheck>,
+    pub(crate) json_pointer: Option<JsonPointerCheck>,
     /// The part's length in characters is within these bounds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub length: Option<LengthCheck>,
+    pub(crate) length: Option<LengthCheck>,
     /// The share of the part's letters written in a script is at least `min_share`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub script: Option<ScriptCheck>,
+    pub(crate) script: Option<ScriptCheck>,
     /// The response stopped for this reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_reason: Option<StopReason>,
+    pub(crate) stop_reason: Option<StopReason>,
     /// The final answer holds no `<reasoning>`, `<think>` or harmony markers, and no reasoning leaked into the text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub no_reasoning_leak: Option<bool>,
+    pub(crate) no_reasoning_leak: Option<bool>,
     /// The response carries reasoning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reasoning_present: Option<bool>,
+    pub(crate) reasoning_present: Option<bool>,
     /// The request took at most this many milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
-    pub max_latency_ms: Option<u64>,
+    pub(crate) max_latency_ms: Option<u64>,
     /// The response used at most this many output tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
-    pub max_output_tokens: Option<u64>,
+    pub(crate) max_output_tokens: Option<u64>,
     /// The model called this tool, optionally with an input that contains `input`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_called: Option<ToolCalledCheck>,
+    pub(crate) tool_called: Option<ToolCalledCheck>,
     /// The tools called, by name: `exact` (the default: these calls and no others, in
     /// order), `in_order` (these, in this order, others allowed between) or `any_order`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_sequence: Option<ToolSequenceCheck>,
+    pub(crate) tool_sequence: Option<ToolSequenceCheck>,
     /// Every call of the tool has an input containing `input` (and there is one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_args: Option<ToolCalledCheck>,
+    pub(crate) tool_args: Option<ToolCalledCheck>,
     /// An agent used at most this many model turns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
-    pub max_turns_used: Option<u32>,
+    pub(crate) max_turns_used: Option<u32>,
 }
 
 /// `tool_sequence` check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ToolSequenceCheck {
+pub(crate) struct ToolSequenceCheck {
     /// Tool names.
-    pub calls: Vec<String>,
+    pub(crate) calls: Vec<String>,
     /// How to compare. Default: `exact`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order: Option<SequenceOrder>,
+    pub(crate) order: Option<SequenceOrder>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum SequenceOrder {
+pub(crate) enum SequenceOrder {
     Exact,
     InOrder,
     AnyOrder,
@@ -485,7 +483,7 @@ pub enum SequenceOrder {
 /// The part of a response an assertion looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Part {
+pub(crate) enum Part {
     /// The answer with the reasoning removed.
     Final,
     /// The separated reasoning.
@@ -497,43 +495,43 @@ pub enum Part {
 /// `json_pointer` check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct JsonPointerCheck {
+pub(crate) struct JsonPointerCheck {
     /// An RFC 6901 JSON pointer, e.g. `/answer/0`.
     #[schemars(regex(pattern = r"^(/.*)?$"))]
-    pub pointer: String,
+    pub(crate) pointer: String,
     /// The value expected there.
-    pub equals: Value,
+    pub(crate) equals: Value,
 }
 
 /// `length` check, in Unicode characters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("minProperties" = 1))]
-pub struct LengthCheck {
+pub(crate) struct LengthCheck {
     /// Fewest characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<u64>,
+    pub(crate) min: Option<u64>,
     /// Most characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<u64>,
+    pub(crate) max: Option<u64>,
 }
 
 /// `script` check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ScriptCheck {
+pub(crate) struct ScriptCheck {
     /// The writing system.
-    pub name: Script,
+    pub(crate) name: Script,
     /// Least share of letters (0 to 1) that must be in this script. Default: 0.5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1))]
-    pub min_share: Option<f64>,
+    pub(crate) min_share: Option<f64>,
 }
 
 /// Writing systems the `script` check knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Script {
+pub(crate) enum Script {
     /// Hiragana, katakana and kanji.
     Japanese,
     /// Han characters.
@@ -549,7 +547,7 @@ pub enum Script {
 /// Why the model stopped, in Bedrock's vocabulary (chat `finish_reason` is mapped onto it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum StopReason {
+pub(crate) enum StopReason {
     EndTurn,
     MaxTokens,
     ToolUse,
@@ -561,45 +559,45 @@ pub enum StopReason {
 /// `tool_called` check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ToolCalledCheck {
+pub(crate) struct ToolCalledCheck {
     /// The tool's name.
-    pub name: String,
+    pub(crate) name: String,
     /// A partial input: every key given here must be present with an equal value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input: Option<Value>,
+    pub(crate) input: Option<Value>,
 }
 
 /// What of a response goes into the snapshot, per part.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SnapshotPolicy {
+pub(crate) struct SnapshotPolicy {
     /// Policy for the final answer. Default: `exact`.
     #[serde(default, rename = "final", skip_serializing_if = "Option::is_none")]
-    pub final_answer: Option<PartPolicy>,
+    pub(crate) final_answer: Option<PartPolicy>,
     /// Policy for the reasoning. Default: `present`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reasoning: Option<PartPolicy>,
+    pub(crate) reasoning: Option<PartPolicy>,
     /// Snapshot the tool calls. Default: true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_calls: Option<bool>,
+    pub(crate) tool_calls: Option<bool>,
     /// Snapshot the stop reason. Default: true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_reason: Option<bool>,
+    pub(crate) stop_reason: Option<bool>,
     /// Replace matches of a regex with a named placeholder before snapshotting.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub redact: Vec<Redaction>,
+    pub(crate) redact: Vec<Redaction>,
     /// JSON pointers whose values are replaced by `[redacted]` in parts under the `json` policy.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub json_redact: Vec<String>,
+    pub(crate) json_redact: Vec<String>,
     /// Keep volatile values (ids, latency, usage) that are redacted by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub keep: Vec<Volatile>,
+    pub(crate) keep: Vec<Volatile>,
 }
 
 /// How one part of the response is snapshotted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum PartPolicy {
+pub(crate) enum PartPolicy {
     /// The whole text, after normalization.
     Exact,
     /// Not snapshotted.
@@ -615,17 +613,17 @@ pub enum PartPolicy {
 /// A user redaction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Redaction {
+pub(crate) struct Redaction {
     /// A regular expression (Rust `regex` syntax).
-    pub regex: String,
+    pub(crate) regex: String,
     /// What each match becomes, e.g. `[date]`.
-    pub placeholder: String,
+    pub(crate) placeholder: String,
 }
 
 /// Volatile values that snapshots leave out unless kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Volatile {
+pub(crate) enum Volatile {
     /// Token usage.
     Usage,
     /// Latency.

@@ -15,7 +15,7 @@ use crate::scenario::{Defaults, Scenario, ScenarioList};
 /// Which input file kind a schema describes (the report's schema is the report
 /// module's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SchemaKind {
+pub(crate) enum SchemaKind {
     /// A scenario file: one scenario, or a list under `scenarios:`.
     Scenario,
     /// A `defaults.yaml` file.
@@ -23,7 +23,7 @@ pub enum SchemaKind {
 }
 
 /// The schema of one file kind, as printed by `gpt-oss-scenarios schema`.
-pub fn json_schema(kind: SchemaKind) -> Value {
+pub(crate) fn json_schema(kind: SchemaKind) -> Value {
     let defs = definitions();
     match kind {
         SchemaKind::Scenario => json!({
@@ -48,16 +48,16 @@ pub fn json_schema(kind: SchemaKind) -> Value {
 
 /// Compiled validators for each file kind, and for one scenario (matrix expansion
 /// re-validates each expanded case against it).
-pub struct Validators {
-    pub file: Validator,
-    pub scenario: Validator,
-    pub defaults: Validator,
+pub(crate) struct Validators {
+    pub(crate) file: Validator,
+    pub(crate) scenario: Validator,
+    pub(crate) defaults: Validator,
     /// The scenario file schema as a value, for looking up what a failing node allows.
-    pub root: Value,
+    pub(crate) root: Value,
 }
 
 /// The validators, compiled on first use.
-pub fn validators() -> &'static Validators {
+pub(crate) fn validators() -> &'static Validators {
     static CELL: OnceLock<Validators> = OnceLock::new();
     CELL.get_or_init(|| {
         let root = json_schema(SchemaKind::Scenario);

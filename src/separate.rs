@@ -19,18 +19,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flags {
     /// `<reasoning>` or `<think>` tags appeared in the answer text.
-    pub tags: bool,
+    pub(crate) tags: bool,
     /// Raw harmony channel markers appeared in the answer text.
-    pub harmony: bool,
+    pub(crate) harmony: bool,
     /// The text ended inside a reasoning span.
-    pub unclosed: bool,
+    pub(crate) unclosed: bool,
     /// The text ended inside a reasoning span because the token budget ran out.
-    pub truncated_reasoning: bool,
+    pub(crate) truncated_reasoning: bool,
 }
 
 impl Flags {
     /// Reasoning leaked into the answer channel (the upstream gpt-oss bug).
-    pub fn leaked(&self) -> bool {
+    pub(crate) fn leaked(&self) -> bool {
         self.tags || self.harmony
     }
 
@@ -54,8 +54,8 @@ pub struct Separated {
     /// All reasoning: structured first, then spans from the text.
     pub reasoning: String,
     /// The answer channel exactly as it arrived, before separation.
-    pub raw_text: String,
-    pub flags: Flags,
+    pub(crate) raw_text: String,
+    pub(crate) flags: Flags,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +126,7 @@ impl Separator {
     }
 
     /// Reasoning from a structured field.
-    pub fn push_reasoning(&mut self, text: &str) {
+    pub(crate) fn push_reasoning(&mut self, text: &str) {
         self.structured.push_str(text);
     }
 
@@ -297,18 +297,18 @@ fn marker_text(marker: Marker) -> &'static str {
     }
 }
 
-/// Separates a complete text in one go.
-pub fn separate(structured_reasoning: &str, text: &str, hit_token_limit: bool) -> Separated {
-    let mut s = Separator::new();
-    s.push_reasoning(structured_reasoning);
-    s.push_text(text);
-    s.finish(hit_token_limit)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Separates a complete text in one go.
+    fn separate(structured_reasoning: &str, text: &str, hit_token_limit: bool) -> Separated {
+        let mut s = Separator::new();
+        s.push_reasoning(structured_reasoning);
+        s.push_text(text);
+        s.finish(hit_token_limit)
+    }
 
     fn chunks(pieces: &[&str]) -> Separated {
         let mut s = Separator::new();

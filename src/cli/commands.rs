@@ -38,7 +38,7 @@ pub(super) fn load_and_plan(paths: &[PathBuf]) -> Result<(Plan, usize), u8> {
     Err(exit::INVALID)
 }
 
-pub fn validate(paths: &[PathBuf]) -> u8 {
+pub(crate) fn validate(paths: &[PathBuf]) -> u8 {
     match load_and_plan(paths) {
         Ok((plan, files)) => {
             let scenarios = {
@@ -59,7 +59,7 @@ pub fn validate(paths: &[PathBuf]) -> u8 {
     }
 }
 
-pub fn list(paths: &[PathBuf], format: ListFormat) -> u8 {
+pub(crate) fn list(paths: &[PathBuf], format: ListFormat) -> u8 {
     let plan = match load_and_plan(paths) {
         Ok((plan, _)) => plan,
         Err(code) => return code,
@@ -110,7 +110,7 @@ pub fn list(paths: &[PathBuf], format: ListFormat) -> u8 {
     exit::SUCCESS
 }
 
-pub fn schema(kind: SchemaArg) -> u8 {
+pub(crate) fn schema(kind: SchemaArg) -> u8 {
     let schema = match kind {
         SchemaArg::Scenario => schema::json_schema(SchemaKind::Scenario),
         SchemaArg::Defaults => schema::json_schema(SchemaKind::Defaults),

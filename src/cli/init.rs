@@ -126,7 +126,7 @@ fn synthetic(api: Api) -> Vec<&'static str> {
     }
 }
 
-pub fn init(dir: &Path) -> u8 {
+pub(crate) fn init(dir: &Path) -> u8 {
     match scaffold(dir) {
         Ok(()) => {
             println!("\nnext: cd {} && gpt-oss-scenarios run scenarios/ --mode replay", dir.display());

@@ -17,13 +17,13 @@ use crate::exit;
 /// Declarative scenario and snapshot tests for gpt-oss on Amazon Bedrock and OpenAI-compatible servers.
 #[derive(Debug, Parser)]
 #[command(name = "gpt-oss-scenarios", version, about, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Check scenario files and report every problem with file:line:col.
     #[command(
         after_help = "Examples:\n  gpt-oss-scenarios validate\n  gpt-oss-scenarios validate scenarios/basic scenarios/agents.yaml"
@@ -150,83 +150,83 @@ pub enum Command {
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Scenario files or folders (searched recursively).
     #[arg(default_value = "scenarios")]
-    pub paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
     /// Most cases in flight at once; lowered automatically while the server throttles.
     #[arg(long, default_value_t = 8, value_name = "N")]
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Stop starting cases after this long (e.g. 30m) and cancel the ones running.
     #[arg(long, value_name = "DURATION", value_parser = crate::plan::duration::parse_duration)]
-    pub deadline: Option<std::time::Duration>,
+    pub(crate) deadline: Option<std::time::Duration>,
     /// Stop starting cases after the first failure.
     #[arg(long)]
-    pub fail_fast: bool,
+    pub(crate) fail_fast: bool,
     /// Retries after a throttled or transient failure (default 2).
     #[arg(long, value_name = "N")]
-    pub retries: Option<u32>,
+    pub(crate) retries: Option<u32>,
     /// Only cases whose id contains this text, matches this glob, or is exactly `=ID`
     /// (repeatable).
     #[arg(long, value_name = "PATTERN")]
-    pub filter: Vec<String>,
+    pub(crate) filter: Vec<String>,
     /// Only cases with this tag (repeatable).
     #[arg(long, value_name = "TAG")]
-    pub tag: Vec<String>,
+    pub(crate) tag: Vec<String>,
     /// Only cases on this API (repeatable).
     #[arg(long, value_enum, value_name = "API")]
-    pub api: Vec<crate::scenario::Api>,
+    pub(crate) api: Vec<crate::scenario::Api>,
     /// Only cases on this model (repeatable).
     #[arg(long, value_name = "MODEL")]
-    pub model: Vec<String>,
+    pub(crate) model: Vec<String>,
     /// Run the selected cases against this model instead of their own.
     #[arg(long, value_name = "MODEL")]
-    pub set_model: Option<String>,
+    pub(crate) set_model: Option<String>,
     /// Run only shard K of N (stable partition by case id), e.g. 2/4.
     #[arg(long, value_name = "K/N", value_parser = crate::plan::select::parse_shard)]
-    pub shard: Option<(u32, u32)>,
+    pub(crate) shard: Option<(u32, u32)>,
     /// Where answers come from: auto (replay when a matching cassette exists, else
     /// live), live, replay (never touch the network) or record (live, writing cassettes).
     #[arg(long, value_enum, value_name = "MODE")]
-    pub mode: Option<crate::scenario::Mode>,
+    pub(crate) mode: Option<crate::scenario::Mode>,
     /// Print the requests that would be sent (credentials masked) and send nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Write the JSON report here (schema: schema/report.schema.json).
     #[arg(long, value_name = "FILE")]
-    pub report_json: Option<PathBuf>,
+    pub(crate) report_json: Option<PathBuf>,
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
+    pub(crate) junit: Option<PathBuf>,
     /// Write a Markdown summary here (also appended to $GITHUB_STEP_SUMMARY when set).
     #[arg(long, value_name = "FILE")]
-    pub summary_md: Option<PathBuf>,
+    pub(crate) summary_md: Option<PathBuf>,
     /// Bedrock runtime endpoint for converse* (overrides scenarios and AWS_ENDPOINT_URL_BEDROCK_RUNTIME).
     #[arg(long, value_name = "URL")]
-    pub bedrock_endpoint: Option<String>,
+    pub(crate) bedrock_endpoint: Option<String>,
     /// Base URL for chat* (overrides scenarios and OPENAI_BASE_URL).
     #[arg(long, value_name = "URL")]
-    pub openai_base_url: Option<String>,
+    pub(crate) openai_base_url: Option<String>,
     /// What to do with new and changed snapshots (default: INSTA_UPDATE, else auto:
     /// `new` locally, `no` on CI).
     #[arg(long, value_enum, value_name = "MODE")]
-    pub update_snapshots: Option<crate::verdict::UpdateRequest>,
+    pub(crate) update_snapshots: Option<crate::verdict::UpdateRequest>,
     /// Accept every new and changed snapshot (same as --update-snapshots=always).
     #[arg(long)]
-    pub accept: bool,
+    pub(crate) accept: bool,
     /// Snapshot drift alone (assertions pass, the snapshot differs): `fail` the case
     /// (default) or `warn` and pass it, still writing `.snap.new` for review. Nightly
     /// live runs use `warn`: live answers change.
     #[arg(long, value_enum, value_name = "POLICY")]
-    pub drift: Option<DriftPolicy>,
+    pub(crate) drift: Option<DriftPolicy>,
     /// Print every answer with its reasoning, not only failures.
     #[arg(short, long)]
-    pub verbose: bool,
+    pub(crate) verbose: bool,
 }
 
 /// The files `schema` describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SchemaArg {
+pub(crate) enum SchemaArg {
     /// A scenario file: one scenario, or a list under `scenarios:`.
     Scenario,
     /// A `defaults.yaml` file.
@@ -278,13 +278,13 @@ impl RunArgs {
 
 /// What snapshot drift does to a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DriftPolicy {
+pub(crate) enum DriftPolicy {
     Fail,
     Warn,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
+pub(crate) enum ListFormat {
     Text,
     Json,
 }

@@ -21,29 +21,29 @@ use crate::verdict::{SnapshotSettings, UpdateRequest};
 
 /// Options of `run`.
 #[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub paths: Vec<PathBuf>,
-    pub connection: Connection,
-    pub selection: Selection,
+pub(crate) struct RunOptions {
+    pub(crate) paths: Vec<PathBuf>,
+    pub(crate) connection: Connection,
+    pub(crate) selection: Selection,
     /// The selection flags as typed, for reports.
-    pub selection_flags: Vec<String>,
-    pub concurrency: usize,
-    pub retries: Option<u32>,
-    pub deadline: Option<Duration>,
-    pub fail_fast: bool,
-    pub dry_run: bool,
-    pub update: Option<UpdateRequest>,
-    pub accept: bool,
+    pub(crate) selection_flags: Vec<String>,
+    pub(crate) concurrency: usize,
+    pub(crate) retries: Option<u32>,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) fail_fast: bool,
+    pub(crate) dry_run: bool,
+    pub(crate) update: Option<UpdateRequest>,
+    pub(crate) accept: bool,
     /// `--drift warn`: snapshot drift alone does not fail a case.
-    pub drift_warn: bool,
-    pub verbose: bool,
-    pub report_json: Option<PathBuf>,
-    pub junit: Option<PathBuf>,
-    pub summary_md: Option<PathBuf>,
-    pub mode: Option<crate::scenario::Mode>,
+    pub(crate) drift_warn: bool,
+    pub(crate) verbose: bool,
+    pub(crate) report_json: Option<PathBuf>,
+    pub(crate) junit: Option<PathBuf>,
+    pub(crate) summary_md: Option<PathBuf>,
+    pub(crate) mode: Option<crate::scenario::Mode>,
 }
 
-pub fn run(options: RunOptions) -> u8 {
+pub(crate) fn run(options: RunOptions) -> u8 {
     let snapshots = match SnapshotSettings::resolve(options.update, options.accept, |name| std::env::var(name).ok()) {
         Ok(mut s) => {
             s.force_pass |= options.drift_warn;

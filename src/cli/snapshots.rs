@@ -65,11 +65,11 @@ fn accept_one(pending: &Path) -> std::io::Result<()> {
     std::fs::rename(pending, target_of(pending))
 }
 
-pub fn accept(paths: &[PathBuf]) -> u8 {
+pub(crate) fn accept(paths: &[PathBuf]) -> u8 {
     decide_all(paths, "accepted", accept_one)
 }
 
-pub fn reject(paths: &[PathBuf]) -> u8 {
+pub(crate) fn reject(paths: &[PathBuf]) -> u8 {
     decide_all(paths, "rejected", |p| std::fs::remove_file(p))
 }
 
@@ -94,7 +94,7 @@ fn decide_all(paths: &[PathBuf], done: &str, act: impl Fn(&Path) -> std::io::Res
 
 /// Interactive review: the diff of each pending snapshot, then accept, reject or skip.
 /// Answers are read line by line from standard input, so it can also be scripted.
-pub fn review(paths: &[PathBuf]) -> u8 {
+pub(crate) fn review(paths: &[PathBuf]) -> u8 {
     let pending = find(&roots_or_default(paths), ".snap.new");
     if pending.is_empty() {
         println!("no pending snapshots");
@@ -147,7 +147,7 @@ pub fn review(paths: &[PathBuf]) -> u8 {
 }
 
 /// Snapshot files that no case of the suite produces any more.
-pub fn unreferenced(paths: &[PathBuf], delete: bool) -> u8 {
+pub(crate) fn unreferenced(paths: &[PathBuf], delete: bool) -> u8 {
     let plan = match load_and_plan(paths) {
         Ok((plan, _)) => plan,
         Err(code) => return code,

@@ -13,7 +13,7 @@ use crate::report::{ReportError, json, junit, markdown};
 use crate::wire::WireCase;
 use crate::wire::server::{InOrder, Reply, WireServer};
 
-pub fn merge_reports(
+pub(crate) fn merge_reports(
     inputs: &[PathBuf],
     report_json: Option<&Path>,
     junit_out: Option<&Path>,
@@ -110,7 +110,7 @@ enum ServeError {
     Encode { path: PathBuf, source: crate::wire::WireError },
 }
 
-pub fn serve(cases: &[PathBuf], port: u16, latency: Duration) -> u8 {
+pub(crate) fn serve(cases: &[PathBuf], port: u16, latency: Duration) -> u8 {
     let mut labels = Vec::new();
     let mut replies = Vec::new();
     for case in cases {

@@ -21,11 +21,11 @@ use crate::scenario::Role;
 use crate::separate::Flags;
 
 /// The most model turns when a scenario does not say.
-pub const DEFAULT_MAX_TURNS: u32 = 8;
+pub(crate) const DEFAULT_MAX_TURNS: u32 = 8;
 
 /// Runs the loop. The response's `final` is the last turn's answer, its `reasoning` all
 /// turns' reasoning, its `tool_calls` every call made, its `turns` the trajectory.
-pub async fn run(
+pub(crate) async fn run(
     clients: &Clients,
     case: &Case,
     policy: &RetryPolicy,

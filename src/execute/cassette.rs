@@ -19,37 +19,37 @@ use crate::scenario::Api;
 use crate::wire::{Provenance, WireRequest, WireResponse};
 
 /// The cassette format version.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 /// The recorded exchanges of one case: one interaction per sample, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Cassette {
-    pub format: u32,
+pub(crate) struct Cassette {
+    pub(crate) format: u32,
     /// The scenario file, relative to the project root.
-    pub scenario: String,
+    pub(crate) scenario: String,
     /// The case id.
-    pub case: String,
-    pub api: Api,
-    pub model: String,
+    pub(crate) case: String,
+    pub(crate) api: Api,
+    pub(crate) model: String,
     /// When it was recorded (RFC 3339 UTC), or when the recording was made by its source.
-    pub recorded_at: String,
+    pub(crate) recorded_at: String,
     /// The host the answers came from.
-    pub endpoint_host: String,
-    pub provenance: Provenance,
-    pub interactions: Vec<Interaction>,
+    pub(crate) endpoint_host: String,
+    pub(crate) provenance: Provenance,
+    pub(crate) interactions: Vec<Interaction>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Interaction {
-    pub request: WireRequest,
-    pub response: WireResponse,
+pub(crate) struct Interaction {
+    pub(crate) request: WireRequest,
+    pub(crate) response: WireResponse,
 }
 
 /// Why a cassette cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum CassetteError {
+pub(crate) enum CassetteError {
     #[error("no cassette at {path}: record one with `run --mode record` (needs credentials)")]
     Missing { path: PathBuf },
     #[error("failed to read cassette {path}: {source}")]
@@ -74,25 +74,25 @@ pub fn path_for(case: &Case) -> PathBuf {
 }
 
 /// The request the case sends, as a cassette records it.
-pub fn request_for(case: &Case) -> WireRequest {
+pub(crate) fn request_for(case: &Case) -> WireRequest {
     recorded_request(wire_api(case), &CallRequest::from_case(case))
 }
 
 /// A request on `api`, as a cassette records it.
-pub fn recorded_request(api: Api, request: &CallRequest) -> WireRequest {
+pub(crate) fn recorded_request(api: Api, request: &CallRequest) -> WireRequest {
     let Encoded { path, body } = encode(api, request);
     let hash = request_hash(api, &body);
     WireRequest { method: "POST".into(), path, body, hash }
 }
 
-pub fn request_hash(api: Api, body: &Value) -> String {
+pub(crate) fn request_hash(api: Api, body: &Value) -> String {
     let canonical = canonical_json(&serde_json::json!({"api": api, "body": body}));
     let digest = Sha256::digest(canonical.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Cassette {
-    pub fn read(path: &Path) -> Result<Cassette, CassetteError> {
+    pub(crate) fn read(path: &Path) -> Result<Cassette, CassetteError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -109,7 +109,7 @@ impl Cassette {
     }
 
     /// The cassette for `case`, checked against what the case would send now.
-    pub fn load_for(case: &Case) -> Result<Cassette, CassetteError> {
+    pub(crate) fn load_for(case: &Case) -> Result<Cassette, CassetteError> {
         let path = path_for(case);
         let cassette = Cassette::read(&path)?;
         let want = request_for(case).hash;
@@ -131,7 +131,7 @@ impl Cassette {
     }
 
     /// Pretty JSON, one line per field: reviewable in a pull-request diff.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
         text

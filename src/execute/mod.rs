@@ -4,11 +4,11 @@
 //! Clients are built once per endpoint and reused ([`Clients`]). The runner that
 //! schedules cases and emits events is built on top of [`execute_case`].
 
-pub mod agent;
+pub(crate) mod agent;
 pub mod cassette;
 pub mod modes;
-pub mod retry;
-pub mod tools;
+pub(crate) mod retry;
+pub(crate) mod tools;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,7 +41,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(120);
 impl Clients {
     /// `flags` are endpoint overrides from the command line; they win over scenario
     /// fields, which win over the environment.
-    pub fn new(env: Environment, flags: Connection) -> Arc<Clients> {
+    pub(crate) fn new(env: Environment, flags: Connection) -> Arc<Clients> {
         Arc::new(Clients { env, flags, placeholder_key: None, converse: Mutex::default(), chat: Mutex::default() })
     }
 
@@ -101,7 +101,13 @@ pub async fn call_once(clients: &Clients, case: &Case, capture: bool) -> ModelRe
 }
 
 /// One request on `api`, to the endpoint the case resolves to.
-pub async fn call_api(clients: &Clients, case: &Case, api: Api, request: &CallRequest, capture: bool) -> ModelResponse {
+pub(crate) async fn call_api(
+    clients: &Clients,
+    case: &Case,
+    api: Api,
+    request: &CallRequest,
+    capture: bool,
+) -> ModelResponse {
     let connection = resolve_connection(&clients.flags, case, &clients.env);
     match api {
         Api::Converse | Api::ConverseStream => {
@@ -119,7 +125,7 @@ pub async fn call_api(clients: &Clients, case: &Case, api: Api, request: &CallRe
 }
 
 /// The host a case's requests go to, for cassette headers.
-pub fn endpoint_host(clients: &Clients, case: &Case) -> String {
+pub(crate) fn endpoint_host(clients: &Clients, case: &Case) -> String {
     let connection = resolve_connection(&clients.flags, case, &clients.env);
     authority(&endpoint(wire_api(case), &connection, &case.region)).to_owned()
 }
@@ -131,7 +137,7 @@ pub(crate) fn failed(error: CallError) -> ModelResponse {
 /// Runs a case: attempts with retries and backoff, all within the case's timeout. A
 /// retried stream starts the whole request again. An agent retries each model turn.
 /// With `capture`, the last attempt's response is kept as the wire carried it.
-pub async fn execute_case(clients: &Clients, case: &Case, policy: &RetryPolicy, capture: bool) -> ModelResponse {
+pub(crate) async fn execute_case(clients: &Clients, case: &Case, policy: &RetryPolicy, capture: bool) -> ModelResponse {
     let deadline = Instant::now() + case.timeout;
     if case.api == Api::Agent {
         return agent::run(clients, case, policy, capture, deadline).await;
@@ -141,7 +147,7 @@ pub async fn execute_case(clients: &Clients, case: &Case, policy: &RetryPolicy, 
 }
 
 /// One request, retried as `policy` says until `deadline`.
-pub async fn with_retries(
+pub(crate) async fn with_retries(
     clients: &Clients,
     case: &Case,
     api: Api,

@@ -8,11 +8,11 @@ use super::CallError;
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included. 1 disables retries.
-    pub max_attempts: u32,
+    pub(crate) max_attempts: u32,
     /// The ceiling of the first backoff; it doubles with each attempt.
-    pub base: Duration,
+    pub(crate) base: Duration,
     /// No single wait is longer than this.
-    pub max_delay: Duration,
+    pub(crate) max_delay: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -29,12 +29,18 @@ impl RetryPolicy {
 
     /// How long to wait before attempt `attempt + 1`, or `None` to give up: the error
     /// is final, the attempts are spent, or the wait would outlast the deadline.
-    pub fn next_delay(&self, attempt: u32, error: &CallError, remaining: Duration) -> Option<Duration> {
+    pub(crate) fn next_delay(&self, attempt: u32, error: &CallError, remaining: Duration) -> Option<Duration> {
         self.delay_with(attempt, error, remaining, fastrand::f64())
     }
 
     /// [`next_delay`](Self::next_delay) with the jitter given, for tests.
-    pub fn delay_with(&self, attempt: u32, error: &CallError, remaining: Duration, jitter: f64) -> Option<Duration> {
+    pub(crate) fn delay_with(
+        &self,
+        attempt: u32,
+        error: &CallError,
+        remaining: Duration,
+        jitter: f64,
+    ) -> Option<Duration> {
         if !error.retryable || attempt >= self.max_attempts {
             return None;
         }

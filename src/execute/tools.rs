@@ -24,15 +24,15 @@ struct Ready {
 }
 
 /// The tools of one agent case.
-pub struct Toolbox {
+pub(crate) struct Toolbox {
     tools: HashMap<String, Ready>,
 }
 
 /// What a call gave: the text fed back to the model, and whether it is an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    pub text: String,
-    pub is_error: bool,
+pub(crate) struct Outcome {
+    pub(crate) text: String,
+    pub(crate) is_error: bool,
 }
 
 impl Outcome {
@@ -48,14 +48,14 @@ impl Outcome {
 /// A tool whose `input_schema` is not a valid JSON Schema.
 #[derive(Debug, thiserror::Error)]
 #[error("tool `{tool}`: invalid input_schema: {message}")]
-pub struct ToolSchemaError {
+pub(crate) struct ToolSchemaError {
     tool: String,
     message: String,
 }
 
 impl Toolbox {
     /// Schemas were checked when the scenario loaded; one that fails here is reported.
-    pub fn new(tools: &[Tool], timeouts: &BTreeMap<String, Duration>) -> Result<Toolbox, ToolSchemaError> {
+    pub(crate) fn new(tools: &[Tool], timeouts: &BTreeMap<String, Duration>) -> Result<Toolbox, ToolSchemaError> {
         let mut ready = HashMap::new();
         for tool in tools {
             let validator = jsonschema::validator_for(&tool.input_schema)
@@ -67,7 +67,7 @@ impl Toolbox {
     }
 
     /// Calls a tool the model asked for.
-    pub async fn call(&self, name: &str, input: &Value) -> Outcome {
+    pub(crate) async fn call(&self, name: &str, input: &Value) -> Outcome {
         let Some(ready) = self.tools.get(name) else {
             return Outcome::error(format!("Unknown tool: {name}"));
         };

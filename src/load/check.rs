@@ -27,7 +27,7 @@ const WHOLE_RESPONSE: [&str; 9] = [
 ];
 
 /// The scalar matrix keys; `params.extra.<name>` is accepted too.
-pub const MATRIX_KEYS: [&str; 8] = [
+pub(crate) const MATRIX_KEYS: [&str; 8] = [
     "api",
     "model",
     "region",
@@ -58,7 +58,7 @@ impl Ctx<'_> {
 }
 
 /// Rules for one schema-valid scenario at `base` inside its file.
-pub fn scenario(raw: &Value, file: &Path, base: &str, spans: &SpanIndex) -> Vec<Diagnostic> {
+pub(crate) fn scenario(raw: &Value, file: &Path, base: &str, spans: &SpanIndex) -> Vec<Diagnostic> {
     let mut cx = Ctx { file, base, spans, out: Vec::new() };
     prompt(&mut cx, raw);
     expectations(&mut cx, raw);
@@ -99,7 +99,7 @@ fn tools(cx: &mut Ctx, raw: &Value) {
 }
 
 /// Rules for a schema-valid `defaults.yaml`.
-pub fn defaults(raw: &Value, file: &Path, spans: &SpanIndex) -> Vec<Diagnostic> {
+pub(crate) fn defaults(raw: &Value, file: &Path, spans: &SpanIndex) -> Vec<Diagnostic> {
     let mut cx = Ctx { file, base: "", spans, out: Vec::new() };
     expectations(&mut cx, raw);
     snapshot(&mut cx, raw);
@@ -263,7 +263,7 @@ fn matrix(cx: &mut Ctx, raw: &Value) {
 }
 
 /// Names must be unique: they start case ids and name snapshot files.
-pub fn duplicate_names(suite: &mut Suite) {
+pub(crate) fn duplicate_names(suite: &mut Suite) {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut found = Vec::new();
     for (i, s) in suite.scenarios.iter().enumerate() {

@@ -15,14 +15,14 @@ use crate::schema::validators;
 
 /// Reads each defaults file once and remembers its problems.
 #[derive(Default)]
-pub struct DefaultsCache {
+pub(crate) struct DefaultsCache {
     by_dir: DefaultsByDir,
     diagnostics: Vec<Diagnostic>,
 }
 
 impl DefaultsCache {
     /// The defaults that apply to `file`, farthest first.
-    pub fn chain_for(&mut self, file: &Path) -> Vec<Arc<Value>> {
+    pub(crate) fn chain_for(&mut self, file: &Path) -> Vec<Arc<Value>> {
         let mut chain = Vec::new();
         for dir in super::folders_up_to_root(file) {
             if let Some(value) = self.get(&dir) {
@@ -33,7 +33,7 @@ impl DefaultsCache {
         chain
     }
 
-    pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
+    pub(crate) fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
         std::mem::take(&mut self.diagnostics)
     }
 
@@ -91,7 +91,7 @@ fn display_path(path: &Path) -> PathBuf {
 
 /// Merges defaults (farthest first) and a scenario: mappings merge key by key,
 /// `tags` and `expect` accumulate (defaults first), anything else is replaced.
-pub fn merge(chain: &[Arc<Value>], scenario: &Value) -> Value {
+pub(crate) fn merge(chain: &[Arc<Value>], scenario: &Value) -> Value {
     let mut merged = Value::Object(Map::new());
     for layer in chain.iter().map(Arc::as_ref).chain(std::iter::once(scenario)) {
         merge_top(&mut merged, layer);

@@ -9,20 +9,25 @@ use super::yaml::Pos;
 /// `file:line:col: /json/pointer: sentence`, the shape editors and CI annotators parse.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct Diagnostic {
-    pub file: PathBuf,
-    pub pos: Option<Pos>,
+    pub(crate) file: PathBuf,
+    pub(crate) pos: Option<Pos>,
     /// The JSON pointer of the offending value; empty for the whole document.
-    pub pointer: String,
-    pub message: String,
+    pub(crate) pointer: String,
+    pub(crate) message: String,
 }
 
 impl Diagnostic {
-    pub fn at(file: impl Into<PathBuf>, pos: Pos, pointer: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn at(
+        file: impl Into<PathBuf>,
+        pos: Pos,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic { file: file.into(), pos: Some(pos), pointer: pointer.into(), message: message.into() }
     }
 
     /// A problem with the file as a whole (unreadable, missing).
-    pub fn file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+    pub(crate) fn file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Diagnostic { file: file.into(), pos: None, pointer: String::new(), message: message.into() }
     }
 }

@@ -10,16 +10,16 @@ use serde_json::Value;
 
 /// One explained schema error.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Explained {
-    pub pointer: String,
+pub(crate) struct Explained {
+    pub(crate) pointer: String,
     /// Point at the key (an unknown field) rather than at the value.
-    pub at_key: bool,
-    pub message: String,
+    pub(crate) at_key: bool,
+    pub(crate) message: String,
 }
 
 /// Explains one error. `root` is the schema document the validator was built from,
 /// used to list what a failing object allows.
-pub fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Explained> {
+pub(crate) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Explained> {
     let pointer = error.instance_path().as_str().to_owned();
     let instance = error.instance().as_ref();
     let one = |message: String| vec![Explained { pointer: pointer.clone(), at_key: false, message }];
@@ -155,7 +155,7 @@ fn allowed_properties(root: &Value, schema_path: &str) -> Vec<String> {
 }
 
 /// The closest candidate by edit distance, if it is close enough to be a typo.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(word, c), c))
@@ -177,7 +177,7 @@ fn type_name(t: JsonType) -> &'static str {
 }
 
 /// A short description of a value for "found ..." phrases.
-pub fn describe(value: &Value) -> String {
+pub(crate) fn describe(value: &Value) -> String {
     let shown = plain(value);
     let shown =
         if shown.chars().count() > 40 { format!("{}...", shown.chars().take(40).collect::<String>()) } else { shown };
@@ -192,7 +192,7 @@ pub fn describe(value: &Value) -> String {
 }
 
 /// A value as a user wrote it: strings without JSON quotes.
-pub fn plain(value: &Value) -> String {
+pub(crate) fn plain(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),

@@ -6,8 +6,8 @@
 
 mod check;
 mod defaults;
-pub mod diagnostic;
-pub mod explain;
+pub(crate) mod diagnostic;
+pub(crate) mod explain;
 pub mod yaml;
 
 use std::collections::HashMap;
@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use diagnostic::Diagnostic;
-pub use yaml::{Pos, SpanIndex};
+pub(crate) use diagnostic::Diagnostic;
+pub(crate) use yaml::{Pos, SpanIndex};
 
 use crate::scenario::Scenario;
 use crate::schema::validators;
@@ -26,30 +26,30 @@ use crate::schema::validators;
 #[derive(Debug, Clone)]
 pub struct LoadedScenario {
     /// The scenario file, as the user named it (relative paths stay relative).
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// The project the file belongs to: the nearest folder above it holding `.git`,
     /// else the working directory when the file is below it, else the file's folder.
     /// `snapshots/` lives here.
-    pub project_root: PathBuf,
+    pub(crate) project_root: PathBuf,
     /// The file's path below `project_root`.
-    pub source: PathBuf,
+    pub(crate) source: PathBuf,
     /// Where the scenario is inside its file: `` or `/scenarios/<i>`.
-    pub pointer: String,
+    pub(crate) pointer: String,
     /// The merged scenario as JSON (matrix expansion works on this form).
-    pub value: Value,
+    pub(crate) value: Value,
     /// The merged scenario, typed.
-    pub spec: Scenario,
+    pub(crate) spec: Scenario,
     /// Positions in the scenario's file.
-    pub spans: Arc<SpanIndex>,
+    pub(crate) spans: Arc<SpanIndex>,
 }
 
 impl LoadedScenario {
     /// The position of something inside this scenario, by pointer relative to it.
-    pub fn pos(&self, pointer: &str) -> Pos {
+    pub(crate) fn pos(&self, pointer: &str) -> Pos {
         self.spans.value(&format!("{}{pointer}", self.pointer))
     }
 
-    pub fn diagnostic(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn diagnostic(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
         let full = format!("{}{pointer}", self.pointer);
         Diagnostic::at(&self.file, self.spans.value(&full), full, message)
     }
@@ -61,7 +61,7 @@ pub struct Suite {
     pub scenarios: Vec<LoadedScenario>,
     pub diagnostics: Vec<Diagnostic>,
     /// How many scenario files were read.
-    pub files: usize,
+    pub(crate) files: usize,
 }
 
 /// Loads every scenario file under `paths` (files, or folders searched recursively).
@@ -90,12 +90,12 @@ pub fn load(paths: &[PathBuf]) -> Suite {
 const SKIPPED_DIRS: [&str; 2] = ["snapshots", "cassettes"];
 
 /// Whether a file name is a suite defaults file rather than a scenario.
-pub fn is_defaults_file(name: &str) -> bool {
+pub(crate) fn is_defaults_file(name: &str) -> bool {
     name == "defaults.yaml" || name == "defaults.yml"
 }
 
 /// Scenario files under `root` in sorted order, or `root` itself when it is a file.
-pub fn discover(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+pub(crate) fn discover(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     let meta = std::fs::metadata(root)
         .map_err(|e| Diagnostic::file(root, format!("cannot read this path: {}", io_reason(&e))))?;
     if meta.is_file() {
@@ -211,14 +211,14 @@ fn load_file(file: &Path, defaults: &mut defaults::DefaultsCache, suite: &mut Su
 
 /// `path` made absolute against the working directory (symlinks are not resolved:
 /// the paths users see stay the paths they typed).
-pub fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     std::env::current_dir().unwrap_or_default().join(path)
 }
 
 /// The folders from `file`'s own up to its project root, closest first. The project
 /// root is the nearest folder holding `.git`; failing that, the working directory when
 /// the file is below it; failing that, the file's own folder.
-pub fn folders_up_to_root(file: &Path) -> Vec<PathBuf> {
+pub(crate) fn folders_up_to_root(file: &Path) -> Vec<PathBuf> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let absolute = absolute(file);
     let Some(start) = absolute.parent() else { return Vec::new() };
@@ -237,7 +237,7 @@ pub fn folders_up_to_root(file: &Path) -> Vec<PathBuf> {
 }
 
 /// The project root of a scenario file (see [`folders_up_to_root`]).
-pub fn project_root(file: &Path) -> PathBuf {
+pub(crate) fn project_root(file: &Path) -> PathBuf {
     folders_up_to_root(file).pop().unwrap_or_default()
 }
 

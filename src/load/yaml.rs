@@ -13,37 +13,37 @@ use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter, Spanned};
 
 /// Scenario files are small; anything larger is a mistake (a log, a dataset) and is
 /// refused before the parser spends time and memory on it.
-pub const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Pos {
-    pub line: u64,
-    pub col: u64,
+pub(crate) struct Pos {
+    pub(crate) line: u64,
+    pub(crate) col: u64,
 }
 
 /// A parsed document with the position of every value and key.
 #[derive(Debug, Clone, Default)]
 pub struct Document {
-    pub value: Value,
-    pub spans: SpanIndex,
+    pub(crate) value: Value,
+    pub(crate) spans: SpanIndex,
 }
 
 /// JSON pointer -> position of the value there, and of the key that names it.
 #[derive(Debug, Clone, Default)]
-pub struct SpanIndex {
+pub(crate) struct SpanIndex {
     values: HashMap<String, Pos>,
     keys: HashMap<String, Pos>,
 }
 
 impl SpanIndex {
     /// Where the value at `pointer` is, or its closest ancestor that has a position.
-    pub fn value(&self, pointer: &str) -> Pos {
+    pub(crate) fn value(&self, pointer: &str) -> Pos {
         self.lookup(&self.values, pointer)
     }
 
     /// Where the key naming `pointer` is (for "unknown field" errors), else the value.
-    pub fn key(&self, pointer: &str) -> Pos {
+    pub(crate) fn key(&self, pointer: &str) -> Pos {
         match self.keys.get(pointer) {
             Some(pos) => *pos,
             None => self.value(pointer),
@@ -67,8 +67,8 @@ impl SpanIndex {
 /// Why a file could not be read as YAML.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
-    pub pos: Pos,
-    pub message: String,
+    pub(crate) pos: Pos,
+    pub(crate) message: String,
 }
 
 /// Parses one YAML document. Never panics, whatever the bytes.
@@ -159,7 +159,7 @@ fn lowercase_first(s: &str) -> String {
 }
 
 /// Escapes one reference token of a JSON pointer (RFC 6901).
-pub fn escape_token(token: &str) -> String {
+pub(crate) fn escape_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 

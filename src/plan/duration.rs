@@ -5,15 +5,12 @@
 
 use std::time::Duration;
 
-/// The regex the JSON Schema gives duration fields; [`parse_duration`] accepts the same.
-pub const PATTERN: &str = r"^([0-9]+(ms|s|m|h|d))+$";
-
 /// The longest duration accepted: a year is more than any run or call should take.
-pub const MAX: Duration = Duration::from_secs(365 * 24 * 3600);
+pub(crate) const MAX: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Why a duration was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DurationError {
+pub(crate) enum DurationError {
     #[error("`{0}` is not a duration such as 500ms, 90s or 1h30m")]
     Syntax(String),
     #[error("`{0}` is longer than a year")]
@@ -21,7 +18,7 @@ pub enum DurationError {
 }
 
 /// Parses `text` in the grammar above.
-pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let syntax = || DurationError::Syntax(text.to_owned());
     let too_long = || DurationError::TooLong(text.to_owned());
     let mut rest = text;
@@ -58,6 +55,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The regex the JSON Schema gives duration fields (`scenario.rs`).
+    const PATTERN: &str = r"^([0-9]+(ms|s|m|h|d))+$";
 
     #[test]
     fn units_and_sums() {

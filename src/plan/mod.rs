@@ -3,8 +3,8 @@
 //! cases that `skip`/`only` leave out. Pure: no I/O. [`select`] narrows a plan to
 //! what the command line asks for.
 
-pub mod duration;
-pub mod select;
+pub(crate) mod duration;
+pub(crate) mod select;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,11 +19,11 @@ use crate::scenario::{Api, Scenario};
 use crate::schema::validators;
 
 /// The region used when neither the scenario nor a defaults file names one.
-pub const DEFAULT_REGION: &str = "us-west-2";
+pub(crate) const DEFAULT_REGION: &str = "us-west-2";
 /// The time limit for one run of a case when none is given.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// A matrix larger than this is almost certainly a mistake.
-pub const MAX_CASES_PER_SCENARIO: usize = 10_000;
+pub(crate) const MAX_CASES_PER_SCENARIO: usize = 10_000;
 
 /// One runnable case: a scenario with one combination of its matrix applied.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ impl Case {
     /// The case's snapshot file: `snapshots/` at the project root, mirroring the
     /// scenario file's folder below its suite folder, named after the scenario and,
     /// for a matrix case, its values: `snapshots/basic/compare-decimals@chat-stream.snap`.
-    pub fn snapshot_path(&self) -> PathBuf {
+    pub(crate) fn snapshot_path(&self) -> PathBuf {
         let mut dir = self.project_root.join("snapshots");
         // The first folder is the suite itself (`scenarios/`); below it, the layout is mirrored.
         let folders: Vec<_> = self.source.parent().into_iter().flat_map(|p| p.components()).skip(1).collect();
@@ -64,7 +64,7 @@ impl Case {
     }
 
     /// `name`, then `@value` for each matrix value, in characters safe in file names.
-    pub fn snapshot_name(&self) -> String {
+    pub(crate) fn snapshot_name(&self) -> String {
         let mut name = self.spec.name.clone();
         for (_, value) in &self.variant {
             name.push('@');

@@ -9,25 +9,25 @@ use crate::scenario::Api;
 
 /// What the command line asks for.
 #[derive(Debug, Clone, Default)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// Substrings, globs (`*`, `?`, `[...]`) or exact ids (`=id`) matched against case
     /// ids; any may match.
-    pub filters: Vec<String>,
+    pub(crate) filters: Vec<String>,
     /// Any of these tags.
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
     /// Any of these APIs.
-    pub apis: Vec<Api>,
+    pub(crate) apis: Vec<Api>,
     /// Any of these models.
-    pub models: Vec<String>,
+    pub(crate) models: Vec<String>,
     /// Run every selected case against this model instead.
-    pub set_model: Option<String>,
+    pub(crate) set_model: Option<String>,
     /// `(k, n)`: the k-th of n shards, 1-based.
-    pub shard: Option<(u32, u32)>,
+    pub(crate) shard: Option<(u32, u32)>,
 }
 
 /// A `--shard` value that is not `K/N` with 1 <= K <= N.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ShardError {
+pub(crate) enum ShardError {
     #[error("`{0}` is not a shard; write K/N with whole numbers, e.g. 2/4")]
     Syntax(String),
     #[error("shard `{0}`: K must be between 1 and N")]
@@ -35,7 +35,7 @@ pub enum ShardError {
 }
 
 /// Parses `K/N` with 1 <= K <= N.
-pub fn parse_shard(text: &str) -> Result<(u32, u32), ShardError> {
+pub(crate) fn parse_shard(text: &str) -> Result<(u32, u32), ShardError> {
     let syntax = || ShardError::Syntax(text.to_owned());
     let (k, n) = text.split_once('/').ok_or_else(syntax)?;
     let (k, n): (u32, u32) = match (k.trim().parse(), n.trim().parse()) {
@@ -51,7 +51,7 @@ pub fn parse_shard(text: &str) -> Result<(u32, u32), ShardError> {
 /// A `--filter` glob that does not compile.
 #[derive(Debug, thiserror::Error)]
 #[error("--filter `{filter}`: {source}")]
-pub struct FilterError {
+pub(crate) struct FilterError {
     filter: String,
     source: globset::Error,
 }
@@ -64,7 +64,7 @@ enum Pattern {
 
 impl Selection {
     /// The cases to run, in plan order, with `set_model` applied.
-    pub fn apply(&self, cases: Vec<Case>) -> Result<Vec<Case>, FilterError> {
+    pub(crate) fn apply(&self, cases: Vec<Case>) -> Result<Vec<Case>, FilterError> {
         let patterns = self
             .filters
             .iter()
@@ -107,7 +107,7 @@ impl Selection {
 
 /// The shard (0-based) a case id falls in: FNV-1a of the id, so that the partition is
 /// the same on every machine and does not move when other cases are added.
-pub fn shard_of(id: &str, n: u32) -> u32 {
+pub(crate) fn shard_of(id: &str, n: u32) -> u32 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in id.as_bytes() {
         hash ^= u64::from(*byte);

@@ -3,8 +3,8 @@
 //! crate (aws-sdk-bedrockruntime, async-openai). No retries here: one call, one
 //! attempt; the caller decides whether to try again.
 
-pub mod bedrock_converse;
-pub mod openai_chat;
+pub(crate) mod bedrock_converse;
+pub(crate) mod openai_chat;
 
 use serde_json::Value;
 
@@ -14,31 +14,31 @@ use crate::scenario::{Api, Params, Role};
 /// What to send, independent of the API.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallRequest {
-    pub model: String,
-    pub region: String,
-    pub system: Option<String>,
-    pub messages: Vec<Message>,
-    pub params: Params,
+    pub(crate) model: String,
+    pub(crate) region: String,
+    pub(crate) system: Option<String>,
+    pub(crate) messages: Vec<Message>,
+    pub(crate) params: Params,
     /// Tools the model may call (agents).
-    pub tools: Vec<ToolSpec>,
+    pub(crate) tools: Vec<ToolSpec>,
 }
 
 /// One message of the conversation sent.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Message {
-    pub role: Role,
-    pub content: Vec<Content>,
+pub(crate) struct Message {
+    pub(crate) role: Role,
+    pub(crate) content: Vec<Content>,
 }
 
 impl Message {
-    pub fn text(role: Role, text: impl Into<String>) -> Message {
+    pub(crate) fn text(role: Role, text: impl Into<String>) -> Message {
         Message { role, content: vec![Content::Text(text.into())] }
     }
 }
 
 /// A part of a message.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Content {
+pub(crate) enum Content {
     Text(String),
     /// A tool call the model made (sent back in later turns).
     ToolUse {
@@ -56,10 +56,10 @@ pub enum Content {
 
 /// A tool as the model sees it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ToolSpec {
-    pub name: String,
-    pub description: String,
-    pub input_schema: Value,
+pub(crate) struct ToolSpec {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) input_schema: Value,
 }
 
 impl CallRequest {
@@ -113,15 +113,15 @@ pub struct Connection {
 /// The environment variables the transports read, captured once so that tests can
 /// supply their own instead of mutating the process environment.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Environment {
+pub(crate) struct Environment {
     /// `AWS_BEARER_TOKEN_BEDROCK`: a Bedrock API key.
-    pub bedrock_bearer_token: Option<String>,
+    pub(crate) bedrock_bearer_token: Option<String>,
     /// `OPENAI_API_KEY`.
-    pub openai_api_key: Option<String>,
+    pub(crate) openai_api_key: Option<String>,
     /// `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`.
-    pub bedrock_endpoint: Option<String>,
+    pub(crate) bedrock_endpoint: Option<String>,
     /// `OPENAI_BASE_URL`.
-    pub openai_base_url: Option<String>,
+    pub(crate) openai_base_url: Option<String>,
 }
 
 impl std::fmt::Debug for Environment {
@@ -139,7 +139,7 @@ impl std::fmt::Debug for Environment {
 
 impl Environment {
     /// Reads the process environment (after `.env` has been loaded, if any).
-    pub fn from_process() -> Environment {
+    pub(crate) fn from_process() -> Environment {
         let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         Environment {
             bedrock_bearer_token: var("AWS_BEARER_TOKEN_BEDROCK"),
@@ -151,7 +151,7 @@ impl Environment {
 }
 
 /// Endpoint precedence: command-line flag, then the scenario, then the environment.
-pub fn resolve_connection(flags: &Connection, case: &Case, env: &Environment) -> Connection {
+pub(crate) fn resolve_connection(flags: &Connection, case: &Case, env: &Environment) -> Connection {
     let scenario = case.spec.endpoints.clone().unwrap_or_default();
     Connection {
         bedrock_endpoint: flags
@@ -171,7 +171,7 @@ pub fn resolve_connection(flags: &Connection, case: &Case, env: &Environment) ->
 /// Live calls, record mode, `--dry-run` and cassette hashes all use this one encoding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Encoded {
-    pub path: String,
+    pub(crate) path: String,
     pub body: Value,
 }
 
@@ -185,7 +185,7 @@ pub fn encode(api: Api, request: &CallRequest) -> Encoded {
 
 /// Where requests on `api` go: the connection's endpoint, else Bedrock in `region`
 /// (the runtime endpoint for Converse, its `/openai/v1` for chat completions).
-pub fn endpoint(api: Api, connection: &Connection, region: &str) -> String {
+pub(crate) fn endpoint(api: Api, connection: &Connection, region: &str) -> String {
     let bedrock = || format!("https://bedrock-runtime.{region}.amazonaws.com");
     match api {
         Api::Converse | Api::ConverseStream => connection.bedrock_endpoint.clone().unwrap_or_else(bedrock),
@@ -197,11 +197,11 @@ pub fn endpoint(api: Api, connection: &Connection, region: &str) -> String {
 
 /// The host and port of an endpoint URL (`bedrock-runtime.us-west-2.amazonaws.com`,
 /// `127.0.0.1:8080`).
-pub fn authority(url: &str) -> &str {
+pub(crate) fn authority(url: &str) -> &str {
     url.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default()
 }
 
 /// Whether an API streams its response.
-pub fn streams(api: Api) -> bool {
+pub(crate) fn streams(api: Api) -> bool {
     matches!(api, Api::ConverseStream | Api::ChatStream)
 }

@@ -21,13 +21,13 @@ use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, retry_afte
 use crate::wire::WireResponse;
 
 /// The path and body of a chat completions request (streamed with `stream`).
-pub fn encode(req: &CallRequest, stream: bool) -> Encoded {
+pub(crate) fn encode(req: &CallRequest, stream: bool) -> Encoded {
     Encoded { path: "/chat/completions".to_owned(), body: request_body(req, stream) }
 }
 
 /// A chat completions client for one base URL.
 #[derive(Clone)]
-pub struct ChatClient {
+pub(crate) struct ChatClient {
     client: Client<OpenAIConfig>,
     base_url: String,
 }
@@ -43,7 +43,7 @@ struct HttpFailure {
 
 impl ChatClient {
     /// `api_key` may be `None` for local servers that need none.
-    pub fn new(base_url: &str, api_key: Option<&str>, read_timeout: Duration) -> Result<ChatClient, CallError> {
+    pub(crate) fn new(base_url: &str, api_key: Option<&str>, read_timeout: Duration) -> Result<ChatClient, CallError> {
         let base_url = base_url.trim_end_matches('/').to_owned();
         // Empty org and project ids keep OPENAI_ORG_ID / OPENAI_PROJECT_ID from the
         // environment out of requests to servers that are not OpenAI.
@@ -163,7 +163,7 @@ fn push_message(messages: &mut Vec<Value>, m: &Message) {
 
 /// One chat completions call. With `capture`, the response is also kept as the wire
 /// carried it (the JSON body, or the SSE payloads), for a cassette.
-pub async fn call(client: &ChatClient, req: &CallRequest, stream: bool, capture: bool) -> ModelResponse {
+pub(crate) async fn call(client: &ChatClient, req: &CallRequest, stream: bool, capture: bool) -> ModelResponse {
     let started = Instant::now();
     let body = encode(req, stream).body;
     let mut assembler = Assembler::new();

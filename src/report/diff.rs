@@ -9,7 +9,7 @@ const DIM: &str = "\x1b[2m";
 const RESET: &str = "\x1b[0m";
 
 /// `-` lines from `old`, `+` lines from `new`, with three lines of context.
-pub fn unified(old: &str, new: &str, color: bool) -> String {
+pub(crate) fn unified(old: &str, new: &str, color: bool) -> String {
     let diff = TextDiff::from_lines(old, new);
     let mut out = String::new();
     for (i, group) in diff.grouped_ops(3).iter().enumerate() {

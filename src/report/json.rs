@@ -11,7 +11,7 @@ use super::record::{CaseRecord, FORMAT, RunRecord, SummaryRecord};
 use super::{ReportError, Reporter};
 use crate::runner::Event;
 
-pub struct JsonReporter {
+pub(crate) struct JsonReporter {
     path: PathBuf,
     filters: Vec<String>,
     out: Option<BufWriter<NamedTempFile>>,
@@ -19,7 +19,7 @@ pub struct JsonReporter {
 }
 
 impl JsonReporter {
-    pub fn new(path: &Path, filters: Vec<String>) -> JsonReporter {
+    pub(crate) fn new(path: &Path, filters: Vec<String>) -> JsonReporter {
         JsonReporter { path: path.to_owned(), filters, out: None, first: true }
     }
 
@@ -70,7 +70,7 @@ impl Reporter for JsonReporter {
 }
 
 /// Reads a report written by `--report-json`.
-pub fn read(path: &Path) -> Result<RunRecord, ReportError> {
+pub(crate) fn read(path: &Path) -> Result<RunRecord, ReportError> {
     let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: path.to_owned(), source })?;
     serde_json::from_str(&text).map_err(|source| ReportError::Parse {
         path: path.to_owned(),

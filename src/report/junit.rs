@@ -13,7 +13,7 @@ use crate::runner::Event;
 use crate::verdict::Status;
 
 /// Renders case records as a JUnit report.
-pub fn render(cases: &[CaseRecord]) -> Result<String, ReportError> {
+pub(crate) fn render(cases: &[CaseRecord]) -> Result<String, ReportError> {
     let mut report = Report::new("gpt-oss-scenarios");
     let mut suites: Vec<TestSuite> = Vec::new();
     for c in cases {
@@ -60,13 +60,13 @@ pub fn render(cases: &[CaseRecord]) -> Result<String, ReportError> {
 }
 
 /// Collects records during the run; writes the file when it ends.
-pub struct JunitReporter {
+pub(crate) struct JunitReporter {
     path: PathBuf,
     cases: Vec<CaseRecord>,
 }
 
 impl JunitReporter {
-    pub fn new(path: &Path) -> JunitReporter {
+    pub(crate) fn new(path: &Path) -> JunitReporter {
         JunitReporter { path: path.to_owned(), cases: Vec::new() }
     }
 }

@@ -11,7 +11,7 @@ use crate::verdict::Status;
 
 /// The summary, then a row per case that did not pass (all rows when every case passed
 /// and there are few of them).
-pub fn render(summary: &SummaryRecord, cases: &[CaseRecord], duration_ms: u64) -> String {
+pub(crate) fn render(summary: &SummaryRecord, cases: &[CaseRecord], duration_ms: u64) -> String {
     let mut md = String::new();
     let icon = if summary.failed + summary.errored == 0 { "✅" } else { "❌" };
     let _ = writeln!(md, "## {icon} gpt-oss-scenarios\n");
@@ -52,14 +52,14 @@ fn escape(text: &str) -> String {
 }
 
 /// Writes `--summary-md` and appends to `$GITHUB_STEP_SUMMARY` when the run ends.
-pub struct MarkdownReporter {
+pub(crate) struct MarkdownReporter {
     file: Option<PathBuf>,
     step_summary: Option<PathBuf>,
     cases: Vec<CaseRecord>,
 }
 
 impl MarkdownReporter {
-    pub fn new(file: Option<&Path>, step_summary: Option<PathBuf>) -> MarkdownReporter {
+    pub(crate) fn new(file: Option<&Path>, step_summary: Option<PathBuf>) -> MarkdownReporter {
         MarkdownReporter { file: file.map(Path::to_path_buf), step_summary, cases: Vec::new() }
     }
 }

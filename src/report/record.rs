@@ -13,44 +13,44 @@ use crate::verdict::assertions::AssertionResult;
 use crate::verdict::{SnapshotStatus, Status};
 
 /// The version of this report format; bumped on incompatible changes.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 /// A whole run (or several merged shard runs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RunRecord {
+pub(crate) struct RunRecord {
     /// The report format version.
-    pub format: u32,
+    pub(crate) format: u32,
     /// The gpt-oss-scenarios version that wrote the report.
-    pub version: String,
+    pub(crate) version: String,
     /// When the run started, RFC 3339 UTC.
-    pub started_at: String,
+    pub(crate) started_at: String,
     /// Wall time of the run (the longest shard, for merged reports).
-    pub duration_ms: u64,
+    pub(crate) duration_ms: u64,
     /// The selection flags of the run (`--filter`, `--tag`, `--shard`, ...), as given.
-    pub filters: Vec<String>,
-    pub summary: SummaryRecord,
-    pub cases: Vec<CaseRecord>,
+    pub(crate) filters: Vec<String>,
+    pub(crate) summary: SummaryRecord,
+    pub(crate) cases: Vec<CaseRecord>,
 }
 
 /// The totals.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SummaryRecord {
-    pub cases: usize,
-    pub passed: usize,
-    pub failed: usize,
-    pub errored: usize,
-    pub skipped: usize,
-    pub pending_snapshots: usize,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
+pub(crate) struct SummaryRecord {
+    pub(crate) cases: usize,
+    pub(crate) passed: usize,
+    pub(crate) failed: usize,
+    pub(crate) errored: usize,
+    pub(crate) skipped: usize,
+    pub(crate) pending_snapshots: usize,
+    pub(crate) input_tokens: u64,
+    pub(crate) output_tokens: u64,
     /// Ctrl-C stopped the run: cases not run are reported as skipped.
-    pub interrupted: bool,
+    pub(crate) interrupted: bool,
 }
 
 impl SummaryRecord {
-    pub fn from_summary(s: &Summary) -> SummaryRecord {
+    pub(crate) fn from_summary(s: &Summary) -> SummaryRecord {
         SummaryRecord {
             cases: s.total(),
             passed: s.passed,
@@ -65,7 +65,7 @@ impl SummaryRecord {
     }
 
     /// Totals recomputed from case records (for merged reports).
-    pub fn from_cases(cases: &[CaseRecord], interrupted: bool) -> SummaryRecord {
+    pub(crate) fn from_cases(cases: &[CaseRecord], interrupted: bool) -> SummaryRecord {
         let count = |status: Status| cases.iter().filter(|c| c.status == status).count();
         SummaryRecord {
             cases: cases.len(),
@@ -85,58 +85,58 @@ impl SummaryRecord {
 /// that did not pass (or the first sample), and `usage` adds up all samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CaseRecord {
+pub(crate) struct CaseRecord {
     /// The case id: `name` or `name[key=value,...]`.
-    pub id: String,
+    pub(crate) id: String,
     /// The scenario file.
-    pub scenario: String,
-    pub api: String,
-    pub model: String,
+    pub(crate) scenario: String,
+    pub(crate) api: String,
+    pub(crate) model: String,
     /// The inference parameters sent.
-    pub params: Value,
-    pub status: Status,
+    pub(crate) params: Value,
+    pub(crate) status: Status,
     #[serde(rename = "final")]
-    pub final_text: Option<String>,
-    pub reasoning: Option<String>,
-    pub stop_reason: Option<String>,
-    pub tool_calls: Vec<ToolCallRecord>,
+    pub(crate) final_text: Option<String>,
+    pub(crate) reasoning: Option<String>,
+    pub(crate) stop_reason: Option<String>,
+    pub(crate) tool_calls: Vec<ToolCallRecord>,
     /// An agent's trajectory: per model turn, its reasoning, text, and tool calls with
     /// their results. Empty for other APIs.
     #[serde(default)]
-    pub turns: Vec<TurnRecord>,
-    pub usage: Option<UsageRecord>,
-    pub latency_ms: Option<u64>,
+    pub(crate) turns: Vec<TurnRecord>,
+    pub(crate) usage: Option<UsageRecord>,
+    pub(crate) latency_ms: Option<u64>,
     /// What reasoning separation noticed: `tags`, `unclosed`, `truncated_reasoning`, `harmony`.
-    pub flags: Vec<String>,
-    pub error: Option<ErrorRecord>,
-    pub assertions: Vec<AssertionRecord>,
-    pub snapshot: Option<SnapshotRecord>,
-    pub samples: SamplesRecord,
+    pub(crate) flags: Vec<String>,
+    pub(crate) error: Option<ErrorRecord>,
+    pub(crate) assertions: Vec<AssertionRecord>,
+    pub(crate) snapshot: Option<SnapshotRecord>,
+    pub(crate) samples: SamplesRecord,
     /// Why a skipped case did not run.
-    pub skip_reason: Option<String>,
+    pub(crate) skip_reason: Option<String>,
     /// Wall time of the case, all samples and retries included.
-    pub duration_ms: u64,
+    pub(crate) duration_ms: u64,
 }
 
 /// One model turn of an agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TurnRecord {
-    pub reasoning: String,
-    pub text: String,
-    pub stop_reason: Option<String>,
-    pub tool_calls: Vec<ToolRunRecord>,
+pub(crate) struct TurnRecord {
+    pub(crate) reasoning: String,
+    pub(crate) text: String,
+    pub(crate) stop_reason: Option<String>,
+    pub(crate) tool_calls: Vec<ToolRunRecord>,
 }
 
 /// A tool call of an agent turn and what running it gave.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ToolRunRecord {
-    pub id: String,
-    pub name: String,
-    pub input: Value,
-    pub result: String,
-    pub is_error: bool,
+pub(crate) struct ToolRunRecord {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) input: Value,
+    pub(crate) result: String,
+    pub(crate) is_error: bool,
 }
 
 impl From<&Turn> for TurnRecord {
@@ -162,60 +162,60 @@ impl From<&Turn> for TurnRecord {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ToolCallRecord {
-    pub name: String,
-    pub input: Value,
+pub(crate) struct ToolCallRecord {
+    pub(crate) name: String,
+    pub(crate) input: Value,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct UsageRecord {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
+pub(crate) struct UsageRecord {
+    pub(crate) input_tokens: u64,
+    pub(crate) output_tokens: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ErrorRecord {
+pub(crate) struct ErrorRecord {
     /// throttled, unavailable, server, timeout, invalid_request, auth, not_found,
     /// model, stream_error, truncated; or `case` for a problem with the case itself.
-    pub kind: String,
-    pub message: String,
-    pub retryable: bool,
+    pub(crate) kind: String,
+    pub(crate) message: String,
+    pub(crate) retryable: bool,
     /// The HTTP status, when there was one.
-    pub status: Option<u16>,
+    pub(crate) status: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AssertionRecord {
-    pub kind: String,
-    pub passed: bool,
-    pub message: String,
+pub(crate) struct AssertionRecord {
+    pub(crate) kind: String,
+    pub(crate) passed: bool,
+    pub(crate) message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SnapshotRecord {
-    pub status: SnapshotStatus,
+pub(crate) struct SnapshotRecord {
+    pub(crate) status: SnapshotStatus,
     /// The snapshot file.
-    pub path: String,
+    pub(crate) path: String,
     /// A `.snap.new` was written for review.
-    pub pending: bool,
+    pub(crate) pending: bool,
     /// The unified diff of a changed snapshot (no colour).
-    pub diff: Option<String>,
+    pub(crate) diff: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SamplesRecord {
-    pub n: u32,
-    pub passed: u32,
-    pub rate: f64,
+pub(crate) struct SamplesRecord {
+    pub(crate) n: u32,
+    pub(crate) passed: u32,
+    pub(crate) rate: f64,
 }
 
 impl CaseRecord {
-    pub fn from_result(r: &CaseResult) -> CaseRecord {
+    pub(crate) fn from_result(r: &CaseResult) -> CaseRecord {
         let v = &r.verdict;
         let shown = v.samples.iter().find(|s| !s.passed).or(v.samples.first());
         let response = shown.map(|s| &s.response);
@@ -264,7 +264,7 @@ impl CaseRecord {
     }
 
     /// The lines a failure report shows: error, failed assertions, snapshot state.
-    pub fn failure_lines(&self) -> Vec<String> {
+    pub(crate) fn failure_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
         if let Some(e) = &self.error {
             let status = e.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
@@ -293,7 +293,7 @@ fn assertion(a: &AssertionResult) -> AssertionRecord {
 }
 
 /// The JSON Schema of the report, as checked in at `schema/report.schema.json`.
-pub fn json_schema() -> Value {
+pub(crate) fn json_schema() -> Value {
     let mut schema = schemars::schema_for!(RunRecord).to_value();
     if let Some(map) = schema.as_object_mut() {
         map.insert("title".into(), Value::String("gpt-oss-scenarios run report".into()));

@@ -15,7 +15,7 @@ use crate::runner::{Event, Summary};
 use crate::verdict::{CaseVerdict, SnapshotStatus, Status};
 
 /// Prints to stdout; draws the progress bar on stderr when it is a terminal.
-pub struct TerminalReporter {
+pub(crate) struct TerminalReporter {
     color: bool,
     verbose: bool,
     bar: Option<ProgressBar>,
@@ -24,7 +24,7 @@ pub struct TerminalReporter {
 
 impl TerminalReporter {
     /// `progress`: stderr is a terminal, so a bar can be drawn.
-    pub fn new(color: bool, verbose: bool, progress: bool) -> TerminalReporter {
+    pub(crate) fn new(color: bool, verbose: bool, progress: bool) -> TerminalReporter {
         TerminalReporter { color, verbose, bar: None, progress }
     }
 
@@ -88,7 +88,7 @@ impl Reporter for TerminalReporter {
 }
 
 /// The closing table.
-pub fn summary_table(s: &Summary) -> String {
+pub(crate) fn summary_table(s: &Summary) -> String {
     let mut out = String::from("\n");
     let rows = [
         ("cases", s.total().to_string()),
@@ -120,7 +120,7 @@ pub fn summary_table(s: &Summary) -> String {
 }
 
 /// The answer and the reasoning of one response (`--verbose`).
-pub fn response_block(r: &ModelResponse) -> String {
+pub(crate) fn response_block(r: &ModelResponse) -> String {
     let mut out = String::new();
     for (name, text) in [("final", &r.final_text), ("reasoning", &r.reasoning)] {
         if text.trim().is_empty() {
@@ -147,7 +147,7 @@ pub fn response_block(r: &ModelResponse) -> String {
 }
 
 /// The block printed for one finished case.
-pub fn case_block(case: &Case, verdict: &CaseVerdict, color: bool) -> String {
+pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, color: bool) -> String {
     let mut out = String::new();
     let (label, style) = match verdict.status {
         Status::Passed => ("PASS", "\x1b[32m"),

@@ -4,7 +4,7 @@
 //! additive increase), up to the configured maximum. Pure: the scheduler consults it.
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct AdaptiveLimit {
+pub(crate) struct AdaptiveLimit {
     limit: f64,
     max: f64,
 }
@@ -12,21 +12,21 @@ pub struct AdaptiveLimit {
 impl AdaptiveLimit {
     /// Starts at `max`: most suites never meet throttling and should not pay for a
     /// slow start.
-    pub fn new(max: usize) -> AdaptiveLimit {
+    pub(crate) fn new(max: usize) -> AdaptiveLimit {
         let max = max.max(1) as f64;
         AdaptiveLimit { limit: max, max }
     }
 
     /// Cases that may run at once now.
-    pub fn current(&self) -> usize {
+    pub(crate) fn current(&self) -> usize {
         self.limit.floor().max(1.0) as usize
     }
 
-    pub fn throttled(&mut self) {
+    pub(crate) fn throttled(&mut self) {
         self.limit = (self.limit / 2.0).max(1.0);
     }
 
-    pub fn succeeded(&mut self) {
+    pub(crate) fn succeeded(&mut self) {
         self.limit = (self.limit + 1.0 / self.limit).min(self.max);
     }
 }

@@ -3,7 +3,7 @@
 //! callback. It never prints. Results stream out as cases finish and are dropped after
 //! the callback returns, so memory stays flat however many cases there are.
 
-pub mod limit;
+pub(crate) mod limit;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -21,51 +21,51 @@ use limit::AdaptiveLimit;
 
 /// How a run behaves.
 #[derive(Debug, Clone)]
-pub struct RunnerOptions {
+pub(crate) struct RunnerOptions {
     /// The most cases in flight at once.
-    pub concurrency: usize,
-    pub retry: RetryPolicy,
+    pub(crate) concurrency: usize,
+    pub(crate) retry: RetryPolicy,
     /// Stop starting cases after this long, and cancel the ones still running.
-    pub deadline: Option<Duration>,
+    pub(crate) deadline: Option<Duration>,
     /// Stop starting cases after the first failure.
-    pub fail_fast: bool,
-    pub snapshots: SnapshotSettings,
+    pub(crate) fail_fast: bool,
+    pub(crate) snapshots: SnapshotSettings,
     /// After an interrupt, how long running cases may take before they are cancelled.
-    pub grace: Duration,
+    pub(crate) grace: Duration,
     /// `--mode`: wins over the scenarios' `mode`; `auto` when neither says.
-    pub mode: Option<Mode>,
+    pub(crate) mode: Option<Mode>,
 }
 
 /// A finished case.
 #[derive(Debug, Clone)]
-pub struct CaseResult {
-    pub case: Arc<Case>,
-    pub verdict: CaseVerdict,
-    pub duration: Duration,
+pub(crate) struct CaseResult {
+    pub(crate) case: Arc<Case>,
+    pub(crate) verdict: CaseVerdict,
+    pub(crate) duration: Duration,
     /// Why a skipped case did not run.
-    pub skip_reason: Option<String>,
+    pub(crate) skip_reason: Option<String>,
 }
 
 /// The totals of a run.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Summary {
-    pub passed: usize,
-    pub failed: usize,
-    pub errored: usize,
-    pub skipped: usize,
-    pub pending_snapshots: usize,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub duration: Duration,
-    pub interrupted: bool,
+pub(crate) struct Summary {
+    pub(crate) passed: usize,
+    pub(crate) failed: usize,
+    pub(crate) errored: usize,
+    pub(crate) skipped: usize,
+    pub(crate) pending_snapshots: usize,
+    pub(crate) input_tokens: u64,
+    pub(crate) output_tokens: u64,
+    pub(crate) duration: Duration,
+    pub(crate) interrupted: bool,
 }
 
 impl Summary {
-    pub fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         self.passed + self.failed + self.errored + self.skipped
     }
 
-    pub fn add(&mut self, result: &CaseResult) {
+    pub(crate) fn add(&mut self, result: &CaseResult) {
         match result.verdict.status {
             Status::Passed => self.passed += 1,
             Status::Failed => self.failed += 1,
@@ -87,7 +87,7 @@ impl Summary {
 /// What the runner reports, in order: one `RunStarted`, a `CaseStarted` and a
 /// `CaseFinished` per case (skipped cases only finish), one `RunFinished`.
 #[derive(Debug)]
-pub enum Event<'a> {
+pub(crate) enum Event<'a> {
     RunStarted { cases: usize, started_at: SystemTime },
     CaseStarted { case: &'a Case },
     CaseFinished { result: &'a CaseResult },
@@ -96,7 +96,7 @@ pub enum Event<'a> {
 
 /// Runs `cases` and returns the totals. `interrupt` resolves on Ctrl-C: no new case
 /// starts, running ones get `options.grace` to finish, then are cancelled.
-pub async fn run(
+pub(crate) async fn run(
     cases: Vec<Case>,
     clients: Arc<Clients>,
     options: RunnerOptions,

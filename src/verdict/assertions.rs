@@ -15,15 +15,15 @@ use crate::scenario::{Expectation, Part, Script, SequenceOrder};
 
 /// The outcome of one assertion on one response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AssertionResult {
-    pub kind: String,
-    pub passed: bool,
-    pub message: String,
+pub(crate) struct AssertionResult {
+    pub(crate) kind: String,
+    pub(crate) passed: bool,
+    pub(crate) message: String,
 }
 
 /// A ready-to-run assertion.
 #[derive(Debug, Clone)]
-pub struct Check {
+pub(crate) struct Check {
     kind: &'static str,
     part: Part,
     negate: bool,
@@ -58,7 +58,7 @@ enum Test {
 /// Compiles a case's expectations. `scenario_dir` resolves `json_schema_file`. The
 /// loader already rejected bad regexes and schemas; what fails here is a file that
 /// changed since, and it is reported, not skipped.
-pub fn compile(expectations: &[Expectation], scenario_dir: &Path) -> Result<Vec<Check>, CompileError> {
+pub(crate) fn compile(expectations: &[Expectation], scenario_dir: &Path) -> Result<Vec<Check>, CompileError> {
     expectations.iter().map(|e| compile_one(e, scenario_dir)).collect()
 }
 
@@ -141,7 +141,7 @@ fn schema_validator(schema: &Value) -> Result<jsonschema::Validator, CompileErro
 /// A case's `expect` or `snapshot` that cannot be compiled. The loader rejects these;
 /// what reaches here is a file that changed since.
 #[derive(Debug, thiserror::Error)]
-pub enum CompileError {
+pub(crate) enum CompileError {
     #[error("invalid regex `{pattern}`: {source}")]
     Regex { pattern: String, source: regex::Error },
     #[error("invalid JSON Schema: {0}")]
@@ -157,7 +157,7 @@ pub enum CompileError {
 }
 
 /// Evaluates every check against one response.
-pub fn evaluate(checks: &[Check], response: &ModelResponse) -> Vec<AssertionResult> {
+pub(crate) fn evaluate(checks: &[Check], response: &ModelResponse) -> Vec<AssertionResult> {
     checks.iter().map(|c| evaluate_one(c, response)).collect()
 }
 
@@ -302,7 +302,7 @@ const LEAK_MARKERS: [&str; 9] = [
 
 /// An answer parsed as JSON; a surrounding Markdown code fence is allowed, since
 /// models often add one.
-pub fn parse_json_answer(text: &str) -> Result<Value, NotJson> {
+pub(crate) fn parse_json_answer(text: &str) -> Result<Value, NotJson> {
     let trimmed = text.trim();
     let body = trimmed
         .strip_prefix("```json")
@@ -315,10 +315,10 @@ pub fn parse_json_answer(text: &str) -> Result<Value, NotJson> {
 /// An answer that is not JSON.
 #[derive(Debug, thiserror::Error)]
 #[error("not JSON: {0}")]
-pub struct NotJson(serde_json::Error);
+pub(crate) struct NotJson(serde_json::Error);
 
 /// The share of letters written in `script` (0 when there are no letters).
-pub fn script_share(text: &str, script: Script) -> f64 {
+pub(crate) fn script_share(text: &str, script: Script) -> f64 {
     let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
     if letters.is_empty() {
         return 0.0;

@@ -2,10 +2,10 @@
 //! snapshot, decides what to write (insta's update rules), and says whether the case
 //! passed given its pass-rate. The main entry point is [`judge`].
 
-pub mod assertions;
-pub mod snapshot;
-pub mod store;
-pub mod yaml;
+pub(crate) mod assertions;
+pub(crate) mod snapshot;
+pub(crate) mod store;
+pub(crate) mod yaml;
 
 use std::path::PathBuf;
 
@@ -15,11 +15,10 @@ use crate::plan::Case;
 use crate::response::ModelResponse;
 use assertions::AssertionResult;
 use snapshot::{SnapshotFile, SnapshotRules, contents_match};
-pub use store::StoreError;
 
 /// What the user asked for, by `INSTA_UPDATE` or `--update-snapshots`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum UpdateRequest {
+pub(crate) enum UpdateRequest {
     /// `new` locally, `no` on CI.
     Auto,
     /// Write `<name>.snap.new` next to the snapshot.
@@ -34,7 +33,7 @@ pub enum UpdateRequest {
 
 /// What the tool will do with a new or changed snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpdateAction {
+pub(crate) enum UpdateAction {
     WritePending,
     Overwrite,
     WriteUnseen,
@@ -43,20 +42,20 @@ pub enum UpdateAction {
 
 /// Snapshot behaviour for a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SnapshotSettings {
-    pub action: UpdateAction,
+pub(crate) struct SnapshotSettings {
+    pub(crate) action: UpdateAction,
     /// `INSTA_FORCE_PASS`: a changed or new snapshot does not fail the case.
-    pub force_pass: bool,
+    pub(crate) force_pass: bool,
 }
 
 /// An `INSTA_UPDATE` value insta does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("INSTA_UPDATE={0} is not one of auto, new, always, unseen, no")]
-pub struct UpdateError(String);
+pub(crate) struct UpdateError(String);
 
 impl SnapshotSettings {
     /// From the flags (which win) and the environment, as insta reads it.
-    pub fn resolve(
+    pub(crate) fn resolve(
         flag: Option<UpdateRequest>,
         accept: bool,
         env: impl Fn(&str) -> Option<String>,
@@ -92,7 +91,7 @@ impl SnapshotSettings {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub(crate) enum Status {
     Passed,
     Failed,
     Errored,
@@ -101,7 +100,7 @@ pub enum Status {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum SnapshotStatus {
+pub(crate) enum SnapshotStatus {
     /// Every sample matched the stored snapshot.
     Matched,
     /// A sample differs from the stored snapshot.
@@ -114,41 +113,41 @@ pub enum SnapshotStatus {
 
 /// What happened to a case's snapshot.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SnapshotOutcome {
-    pub status: SnapshotStatus,
-    pub path: PathBuf,
+pub(crate) struct SnapshotOutcome {
+    pub(crate) status: SnapshotStatus,
+    pub(crate) path: PathBuf,
     /// What was written: the `.snap.new` or the `.snap` itself.
-    pub written: Option<PathBuf>,
+    pub(crate) written: Option<PathBuf>,
     /// The stored body and the new one, for a diff.
-    pub old: Option<String>,
-    pub new: Option<String>,
+    pub(crate) old: Option<String>,
+    pub(crate) new: Option<String>,
 }
 
 /// One run of a case, judged.
 #[derive(Debug, Clone)]
-pub struct SampleOutcome {
-    pub response: ModelResponse,
-    pub assertions: Vec<AssertionResult>,
+pub(crate) struct SampleOutcome {
+    pub(crate) response: ModelResponse,
+    pub(crate) assertions: Vec<AssertionResult>,
     /// `None` when the sample errored or nothing is snapshotted.
-    pub snapshot_matched: Option<bool>,
-    pub passed: bool,
+    pub(crate) snapshot_matched: Option<bool>,
+    pub(crate) passed: bool,
 }
 
 /// A case, judged.
 #[derive(Debug, Clone)]
-pub struct CaseVerdict {
-    pub status: Status,
-    pub samples: Vec<SampleOutcome>,
-    pub snapshot: Option<SnapshotOutcome>,
-    pub passed_samples: u32,
-    pub pass_rate: f64,
+pub(crate) struct CaseVerdict {
+    pub(crate) status: Status,
+    pub(crate) samples: Vec<SampleOutcome>,
+    pub(crate) snapshot: Option<SnapshotOutcome>,
+    pub(crate) passed_samples: u32,
+    pub(crate) pass_rate: f64,
     /// A problem with the case itself (a snapshot that cannot be written, a schema file
     /// that vanished since loading), reported as an error of the case.
-    pub problem: Option<String>,
+    pub(crate) problem: Option<String>,
 }
 
 impl CaseVerdict {
-    pub fn skipped() -> CaseVerdict {
+    pub(crate) fn skipped() -> CaseVerdict {
         CaseVerdict {
             status: Status::Skipped,
             samples: Vec::new(),
@@ -160,7 +159,7 @@ impl CaseVerdict {
     }
 
     /// A case that could not be judged at all.
-    pub fn error(message: String) -> CaseVerdict {
+    pub(crate) fn error(message: String) -> CaseVerdict {
         CaseVerdict::problem(message, Vec::new())
     }
 
@@ -175,7 +174,7 @@ impl CaseVerdict {
 
 /// Judges a case's responses (one per sample): assertions on each, every sample
 /// against the one stored snapshot, writes as `settings` say, then the pass rate.
-pub fn judge(case: &Case, responses: Vec<ModelResponse>, settings: SnapshotSettings) -> CaseVerdict {
+pub(crate) fn judge(case: &Case, responses: Vec<ModelResponse>, settings: SnapshotSettings) -> CaseVerdict {
     let bare = |responses: Vec<ModelResponse>| -> Vec<SampleOutcome> {
         responses
             .into_iter()

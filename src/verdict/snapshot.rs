@@ -16,7 +16,7 @@ use crate::scenario::{PartPolicy, SnapshotPolicy, Volatile};
 
 /// A scenario's snapshot policy with defaults filled in and regexes compiled.
 #[derive(Debug, Clone)]
-pub struct SnapshotRules {
+pub(crate) struct SnapshotRules {
     final_policy: Rule,
     reasoning_policy: Rule,
     tool_calls: bool,
@@ -37,7 +37,7 @@ enum Rule {
 
 impl SnapshotRules {
     /// Defaults: final `exact`, reasoning `present`, tool calls and stop reason kept.
-    pub fn new(policy: Option<&SnapshotPolicy>) -> Result<SnapshotRules, CompileError> {
+    pub(crate) fn new(policy: Option<&SnapshotPolicy>) -> Result<SnapshotRules, CompileError> {
         let default = SnapshotPolicy::default();
         let p = policy.unwrap_or(&default);
         let rule = |p: Option<&PartPolicy>, fallback: Rule| -> Result<Rule, CompileError> {
@@ -64,7 +64,7 @@ impl SnapshotRules {
     }
 
     /// The snapshot body of a response, or `None` when the policy keeps nothing.
-    pub fn body(&self, r: &ModelResponse) -> Option<String> {
+    pub(crate) fn body(&self, r: &ModelResponse) -> Option<String> {
         let mut entries = Vec::new();
         if let Some(v) = self.part(&self.final_policy, &r.final_text) {
             entries.push(("final".to_owned(), v));
@@ -168,15 +168,15 @@ impl SnapshotRules {
 
 /// A snapshot file: insta's metadata header, then the body.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SnapshotFile {
-    pub header: Vec<(String, Yaml)>,
-    pub body: String,
+pub(crate) struct SnapshotFile {
+    pub(crate) header: Vec<(String, Yaml)>,
+    pub(crate) body: String,
 }
 
 impl SnapshotFile {
     /// The header for a case: `source` (the scenario, relative to the project root),
     /// `description`, `expression` (the case id) and `info` (api, model, params).
-    pub fn for_case(case: &Case, body: String) -> SnapshotFile {
+    pub(crate) fn for_case(case: &Case, body: String) -> SnapshotFile {
         let source = case.source.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
         let mut header = vec![("source".to_owned(), Yaml::Str(source))];
         if let Some(d) = &case.spec.description {
@@ -197,14 +197,14 @@ impl SnapshotFile {
     }
 
     /// The file's bytes, exactly as insta writes them.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         format!("---\n{}\n---\n{}\n", emit(&self.header, false), normalize_contents(&self.body))
     }
 }
 
 /// The body of a stored snapshot file, as insta reads it: the header ends at the
 /// first `---` line after the opening one; line endings are folded.
-pub fn stored_body(file_text: &str) -> String {
+pub(crate) fn stored_body(file_text: &str) -> String {
     let mut lines = file_text.lines();
     if lines.next().map(str::trim_end) != Some("---") {
         // insta's legacy header-less format: the body follows the first blank line.
@@ -220,11 +220,11 @@ pub fn stored_body(file_text: &str) -> String {
 }
 
 /// insta's comparison: trailing whitespace and CRLF do not count.
-pub fn normalize_contents(body: &str) -> String {
+pub(crate) fn normalize_contents(body: &str) -> String {
     body.trim_end().replace("\r\n", "\n")
 }
 
-pub fn contents_match(stored: &str, new: &str) -> bool {
+pub(crate) fn contents_match(stored: &str, new: &str) -> bool {
     normalize_contents(stored) == normalize_contents(new)
 }
 

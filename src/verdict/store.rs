@@ -9,20 +9,20 @@ use super::snapshot::stored_body;
 /// A snapshot that could not be read, naming the file.
 #[derive(Debug, thiserror::Error)]
 #[error("failed to read snapshot {path}: {source}")]
-pub struct StoreError {
+pub(crate) struct StoreError {
     path: PathBuf,
     source: std::io::Error,
 }
 
 /// `<snapshot>.new`, where pending snapshots go.
-pub fn pending_path(snapshot: &Path) -> PathBuf {
+pub(crate) fn pending_path(snapshot: &Path) -> PathBuf {
     let mut name = snapshot.as_os_str().to_owned();
     name.push(".new");
     PathBuf::from(name)
 }
 
 /// The stored body, or `None` when there is no snapshot yet.
-pub fn read_body(path: &Path) -> Result<Option<String>, StoreError> {
+pub(crate) fn read_body(path: &Path) -> Result<Option<String>, StoreError> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(stored_body(&String::from_utf8_lossy(&bytes)))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -5,7 +5,7 @@
 
 /// A YAML value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Yaml {
+pub(crate) enum Yaml {
     Str(String),
     Int(i64),
     /// A number as insta writes it (`1.0` is written `1`).
@@ -17,12 +17,12 @@ pub enum Yaml {
 }
 
 impl Yaml {
-    pub fn str(s: impl Into<String>) -> Yaml {
+    pub(crate) fn str(s: impl Into<String>) -> Yaml {
         Yaml::Str(s.into())
     }
 
     /// From JSON: integers stay integers, other numbers are written as insta writes f64.
-    pub fn from_json(value: &serde_json::Value) -> Yaml {
+    pub(crate) fn from_json(value: &serde_json::Value) -> Yaml {
         use serde_json::Value;
         match value {
             Value::Null => Yaml::Null,
@@ -41,7 +41,7 @@ impl Yaml {
 /// Emits a top-level mapping as insta does (`literal_blocks: false`), or with
 /// multi-line strings as `|-` blocks (`literal_blocks: true`). No `---` line, no
 /// trailing newline.
-pub fn emit(entries: &[(String, Yaml)], literal_blocks: bool) -> String {
+pub(crate) fn emit(entries: &[(String, Yaml)], literal_blocks: bool) -> String {
     let mut e = Emitter { out: String::new(), level: -1, literal_blocks };
     e.map(entries);
     e.out

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::WireEvent;
 
 /// One frame. The payload is the event's JSON, compact.
-pub fn encode(event: &WireEvent) -> Result<Vec<u8>, aws_smithy_eventstream::error::Error> {
+pub(crate) fn encode(event: &WireEvent) -> Result<Vec<u8>, aws_smithy_eventstream::error::Error> {
     let type_header = if event.message_type == "exception" { ":exception-type" } else { ":event-type" };
     let message = Message::new(Bytes::from(event.payload.to_string()))
         .add_header(Header::new(type_header, HeaderValue::String(event.event_type.clone().into())))

@@ -6,7 +6,7 @@
 //! corpus the conformance tests use, and of the interactions inside cassettes. The main
 //! types are [`WireCase`], [`WireResponse`] and [`server::WireServer`].
 
-pub mod eventstream;
+pub(crate) mod eventstream;
 pub mod server;
 
 use std::collections::BTreeMap;
@@ -27,8 +27,8 @@ pub struct WireCase {
     pub api: Api,
     pub model: String,
     /// The request body as it was sent, for reference.
-    pub request: Value,
-    pub provenance: Provenance,
+    pub(crate) request: Value,
+    pub(crate) provenance: Provenance,
     pub response: WireResponse,
     /// What a correct engine extracts from the response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,16 +38,16 @@ pub struct WireCase {
 /// Where an exchange comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Provenance {
-    pub kind: ProvenanceKind,
-    pub source: String,
+pub(crate) struct Provenance {
+    pub(crate) kind: ProvenanceKind,
+    pub(crate) source: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub notes: String,
+    pub(crate) notes: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ProvenanceKind {
+pub(crate) enum ProvenanceKind {
     /// Real traffic captured from a server.
     Recorded,
     /// Hand-written from the documented wire format.
@@ -57,14 +57,14 @@ pub enum ProvenanceKind {
 /// A request as the engine sends it: what matching compares.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WireRequest {
-    pub method: String,
+pub(crate) struct WireRequest {
+    pub(crate) method: String,
     /// The path below the endpoint (`/chat/completions`, `/model/<id>/converse`).
-    pub path: String,
-    pub body: Value,
+    pub(crate) path: String,
+    pub(crate) body: Value,
     /// SHA-256 of the API and the body in canonical JSON (sorted keys): a cassette
     /// matches a case when the case would send the same request.
-    pub hash: String,
+    pub(crate) hash: String,
 }
 
 /// An HTTP response as the wire carried it. Exactly one body field is set.
@@ -100,11 +100,11 @@ pub struct WireResponse {
 pub struct WireEvent {
     /// `:event-type` (or `:exception-type` for exceptions), e.g. `contentBlockDelta`.
     #[serde(rename = "type")]
-    pub event_type: String,
+    pub(crate) event_type: String,
     /// `event` (the default) or `exception`.
     #[serde(default = "default_message_type")]
-    pub message_type: String,
-    pub payload: Value,
+    pub(crate) message_type: String,
+    pub(crate) payload: Value,
 }
 
 fn default_message_type() -> String {
@@ -122,7 +122,7 @@ pub enum WireError {
 
 impl WireResponse {
     /// A JSON body with its status.
-    pub fn json(status: u16, body: Value) -> WireResponse {
+    pub(crate) fn json(status: u16, body: Value) -> WireResponse {
         WireResponse {
             status,
             headers: [("content-type".to_owned(), "application/json".to_owned())].into(),
@@ -133,7 +133,7 @@ impl WireResponse {
 
     /// The body as the chunks it is written in. Streams are written one event per
     /// chunk unless `writes` says exactly how the bytes were cut.
-    pub fn body_chunks(&self) -> Result<Vec<Bytes>, WireError> {
+    pub(crate) fn body_chunks(&self) -> Result<Vec<Bytes>, WireError> {
         if let Some(writes) = &self.writes {
             return writes
                 .iter()
@@ -169,7 +169,7 @@ impl WireResponse {
     }
 
     /// Whether the body is a stream (chunked transfer) rather than one JSON document.
-    pub fn is_stream(&self) -> bool {
+    pub(crate) fn is_stream(&self) -> bool {
         self.json.is_none()
     }
 }

@@ -28,12 +28,12 @@ use super::WireResponse;
 /// A request as the server saw it, without any header that could carry a secret.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedRequest {
-    pub method: String,
+    pub(crate) method: String,
     /// Path and query, e.g. `/model/openai.gpt-oss-20b-1%3A0/converse`.
     pub path: String,
     /// Only `content-type` and `accept`: authorization, signatures and tokens never
     /// leave the connection.
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// The `Authorization` scheme alone (`Bearer`, `AWS4-HMAC-SHA256`), never its value.
     pub auth_scheme: Option<String>,
     pub body: Bytes,
@@ -42,11 +42,11 @@ pub struct RecordedRequest {
 /// What to send back.
 #[derive(Debug, Clone)]
 pub struct Reply {
-    pub status: u16,
+    pub(crate) status: u16,
     pub headers: Vec<(String, String)>,
-    pub chunks: Vec<Bytes>,
+    pub(crate) chunks: Vec<Bytes>,
     /// Send as a stream (chunked transfer) rather than with a content length.
-    pub stream: bool,
+    pub(crate) stream: bool,
     /// Wait this long before answering (latency injection for benchmarks).
     pub delay: Duration,
 }
@@ -91,18 +91,18 @@ impl Responder for Reply {
 /// Replies in the order given, one per request: a cassette's interactions, a scripted
 /// exchange. Past the last one it repeats the last (`serve`, where a client may retry)
 /// or answers 500 (replay, where an extra request means the case changed).
-pub struct InOrder {
+pub(crate) struct InOrder {
     replies: Vec<Reply>,
     served: std::sync::atomic::AtomicUsize,
     repeat_last: bool,
 }
 
 impl InOrder {
-    pub fn new(replies: Vec<Reply>) -> InOrder {
+    pub(crate) fn new(replies: Vec<Reply>) -> InOrder {
         InOrder { replies, served: 0.into(), repeat_last: false }
     }
 
-    pub fn repeating_last(replies: Vec<Reply>) -> InOrder {
+    pub(crate) fn repeating_last(replies: Vec<Reply>) -> InOrder {
         InOrder { replies, served: 0.into(), repeat_last: true }
     }
 }
@@ -134,7 +134,7 @@ impl WireServer {
 
     /// Binds 127.0.0.1 on `port` (0: any free port). Never another interface: replayed
     /// traffic is for this machine only.
-    pub async fn start_on(port: u16, responder: Arc<dyn Responder>) -> std::io::Result<WireServer> {
+    pub(crate) async fn start_on(port: u16, responder: Arc<dyn Responder>) -> std::io::Result<WireServer> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -230,7 +230,7 @@ async fn handle(
 
 /// A body that hands hyper one chunk per poll and pauses in between, so hyper
 /// flushes each chunk as a separate write.
-pub struct Chunks {
+pub(crate) struct Chunks {
     chunks: VecDeque<Bytes>,
     stream: bool,
     pause: bool,

@@ -12,7 +12,7 @@ mod capture;
 mod errors;
 mod request;
 
-pub use request::encode;
+pub(crate) use request::encode;
 
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,7 @@ type HttpResponse = aws_smithy_runtime_api::http::Response;
 
 /// A Bedrock runtime client for one region and endpoint.
 #[derive(Clone)]
-pub struct ConverseClient {
+pub(crate) struct ConverseClient {
     client: aws_sdk_bedrockruntime::Client,
     /// For messages: the endpoint override, or the region.
     target: String,
@@ -49,7 +49,7 @@ pub struct ConverseClient {
 impl ConverseClient {
     /// `placeholder_key`: a fixed bearer key that replaces every credential source
     /// (replay and loopback tests).
-    pub async fn new(
+    pub(crate) async fn new(
         region: &str,
         endpoint: Option<&str>,
         placeholder_key: Option<&str>,
@@ -82,7 +82,7 @@ impl ConverseClient {
 /// One Converse or ConverseStream call. With `capture`, the response is also kept at the
 /// level the wire carries it (the JSON body, or the event stream's events), rebuilt
 /// from what the SDK decoded, for a cassette.
-pub async fn call(client: &ConverseClient, req: &CallRequest, stream: bool, capture: bool) -> ModelResponse {
+pub(crate) async fn call(client: &ConverseClient, req: &CallRequest, stream: bool, capture: bool) -> ModelResponse {
     let started = Instant::now();
     let mut assembler = Assembler::new();
     let mut wire = capture.then(WireResponse::default);

@@ -24,7 +24,7 @@ pub(super) struct Parts {
 }
 
 /// The path and body of a Converse (or, with `stream`, ConverseStream) request.
-pub fn encode(req: &CallRequest, stream: bool) -> Encoded {
+pub(crate) fn encode(req: &CallRequest, stream: bool) -> Encoded {
     Encoded { path: request_path(&req.model, stream), body: request_json(req) }
 }
 
@@ -192,7 +192,7 @@ fn block(b: &Value) -> Result<ContentBlock, CallError> {
 }
 
 /// serde_json -> Smithy document (the SDK has no conversion of its own).
-pub fn json_to_document(value: &Value) -> Document {
+pub(crate) fn json_to_document(value: &Value) -> Document {
     match value {
         Value::Null => Document::Null,
         Value::Bool(b) => Document::Bool(*b),
@@ -210,7 +210,7 @@ pub fn json_to_document(value: &Value) -> Document {
 }
 
 /// Smithy document -> serde_json.
-pub fn document_to_json(document: &Document) -> Value {
+pub(crate) fn document_to_json(document: &Document) -> Value {
     match document {
         Document::Null => Value::Null,
         Document::Bool(b) => Value::Bool(*b),
