@@ -155,16 +155,16 @@ pub(crate) struct RunArgs {
     #[arg(default_value = "scenarios")]
     pub(crate) paths: Vec<PathBuf>,
     /// Most cases in flight at once; lowered automatically while the server throttles.
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    pub(crate) concurrency: usize,
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) concurrency: u16,
     /// Stop starting cases after this long (e.g. 30m) and cancel the ones running.
     #[arg(long, value_name = "DURATION", value_parser = crate::plan::duration::parse_duration)]
     pub(crate) deadline: Option<std::time::Duration>,
     /// Stop starting cases after the first failure.
     #[arg(long)]
     pub(crate) fail_fast: bool,
-    /// Retries after a throttled or transient failure (default 2).
-    #[arg(long, value_name = "N")]
+    /// Retries after a throttled or transient failure (default 2, at most 100).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
     pub(crate) retries: Option<u32>,
     /// Only cases whose id contains this text, matches this glob, or is exactly `=ID`
     /// (repeatable).
@@ -259,7 +259,7 @@ impl RunArgs {
                 shard: self.shard,
             },
             selection_flags: flags,
-            concurrency: self.concurrency,
+            concurrency: usize::from(self.concurrency),
             retries: self.retries,
             deadline: self.deadline,
             fail_fast: self.fail_fast,

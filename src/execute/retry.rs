@@ -46,8 +46,9 @@ impl RetryPolicy {
         }
         let ceiling = self.base.saturating_mul(1u32 << (attempt - 1).min(16)).min(self.max_delay);
         let backoff = ceiling.mul_f64(jitter.clamp(0.0, 1.0));
-        // The server knows its own load better than our guess.
-        let delay = error.retry_after.map_or(backoff, |asked| asked.max(backoff)).min(self.max_delay.max(backoff));
+        // The server knows its own load better than our guess: its wait is honoured in
+        // full, and one that outlasts the deadline ends the case now, throttle reported.
+        let delay = error.retry_after.map_or(backoff, |asked| asked.max(backoff));
         (delay < remaining).then_some(delay)
     }
 }
@@ -77,6 +78,22 @@ mod tests {
         let mut e = throttled();
         e.retry_after = Some(Duration::from_secs(3));
         assert_eq!(p.delay_with(1, &e, Duration::from_secs(60), 0.1), Some(Duration::from_secs(3)));
+        e.retry_after = Some(Duration::from_secs(45));
+        assert_eq!(
+            p.delay_with(1, &e, Duration::from_secs(60), 0.1),
+            Some(Duration::from_secs(45)),
+            "beyond max_delay"
+        );
+    }
+
+    /// Issue 13: a `Retry-After` that outlasts the case's deadline gives up at once.
+    #[test]
+    fn retry_after_past_the_deadline_gives_up_at_once() {
+        let mut e = throttled();
+        e.retry_after = crate::response::retry_after("1e20", std::time::SystemTime::now());
+        assert_eq!(e.retry_after, None, "unrepresentable: not honoured, and no panic");
+        e.retry_after = Some(Duration::from_secs(3600));
+        assert_eq!(RetryPolicy::default().delay_with(1, &e, Duration::from_secs(120), 0.5), None);
     }
 
     #[test]

@@ -56,7 +56,34 @@ pub(crate) fn render(cases: &[CaseRecord]) -> Result<String, ReportError> {
         suites[index].add_test_case(case);
     }
     report.add_test_suites(suites);
-    Ok(report.to_string()?)
+    Ok(xml_safe(&report.to_string()?))
+}
+
+/// `xml` with every character XML 1.0 forbids (most C0 controls, U+FFFE, U+FFFF,
+/// lone surrogates cannot occur in a `str`) replaced by U+FFFD: one such character in
+/// a model's answer would otherwise make the whole file unreadable. They can only
+/// occur in text, never in markup, so replacing them in the rendered file is safe.
+fn xml_safe(xml: &str) -> String {
+    let allowed =
+        |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+    xml.chars().map(|c| if allowed(c) { c } else { '\u{FFFD}' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13: U+FFFE in model text made the whole JUnit file invalid.
+    #[test]
+    fn characters_xml_forbids_are_replaced() {
+        let xml = xml_safe("<m>a\u{FFFE}b\u{1}c\u{1B}[31md\te\u{1F600}</m>");
+        assert_eq!(xml, "<m>a\u{FFFD}b\u{FFFD}c\u{FFFD}[31md\te\u{1F600}</m>");
+        let doc = format!(
+            "<testsuites><testsuite name=\"s\"><testcase name=\"{}\"/></testsuite></testsuites>",
+            xml_safe("x\u{FFFF}\u{0}")
+        );
+        assert!(junit_parser::from_reader(std::io::Cursor::new(doc)).is_ok());
+    }
 }
 
 /// Collects records during the run; writes the file when it ends.

@@ -46,9 +46,9 @@ pub(crate) fn render(summary: &SummaryRecord, cases: &[CaseRecord], duration_ms:
     md
 }
 
-/// Table cells hold no pipes or newlines.
+/// Table cells hold no pipes, newlines or control characters.
 fn escape(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', "<br>")
+    super::printable(text).replace('|', "\\|").replace('\n', "<br>")
 }
 
 /// Writes `--summary-md` and appends to `$GITHUB_STEP_SUMMARY` when the run ends.

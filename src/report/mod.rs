@@ -32,6 +32,30 @@ pub(crate) trait Reporter {
     fn event(&mut self, event: &Event<'_>) -> std::io::Result<()>;
 }
 
+/// `text` without the control characters a terminal or a Markdown renderer would
+/// act on: C0 controls but tab and newline (ESC starts ANSI and OSC sequences, CR
+/// overwrites lines), DEL and the C1 range. Model answers and server messages pass
+/// through here before they are printed.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let control = |c: char| (c.is_control() && c != '\n' && c != '\t') || ('\u{80}'..='\u{9F}').contains(&c);
+    if text.chars().any(control) {
+        text.chars().filter(|c| !control(*c)).collect::<String>().into()
+    } else {
+        text.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Issue 13: raw ANSI/OSC escape sequences from the server reached the terminal.
+    #[test]
+    fn escape_sequences_from_the_server_are_not_printed() {
+        let hostile = "ok\u{1b}]8;;http://x\u{7}link\u{1b}]8;;\u{7}\u{1b}[2J\rgone\u{9b}31m\u{0}\ttab\nline";
+        assert_eq!(super::printable(hostile), "ok]8;;http://xlink]8;;[2Jgone31m\ttab\nline");
+        assert!(matches!(super::printable("plain, ü, 日本"), std::borrow::Cow::Borrowed(_)));
+    }
+}
+
 /// Whether to colour output: only on a terminal, and never when `NO_COLOR` is set.
 pub(crate) fn use_color(stream_is_terminal: bool) -> bool {
     stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

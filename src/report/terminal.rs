@@ -7,8 +7,8 @@ use std::io::Write as _;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::Reporter;
 use super::diff::unified;
+use super::{Reporter, printable};
 use crate::plan::Case;
 use crate::response::ModelResponse;
 use crate::runner::{Event, Summary};
@@ -127,13 +127,13 @@ pub(crate) fn response_block(r: &ModelResponse) -> String {
             let _ = writeln!(out, "      {name}: (none)");
         } else {
             let _ = writeln!(out, "      {name}:");
-            for line in text.trim().lines() {
+            for line in printable(text.trim()).lines() {
                 let _ = writeln!(out, "        {line}");
             }
         }
     }
     for call in &r.tool_calls {
-        let _ = writeln!(out, "      tool call: {}({})", call.name, call.input);
+        let _ = writeln!(out, "      tool call: {}({})", printable(&call.name), printable(&call.input.to_string()));
     }
     let usage = r.usage.map_or_else(|| "-".to_owned(), |u| format!("{} in / {} out", u.input_tokens, u.output_tokens));
     let flags = r.flags.names();
@@ -169,7 +169,7 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, color: bool) -> Str
         return out;
     }
     if let Some(problem) = &verdict.problem {
-        let _ = writeln!(out, "      error: {problem}");
+        let _ = writeln!(out, "      error: {}", printable(problem));
     }
     for (i, sample) in verdict.samples.iter().enumerate() {
         let prefix = if verdict.samples.len() > 1 { format!("sample {}: ", i + 1) } else { String::new() };
@@ -179,10 +179,10 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, color: bool) -> Str
             } else {
                 String::new()
             };
-            let _ = writeln!(out, "      {prefix}error: {error}{attempts}");
+            let _ = writeln!(out, "      {prefix}error: {}{attempts}", printable(&error.to_string()));
         }
         for a in sample.assertions.iter().filter(|a| !a.passed) {
-            let _ = writeln!(out, "      {prefix}{}: {}", a.kind, a.message);
+            let _ = writeln!(out, "      {prefix}{}: {}", a.kind, printable(&a.message));
         }
     }
     if let Some(snapshot) = &verdict.snapshot {
@@ -190,8 +190,8 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, color: bool) -> Str
             SnapshotStatus::Changed => {
                 let _ = writeln!(out, "      snapshot changed: {}", snapshot.path.display());
                 let diff = unified(
-                    snapshot.old.as_deref().unwrap_or_default(),
-                    snapshot.new.as_deref().unwrap_or_default(),
+                    &printable(snapshot.old.as_deref().unwrap_or_default()),
+                    &printable(snapshot.new.as_deref().unwrap_or_default()),
                     color,
                 );
                 for line in diff.lines() {
@@ -200,7 +200,7 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, color: bool) -> Str
             }
             SnapshotStatus::New => {
                 let _ = writeln!(out, "      new snapshot: {}", snapshot.path.display());
-                for line in snapshot.new.as_deref().unwrap_or_default().lines() {
+                for line in printable(snapshot.new.as_deref().unwrap_or_default()).lines() {
                     let _ = writeln!(out, "        + {line}");
                 }
             }

@@ -238,8 +238,11 @@ pub(crate) fn judge(case: &Case, responses: Vec<ModelResponse>, settings: Snapsh
         (Some(target), Some(body)) => {
             crate::fs::write_atomic(target, &SnapshotFile::for_case(case, body.clone()).render())
         }
-        // A match makes any pending proposal from an earlier run stale.
-        _ if snapshot_status == Some(SnapshotStatus::Matched) => crate::fs::remove(&pending),
+        // A match makes any pending proposal from an earlier run stale. Only an existing
+        // one is removed: a read-only checkout where nothing needs writing stays green.
+        _ if snapshot_status == Some(SnapshotStatus::Matched) && pending.symlink_metadata().is_ok() => {
+            crate::fs::remove(&pending)
+        }
         _ => Ok(()),
     };
     if let Err(e) = write {

@@ -57,3 +57,22 @@ fn replay_never_opens_a_connection_off_the_machine() {
     let outside: Vec<&&str> = inet.iter().filter(|l| !l.contains("127.0.0.1") && !l.contains("::1")).collect();
     assert!(outside.is_empty(), "replay connected off the machine: {outside:#?}");
 }
+
+/// Issue 13: a read-only `snapshots/` marked matching cases as errored, because a
+/// stale `.snap.new` was removed even when there was none. When every snapshot
+/// matches, the run writes, renames and removes nothing under `snapshots/`.
+#[test]
+fn read_only_snapshots_stay_green_when_nothing_needs_writing() {
+    let trace = tempfile::NamedTempFile::new().unwrap();
+    let trace_path = trace.path().to_str().unwrap().to_owned();
+    let calls = "trace=unlink,unlinkat,rename,renameat,renameat2,creat,mkdir,mkdirat,openat";
+    let out = bundled(Some(("strace", &["-f", "-e", calls, "-o", &trace_path])), &["--mode", "replay"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let calls = std::fs::read_to_string(trace.path()).unwrap();
+    let writes: Vec<&str> = calls
+        .lines()
+        .filter(|l| l.contains("snapshots/"))
+        .filter(|l| !l.contains("openat(") || l.contains("O_WRONLY") || l.contains("O_RDWR") || l.contains("O_CREAT"))
+        .collect();
+    assert!(writes.is_empty(), "the run changed snapshots/: {writes:#?}");
+}
