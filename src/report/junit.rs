@@ -69,23 +69,6 @@ fn xml_safe(xml: &str) -> String {
     xml.chars().map(|c| if allowed(c) { c } else { '\u{FFFD}' }).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Issue 13: U+FFFE in model text made the whole JUnit file invalid.
-    #[test]
-    fn characters_xml_forbids_are_replaced() {
-        let xml = xml_safe("<m>a\u{FFFE}b\u{1}c\u{1B}[31md\te\u{1F600}</m>");
-        assert_eq!(xml, "<m>a\u{FFFD}b\u{FFFD}c\u{FFFD}[31md\te\u{1F600}</m>");
-        let doc = format!(
-            "<testsuites><testsuite name=\"s\"><testcase name=\"{}\"/></testsuite></testsuites>",
-            xml_safe("x\u{FFFF}\u{0}")
-        );
-        assert!(junit_parser::from_reader(std::io::Cursor::new(doc)).is_ok());
-    }
-}
-
 /// Collects records during the run; writes the file when it ends.
 pub(crate) struct JunitReporter {
     path: PathBuf,
@@ -115,5 +98,22 @@ impl Reporter for JunitReporter {
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13: U+FFFE in model text made the whole JUnit file invalid.
+    #[test]
+    fn characters_xml_forbids_are_replaced() {
+        let xml = xml_safe("<m>a\u{FFFE}b\u{1}c\u{1B}[31md\te\u{1F600}</m>");
+        assert_eq!(xml, "<m>a\u{FFFD}b\u{FFFD}c\u{FFFD}[31md\te\u{1F600}</m>");
+        let doc = format!(
+            "<testsuites><testsuite name=\"s\"><testcase name=\"{}\"/></testsuite></testsuites>",
+            xml_safe("x\u{FFFF}\u{0}")
+        );
+        assert!(junit_parser::from_reader(std::io::Cursor::new(doc)).is_ok());
     }
 }

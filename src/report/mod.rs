@@ -45,6 +45,11 @@ pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Whether to colour output: only on a terminal, and never when `NO_COLOR` is set.
+pub(crate) fn use_color(stream_is_terminal: bool) -> bool {
+    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     /// Issue 13: raw ANSI/OSC escape sequences from the server reached the terminal.
@@ -54,9 +59,4 @@ mod tests {
         assert_eq!(super::printable(hostile), "ok]8;;http://xlink]8;;[2Jgone31m\ttab\nline");
         assert!(matches!(super::printable("plain, ü, 日本"), std::borrow::Cow::Borrowed(_)));
     }
-}
-
-/// Whether to colour output: only on a terminal, and never when `NO_COLOR` is set.
-pub(crate) fn use_color(stream_is_terminal: bool) -> bool {
-    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
