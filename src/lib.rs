@@ -17,6 +17,7 @@ pub mod response;
 pub(crate) mod runner;
 pub mod scenario;
 pub(crate) mod schema;
+pub(crate) mod secrets;
 pub mod separate;
 pub(crate) mod verdict;
 pub mod wire;

@@ -67,6 +67,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
     };
     // `.env` beside the suite, as the upstream samples do; real variables win.
     let _ = dotenvy::dotenv();
+    crate::secrets::init_from_env();
     let env = Environment::from_process();
     if options.dry_run {
         print_requests(&cases, &options.connection, &env);
@@ -150,21 +151,22 @@ fn print_requests(cases: &[crate::plan::Case], flags: &Connection, env: &Environ
         let connection = resolve_connection(flags, case, env);
         // An agent's first model turn; later turns depend on the answers.
         let api = wire_api(case);
+        let base = endpoint(api, &connection, &case.region);
         let auth = match api {
             Api::Converse | Api::ConverseStream if env.bedrock_bearer_token.is_some() => {
-                "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)"
+                "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)".to_owned()
             }
-            Api::Converse | Api::ConverseStream => "AWS4-HMAC-SHA256 **** (signed with the AWS credential chain)",
-            _ if env.openai_api_key.is_some() => "Bearer **** (OPENAI_API_KEY)",
-            _ if env.bedrock_bearer_token.is_some() => "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)",
-            _ => "(none)",
+            Api::Converse | Api::ConverseStream => {
+                "AWS4-HMAC-SHA256 **** (signed with the AWS credential chain)".to_owned()
+            }
+            _ => env.chat_key(&base).map_or_else(|| "(none)".to_owned(), |(name, _)| format!("Bearer **** ({name})")),
         };
         let Encoded { path, body } = encode(api, &request);
-        let url = format!("{}{path}", endpoint(api, &connection, &case.region).trim_end_matches('/'));
+        let url = format!("{}{path}", base.trim_end_matches('/'));
         println!("# {} ({} x{})", case.id, case.api, case.samples);
         println!("POST {url}");
         println!("Authorization: {auth}");
         println!("Content-Type: application/json\n");
-        println!("{}\n", serde_json::to_string_pretty(&body).unwrap_or_default());
+        println!("{}\n", crate::secrets::redact(&serde_json::to_string_pretty(&body).unwrap_or_default()));
     }
 }

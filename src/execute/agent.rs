@@ -86,7 +86,9 @@ pub(crate) async fn run(
             said.push(Content::Text(response.final_text.clone()));
         }
         let mut results = Vec::new();
-        for (call, outcome) in response.tool_calls.iter().zip(outcomes) {
+        for (call, mut outcome) in response.tool_calls.iter().zip(outcomes) {
+            // A command tool may print what its environment holds.
+            crate::secrets::redact_in_place(&mut outcome.text);
             said.push(Content::ToolUse { id: call.id.clone(), name: call.name.clone(), input: call.input.clone() });
             results.push(Content::ToolResult {
                 id: call.id.clone(),

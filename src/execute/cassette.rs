@@ -131,8 +131,11 @@ impl Cassette {
     }
 
     /// Pretty JSON, one line per field: reviewable in a pull-request diff.
+    /// The file's text, with any credential value redacted (a prompt or a tool
+    /// result could carry one into a request body).
     pub(crate) fn to_text(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        crate::secrets::redact_in_place(&mut text);
         text.push('\n');
         text
     }

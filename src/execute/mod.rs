@@ -21,9 +21,12 @@ pub use retry::RetryPolicy;
 use crate::plan::Case;
 use crate::providers::bedrock_converse::{self, ConverseClient};
 use crate::providers::openai_chat::{self, ChatClient};
-use crate::providers::{CallRequest, Connection, Environment, authority, endpoint, resolve_connection, wire_api};
+use crate::providers::{
+    CallRequest, Connection, Environment, authority, endpoint, is_bedrock_host, resolve_connection, wire_api,
+};
 use crate::response::{CallError, ErrorKind, ModelResponse};
 use crate::scenario::Api;
+use crate::secrets;
 
 /// Clients by endpoint, built on first use and shared by all cases.
 pub struct Clients {
@@ -70,8 +73,7 @@ impl Clients {
         if let Some(client) = cache.get(base_url) {
             return Ok(client.clone());
         }
-        let key =
-            self.placeholder_key.or(self.env.openai_api_key.as_deref()).or(self.env.bedrock_bearer_token.as_deref());
+        let key = self.placeholder_key.or_else(|| self.env.chat_key(base_url).map(|(_, key)| key));
         if key.is_none() && is_bedrock(base_url) {
             return Err(CallError::new(
                 ErrorKind::Auth,
@@ -88,7 +90,7 @@ impl Clients {
 }
 
 fn is_bedrock(base_url: &str) -> bool {
-    authority(base_url).split(':').next().is_some_and(|host| host.ends_with(".amazonaws.com"))
+    authority(base_url).split(':').next().is_some_and(is_bedrock_host)
 }
 
 /// One attempt of one case (for an agent: its whole loop). With `capture`, the
@@ -100,7 +102,8 @@ pub async fn call_once(clients: &Clients, case: &Case, capture: bool) -> ModelRe
     }
 }
 
-/// One request on `api`, to the endpoint the case resolves to.
+/// One request on `api`, to the endpoint the case resolves to, with every credential
+/// value redacted from what came back.
 pub(crate) async fn call_api(
     clients: &Clients,
     case: &Case,
@@ -108,6 +111,12 @@ pub(crate) async fn call_api(
     request: &CallRequest,
     capture: bool,
 ) -> ModelResponse {
+    let mut response = send(clients, case, api, request, capture).await;
+    redact_secrets(&mut response);
+    response
+}
+
+async fn send(clients: &Clients, case: &Case, api: Api, request: &CallRequest, capture: bool) -> ModelResponse {
     let connection = resolve_connection(&clients.flags, case, &clients.env);
     match api {
         Api::Converse | Api::ConverseStream => {
@@ -120,6 +129,28 @@ pub(crate) async fn call_api(
                 Ok(client) => openai_chat::call(&client, request, api == Api::ChatStream, capture).await,
                 Err(e) => failed(e),
             }
+        }
+    }
+}
+
+/// Removes credential values from everything a response carries into reports,
+/// snapshots, the terminal and cassettes (a server may echo request headers back).
+fn redact_secrets(r: &mut ModelResponse) {
+    for text in [&mut r.final_text, &mut r.reasoning, &mut r.raw_text] {
+        secrets::redact_in_place(text);
+    }
+    if let Some(e) = &mut r.error {
+        secrets::redact_in_place(&mut e.message);
+    }
+    for call in &mut r.tool_calls {
+        secrets::redact_json(&mut call.input);
+    }
+    if let Some(w) = &mut r.wire {
+        w.json.iter_mut().for_each(secrets::redact_json);
+        w.sse.iter_mut().flatten().for_each(secrets::redact_in_place);
+        w.sse_raw.iter_mut().for_each(secrets::redact_in_place);
+        for event in w.events.iter_mut().flatten() {
+            secrets::redact_json(&mut event.payload);
         }
     }
 }

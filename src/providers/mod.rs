@@ -122,6 +122,9 @@ pub(crate) struct Environment {
     pub(crate) bedrock_endpoint: Option<String>,
     /// `OPENAI_BASE_URL`.
     pub(crate) openai_base_url: Option<String>,
+    /// `GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS`: hosts besides Bedrock's own that may
+    /// receive the Bedrock API key (a proxy in front of Bedrock), comma-separated.
+    pub(crate) bedrock_key_hosts: Vec<String>,
 }
 
 impl std::fmt::Debug for Environment {
@@ -133,6 +136,7 @@ impl std::fmt::Debug for Environment {
             .field("openai_api_key", &set(&self.openai_api_key))
             .field("bedrock_endpoint", &self.bedrock_endpoint)
             .field("openai_base_url", &self.openai_base_url)
+            .field("bedrock_key_hosts", &self.bedrock_key_hosts)
             .finish()
     }
 }
@@ -146,7 +150,23 @@ impl Environment {
             openai_api_key: var("OPENAI_API_KEY"),
             bedrock_endpoint: var("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
             openai_base_url: var("OPENAI_BASE_URL"),
+            bedrock_key_hosts: var("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS")
+                .map(|v| v.split(',').map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()).collect())
+                .unwrap_or_default(),
         }
+    }
+
+    /// The key for a chat completions server, and the variable it came from:
+    /// `OPENAI_API_KEY`, else the Bedrock API key, but that only over https to Bedrock
+    /// itself (`*.amazonaws.com`, `*.api.aws`) or to a host the user listed.
+    pub(crate) fn chat_key(&self, base_url: &str) -> Option<(&'static str, &str)> {
+        if let Some(key) = &self.openai_api_key {
+            return Some(("OPENAI_API_KEY", key));
+        }
+        let host = authority(base_url).split(':').next().unwrap_or_default();
+        let allowed = (base_url.starts_with("https://") && is_bedrock_host(host))
+            || self.bedrock_key_hosts.iter().any(|h| h.eq_ignore_ascii_case(host));
+        self.bedrock_bearer_token.as_deref().filter(|_| allowed).map(|key| ("AWS_BEARER_TOKEN_BEDROCK", key))
     }
 }
 
@@ -201,7 +221,44 @@ pub(crate) fn authority(url: &str) -> &str {
     url.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default()
 }
 
+/// Whether `host` is Amazon Bedrock's: the runtime (`*.amazonaws.com`) or Mantle
+/// (`*.api.aws`).
+pub(crate) fn is_bedrock_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host.ends_with(".amazonaws.com") || host.ends_with(".api.aws")
+}
+
 /// Whether an API streams its response.
 pub(crate) fn streams(api: Api) -> bool {
     matches!(api, Api::ConverseStream | Api::ChatStream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(openai: Option<&str>, hosts: &[&str]) -> Environment {
+        Environment {
+            bedrock_bearer_token: Some("bedrock-key".into()),
+            openai_api_key: openai.map(str::to_owned),
+            bedrock_key_hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+            ..Environment::default()
+        }
+    }
+
+    /// Issue 13: the Bedrock API key went to any OpenAI-compatible host, plain http
+    /// included, whenever OPENAI_API_KEY was unset.
+    #[test]
+    fn the_bedrock_key_goes_only_to_bedrock_over_https_or_to_listed_hosts() {
+        let e = env(None, &["proxy.internal"]);
+        let key = |url| e.chat_key(url).map(|(name, _)| name);
+        assert_eq!(key("https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1"), Some("AWS_BEARER_TOKEN_BEDROCK"));
+        assert_eq!(key("https://bedrock-mantle.us-east-1.api.aws/v1"), Some("AWS_BEARER_TOKEN_BEDROCK"));
+        assert_eq!(key("http://bedrock-runtime.us-west-2.amazonaws.com/openai/v1"), None, "not over plain http");
+        assert_eq!(key("https://amazonaws.com.evil.example/v1"), None);
+        assert_eq!(key("http://127.0.0.1:8080/v1"), None);
+        assert_eq!(key("http://proxy.internal:4000/v1"), Some("AWS_BEARER_TOKEN_BEDROCK"), "listed by the user");
+        let with_openai = env(Some("sk-1"), &[]);
+        assert_eq!(with_openai.chat_key("http://127.0.0.1:8080/v1").map(|(n, _)| n), Some("OPENAI_API_KEY"));
+    }
 }

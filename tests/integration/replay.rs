@@ -172,3 +172,82 @@ fn secrets_never_reach_disk() {
     assert_eq!(first.status.code(), Some(1), "new snapshots are pending:\n{}", outputs[0]);
     assert!(server.requests().len() >= 8, "both runs reached the server");
 }
+
+/// Echoes the credentials back, as some servers' 401/403 bodies echo request headers,
+/// and as a model may repeat what it was told.
+struct Echo;
+
+const BEARER: &str = "canary-bearer-e1c0";
+const OPENAI: &str = "canary-openai-e2c0";
+const SESSION: &str = "canary-session-e3c0";
+
+impl Responder for Echo {
+    fn respond(&self, request: &RecordedRequest) -> Reply {
+        let json = |status, body: Value| {
+            let mut reply = Reply::from_wire(&gpt_oss_scenarios::wire::WireResponse {
+                status,
+                headers: [("content-type".to_owned(), "application/json".to_owned())].into(),
+                json: Some(body),
+                ..Default::default()
+            })
+            .unwrap();
+            if status == 403 {
+                reply.headers.push(("x-amzn-errortype".into(), "AccessDeniedException".into()));
+            }
+            reply
+        };
+        if request.path.contains("/converse") {
+            json(
+                403,
+                serde_json::json!({"message": format!("denied: Authorization: Bearer {BEARER}; X-Amz-Security-Token: {SESSION}")}),
+            )
+        } else if serde_json::from_slice::<Value>(&request.body).is_ok_and(|b| b["stream"] == true) {
+            json(
+                401,
+                serde_json::json!({"error": {"message": format!("Incorrect API key provided: {OPENAI}"), "type": "invalid_request_error"}}),
+            )
+        } else {
+            json(
+                200,
+                serde_json::json!({"id": "x", "object": "chat.completion", "model": "m", "choices": [{"index": 0,
+                "message": {"role": "assistant", "content": format!("Your key is {OPENAI}.")}, "finish_reason": "stop"}]}),
+            )
+        }
+    }
+}
+
+/// Issue 13: a 401/403 body that echoes request headers put the key verbatim into the
+/// output, every report and recorded cassettes.
+#[test]
+fn credentials_echoed_by_the_server_are_redacted_everywhere() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(Echo))).unwrap();
+    let dir = repo();
+    write(dir.path(), "scenarios/defaults.yaml", "model: openai.gpt-oss-20b-1:0\n");
+    write(dir.path(), "scenarios/all.yaml", SUITE);
+    let step = dir.path().join("out/step.md");
+    let urls = endpoints(&server);
+    let mut args =
+        vec!["run", "scenarios", "--mode", "record", "--update-snapshots", "new", "--verbose", "--retries", "0"];
+    args.extend(urls.iter().map(String::as_str));
+    args.extend(["--report-json", "out/report.json", "--junit", "out/junit.xml", "--summary-md", "out/summary.md"]);
+    let env = [
+        ("AWS_BEARER_TOKEN_BEDROCK", BEARER),
+        ("OPENAI_API_KEY", OPENAI),
+        ("AWS_SESSION_TOKEN", SESSION),
+        ("GITHUB_STEP_SUMMARY", step.to_str().unwrap()),
+    ];
+    let out = run_isolated(dir.path(), &args, &env);
+    let printed = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(printed.contains("[redacted OPENAI_API_KEY]"), "the echo was seen, redacted:\n{printed}");
+    assert!(printed.contains("[redacted AWS_BEARER_TOKEN_BEDROCK]"), "{printed}");
+    let written = files(dir.path());
+    assert!(written.iter().any(|(p, _)| p.ends_with("cassettes/planet.json")), "{written:?}");
+    assert!(written.iter().any(|(p, _)| p.ends_with("out/junit.xml")), "{written:?}");
+    for canary in [BEARER, OPENAI, SESSION] {
+        assert!(!printed.contains(canary), "{canary} leaked into the output:\n{printed}");
+        for (path, text) in &written {
+            assert!(!text.contains(canary), "{canary} leaked into {path}");
+        }
+    }
+}
