@@ -263,6 +263,10 @@ pub(crate) struct Tool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h|d))+$"))]
     pub(crate) timeout: Option<String>,
+    /// With `command`: environment variables it may see besides `PATH`, `HOME`,
+    /// `LANG`, `LC_*`, `TZ` and `TMPDIR`. Nothing else, credentials included, reaches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) env: Option<Vec<String>>,
 }
 
 /// One `cases` entry of a tool.

@@ -33,7 +33,7 @@ pub(crate) async fn run(
     deadline: Instant,
 ) -> ModelResponse {
     let started = Instant::now();
-    let toolbox = match Toolbox::new(&case.spec.tools, &case.tool_timeouts) {
+    let toolbox = match Toolbox::new(&case.spec.tools, &case.tool_timeouts, &case.scenario_dir()) {
         Ok(t) => t,
         Err(e) => return failed(CallError::new(ErrorKind::InvalidRequest, None, e.to_string())),
     };

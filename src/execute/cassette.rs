@@ -73,9 +73,24 @@ pub fn path_for(case: &Case) -> PathBuf {
     case.project_root.join("cassettes").join(relative).with_extension("json")
 }
 
-/// The request the case sends, as a cassette records it.
+/// The request the case sends, as a cassette records it. An agent's `command` tools
+/// run in replay too, so they are part of its hash: a changed command makes the
+/// cassette stale, as a changed prompt does.
 pub(crate) fn request_for(case: &Case) -> WireRequest {
-    recorded_request(wire_api(case), &CallRequest::from_case(case))
+    let api = wire_api(case);
+    let mut request = recorded_request(api, &CallRequest::from_case(case));
+    let commands: Vec<Value> = case
+        .spec
+        .tools
+        .iter()
+        .filter(|t| t.command.is_some())
+        .map(|t| serde_json::json!({"name": t.name, "command": t.command, "env": t.env, "timeout": t.timeout}))
+        .collect();
+    if !commands.is_empty() {
+        let canonical = canonical_json(&serde_json::json!({"api": api, "body": request.body, "commands": commands}));
+        request.hash = hex_sha256(&canonical);
+    }
+    request
 }
 
 /// A request on `api`, as a cassette records it.
@@ -86,9 +101,11 @@ pub(crate) fn recorded_request(api: Api, request: &CallRequest) -> WireRequest {
 }
 
 pub(crate) fn request_hash(api: Api, body: &Value) -> String {
-    let canonical = canonical_json(&serde_json::json!({"api": api, "body": body}));
-    let digest = Sha256::digest(canonical.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex_sha256(&canonical_json(&serde_json::json!({"api": api, "body": body})))
+}
+
+fn hex_sha256(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Cassette {

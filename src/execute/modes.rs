@@ -43,12 +43,17 @@ async fn record(case: &Case, clients: &Clients, policy: &RetryPolicy) -> Vec<Mod
     let request = cassette::request_for(case);
     // One interaction per request: per sample, or for an agent per model turn.
     let interactions: Option<Vec<Interaction>> = if case.api == Api::Agent {
-        let turns: Vec<Interaction> = responses
+        let mut turns: Vec<Interaction> = responses
             .iter()
             .flat_map(|r| &r.turns)
             .filter_map(|t| t.recorded.clone())
             .map(|(request, response)| Interaction { request, response })
             .collect();
+        // The first request decides whether the cassette still fits: it carries the
+        // case's full hash (with its command tools).
+        if let Some(first) = turns.first_mut() {
+            first.request = request.clone();
+        }
         (!turns.is_empty()).then_some(turns)
     } else {
         responses

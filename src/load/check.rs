@@ -89,8 +89,10 @@ fn tools(cx: &mut Ctx, raw: &Value) {
         if tool.get("default").is_some() && tool.get("cases").is_none() {
             cx.key_error(&format!("{at}/default"), "`default` goes with `cases`");
         }
-        if tool.get("timeout").is_some() && tool.get("command").is_none() {
-            cx.key_error(&format!("{at}/timeout"), "`timeout` goes with `command`");
+        for key in ["timeout", "env"] {
+            if tool.get(key).is_some() && tool.get("command").is_none() {
+                cx.key_error(&format!("{at}/{key}"), format!("`{key}` goes with `command`"));
+            }
         }
         if let Err(e) = jsonschema::validator_for(&tool["input_schema"]) {
             cx.error(&format!("{at}/input_schema"), format!("this is not a valid JSON Schema: {}", schema_error(&e)));

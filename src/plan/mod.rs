@@ -50,6 +50,11 @@ pub struct Case {
 }
 
 impl Case {
+    /// The folder of the scenario file: relative paths in it start here.
+    pub(crate) fn scenario_dir(&self) -> PathBuf {
+        self.project_root.join(self.source.parent().unwrap_or(std::path::Path::new("")))
+    }
+
     /// The case's snapshot file: `snapshots/` at the project root, mirroring the
     /// scenario file's folder below its suite folder, named after the scenario and,
     /// for a matrix case, its values: `snapshots/basic/compare-decimals@chat-stream.snap`.

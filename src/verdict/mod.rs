@@ -181,7 +181,7 @@ pub(crate) fn judge(case: &Case, responses: Vec<ModelResponse>, settings: Snapsh
             .map(|response| SampleOutcome { response, assertions: Vec::new(), snapshot_matched: None, passed: false })
             .collect()
     };
-    let dir = case.project_root.join(case.source.parent().unwrap_or(std::path::Path::new("")));
+    let dir = case.scenario_dir();
     let (checks, rules) =
         match (assertions::compile(&case.spec.expect, &dir), SnapshotRules::new(case.spec.snapshot.as_ref())) {
             (Ok(checks), Ok(rules)) => (checks, rules),

@@ -240,6 +240,40 @@ fn a_command_tool_gets_the_input_on_stdin() {
     assert!(sent.contains("forecast for {\\\"city\\\":\\\"Tokyo\\\"}"), "{sent}");
 }
 
+/// Issue 13: agent `command` tools run in replay too, and changing a command did not
+/// invalidate its cassette.
+#[test]
+fn changing_a_command_tool_makes_its_cassette_stale() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let script = Script::new(vec![converse_tool_call(), corpus("converse-120b-ok-effort-medium")]);
+    let server = rt.block_on(WireServer::start(script)).unwrap();
+    let dir = repo();
+    let with_command = |text: &str| {
+        scenario("converse", "").replace(
+            "        result: {condition: sunny, temperature_c: 22}\n",
+            &format!("        command: [sh, -c, 'cat >/dev/null; echo {text}']\n"),
+        )
+    };
+    write(dir.path(), "scenarios/agent.yaml", &with_command("sunny"));
+    let urls = ["--bedrock-endpoint".to_owned(), server.url()];
+    let run = |mode: &str| {
+        binary(dir.path())
+            .args(["run", "scenarios", "--mode", mode, "--accept"])
+            .args(&urls)
+            .env("AWS_BEARER_TOKEN_BEDROCK", "t")
+            .output()
+            .unwrap()
+    };
+    let recorded = run("record");
+    assert_eq!(recorded.status.code(), Some(0), "{}{}", stdout(&recorded), stderr(&recorded));
+    let replayed = run("replay");
+    assert_eq!(replayed.status.code(), Some(0), "{}{}", stdout(&replayed), stderr(&replayed));
+    write(dir.path(), "scenarios/agent.yaml", &with_command("rainy"));
+    let stale = run("replay");
+    assert_eq!(stale.status.code(), Some(1), "{}", stdout(&stale));
+    assert!(stdout(&stale).contains("was recorded for a different request"), "{}", stdout(&stale));
+}
+
 #[test]
 fn max_tokens_cutting_a_tool_call_says_so() {
     let rt = tokio::runtime::Runtime::new().unwrap();
