@@ -107,7 +107,7 @@ pub(crate) fn review(paths: &[PathBuf]) -> u8 {
     for (i, p) in pending.iter().enumerate() {
         let target = target_of(p);
         let new = std::fs::read_to_string(p).map(|t| stored_body(&t)).unwrap_or_default();
-        let old = read_body(&target).ok().flatten();
+        let old = read_body(&target, &crate::load::project_root(&target)).ok().flatten();
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "\n[{}/{}] {}", i + 1, pending.len(), target.display());
         match &old {

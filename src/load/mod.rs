@@ -211,8 +211,21 @@ fn load_file(file: &Path, defaults: &mut defaults::DefaultsCache, suite: &mut Su
 
 /// `path` made absolute against the working directory (symlinks are not resolved:
 /// the paths users see stay the paths they typed).
+/// `path` made absolute against the working directory, with `.` and `..` resolved
+/// lexically, so that `suite/../other/x.yaml` finds the project root of
+/// `other/x.yaml` and its snapshots stay inside it.
 pub(crate) fn absolute(path: &Path) -> PathBuf {
-    std::env::current_dir().unwrap_or_default().join(path)
+    let mut out = PathBuf::new();
+    for part in std::env::current_dir().unwrap_or_default().join(path).components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The folders from `file`'s own up to its project root, closest first. The project

@@ -188,7 +188,7 @@ pub(crate) fn judge(case: &Case, responses: Vec<ModelResponse>, settings: Snapsh
             (Err(e), _) | (_, Err(e)) => return CaseVerdict::problem(e.to_string(), bare(responses)),
         };
     let path = case.snapshot_path();
-    let stored = match store::read_body(&path) {
+    let stored = match store::read_body(&path, &case.project_root) {
         Ok(stored) => stored,
         Err(e) => return CaseVerdict::problem(e.to_string(), bare(responses)),
     };

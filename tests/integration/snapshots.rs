@@ -141,3 +141,43 @@ fn a_changed_answer_shows_a_diff_and_ci_writes_nothing() {
     assert!(text.contains("no snapshot written (CI, or updates off)"), "{text}");
     assert!(!dir.path().join("snapshots/planet.snap.new").exists());
 }
+
+/// Issue 13: scenario paths typed with `..` placed snapshots outside `snapshots/`.
+#[test]
+fn paths_with_dot_dot_keep_snapshots_inside_the_project() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = planet_server(&runtime);
+    // No .git: the project root is the working directory, found among the file's
+    // folders only once `..` is resolved.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "scenarios/smoke/planet.yaml", SCENARIO);
+    let base = format!("{}/openai/v1", server.url());
+    let out = binary(dir.path())
+        .args(["run", "scenarios/../scenarios/./smoke/planet.yaml", "--accept", "--openai-base-url", &base])
+        .env("OPENAI_API_KEY", "k")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(dir.path().join("snapshots/smoke/planet.snap").exists(), "{}", stdout(&out));
+    let mut stray = Vec::new();
+    for entry in walk(dir.path()) {
+        let name = entry.to_string_lossy().into_owned();
+        if name.ends_with(".snap") && !entry.starts_with(dir.path().join("snapshots")) {
+            stray.push(name);
+        }
+    }
+    assert!(stray.is_empty(), "snapshots outside snapshots/: {stray:?}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
