@@ -5,6 +5,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The name of a write in progress: `<prefix>XXXXXX.tmp`, beside its target. A process
+/// killed mid-write leaves one behind; `snapshots --unreferenced --delete` removes them.
+pub(crate) const TEMP_PREFIX: &str = ".gpt-oss-scenarios-";
+
 /// A failed write or removal, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FsError {
@@ -19,7 +23,7 @@ pub(crate) fn write_atomic(path: &Path, contents: &str) -> Result<(), FsError> {
     let fail = |source| FsError::Write { path: path.to_owned(), source };
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(fail)?;
-    let mut temp = tempfile::Builder::new().prefix(".snap-").suffix(".tmp").tempfile_in(dir).map_err(fail)?;
+    let mut temp = tempfile::Builder::new().prefix(TEMP_PREFIX).suffix(".tmp").tempfile_in(dir).map_err(fail)?;
     temp.write_all(contents.as_bytes()).map_err(fail)?;
     temp.as_file().sync_all().map_err(fail)?;
     temp.persist(path).map_err(|e| fail(e.error))?;

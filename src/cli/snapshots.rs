@@ -162,7 +162,12 @@ pub(crate) fn unreferenced(paths: &[PathBuf], delete: bool) -> u8 {
     }
     roots.sort();
     roots.dedup();
-    let mut stale: Vec<PathBuf> = find(&roots, ".snap").into_iter().chain(find(&roots, ".snap.new")).collect();
+    // Leftovers of writes a killed process never finished count too.
+    let interrupted = find(&roots, ".tmp")
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(crate::fs::TEMP_PREFIX)));
+    let mut stale: Vec<PathBuf> =
+        find(&roots, ".snap").into_iter().chain(find(&roots, ".snap.new")).chain(interrupted).collect();
     stale.retain(|p| !wanted.contains(p));
     stale.sort();
     for p in &stale {

@@ -78,3 +78,21 @@ fn a_deeply_nested_flow_value_is_an_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nested too deeply"), "{}", stderr(&out));
 }
+
+/// Issue 13: `--deadline 500000000000y` panicked the whole run (exit 101, no reports),
+/// and `--retries 4294967295` wrapped around to no retries at all.
+#[test]
+fn out_of_range_flags_are_usage_errors_not_panics() {
+    let dir = repo();
+    write(dir.path(), "scenarios/a.yaml", "name: a\napi: chat\nmodel: m\nprompt: hi\n");
+    for (flag, value, says) in [
+        ("--deadline", "500000000000y", "is not a duration such as 500ms, 90s or 1h30m"),
+        ("--deadline", "18446744073709551616s", "is longer than a year"),
+        ("--retries", "4294967295", "4294967295 is not in 0..=100"),
+        ("--concurrency", "0", "0 is not in 1..=65535"),
+    ] {
+        let out = run_in(dir.path(), &["run", "scenarios", "--dry-run", flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{flag} {value}: {}", stderr(&out));
+    }
+}

@@ -181,3 +181,17 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Issue 13: SIGKILL during a snapshot write left temp files that nothing removed.
+#[test]
+fn temp_files_of_interrupted_writes_are_cleaned_up_by_snapshots_delete() {
+    let dir = repo();
+    write(dir.path(), "scenarios/planet.yaml", SCENARIO);
+    // What a write killed between create and rename leaves beside its target.
+    write(dir.path(), "snapshots/.gpt-oss-scenarios-Ab12Cd.tmp", "---\nsource: x\n---\nfinal: half");
+    let listed = run_in(dir.path(), &["snapshots", "--unreferenced"]);
+    assert!(stdout(&listed).contains(".gpt-oss-scenarios-Ab12Cd.tmp"), "{}", stdout(&listed));
+    let deleted = run_in(dir.path(), &["snapshots", "--unreferenced", "--delete"]);
+    assert_eq!(deleted.status.code(), Some(0), "{}", stderr(&deleted));
+    assert!(!dir.path().join("snapshots/.gpt-oss-scenarios-Ab12Cd.tmp").exists());
+}
