@@ -247,7 +247,7 @@ fn accept_snapshots(cases: Vec<Case>) -> Result<(), InitError> {
             }
         }
     };
-    runtime.block_on(runner::run(cases, clients, options, std::future::pending(), &mut emit));
+    runtime.block_on(runner::run(cases, clients, options, futures_util::stream::pending(), &mut emit));
     if problems.is_empty() { Ok(()) } else { Err(InitError::Failed(problems.join(", "))) }
 }
 

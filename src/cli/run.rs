@@ -109,7 +109,8 @@ pub(crate) fn run(options: RunOptions) -> u8 {
         deadline: options.deadline,
         fail_fast: options.fail_fast,
         snapshots,
-        grace: Duration::from_secs(10),
+        // GitHub sends SIGINT, then SIGTERM 7.5 s later: the reports must be out by then.
+        grace: Duration::from_secs(5),
         mode: options.mode,
     };
     let clients = Clients::new(env, options.connection);
@@ -121,13 +122,8 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             }
         }
     };
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            // No signal handler (unusual platforms): never interrupt.
-            std::future::pending::<()>().await;
-        }
-    };
-    let summary = runtime.block_on(runner::run(cases, clients, runner_options, interrupt, &mut emit));
+    let summary =
+        runtime.block_on(async { runner::run(cases, clients, runner_options, interrupts(), &mut emit).await });
     for e in &report_errors {
         eprintln!("error: {e}");
     }
@@ -138,6 +134,27 @@ pub(crate) fn run(options: RunOptions) -> u8 {
     } else {
         exit::SUCCESS
     }
+}
+
+/// One item per SIGINT (Ctrl-C) or SIGTERM (`timeout`, `docker stop`, a cancelled
+/// GitHub job). Must be called inside the runtime.
+#[cfg(unix)]
+fn interrupts() -> impl futures_util::Stream<Item = ()> + Unpin {
+    use futures_util::StreamExt;
+    use tokio::signal::unix::{SignalKind, signal};
+    let each = |kind: SignalKind| match signal(kind) {
+        // Without a handler (unusual sandboxes) that signal keeps its default action.
+        Err(_) => futures_util::stream::pending().boxed(),
+        Ok(s) => futures_util::stream::unfold(s, |mut s| async move { s.recv().await.map(|()| ((), s)) }).boxed(),
+    };
+    futures_util::stream::select(each(SignalKind::interrupt()), each(SignalKind::terminate()))
+}
+
+/// Ctrl-C, on platforms without Unix signals.
+#[cfg(not(unix))]
+fn interrupts() -> impl futures_util::Stream<Item = ()> + Unpin {
+    use futures_util::StreamExt;
+    futures_util::stream::unfold((), |()| async { tokio::signal::ctrl_c().await.ok().map(|()| ((), ())) }).boxed()
 }
 
 /// `--dry-run`: every request that would be sent, with credentials masked.

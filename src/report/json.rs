@@ -1,11 +1,11 @@
 //! `--report-json`: the run record, streamed to disk case by case (so memory stays
-//! flat), into a temporary file renamed into place when the run ends: a reader never
-//! sees a half-written report.
+//! flat) into `<report>.partial`, flushed after every case, and renamed into place when
+//! the run ends: a reader never sees a half-written report, and a run killed outright
+//! (SIGKILL) leaves `<report>.partial` holding every case that finished.
 
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-
-use tempfile::NamedTempFile;
 
 use super::record::{CaseRecord, FORMAT, RunRecord, SummaryRecord};
 use super::{ReportError, Reporter};
@@ -14,7 +14,7 @@ use crate::runner::Event;
 pub(crate) struct JsonReporter {
     path: PathBuf,
     filters: Vec<String>,
-    out: Option<BufWriter<NamedTempFile>>,
+    out: Option<BufWriter<File>>,
     first: bool,
 }
 
@@ -23,9 +23,16 @@ impl JsonReporter {
         JsonReporter { path: path.to_owned(), filters, out: None, first: true }
     }
 
-    fn out(&mut self) -> std::io::Result<&mut BufWriter<NamedTempFile>> {
+    fn out(&mut self) -> std::io::Result<&mut BufWriter<File>> {
         self.out.as_mut().ok_or_else(|| std::io::Error::other("the report was not started"))
     }
+}
+
+/// `<report>.partial`: where the report grows until the run ends.
+fn partial_path(report: &Path) -> PathBuf {
+    let mut name = report.as_os_str().to_owned();
+    name.push(".partial");
+    PathBuf::from(name)
 }
 
 impl Reporter for JsonReporter {
@@ -34,7 +41,7 @@ impl Reporter for JsonReporter {
             Event::RunStarted { started_at, .. } => {
                 let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 std::fs::create_dir_all(dir)?;
-                let mut out = BufWriter::new(tempfile::Builder::new().prefix(".report-").tempfile_in(dir)?);
+                let mut out = BufWriter::new(File::create(partial_path(&self.path))?);
                 let head = serde_json::json!({
                     "format": FORMAT,
                     "version": env!("CARGO_PKG_VERSION"),
@@ -53,6 +60,7 @@ impl Reporter for JsonReporter {
                 let out = self.out()?;
                 writeln!(out, "{comma}")?;
                 serde_json::to_writer(&mut *out, &record)?;
+                out.flush()?;
             }
             Event::RunFinished { summary } => {
                 let totals = serde_json::to_string(&SummaryRecord::from_summary(summary))?;
@@ -60,8 +68,8 @@ impl Reporter for JsonReporter {
                 let out = self.out()?;
                 write!(out, "\n],\"duration_ms\":{duration},\"summary\":{totals}}}\n")?;
                 let file = self.out.take().expect("checked above").into_inner().map_err(|e| e.into_error())?;
-                file.as_file().sync_all()?;
-                file.persist(&self.path).map_err(|e| e.error)?;
+                file.sync_all()?;
+                std::fs::rename(partial_path(&self.path), &self.path)?;
             }
             Event::CaseStarted { .. } => {}
         }

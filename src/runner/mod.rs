@@ -6,10 +6,10 @@
 pub(crate) mod limit;
 
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use futures_util::{Stream, StreamExt};
 use tokio::task::JoinSet;
 
 use crate::execute::{self, Clients, RetryPolicy};
@@ -94,13 +94,15 @@ pub(crate) enum Event<'a> {
     RunFinished { summary: &'a Summary },
 }
 
-/// Runs `cases` and returns the totals. `interrupt` resolves on Ctrl-C: no new case
-/// starts, running ones get `options.grace` to finish, then are cancelled.
+/// Runs `cases` and returns the totals. `interrupts` yields once per signal (Ctrl-C,
+/// SIGTERM): after the first no new case starts and running ones get `options.grace`
+/// to finish; a second cancels them at once. Either way every event still goes out,
+/// so the reports are complete.
 pub(crate) async fn run(
     cases: Vec<Case>,
     clients: Arc<Clients>,
     options: RunnerOptions,
-    interrupt: impl Future<Output = ()>,
+    mut interrupts: impl Stream<Item = ()> + Unpin,
     emit: &mut dyn FnMut(Event<'_>),
 ) -> Summary {
     let started = Instant::now();
@@ -133,7 +135,6 @@ pub(crate) async fn run(
     let mut stop: Option<&'static str> = None;
     let deadline = options.deadline.map(|d| tokio::time::Instant::now() + d);
     let mut cancel_at: Option<tokio::time::Instant> = None;
-    tokio::pin!(interrupt);
     let mut interrupted = false;
 
     loop {
@@ -180,10 +181,12 @@ pub(crate) async fn run(
                 }
                 finish(result, &mut summary, emit);
             }
-            () = &mut interrupt, if !interrupted => {
+            Some(()) = interrupts.next() => {
+                let now = tokio::time::Instant::now();
+                // The second signal means "now": the grace period ends.
+                cancel_at = Some(if interrupted { now } else { now + options.grace });
                 interrupted = true;
                 stop = Some("not run: interrupted");
-                cancel_at = Some(tokio::time::Instant::now() + options.grace);
             }
             () = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() && cancel_at.is_none() => {
                 stop = Some("not run: the --deadline passed");

@@ -12,6 +12,7 @@ mod replay;
 mod reports;
 mod robustness;
 mod run;
+mod signals;
 mod snapshots;
 mod support;
 mod workflow;
