@@ -146,6 +146,10 @@ pub enum ErrorKind {
     Cassette,
     /// An agent loop did not end: `max_turns` reached, or a tool call cut by max_tokens.
     Agent,
+    /// The run stopped the case before it finished: Ctrl-C, SIGTERM or `--deadline`.
+    Cancelled,
+    /// The case's task failed inside the tool (a bug): never the server's fault.
+    Internal,
 }
 
 impl ErrorKind {
@@ -169,6 +173,8 @@ impl ErrorKind {
             ErrorKind::Truncated => "truncated",
             ErrorKind::Cassette => "cassette",
             ErrorKind::Agent => "agent",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Internal => "internal",
         }
     }
 

@@ -191,13 +191,18 @@ pub(crate) async fn with_retries(
     loop {
         attempt += 1;
         let remaining = deadline.saturating_duration_since(Instant::now());
+        let started = Instant::now();
         let mut response = match tokio::time::timeout(remaining, call_api(clients, case, api, request, capture)).await {
             Ok(response) => response,
-            Err(_) => failed(CallError::new(
-                ErrorKind::Timeout,
-                None,
-                format!("no answer within the case's timeout of {}", humanize(case.timeout)),
-            )),
+            Err(_) => ModelResponse {
+                // The time it really took, not 0: the wait is the news.
+                latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                ..failed(CallError::new(
+                    ErrorKind::Timeout,
+                    None,
+                    format!("no answer within the case's timeout of {}", humanize(case.timeout)),
+                ))
+            },
         };
         response.attempts = attempt;
         let Some(error) = &response.error else { return response };

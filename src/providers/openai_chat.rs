@@ -230,8 +230,15 @@ async fn read_stream(
             Ok(chunk) => {
                 if let Some(error) = chunk.get("error") {
                     // An error object inside a 200 stream: the server gave up mid-answer.
-                    let (message, _) = error_text(error);
-                    return Some(CallError::new(ErrorKind::StreamError, None, message));
+                    // A proxy (LiteLLM) passes a Bedrock throttle on this way: that is
+                    // throttling, worth a retry and a lower concurrency.
+                    let (message, code) = error_text(error);
+                    let kind = if is_throttle(code.as_deref(), &message) {
+                        ErrorKind::Throttled
+                    } else {
+                        ErrorKind::StreamError
+                    };
+                    return Some(CallError::new(kind, None, message));
                 }
                 read_chunk(&chunk, assembler);
             }
@@ -350,7 +357,8 @@ fn error_text(error: &Value) -> (String, Option<String>) {
     let mut code = None;
     for _ in 0..4 {
         let inner = node.get("error").cloned().unwrap_or(node.clone());
-        code = code.or_else(|| inner["code"].as_str().or(inner["type"].as_str()).map(str::to_owned));
+        let number = inner["code"].as_u64().map(|n| n.to_string());
+        code = code.or_else(|| inner["code"].as_str().or(inner["type"].as_str()).map(str::to_owned).or(number));
         let message = inner["message"].as_str().or(inner["Message"].as_str()).unwrap_or_default().to_owned();
         match serde_json::from_str::<Value>(&message) {
             Ok(nested) if nested.is_object() => node = nested,
@@ -378,10 +386,18 @@ fn classify(error: OpenAIError, base_url: &str, model: &str, wire: Option<&mut W
         },
         OpenAIError::Reqwest(e) => transport(&e, base_url),
         OpenAIError::StreamError(e) => match *e {
-            StreamError::EventStream(message) => CallError::new(
+            // eventsource-stream's own words: a transport error is the connection;
+            // "UTF8 error" and "Parse error" are bytes the server sent, and sending them
+            // again will not fix them.
+            StreamError::EventStream(message) if message.starts_with("Transport error") => CallError::new(
                 ErrorKind::Unavailable,
                 None,
                 format!("the connection to {base_url} broke mid-stream: {}", message.to_lowercase()),
+            ),
+            StreamError::EventStream(message) => CallError::new(
+                ErrorKind::StreamError,
+                None,
+                format!("{base_url} sent a malformed event stream: {}", message.to_lowercase()),
             ),
             other => CallError::new(ErrorKind::StreamError, None, other.to_string()),
         },
@@ -394,6 +410,16 @@ fn classify(error: OpenAIError, base_url: &str, model: &str, wire: Option<&mut W
         }
         other => CallError::new(ErrorKind::InvalidRequest, None, other.to_string()),
     }
+}
+
+/// Whether an error's code or words say "slow down".
+fn is_throttle(code: Option<&str>, message: &str) -> bool {
+    let code = code.unwrap_or_default().to_ascii_lowercase();
+    let message = message.to_ascii_lowercase();
+    code == "429"
+        || code.contains("throttl")
+        || code.contains("rate_limit")
+        || ["too many requests", "rate limit", "ratelimit", "throttl"].iter().any(|w| message.contains(w))
 }
 
 fn http_failure(failure: HttpFailure, base_url: &str, model: &str) -> CallError {

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::execute::{self, Clients, RetryPolicy};
 use crate::plan::{Case, SkipReason};
-use crate::response::{ErrorKind, Usage};
+use crate::response::{CallError, ErrorKind, ModelResponse, Usage};
 use crate::scenario::Mode;
 use crate::verdict::{self, CaseVerdict, SnapshotSettings, SnapshotStatus, Status};
 use limit::AdaptiveLimit;
@@ -130,7 +130,7 @@ pub(crate) async fn run(
 
     let mut limit = AdaptiveLimit::new(options.concurrency);
     let mut running: JoinSet<CaseResult> = JoinSet::new();
-    let mut in_flight: HashMap<tokio::task::Id, Arc<Case>> = HashMap::new();
+    let mut in_flight: HashMap<tokio::task::Id, (Arc<Case>, Instant)> = HashMap::new();
     let mut per_model: HashMap<String, usize> = HashMap::new();
     let mut stop: Option<&'static str> = None;
     let deadline = options.deadline.map(|d| tokio::time::Instant::now() + d);
@@ -148,7 +148,7 @@ pub(crate) async fn run(
             emit(Event::CaseStarted { case: &case });
             *per_model.entry(case.model.clone()).or_default() += 1;
             let handle = running.spawn(run_case(case.clone(), clients.clone(), options.clone()));
-            in_flight.insert(handle.id(), case);
+            in_flight.insert(handle.id(), (case, Instant::now()));
         }
         if stop.is_some() {
             let why = stop.unwrap_or_default();
@@ -165,9 +165,8 @@ pub(crate) async fn run(
                 let (id, result) = match joined {
                     Some(Ok((id, result))) => (id, result),
                     Some(Err(e)) => {
-                        let Some(case) = in_flight.remove(&e.id()) else { continue };
-                        let message = if e.is_cancelled() { "cancelled before it finished" } else { "the case's task failed" };
-                        (e.id(), errored(case, message))
+                        let Some((case, started)) = in_flight.remove(&e.id()) else { continue };
+                        (e.id(), ended(case, &e, started.elapsed()))
                     }
                     None => break,
                 };
@@ -211,18 +210,29 @@ async fn run_case(case: Arc<Case>, clients: Arc<Clients>, options: RunnerOptions
     // Judging reads and writes snapshot files: blocking work, kept off the runtime's
     // async threads.
     let judged = case.clone();
-    let verdict = tokio::task::spawn_blocking(move || verdict::judge(&judged, responses, options.snapshots))
-        .await
-        .unwrap_or_else(|_| CaseVerdict::error("judging the case failed unexpectedly".into()));
-    CaseResult { case, verdict, duration: started.elapsed(), skip_reason: None }
+    match tokio::task::spawn_blocking(move || verdict::judge(&judged, responses, options.snapshots)).await {
+        Ok(verdict) => CaseResult { case, verdict, duration: started.elapsed(), skip_reason: None },
+        Err(e) => ended(case, &e, started.elapsed()),
+    }
 }
 
 fn skipped(case: Arc<Case>, why: &str) -> CaseResult {
     CaseResult { case, verdict: CaseVerdict::skipped(), duration: Duration::ZERO, skip_reason: Some(why.to_owned()) }
 }
 
-fn errored(case: Arc<Case>, message: &str) -> CaseResult {
-    CaseResult { case, verdict: CaseVerdict::error(message.to_owned()), duration: Duration::ZERO, skip_reason: None }
+/// A case whose task ended without a result: cancelled, or failed inside the tool.
+fn ended(case: Arc<Case>, error: &tokio::task::JoinError, ran: Duration) -> CaseResult {
+    let (kind, message) = if error.is_cancelled() {
+        (ErrorKind::Cancelled, format!("the run stopped it after {} ms, before it finished", ran.as_millis()))
+    } else {
+        (ErrorKind::Internal, "the case's task failed inside gpt-oss-scenarios (a bug: please report it)".to_owned())
+    };
+    let response = ModelResponse {
+        error: Some(CallError::new(kind, None, message)),
+        latency_ms: u64::try_from(ran.as_millis()).unwrap_or(u64::MAX),
+        ..ModelResponse::default()
+    };
+    CaseResult { case, verdict: CaseVerdict::errored(response), duration: ran, skip_reason: None }
 }
 
 fn met_throttling(verdict: &CaseVerdict) -> bool {

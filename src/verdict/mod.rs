@@ -159,8 +159,11 @@ impl CaseVerdict {
     }
 
     /// A case that could not be judged at all.
-    pub(crate) fn error(message: String) -> CaseVerdict {
-        CaseVerdict::problem(message, Vec::new())
+    /// A case that ended without a verdict of its own (cancelled, or its task failed):
+    /// one errored sample holding `response`.
+    pub(crate) fn errored(response: ModelResponse) -> CaseVerdict {
+        let sample = SampleOutcome { response, assertions: Vec::new(), snapshot_matched: None, passed: false };
+        CaseVerdict { status: Status::Errored, ..CaseVerdict::with_samples(vec![sample]) }
     }
 
     fn problem(message: String, samples: Vec<SampleOutcome>) -> CaseVerdict {

@@ -49,6 +49,21 @@ pub struct Reply {
     pub(crate) stream: bool,
     /// Wait this long before answering (latency injection for benchmarks).
     pub delay: Duration,
+    /// How the body ends once its chunks are sent (fault injection).
+    pub ending: Ending,
+}
+
+/// How a reply's body ends after its chunks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Ending {
+    /// As HTTP says: the declared length, or the last chunk of a chunked body.
+    #[default]
+    Complete,
+    /// It never ends: the connection stays open and silent.
+    Stall,
+    /// The connection is cut: a chunked body without its last chunk, or fewer bytes
+    /// than the declared length.
+    Reset,
 }
 
 impl Reply {
@@ -60,7 +75,31 @@ impl Reply {
             chunks: response.body_chunks()?,
             stream: response.is_stream(),
             delay: Duration::ZERO,
+            ending: Ending::Complete,
         })
+    }
+
+    /// This reply, ending as `ending` after the first `keep` bytes of its body (fault
+    /// injection: a connection cut or stalled mid-answer).
+    pub fn cut(mut self, keep: usize, ending: Ending) -> Reply {
+        let mut left = keep;
+        let mut kept = Vec::new();
+        for chunk in self.chunks {
+            if left == 0 {
+                break;
+            }
+            let take = chunk.len().min(left);
+            kept.push(chunk.slice(..take));
+            left -= take;
+        }
+        self.chunks = kept;
+        self.ending = ending;
+        self
+    }
+
+    /// The length of the body.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(Bytes::len).sum()
     }
 
     /// A plain JSON error reply, for requests nothing was recorded for.
@@ -72,6 +111,7 @@ impl Reply {
             chunks: vec![Bytes::from(body.to_string())],
             stream: false,
             delay: Duration::ZERO,
+            ending: Ending::Complete,
         }
     }
 }
@@ -215,14 +255,17 @@ async fn handle(
     }
     let length: usize = reply.chunks.iter().map(Bytes::len).sum();
     if !reply.stream {
-        builder = builder.header("content-length", length);
+        // A cut or stalled body declares more than it sends.
+        let declared = if reply.ending == Ending::Complete { length } else { length + 1 };
+        builder = builder.header("content-length", declared);
     }
-    let body = Chunks { chunks: reply.chunks.into(), stream: reply.stream, pause: false };
+    let body = Chunks { chunks: reply.chunks.into(), stream: reply.stream, pause: false, ending: reply.ending };
     // Status and headers come from recordings; a value hyper refuses is answered with
     // a 500 that says so rather than taking the server down.
     Ok(builder.body(body).unwrap_or_else(|e| {
         let message = Bytes::from(format!("{{\"message\":\"invalid recorded response: {e}\"}}"));
-        let mut response = Response::new(Chunks { chunks: VecDeque::from([message]), stream: false, pause: false });
+        let chunks = VecDeque::from([message]);
+        let mut response = Response::new(Chunks { chunks, stream: false, pause: false, ending: Ending::Complete });
         *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
         response
     }))
@@ -234,13 +277,19 @@ pub(crate) struct Chunks {
     chunks: VecDeque<Bytes>,
     stream: bool,
     pause: bool,
+    ending: Ending,
 }
+
+/// The error a [`Ending::Reset`] body ends with: hyper then drops the connection.
+#[derive(Debug, thiserror::Error)]
+#[error("the connection was cut (fault injection)")]
+pub(crate) struct Cut;
 
 impl Body for Chunks {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = Cut;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Cut>>> {
         if self.pause {
             self.pause = false;
             cx.waker().wake_by_ref();
@@ -251,16 +300,21 @@ impl Body for Chunks {
                 self.pause = self.stream;
                 Poll::Ready(Some(Ok(Frame::data(chunk))))
             }
-            None => Poll::Ready(None),
+            None => match self.ending {
+                Ending::Complete => Poll::Ready(None),
+                // Never woken again: the connection stays open and silent.
+                Ending::Stall => Poll::Pending,
+                Ending::Reset => Poll::Ready(Some(Err(Cut))),
+            },
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.chunks.is_empty() && !self.pause
+        self.chunks.is_empty() && !self.pause && self.ending == Ending::Complete
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
-        if self.stream {
+        if self.stream || self.ending != Ending::Complete {
             hyper::body::SizeHint::default()
         } else {
             hyper::body::SizeHint::with_exact(self.chunks.iter().map(|c| c.len() as u64).sum())

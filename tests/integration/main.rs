@@ -6,6 +6,7 @@ mod architecture;
 mod bundled;
 mod cli;
 mod defaults;
+mod faults;
 mod install;
 mod readme;
 mod replay;

@@ -55,6 +55,10 @@ where
             };
             parts.transport = Some((kind, chain));
         }
+        // The SDK's stalled-stream protection reports a body that stopped arriving.
+        SdkError::ResponseError(_) if chain.contains("throughput") || chain.contains("timed out") => {
+            parts.transport = Some((ErrorKind::Timeout, chain));
+        }
         SdkError::ResponseError(_) => parts.transport = Some((ErrorKind::Server, chain)),
         _ => parts.transport = Some((ErrorKind::InvalidRequest, chain)),
     }

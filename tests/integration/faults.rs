@@ -1,0 +1,123 @@
+//! Misbehaving servers: each fault reads as the kind of error a user would expect, on
+//! Converse and on chat alike, through the real clients.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gpt_oss_scenarios::wire::WireResponse;
+use gpt_oss_scenarios::wire::server::{Ending, RecordedRequest, Reply, Responder, WireServer};
+use serde_json::{Value, json};
+
+use crate::reports::json_file;
+use crate::support::{corpus, repo, run_isolated, stdout, write};
+
+/// Serves `reply` and counts the requests.
+struct Counted {
+    reply: Reply,
+    calls: AtomicUsize,
+}
+
+impl Responder for Counted {
+    fn respond(&self, _: &RecordedRequest) -> Reply {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.reply.clone()
+    }
+}
+
+/// Runs one case on `api` against `reply`; returns the case's report record and how
+/// many requests reached the server.
+fn outcome(api: &str, reply: Reply, timeout: &str) -> (Value, usize) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let counted = Arc::new(Counted { reply, calls: AtomicUsize::new(0) });
+    let server = rt.block_on(WireServer::start(counted.clone())).unwrap();
+    let dir = repo();
+    let scenario = format!(
+        "name: fault\napi: {api}\nmodel: openai.gpt-oss-20b-1:0\nprompt: hi\ntimeout: {timeout}\nsnapshot: {{final: ignore}}\n"
+    );
+    write(dir.path(), "scenarios/fault.yaml", &scenario);
+    let base = server.url();
+    let chat = format!("{base}/openai/v1");
+    let args = ["run", "scenarios", "--report-json", "r.json", "--bedrock-endpoint", &base, "--openai-base-url", &chat];
+    let out = run_isolated(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "t"), ("OPENAI_API_KEY", "k")]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report = json_file(&dir.path().join("r.json"));
+    (report["cases"][0].clone(), counted.calls.load(Ordering::SeqCst))
+}
+
+fn kind(case: &Value) -> &str {
+    case["error"]["kind"].as_str().unwrap_or_default()
+}
+
+/// Issue 13: reset or truncated bodies got different kinds on Converse and on chat.
+#[test]
+fn a_cut_connection_reads_the_same_on_converse_and_chat() {
+    for (api, recording) in [
+        ("converse", "converse-120b-ok-effort-medium"),
+        ("converse-stream", "converse-stream-120b-hi"),
+        ("chat", "chat-20b-planet"),
+        ("chat-stream", "chat-stream-20b-sun-per-chunk-tags"),
+    ] {
+        let reply = corpus(recording);
+        let half = reply.len() / 2;
+        let (case, calls) = outcome(api, reply.cut(half, Ending::Reset), "30s");
+        assert_eq!(kind(&case), "unavailable", "{api}: {case}");
+        assert_eq!(case["error"]["retryable"], true, "{api}: {case}");
+        assert_eq!(calls, 3, "{api}: retried as a transient failure");
+    }
+}
+
+/// Issue 13: a stalled Converse body read as `server`.
+#[test]
+fn a_stalled_body_is_a_timeout_on_every_api() {
+    for (api, recording) in [
+        ("converse", "converse-120b-ok-effort-medium"),
+        ("converse-stream", "converse-stream-120b-hi"),
+        ("chat", "chat-20b-planet"),
+        ("chat-stream", "chat-stream-20b-sun-per-chunk-tags"),
+    ] {
+        let reply = corpus(recording);
+        let half = reply.len() / 2;
+        // Converse's own stalled-stream protection notices within seconds; the others
+        // meet the case's timeout.
+        let timeout = if api == "converse" { "60s" } else { "2s" };
+        let (case, calls) = outcome(api, reply.cut(half, Ending::Stall), timeout);
+        assert_eq!(kind(&case), "timeout", "{api}: {case}");
+        assert_eq!(calls, 1, "{api}: a stall is not retried");
+        // Issue 13: a timed-out case showed "in 0 ms".
+        assert!(case["latency_ms"].as_u64().unwrap() >= 1000, "{api}: the real duration: {case}");
+    }
+}
+
+fn sse(body: &[u8]) -> Reply {
+    use base64::Engine;
+    let response = WireResponse {
+        status: 200,
+        headers: [("content-type".to_owned(), "text/event-stream".to_owned())].into(),
+        sse_raw: Some(String::new()),
+        writes: Some(vec![base64::engine::general_purpose::STANDARD.encode(body)]),
+        ..WireResponse::default()
+    };
+    Reply::from_wire(&response).unwrap()
+}
+
+/// Issue 13: invalid UTF-8 in an SSE stream read as `unavailable` and was retried.
+#[test]
+fn invalid_utf8_in_a_stream_is_a_stream_error_and_not_retried() {
+    let body = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"caf\xc3\"}}]}\n\ndata: [DONE]\n\n";
+    let (case, calls) = outcome("chat-stream", sse(body), "30s");
+    assert_eq!(kind(&case), "stream_error", "{case}");
+    assert!(case["error"]["message"].as_str().unwrap().contains("malformed event stream: utf8 error"), "{case}");
+    assert_eq!(calls, 1, "bytes the server sent are not fixed by sending again");
+}
+
+/// Issue 13: an error object inside a chat stream that says 429 (LiteLLM's way of
+/// passing on a Bedrock throttle) was a non-retryable `stream_error`.
+#[test]
+fn a_throttle_inside_a_chat_stream_is_throttled_and_retried() {
+    let error = json!({"error": {"message": "litellm.RateLimitError: BedrockException - Too many requests, please wait before trying again.", "type": "throttling_error", "code": "429"}});
+    let body =
+        format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"Hel\"}}}}]}}\n\ndata: {error}\n\n");
+    let (case, calls) = outcome("chat-stream", sse(body.as_bytes()), "30s");
+    assert_eq!(kind(&case), "throttled", "{case}");
+    assert_eq!(calls, 3, "retried, as a 429 is");
+}
