@@ -98,7 +98,7 @@ impl Reply {
     }
 
     /// The length of the body.
-    pub fn len(&self) -> usize {
+    pub fn body_len(&self) -> usize {
         self.chunks.iter().map(Bytes::len).sum()
     }
 

@@ -58,7 +58,7 @@ fn a_cut_connection_reads_the_same_on_converse_and_chat() {
         ("chat-stream", "chat-stream-20b-sun-per-chunk-tags"),
     ] {
         let reply = corpus(recording);
-        let half = reply.len() / 2;
+        let half = reply.body_len() / 2;
         let (case, calls) = outcome(api, reply.cut(half, Ending::Reset), "30s");
         assert_eq!(kind(&case), "unavailable", "{api}: {case}");
         assert_eq!(case["error"]["retryable"], true, "{api}: {case}");
@@ -76,7 +76,7 @@ fn a_stalled_body_is_a_timeout_on_every_api() {
         ("chat-stream", "chat-stream-20b-sun-per-chunk-tags"),
     ] {
         let reply = corpus(recording);
-        let half = reply.len() / 2;
+        let half = reply.body_len() / 2;
         // Converse's own stalled-stream protection notices within seconds; the others
         // meet the case's timeout.
         let timeout = if api == "converse" { "60s" } else { "2s" };
