@@ -116,11 +116,15 @@ pub(crate) fn run(options: RunOptions) -> u8 {
     let clients = Clients::new(env, options.connection);
     let mut report_errors: Vec<String> = Vec::new();
     let mut emit = |event: Event<'_>| {
-        for (name, reporter) in &mut reporters {
-            if let Err(e) = reporter.event(&event) {
-                report_errors.push(format!("failed to write {name}: {e}"));
+        // A reporter that failed once (a full disk) is dropped: its error is said once,
+        // and the others go on.
+        reporters.retain_mut(|(name, reporter)| match reporter.event(&event) {
+            Ok(()) => true,
+            Err(e) => {
+                report_errors.push(format!("{name} could not be written, and is missing or incomplete: {e}"));
+                false
             }
-        }
+        });
     };
     let summary =
         runtime.block_on(async { runner::run(cases, clients, runner_options, interrupts(), &mut emit).await });

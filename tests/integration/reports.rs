@@ -242,3 +242,22 @@ fn a_throttled_suite_still_finishes() {
     assert_eq!(report["summary"]["passed"], 3);
     assert!(server.requests().len() > 3, "throttled requests were retried");
 }
+
+/// Issue 13: a full disk repeated the same error once per case, and every report was
+/// lost. A report that cannot be written is said once; the others are still written.
+#[test]
+fn an_unwritable_report_is_reported_once_and_the_others_are_written() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(corpus("chat-20b-planet")))).unwrap();
+    let dir = repo();
+    suite(dir.path());
+    write(dir.path(), "blocker", "a file where a folder should be");
+    let args = ["scenarios", "--report-json", "blocker/r.json", "--junit", "out/junit.xml"];
+    let out = run(dir.path(), &server, &args, &[]);
+    let text = stderr(&out);
+    let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].contains("blocker/r.json could not be written"), "{errors:#?}");
+    assert!(dir.path().join("out/junit.xml").exists(), "the other report is written");
+    assert_ne!(out.status.code(), Some(0));
+}
