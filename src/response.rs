@@ -97,6 +97,15 @@ pub(crate) fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Dur
     Some(at.duration_since(now).unwrap_or_default())
 }
 
+/// Said by whatever stops reading a response at the size limit; the providers
+/// recognise it in an error chain.
+pub(crate) const TOO_LARGE: &str = "the response is larger than the limit of";
+
+/// The error for a response over `limit` bytes.
+pub(crate) fn too_large(limit: u64) -> CallError {
+    CallError::new(ErrorKind::TooLarge, None, format!("{TOO_LARGE} {} MiB (--max-response-mib)", limit >> 20))
+}
+
 /// Why a call failed, in one vocabulary across APIs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallError {
@@ -150,6 +159,8 @@ pub enum ErrorKind {
     Cancelled,
     /// The case's task failed inside the tool (a bug): never the server's fault.
     Internal,
+    /// The response was larger than `--max-response-mib`.
+    TooLarge,
 }
 
 impl ErrorKind {
@@ -175,6 +186,7 @@ impl ErrorKind {
             ErrorKind::Agent => "agent",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Internal => "internal",
+            ErrorKind::TooLarge => "too_large",
         }
     }
 

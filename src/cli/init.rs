@@ -12,7 +12,7 @@ use crate::execute::{Clients, RetryPolicy};
 use crate::exit;
 use crate::load;
 use crate::plan::{self, Case};
-use crate::providers::{Connection, Environment, authority, endpoint, wire_api};
+use crate::providers::{Connection, Environment, Limits, authority, endpoint, wire_api};
 use crate::runner::{self, RunnerOptions};
 use crate::scenario::{Api, Mode};
 use crate::schema::{SchemaKind, json_schema};
@@ -234,7 +234,7 @@ fn accept_snapshots(cases: Vec<Case>) -> Result<(), InitError> {
         grace: Duration::from_secs(1),
         mode: Some(Mode::Replay),
     };
-    let clients: Arc<Clients> = Clients::new(Environment::default(), Connection::default());
+    let clients: Arc<Clients> = Clients::new(Environment::default(), Connection::default(), Limits::default());
     let mut problems = Vec::new();
     let mut emit = |event: runner::Event<'_>| {
         if let runner::Event::CaseFinished { result } = event {

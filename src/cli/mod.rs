@@ -163,6 +163,10 @@ pub(crate) struct RunArgs {
     /// Stop starting cases after the first failure.
     #[arg(long)]
     pub(crate) fail_fast: bool,
+    /// The largest response a case may receive, in MiB: a larger one is cut off and
+    /// the case errors with `too_large`.
+    #[arg(long, value_name = "MIB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub(crate) max_response_mib: u64,
     /// Retries after a throttled or transient failure (default 2, at most 100).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
     pub(crate) retries: Option<u32>,
@@ -272,6 +276,7 @@ impl RunArgs {
             junit: self.junit,
             summary_md: self.summary_md,
             mode: self.mode,
+            max_response_mib: self.max_response_mib,
         }
     }
 }

@@ -9,7 +9,9 @@ use super::commands::load_and_plan;
 use crate::execute::{Clients, RetryPolicy};
 use crate::exit;
 use crate::plan::select::Selection;
-use crate::providers::{CallRequest, Connection, Encoded, Environment, encode, endpoint, resolve_connection, wire_api};
+use crate::providers::{
+    CallRequest, Connection, Encoded, Environment, Limits, encode, endpoint, resolve_connection, wire_api,
+};
 use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
 use crate::report::markdown::MarkdownReporter;
@@ -41,6 +43,8 @@ pub(crate) struct RunOptions {
     pub(crate) junit: Option<PathBuf>,
     pub(crate) summary_md: Option<PathBuf>,
     pub(crate) mode: Option<crate::scenario::Mode>,
+    /// The largest response a case may receive, in MiB.
+    pub(crate) max_response_mib: u64,
 }
 
 pub(crate) fn run(options: RunOptions) -> u8 {
@@ -113,7 +117,8 @@ pub(crate) fn run(options: RunOptions) -> u8 {
         grace: Duration::from_secs(5),
         mode: options.mode,
     };
-    let clients = Clients::new(env, options.connection);
+    let limits = Limits { max_response_bytes: options.max_response_mib << 20, ..Limits::default() };
+    let clients = Clients::new(env, options.connection, limits);
     let mut report_errors: Vec<String> = Vec::new();
     let mut emit = |event: Event<'_>| {
         // A reporter that failed once (a full disk) is dropped: its error is said once,

@@ -22,7 +22,7 @@ use crate::plan::Case;
 use crate::providers::bedrock_converse::{self, ConverseClient};
 use crate::providers::openai_chat::{self, ChatClient};
 use crate::providers::{
-    CallRequest, Connection, Environment, authority, endpoint, is_bedrock_host, resolve_connection, wire_api,
+    CallRequest, Connection, Environment, Limits, authority, endpoint, is_bedrock_host, resolve_connection, wire_api,
 };
 use crate::response::{CallError, ErrorKind, ModelResponse};
 use crate::scenario::Api;
@@ -34,27 +34,26 @@ pub struct Clients {
     flags: Connection,
     /// Replay and loopback tests: every client gets this key and no credential chain.
     placeholder_key: Option<&'static str>,
+    limits: Limits,
     converse: Mutex<HashMap<(String, Option<String>), ConverseClient>>,
     chat: Mutex<HashMap<String, ChatClient>>,
 }
 
-/// How long a response may go quiet before the read is abandoned.
-const READ_TIMEOUT: Duration = Duration::from_secs(120);
-
 impl Clients {
     /// `flags` are endpoint overrides from the command line; they win over scenario
     /// fields, which win over the environment.
-    pub(crate) fn new(env: Environment, flags: Connection) -> Arc<Clients> {
-        Arc::new(Clients { env, flags, placeholder_key: None, converse: Mutex::default(), chat: Mutex::default() })
+    pub(crate) fn new(env: Environment, flags: Connection, limits: Limits) -> Arc<Clients> {
+        let (converse, chat) = (Mutex::default(), Mutex::default());
+        Arc::new(Clients { env, flags, placeholder_key: None, limits, converse, chat })
     }
 
     /// Clients for a loopback server (replay, tests): every endpoint is `flags`', and a
     /// placeholder key stands in for credentials, which the server ignores. With none,
     /// the AWS SDK would walk its credential chain, which can reach the network.
     pub fn loopback(flags: Connection) -> Arc<Clients> {
-        let placeholder_key = Some("loopback");
-        let env = Environment::default();
-        Arc::new(Clients { env, flags, placeholder_key, converse: Mutex::default(), chat: Mutex::default() })
+        let (placeholder_key, limits) = (Some("loopback"), Limits::default());
+        let (env, converse, chat) = (Environment::default(), Mutex::default(), Mutex::default());
+        Arc::new(Clients { env, flags, placeholder_key, limits, converse, chat })
     }
 
     async fn converse(&self, region: &str, endpoint: Option<String>) -> ConverseClient {
@@ -63,7 +62,7 @@ impl Clients {
         if let Some(client) = cache.get(&key) {
             return client.clone();
         }
-        let client = ConverseClient::new(region, key.1.as_deref(), self.placeholder_key, READ_TIMEOUT).await;
+        let client = ConverseClient::new(region, key.1.as_deref(), self.placeholder_key, self.limits).await;
         cache.insert(key, client.clone());
         client
     }
@@ -83,7 +82,7 @@ impl Clients {
                 ),
             ));
         }
-        let client = ChatClient::new(base_url, key, READ_TIMEOUT)?;
+        let client = ChatClient::new(base_url, key, self.limits)?;
         cache.insert(base_url.to_owned(), client.clone());
         Ok(client)
     }

@@ -100,6 +100,19 @@ pub fn wire_api(case: &Case) -> Api {
     }
 }
 
+/// What one response may cost: how long it may go quiet, and how many bytes it may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) read_timeout: std::time::Duration,
+    pub(crate) max_response_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { read_timeout: std::time::Duration::from_secs(120), max_response_bytes: 32 << 20 }
+    }
+}
+
 /// Where requests go and with which credentials, after flags, scenario fields and
 /// environment variables have been weighed (in that order of precedence).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

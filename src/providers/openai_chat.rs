@@ -16,8 +16,10 @@ use async_openai::middleware::HttpRequestFactory;
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
-use super::{CallRequest, Content, Encoded, Message};
-use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, retry_after, stop_reason_from_finish};
+use super::{CallRequest, Content, Encoded, Limits, Message};
+use crate::response::{
+    Assembler, CallError, ErrorKind, ModelResponse, TOO_LARGE, retry_after, stop_reason_from_finish, too_large,
+};
 use crate::wire::WireResponse;
 
 /// The path and body of a chat completions request (streamed with `stream`).
@@ -30,6 +32,7 @@ pub(crate) fn encode(req: &CallRequest, stream: bool) -> Encoded {
 pub(crate) struct ChatClient {
     client: Client<OpenAIConfig>,
     base_url: String,
+    max_response_bytes: u64,
 }
 
 /// A non-2xx answer, kept whole for classification.
@@ -43,7 +46,7 @@ struct HttpFailure {
 
 impl ChatClient {
     /// `api_key` may be `None` for local servers that need none.
-    pub(crate) fn new(base_url: &str, api_key: Option<&str>, read_timeout: Duration) -> Result<ChatClient, CallError> {
+    pub(crate) fn new(base_url: &str, api_key: Option<&str>, limits: Limits) -> Result<ChatClient, CallError> {
         let base_url = base_url.trim_end_matches('/').to_owned();
         // Empty org and project ids keep OPENAI_ORG_ID / OPENAI_PROJECT_ID from the
         // environment out of requests to servers that are not OpenAI.
@@ -54,7 +57,7 @@ impl ChatClient {
             .with_project_id("");
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .read_timeout(read_timeout)
+            .read_timeout(limits.read_timeout)
             .retry(reqwest::retry::never())
             .build()
             .map_err(|e| {
@@ -65,7 +68,7 @@ impl ChatClient {
             async move {
                 let response = http.execute(factory.build().await?).await.map_err(OpenAIError::Reqwest)?;
                 if response.status().is_success() {
-                    return Ok(response);
+                    return limited(response, limits.max_response_bytes);
                 }
                 let status = response.status().as_u16();
                 let retry_after = response
@@ -77,9 +80,48 @@ impl ChatClient {
                 Err(OpenAIError::Boxed(Box::new(HttpFailure { status, retry_after, body })))
             }
         });
-        Ok(ChatClient { client: Client::with_config(config).with_http_service(service), base_url })
+        let client = Client::with_config(config).with_http_service(service);
+        Ok(ChatClient { client, base_url, max_response_bytes: limits.max_response_bytes })
     }
 }
+
+/// A response whose body ends in an error once it passes `limit` bytes, so that an
+/// endless or huge answer costs at most that much memory.
+fn limited(response: reqwest::Response, limit: u64) -> Result<reqwest::Response, OpenAIError> {
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Err(OpenAIError::Boxed(Box::new(OverLimit(limit))));
+    }
+    // An event stream is counted event by event where it is read, which can stop
+    // reading and say why; a cut body would read as a broken connection.
+    let streamed = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if streamed {
+        return Ok(response);
+    }
+    let mut builder = http::Response::builder().status(response.status()).version(response.version());
+    for (name, value) in response.headers() {
+        builder = builder.header(name, value);
+    }
+    let mut seen: u64 = 0;
+    let body = response.bytes_stream().map(move |chunk| {
+        let chunk = chunk?;
+        seen = seen.saturating_add(chunk.len() as u64);
+        if seen > limit {
+            return Err(Box::new(OverLimit(limit)) as Box<dyn std::error::Error + Send + Sync>);
+        }
+        Ok(chunk)
+    });
+    let rebuilt = builder.body(reqwest::Body::wrap_stream(body)).map_err(|e| OpenAIError::Boxed(Box::new(e)))?;
+    Ok(reqwest::Response::from(rebuilt))
+}
+
+/// A response past the size limit.
+#[derive(Debug, thiserror::Error)]
+#[error("{TOO_LARGE} {} MiB", .0 >> 20)]
+struct OverLimit(u64);
 
 /// The request body. `system` goes first as a `developer` message, as the upstream
 /// samples send it; `extra` is merged last so it can override anything.
@@ -204,7 +246,7 @@ async fn call_stream(
         w.sse = Some(Vec::new());
     }
     let mut payloads: Vec<String> = Vec::new();
-    let error = read_stream(&mut events, assembler, &mut payloads, &client.base_url, model).await;
+    let error = read_stream(&mut events, assembler, &mut payloads, client, model).await;
     if let Some(w) = wire {
         // `[DONE]` is not handed over by the client; a finished stream had one.
         if error.is_none() {
@@ -219,12 +261,20 @@ async fn read_stream(
     events: &mut async_openai::types::stream::StreamResponse<Value>,
     assembler: &mut Assembler,
     payloads: &mut Vec<String>,
-    base_url: &str,
+    client: &ChatClient,
     model: &str,
 ) -> Option<CallError> {
+    let base_url = client.base_url.as_str();
+    let mut received: u64 = 0;
     while let Some(event) = events.next().await {
         if let Ok(chunk) = &event {
-            payloads.push(chunk.to_string());
+            let payload = chunk.to_string();
+            received = received.saturating_add(payload.len() as u64);
+            if received > client.max_response_bytes {
+                // Dropping the stream closes the connection: nothing more is read.
+                return Some(too_large(client.max_response_bytes));
+            }
+            payloads.push(payload);
         }
         match event {
             Ok(chunk) => {
@@ -382,6 +432,9 @@ fn classify(error: OpenAIError, base_url: &str, model: &str, wire: Option<&mut W
                 }
                 http_failure(*failure, base_url, model)
             }
+            Err(other) if other.to_string().contains(TOO_LARGE) => {
+                CallError::new(ErrorKind::TooLarge, None, other.to_string())
+            }
             Err(other) => CallError::new(ErrorKind::Unavailable, None, other.to_string()),
         },
         OpenAIError::Reqwest(e) => transport(&e, base_url),
@@ -456,7 +509,9 @@ fn transport(e: &reqwest::Error, base_url: &str) -> CallError {
         detail = s.to_string();
         source = s.source();
     }
-    if e.is_timeout() {
+    if detail.contains(TOO_LARGE) {
+        CallError::new(ErrorKind::TooLarge, None, detail)
+    } else if e.is_timeout() {
         CallError::new(ErrorKind::Timeout, None, format!("{base_url} did not answer in time: {detail}"))
     } else if e.is_connect() {
         CallError::new(ErrorKind::Unavailable, None, format!("cannot connect to {base_url}: {detail}"))

@@ -122,7 +122,7 @@ pub enum WireError {
 
 impl WireResponse {
     /// A JSON body with its status.
-    pub(crate) fn json(status: u16, body: Value) -> WireResponse {
+    pub fn json(status: u16, body: Value) -> WireResponse {
         WireResponse {
             status,
             headers: [("content-type".to_owned(), "application/json".to_owned())].into(),

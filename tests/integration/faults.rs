@@ -27,6 +27,10 @@ impl Responder for Counted {
 /// Runs one case on `api` against `reply`; returns the case's report record and how
 /// many requests reached the server.
 fn outcome(api: &str, reply: Reply, timeout: &str) -> (Value, usize) {
+    outcome_with(api, reply, timeout, &[])
+}
+
+fn outcome_with(api: &str, reply: Reply, timeout: &str, extra: &[&str]) -> (Value, usize) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let counted = Arc::new(Counted { reply, calls: AtomicUsize::new(0) });
     let server = rt.block_on(WireServer::start(counted.clone())).unwrap();
@@ -37,7 +41,9 @@ fn outcome(api: &str, reply: Reply, timeout: &str) -> (Value, usize) {
     write(dir.path(), "scenarios/fault.yaml", &scenario);
     let base = server.url();
     let chat = format!("{base}/openai/v1");
-    let args = ["run", "scenarios", "--report-json", "r.json", "--bedrock-endpoint", &base, "--openai-base-url", &chat];
+    let mut args =
+        vec!["run", "scenarios", "--report-json", "r.json", "--bedrock-endpoint", &base, "--openai-base-url", &chat];
+    args.extend_from_slice(extra);
     let out = run_isolated(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "t"), ("OPENAI_API_KEY", "k")]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let report = json_file(&dir.path().join("r.json"));
@@ -120,4 +126,65 @@ fn a_throttle_inside_a_chat_stream_is_throttled_and_retried() {
     let (case, calls) = outcome("chat-stream", sse(body.as_bytes()), "30s");
     assert_eq!(kind(&case), "throttled", "{case}");
     assert_eq!(calls, 3, "retried, as a 429 is");
+}
+
+/// A 2 MiB answer on `api`, in its own wire format.
+fn huge(api: &str) -> Reply {
+    let piece = "x".repeat(64 << 10);
+    let pieces = 32;
+    let json_reply = |body: Value| WireResponse::json(200, body);
+    let response = match api {
+        "converse" => json_reply(
+            json!({"output": {"message": {"role": "assistant", "content": [{"text": piece.repeat(pieces)}]}},
+            "stopReason": "end_turn", "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}}),
+        ),
+        "chat" => json_reply(json!({"id": "x", "object": "chat.completion", "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": piece.repeat(pieces)}, "finish_reason": "stop"}]})),
+        "chat-stream" => {
+            let mut sse: Vec<String> = (0..pieces)
+                .map(|_| json!({"choices": [{"index": 0, "delta": {"content": piece}}]}).to_string())
+                .collect();
+            sse.push(json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}).to_string());
+            sse.push("[DONE]".into());
+            WireResponse {
+                status: 200,
+                headers: [("content-type".to_owned(), "text/event-stream".to_owned())].into(),
+                sse: Some(sse),
+                ..WireResponse::default()
+            }
+        }
+        _ => {
+            let event = |kind: &str, payload: Value| {
+                serde_json::from_value(json!({"type": kind, "message_type": "event", "payload": payload})).unwrap()
+            };
+            let mut events = vec![event("messageStart", json!({"role": "assistant"}))];
+            events.extend(
+                (0..pieces)
+                    .map(|_| event("contentBlockDelta", json!({"contentBlockIndex": 0, "delta": {"text": piece}}))),
+            );
+            events.push(event("messageStop", json!({"stopReason": "end_turn"})));
+            WireResponse {
+                status: 200,
+                headers: [("content-type".to_owned(), "application/vnd.amazon.eventstream".to_owned())].into(),
+                events: Some(events),
+                ..WireResponse::default()
+            }
+        }
+    };
+    Reply::from_wire(&response).unwrap()
+}
+
+/// Issue 13: a 200 MB body peaked at 1.3 GB of memory. A response over
+/// `--max-response-mib` is cut off and classified, on every API, and not retried.
+#[test]
+fn a_response_over_the_size_limit_is_too_large_on_every_api() {
+    for api in ["converse", "converse-stream", "chat", "chat-stream"] {
+        let (case, calls) = outcome_with(api, huge(api), "30s", &["--max-response-mib", "1"]);
+        assert_eq!(kind(&case), "too_large", "{api}: {}", case["error"]);
+        assert!(case["error"]["message"].as_str().unwrap().contains("larger than the limit of 1 MiB"), "{api}: {case}");
+        assert_eq!(calls, 1, "{api}");
+    }
+    // Under the limit, the same answers pass through.
+    let (case, _) = outcome_with("chat", huge("chat"), "30s", &["--max-response-mib", "3"]);
+    assert_eq!(case["error"], Value::Null, "{case}");
 }

@@ -7,7 +7,7 @@ use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
 
 use super::{ConverseClient, HttpResponse};
-use crate::response::{CallError, ErrorKind, retry_after};
+use crate::response::{CallError, ErrorKind, retry_after, too_large};
 
 /// Classifies a failed Converse or ConverseStream request (not a mid-stream error).
 pub(super) fn classify<E>(error: &SdkError<E, HttpResponse>, client: &ConverseClient, model: &str) -> CallError
@@ -44,6 +44,8 @@ where
             parts.code = service.err().code().map(str::to_owned);
             parts.message = service.err().message().unwrap_or_default().to_owned();
         }
+        // The size limit's interceptor cut the body (see `limit`).
+        _ if chain.contains(super::limit::LIMIT_EXCEEDED) => parts.transport = Some((ErrorKind::TooLarge, chain)),
         SdkError::TimeoutError(_) => parts.transport = Some((ErrorKind::Timeout, chain)),
         SdkError::DispatchFailure(failure) => {
             let kind = if failure.is_timeout() {
@@ -73,6 +75,7 @@ fn classify_parts(parts: ErrorParts, client: &ConverseClient, model: &str) -> Ca
                 client.target
             ),
             ErrorKind::Timeout => format!("{} did not answer in time", client.target),
+            ErrorKind::TooLarge => return too_large(client.max_response_bytes),
             ErrorKind::Unavailable => format!("cannot reach {}: {detail}", client.target),
             _ => detail,
         };
@@ -127,7 +130,7 @@ pub(super) fn classify_stream<R: std::fmt::Debug>(
             _ => ErrorKind::StreamError,
         };
         e.retryable = e.kind.retryable();
-    } else if matches!(error, SdkError::ResponseError(_)) {
+    } else if matches!(error, SdkError::ResponseError(_)) && e.kind != ErrorKind::TooLarge {
         e.kind = ErrorKind::StreamError;
         e.retryable = false;
     }

@@ -10,6 +10,7 @@
 
 mod capture;
 mod errors;
+mod limit;
 mod request;
 
 pub(crate) use request::encode;
@@ -30,7 +31,7 @@ use aws_sdk_bedrockruntime::types::{
 use self::capture::{error_response, event_json, exception_json, output_json};
 use self::errors::{classify, classify_stream};
 use self::request::{Parts, document_to_json, parts};
-use super::CallRequest;
+use super::{CallRequest, Limits};
 use crate::response::{Assembler, CallError, ErrorKind, ModelResponse};
 use crate::wire::{WireEvent, WireResponse};
 
@@ -44,6 +45,7 @@ pub(crate) struct ConverseClient {
     /// For messages: the endpoint override, or the region.
     target: String,
     region: String,
+    max_response_bytes: u64,
 }
 
 impl ConverseClient {
@@ -53,7 +55,7 @@ impl ConverseClient {
         region: &str,
         endpoint: Option<&str>,
         placeholder_key: Option<&str>,
-        read_timeout: Duration,
+        limits: Limits,
     ) -> ConverseClient {
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
         if placeholder_key.is_some() {
@@ -63,8 +65,9 @@ impl ConverseClient {
         }
         let shared = loader.load().await;
         let mut config = Builder::from(&shared).retry_config(RetryConfig::disabled()).timeout_config(
-            TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).read_timeout(read_timeout).build(),
+            TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).read_timeout(limits.read_timeout).build(),
         );
+        config = config.interceptor(limit::SizeLimit(limits.max_response_bytes));
         if let Some(key) = placeholder_key {
             config = config.bearer_token(Token::new(key.to_owned(), None));
         }
@@ -75,6 +78,7 @@ impl ConverseClient {
             client: aws_sdk_bedrockruntime::Client::from_conf(config.build()),
             target: endpoint.map_or_else(|| format!("Bedrock in {region}"), str::to_owned),
             region: region.to_owned(),
+            max_response_bytes: limits.max_response_bytes,
         }
     }
 }
