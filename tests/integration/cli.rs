@@ -108,3 +108,27 @@ fn usage_errors_exit_2_and_help_exits_0() {
     assert_eq!(version.status.code(), Some(0));
     assert!(stdout(&version).contains(env!("CARGO_PKG_VERSION")));
 }
+
+/// Issue 13: `run --dry-run | head` panicked on the broken pipe.
+#[test]
+fn a_closed_stdout_ends_the_process_quietly() {
+    use std::io::Read;
+    // Far more output than a pipe holds, so the writer meets the closed end.
+    let dir = crate::support::repo();
+    let values: Vec<String> = (0..3000).map(|n| n.to_string()).collect();
+    let scenario = format!("name: many\napi: chat\nmodel: m\nprompt: hi\nmatrix:\n  params.extra.n: [{}]\n", values.join(", "));
+    crate::support::write(dir.path(), "scenarios/many.yaml", &scenario);
+    let mut child = crate::support::binary(dir.path())
+        .args(["run", "scenarios", "--dry-run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let text = stderr(&out);
+    assert!(!text.contains("panicked") && !text.contains("Broken pipe"), "{text}");
+    assert_ne!(out.status.code(), Some(101), "exit 101 is a panic");
+}

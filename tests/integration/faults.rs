@@ -188,3 +188,42 @@ fn a_response_over_the_size_limit_is_too_large_on_every_api() {
     let (case, _) = outcome_with("chat", huge("chat"), "30s", &["--max-response-mib", "3"]);
     assert_eq!(case["error"], Value::Null, "{case}");
 }
+
+/// A 429 whose `Retry-After` is `value`, in `api`'s wire format.
+fn throttled(api: &str, value: &str) -> Reply {
+    let (body, error_type) = if api.starts_with("converse") {
+        (json!({"message": "Too many requests, please wait before trying again."}), Some("ThrottlingException"))
+    } else {
+        (json!({"error": {"message": "Rate limit exceeded", "type": "rate_limit_error", "code": "429"}}), None)
+    };
+    let mut response = WireResponse::json(429, body);
+    response.headers.insert("retry-after".into(), value.into());
+    if let Some(t) = error_type {
+        response.headers.insert("x-amzn-errortype".into(), t.into());
+    }
+    Reply::from_wire(&response).unwrap()
+}
+
+/// Issue 13: a `Retry-After` of 2^64 seconds or more panicked the case on all four
+/// APIs ("the case's task failed", the 429 lost).
+#[test]
+fn a_retry_after_no_duration_can_hold_is_a_throttle_not_a_panic() {
+    for api in ["converse", "converse-stream", "chat", "chat-stream"] {
+        for value in ["1e20", "18446744073709551616", "1e308"] {
+            let (case, calls) = outcome_with(api, throttled(api, value), "30s", &["--retries", "1"]);
+            assert_eq!(kind(&case), "throttled", "{api} {value}: {case}");
+            assert_eq!(calls, 2, "{api} {value}: retried with the policy's own backoff");
+        }
+    }
+}
+
+/// Issue 13: a `Retry-After` that outlasts the case's timeout ends the case at once,
+/// with the throttle reported, and an HTTP-date is honoured.
+#[test]
+fn a_retry_after_past_the_deadline_ends_the_case_at_once() {
+    for value in ["3600", "Fri, 31 Dec 2100 23:59:59 GMT"] {
+        let (case, calls) = outcome_with("chat", throttled("chat", value), "30s", &[]);
+        assert_eq!(kind(&case), "throttled", "{value}: {case}");
+        assert_eq!(calls, 1, "{value}: no retry that could not finish in time");
+    }
+}
