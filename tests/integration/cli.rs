@@ -116,7 +116,8 @@ fn a_closed_stdout_ends_the_process_quietly() {
     // Far more output than a pipe holds, so the writer meets the closed end.
     let dir = crate::support::repo();
     let values: Vec<String> = (0..3000).map(|n| n.to_string()).collect();
-    let scenario = format!("name: many\napi: chat\nmodel: m\nprompt: hi\nmatrix:\n  params.extra.n: [{}]\n", values.join(", "));
+    let scenario =
+        format!("name: many\napi: chat\nmodel: m\nprompt: hi\nmatrix:\n  params.extra.n: [{}]\n", values.join(", "));
     crate::support::write(dir.path(), "scenarios/many.yaml", &scenario);
     let mut child = crate::support::binary(dir.path())
         .args(["run", "scenarios", "--dry-run"])

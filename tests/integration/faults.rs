@@ -54,15 +54,18 @@ fn kind(case: &Value) -> &str {
     case["error"]["kind"].as_str().unwrap_or_default()
 }
 
+/// A recorded answer for each API.
+const ANSWERS: [(&str, &str); 4] = [
+    ("converse", "converse-120b-ok-effort-medium"),
+    ("converse-stream", "converse-stream-120b-hi"),
+    ("chat", "chat-20b-planet"),
+    ("chat-stream", "chat-stream-20b-sun-per-chunk-tags"),
+];
+
 /// Issue 13: reset or truncated bodies got different kinds on Converse and on chat.
 #[test]
 fn a_cut_connection_reads_the_same_on_converse_and_chat() {
-    for (api, recording) in [
-        ("converse", "converse-120b-ok-effort-medium"),
-        ("converse-stream", "converse-stream-120b-hi"),
-        ("chat", "chat-20b-planet"),
-        ("chat-stream", "chat-stream-20b-sun-per-chunk-tags"),
-    ] {
+    for (api, recording) in ANSWERS {
         let reply = corpus(recording);
         let half = reply.body_len() / 2;
         let (case, calls) = outcome(api, reply.cut(half, Ending::Reset), "30s");
@@ -75,12 +78,7 @@ fn a_cut_connection_reads_the_same_on_converse_and_chat() {
 /// Issue 13: a stalled Converse body read as `server`.
 #[test]
 fn a_stalled_body_is_a_timeout_on_every_api() {
-    for (api, recording) in [
-        ("converse", "converse-120b-ok-effort-medium"),
-        ("converse-stream", "converse-stream-120b-hi"),
-        ("chat", "chat-20b-planet"),
-        ("chat-stream", "chat-stream-20b-sun-per-chunk-tags"),
-    ] {
+    for (api, recording) in ANSWERS {
         let reply = corpus(recording);
         let half = reply.body_len() / 2;
         // Converse's own stalled-stream protection notices within seconds; the others
