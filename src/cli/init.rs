@@ -222,8 +222,16 @@ fn write_cassette(case: &Case) -> Result<(), InitError> {
     Ok(())
 }
 
-/// Replays every case once and accepts its snapshot, so the suite passes as shipped.
+/// Replays every case that has no snapshot yet and accepts its snapshot, so the suite
+/// passes as shipped. A snapshot already there is the user's: it is kept as it is.
 fn accept_snapshots(cases: Vec<Case>) -> Result<(), InitError> {
+    let (kept, cases): (Vec<Case>, Vec<Case>) = cases.into_iter().partition(|c| c.snapshot_path().exists());
+    for case in &kept {
+        println!("kept    {} (exists)", super::shown(&case.snapshot_path()));
+    }
+    if cases.is_empty() {
+        return Ok(());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(InitError::Runtime)?;
     let options = RunnerOptions {
         concurrency: 4,
@@ -239,7 +247,7 @@ fn accept_snapshots(cases: Vec<Case>) -> Result<(), InitError> {
     let mut emit = |event: runner::Event<'_>| {
         if let runner::Event::CaseFinished { result } = event {
             match &result.verdict.snapshot {
-                Some(s) if s.written.is_some() => println!("created {}", s.path.display()),
+                Some(s) if s.written.is_some() => println!("created {}", super::shown(&s.path)),
                 _ => {}
             }
             if result.verdict.status != crate::verdict::Status::Passed {

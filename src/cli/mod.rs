@@ -228,6 +228,13 @@ pub(crate) struct RunArgs {
     pub(crate) verbose: bool,
 }
 
+/// A path as the user would type it: relative to the working directory when it is
+/// below it, as cargo prints paths.
+pub(crate) fn shown(path: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
+}
+
 /// The files `schema` describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum SchemaArg {

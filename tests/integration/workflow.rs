@@ -138,3 +138,30 @@ fn shell_completions() {
         assert!(stdout(&out).contains("merge-reports"), "{shell}");
     }
 }
+
+/// Issue 14: `init` on an existing suite overwrote a snapshot the user had accepted,
+/// and printed "created".
+#[test]
+fn init_on_an_existing_suite_keeps_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run_in(dir.path(), &["init", "suite"]).status.code(), Some(0));
+    let suite = dir.path().join("suite");
+    let snapshot = std::fs::read_dir(suite.join("snapshots"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "snap"))
+        .expect("init accepts snapshots");
+    let mine = std::fs::read_to_string(&snapshot).unwrap().replace("final:", "final: (the answer I accepted)");
+    std::fs::write(&snapshot, &mine).unwrap();
+    let again = run_in(dir.path(), &["init", "suite"]);
+    assert_eq!(again.status.code(), Some(0), "{}{}", stdout(&again), stderr(&again));
+    assert_eq!(std::fs::read_to_string(&snapshot).unwrap(), mine, "the accepted snapshot is untouched");
+    let shown = snapshot.strip_prefix(dir.path()).unwrap().display().to_string();
+    assert!(
+        stdout(&again).contains(&format!("kept    suite/{}", shown.trim_start_matches("suite/"))),
+        "{}",
+        stdout(&again)
+    );
+    assert!(!stdout(&again).contains("created"), "{}", stdout(&again));
+}
