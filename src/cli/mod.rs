@@ -45,7 +45,7 @@ pub(crate) enum Command {
     },
     /// Run the cases concurrently, judge them, and report.
     #[command(
-        after_help = "Examples:\n  gpt-oss-scenarios run\n  gpt-oss-scenarios run scenarios/ --concurrency 16 --junit junit.xml --report-json report.json\n  gpt-oss-scenarios run --filter 'compare-*' --api chat-stream --shard 2/4\n  gpt-oss-scenarios run --dry-run --tag smoke\n\nCredentials: AWS_BEARER_TOKEN_BEDROCK (a Bedrock API key) or the AWS credential chain for\nconverse*, OPENAI_API_KEY or else AWS_BEARER_TOKEN_BEDROCK for chat*. A .env file is loaded.\nExit codes: 0 all passed, 1 a case failed or errored, 2 usage or scenario errors, 130 interrupted."
+        after_help = "Examples:\n  gpt-oss-scenarios run\n  gpt-oss-scenarios run scenarios/ --concurrency 16 --junit junit.xml --report-json report.json\n  gpt-oss-scenarios run --filter 'compare-*' --api chat-stream --shard 2/4\n  gpt-oss-scenarios run --dry-run --tag smoke\n\nCredentials: AWS_BEARER_TOKEN_BEDROCK (a Bedrock API key) or the AWS credential chain for\nconverse*, OPENAI_API_KEY or else AWS_BEARER_TOKEN_BEDROCK for chat*. A .env file is loaded.\nExit codes: 0 all passed, 1 a case failed or errored, 2 usage or scenario errors, 4 no case selected,\n130 interrupted."
     )]
     Run(Box<RunArgs>),
     /// Accept pending snapshots: each `.snap.new` replaces its `.snap`.
@@ -163,6 +163,10 @@ pub(crate) struct RunArgs {
     /// Stop starting cases after the first failure.
     #[arg(long)]
     pub(crate) fail_fast: bool,
+    /// Succeed when the selection matches no case (by default that is exit code 4,
+    /// so that a typo in a CI job's filter does not pass).
+    #[arg(long)]
+    pub(crate) allow_empty: bool,
     /// The largest response a case may receive, in MiB: a larger one is cut off and
     /// the case errors with `too_large`.
     #[arg(long, value_name = "MIB", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
@@ -284,6 +288,7 @@ impl RunArgs {
             summary_md: self.summary_md,
             mode: self.mode,
             max_response_mib: self.max_response_mib,
+            allow_empty: self.allow_empty,
         }
     }
 }

@@ -45,6 +45,7 @@ pub(crate) struct RunOptions {
     pub(crate) mode: Option<crate::scenario::Mode>,
     /// The largest response a case may receive, in MiB.
     pub(crate) max_response_mib: u64,
+    pub(crate) allow_empty: bool,
 }
 
 pub(crate) fn run(options: RunOptions) -> u8 {
@@ -69,6 +70,13 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             return exit::INVALID;
         }
     };
+    // An empty shard of a small suite is fine; a filter that matches nothing is a typo.
+    if cases.is_empty() && options.selection.picks() && !options.allow_empty {
+        let given =
+            if options.selection_flags.is_empty() { "the suite".to_owned() } else { options.selection_flags.join(" ") };
+        eprintln!("error: no cases selected by {given}; check the spelling, or pass --allow-empty");
+        return exit::NO_CASES;
+    }
     // `.env` beside the suite, as the upstream samples do; real variables win.
     let _ = dotenvy::dotenv();
     crate::secrets::init_from_env();

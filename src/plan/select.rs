@@ -58,11 +58,18 @@ pub(crate) struct FilterError {
 
 enum Pattern {
     Substring(String),
-    Glob(GlobMatcher),
+    /// A glob, which also selects the ids that contain its text: a matrix id copied
+    /// from the output (`name[api=chat]`) is a glob too.
+    Glob(GlobMatcher, String),
     Exact(String),
 }
 
 impl Selection {
+    /// Whether a filter, tag, API or model picks among the cases (a shard only splits).
+    pub(crate) fn picks(&self) -> bool {
+        !(self.filters.is_empty() && self.tags.is_empty() && self.apis.is_empty() && self.models.is_empty())
+    }
+
     /// The cases to run, in plan order, with `set_model` applied.
     pub(crate) fn apply(&self, cases: Vec<Case>) -> Result<Vec<Case>, FilterError> {
         let patterns = self
@@ -73,7 +80,7 @@ impl Selection {
                     Ok(Pattern::Exact(id.to_owned()))
                 } else if f.contains(['*', '?', '[']) {
                     Glob::new(f)
-                        .map(|g| Pattern::Glob(g.compile_matcher()))
+                        .map(|g| Pattern::Glob(g.compile_matcher(), f.clone()))
                         .map_err(|source| FilterError { filter: f.clone(), source })
                 } else {
                     Ok(Pattern::Substring(f.clone()))
@@ -86,7 +93,7 @@ impl Selection {
                 patterns.is_empty()
                     || patterns.iter().any(|p| match p {
                         Pattern::Substring(s) => c.id.contains(s.as_str()),
-                        Pattern::Glob(g) => g.is_match(&c.id),
+                        Pattern::Glob(g, text) => g.is_match(&c.id) || c.id.contains(text.as_str()),
                         Pattern::Exact(id) => c.id == *id,
                     })
             })
@@ -175,6 +182,15 @@ mod tests {
         );
         let over = Selection { set_model: Some("other".into()), ..Default::default() }.apply(suite()).unwrap();
         assert!(over.iter().all(|c| c.model == "other"));
+    }
+
+    /// Issue 14: a matrix case id copied from the output into `--filter` selected
+    /// nothing: its `[` made it a glob, and the "id contains" match was skipped.
+    #[test]
+    fn a_matrix_id_copied_into_filter_selects_its_case() {
+        let s = |f: &str| ids(Selection { filters: vec![f.into()], ..Default::default() }.apply(suite()).unwrap());
+        assert_eq!(s("compare[api=chat,model=120b]"), ["compare[api=chat,model=120b]"]);
+        assert_eq!(s("api=chat,model=120b]"), ["compare[api=chat,model=120b]"]);
     }
 
     #[test]

@@ -133,3 +133,22 @@ fn a_closed_stdout_ends_the_process_quietly() {
     assert!(!text.contains("panicked") && !text.contains("Broken pipe"), "{text}");
     assert_ne!(out.status.code(), Some(101), "exit 101 is a panic");
 }
+
+/// Issue 14: a filter, tag, API or model that matched nothing ran 0 cases and exited
+/// 0, so a typo in a CI job passed.
+#[test]
+fn a_selection_that_matches_nothing_is_an_error_unless_allowed() {
+    let dir = crate::support::repo();
+    crate::support::write(dir.path(), "scenarios/a.yaml", "name: a\napi: chat\nmodel: m\nprompt: hi\n");
+    for flag in [["--filter", "typo"], ["--tag", "nightyl"], ["--api", "converse"], ["--model", "other"]] {
+        let out = run_in(dir.path(), &["run", "scenarios", "--dry-run", flag[0], flag[1]]);
+        assert_eq!(out.status.code(), Some(4), "{flag:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("error: no cases selected by {}={}", flag[0], flag[1])),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let allowed = run_in(dir.path(), &["run", "scenarios", "--dry-run", "--filter", "typo", "--allow-empty"]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
+}
