@@ -13,8 +13,14 @@ use crate::verdict::Status;
 /// and there are few of them).
 pub(crate) fn render(summary: &SummaryRecord, cases: &[CaseRecord], duration_ms: u64) -> String {
     let mut md = String::new();
-    let icon = if summary.failed + summary.errored == 0 { "✅" } else { "❌" };
-    let _ = writeln!(md, "## {icon} gpt-oss-scenarios\n");
+    let (icon, note) = if summary.interrupted {
+        ("⚠️", " (interrupted: cases not run are counted as skipped)")
+    } else if summary.failed + summary.errored == 0 {
+        ("✅", "")
+    } else {
+        ("❌", "")
+    };
+    let _ = writeln!(md, "## {icon} gpt-oss-scenarios{note}\n");
     let _ =
         writeln!(md, "| cases | passed | failed | errored | skipped | pending snapshots | time | tokens in / out |");
     let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -91,5 +97,20 @@ impl Reporter for MarkdownReporter {
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14: an interrupted run's Markdown summary showed ✅.
+    #[test]
+    fn an_interrupted_run_is_not_shown_as_a_success() {
+        let summary = SummaryRecord { cases: 3, passed: 1, skipped: 2, interrupted: true, ..SummaryRecord::default() };
+        let md = render(&summary, &[], 10);
+        assert!(md.starts_with("## ⚠️ gpt-oss-scenarios (interrupted"), "{md}");
+        let passed = render(&SummaryRecord { cases: 1, passed: 1, ..SummaryRecord::default() }, &[], 10);
+        assert!(passed.starts_with("## ✅ gpt-oss-scenarios\n"), "{passed}");
     }
 }

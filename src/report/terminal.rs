@@ -60,7 +60,7 @@ impl Reporter for TerminalReporter {
                 }
             }
             Event::CaseFinished { result } => {
-                let mut text = case_block(&result.case, &result.verdict, self.color);
+                let mut text = case_block(&result.case, &result.verdict, result.duration, self.color);
                 if let Some(why) = &result.skip_reason
                     && result.verdict.status == Status::Skipped
                 {
@@ -147,7 +147,7 @@ pub(crate) fn response_block(r: &ModelResponse) -> String {
 }
 
 /// The block printed for one finished case.
-pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, color: bool) -> String {
+pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, took: std::time::Duration, color: bool) -> String {
     let mut out = String::new();
     let (label, style) = match verdict.status {
         Status::Passed => ("PASS", "\x1b[32m"),
@@ -156,13 +156,17 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, color: bool) -> Str
         Status::Skipped => ("SKIP", "\x1b[33m"),
     };
     let label = if color { format!("{style}{label:>5}\x1b[0m") } else { format!("{label:>5}") };
-    let latency: u64 = verdict.samples.iter().map(|s| s.response.latency_ms).max().unwrap_or(0);
     let _ = write!(out, "{label} {} ({}, {})", case.id, case.api, case.model);
     if verdict.samples.len() > 1 {
         let _ = write!(out, " {}/{} samples passed", verdict.passed_samples, verdict.samples.len());
     }
     if verdict.status != Status::Skipped {
-        let _ = write!(out, " in {latency} ms");
+        // The case's wall time, retries and waits included: what the user waited for.
+        let _ = write!(out, " in {} ms", took.as_millis());
+        let attempts: u32 = verdict.samples.iter().map(|s| s.response.attempts.max(1)).sum();
+        if attempts > verdict.samples.len().max(1) as u32 {
+            let _ = write!(out, " ({attempts} attempts)");
+        }
     }
     out.push('\n');
     if matches!(verdict.status, Status::Passed | Status::Skipped) {
@@ -183,6 +187,9 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, color: bool) -> Str
         }
         for a in sample.assertions.iter().filter(|a| !a.passed) {
             let _ = writeln!(out, "      {prefix}{}: {}", a.kind, printable(&a.message));
+            if let Some((part, text)) = &a.looked_at {
+                let _ = writeln!(out, "        {part} was: {:?}", printable(text));
+            }
         }
     }
     if let Some(snapshot) = &verdict.snapshot {

@@ -19,6 +19,10 @@ pub(crate) struct AssertionResult {
     pub(crate) kind: String,
     pub(crate) passed: bool,
     pub(crate) message: String,
+    /// For a failed check on a text part: the part's name and a shortened copy of
+    /// what it looked at, so a failure is readable without `--verbose`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) looked_at: Option<(String, String)>,
 }
 
 /// A ready-to-run assertion.
@@ -284,7 +288,25 @@ fn evaluate_one(check: &Check, r: &ModelResponse) -> AssertionResult {
         (false, false) => format!("expected {what}"),
         (false, true) => format!("expected not {what}"),
     };
-    AssertionResult { kind: check.kind.to_owned(), passed, message }
+    let on_text = !matches!(
+        check.test,
+        Test::StopReason(_)
+            | Test::MaxLatency(_)
+            | Test::MaxOutputTokens(_)
+            | Test::ToolCalled { .. }
+            | Test::ToolSequence { .. }
+            | Test::ToolArgs { .. }
+            | Test::MaxTurnsUsed(_)
+    );
+    let looked_at = (!passed && on_text).then(|| (part_name.to_owned(), excerpt(&text, 200)));
+    AssertionResult { kind: check.kind.to_owned(), passed, message, looked_at }
+}
+
+/// The first `max` characters of `text`, with "…" when there was more.
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() { format!("{head}…") } else { head }
 }
 
 /// Markers that must not survive separation into a final answer.

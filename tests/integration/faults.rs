@@ -225,3 +225,35 @@ fn a_retry_after_past_the_deadline_ends_the_case_at_once() {
         assert_eq!(calls, 1, "{value}: no retry that could not finish in time");
     }
 }
+
+/// Throttles the first request, asking for a one-second wait, then answers.
+struct ThrottledOnce {
+    calls: AtomicUsize,
+}
+
+impl Responder for ThrottledOnce {
+    fn respond(&self, _: &RecordedRequest) -> Reply {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 { throttled("chat", "1") } else { corpus("chat-20b-planet") }
+    }
+}
+
+/// Issue 14: "in N ms" showed the last attempt: a case that retried for seconds said
+/// "in 2 ms". It shows the case's wall time, with its attempts.
+#[test]
+fn the_case_line_shows_its_wall_time_and_attempts() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(ThrottledOnce { calls: AtomicUsize::new(0) }))).unwrap();
+    let dir = repo();
+    write(dir.path(), "scenarios/a.yaml", "name: a\napi: chat\nmodel: m\nprompt: hi\nsnapshot: {final: ignore}\n");
+    let chat = format!("{}/openai/v1", server.url());
+    let out = run_isolated(
+        dir.path(),
+        &["run", "scenarios", "--accept", "--openai-base-url", &chat],
+        &[("OPENAI_API_KEY", "k")],
+    );
+    let text = stdout(&out);
+    let line = text.lines().find(|l| l.contains(" a (chat, m)")).expect("the case's line");
+    assert!(line.ends_with(" ms (2 attempts)"), "{line}");
+    let ms: u64 = line.split(" in ").nth(1).and_then(|t| t.split(' ').next()).unwrap().parse().unwrap();
+    assert!(ms >= 1000, "the one-second wait the server asked for is part of it: {line}");
+}

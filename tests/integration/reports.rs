@@ -261,3 +261,17 @@ fn an_unwritable_report_is_reported_once_and_the_others_are_written() {
     assert!(dir.path().join("out/junit.xml").exists(), "the other report is written");
     assert_ne!(out.status.code(), Some(0));
 }
+
+/// Issue 14: a failed assertion did not show the answer it looked at unless `-v` was
+/// given.
+#[test]
+fn a_failed_assertion_shows_the_answer_it_looked_at() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(corpus("chat-20b-planet")))).unwrap();
+    let dir = repo();
+    suite(dir.path());
+    let out = run(dir.path(), &server, &["scenarios", "--filter", "mars"], &[]);
+    let text = stdout(&out);
+    assert!(text.contains("contains: expected final to contain \"Mars\""), "{text}");
+    assert!(text.contains("        final was: \"Humans live on **Earth**"), "{text}");
+}
