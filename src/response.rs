@@ -36,6 +36,10 @@ pub struct ModelResponse {
     /// the call was asked to capture it (record mode). Never in reports.
     #[serde(skip)]
     pub wire: Option<crate::wire::WireResponse>,
+    /// Something the user should know about how the answer was got (in `auto` mode: a
+    /// stale cassette that was run live instead).
+    #[serde(skip)]
+    pub(crate) note: Option<String>,
 }
 
 /// A tool call the model asked for.
@@ -305,6 +309,7 @@ impl Assembler {
             attempts: 1,
             turns: Vec::new(),
             wire: None,
+            note: None,
         }
     }
 }

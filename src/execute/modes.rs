@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::{Clients, RetryPolicy, endpoint_host, execute_case, failed};
-use crate::execute::cassette::{self, Cassette, Interaction};
+use crate::execute::cassette::{self, Cassette, CassetteError, Interaction};
 use crate::plan::Case;
 use crate::providers::Connection;
 use crate::response::{CallError, ErrorKind, ModelResponse};
@@ -25,7 +25,25 @@ pub async fn run_samples(case: &Case, clients: &Clients, policy: &RetryPolicy, m
         },
         Mode::Auto => match Cassette::load_for(case) {
             Ok(cassette) => replay(case, cassette).await,
-            Err(_) => live(case, clients, policy, false).await,
+            Err(CassetteError::Missing { .. }) => live(case, clients, policy, false).await,
+            // A cassette that no longer fits is said, not skipped in silence: otherwise
+            // a credentials error is all the user sees.
+            Err(stale) => {
+                let mut responses = live(case, clients, policy, false).await;
+                for r in &mut responses {
+                    match &mut r.error {
+                        Some(e) if e.kind == ErrorKind::Auth => {
+                            *e = CallError::new(
+                                ErrorKind::Cassette,
+                                None,
+                                format!("{stale}; running it live instead failed too: {}", e.message),
+                            );
+                        }
+                        _ => r.note = Some("cassette stale (the scenario changed): ran live".into()),
+                    }
+                }
+                responses
+            }
         },
     }
 }

@@ -167,6 +167,9 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, took: std::time::Du
         if attempts > verdict.samples.len().max(1) as u32 {
             let _ = write!(out, " ({attempts} attempts)");
         }
+        if let Some(note) = verdict.samples.iter().find_map(|s| s.response.note.as_deref()) {
+            let _ = write!(out, " [{note}]");
+        }
     }
     out.push('\n');
     if matches!(verdict.status, Status::Passed | Status::Skipped) {

@@ -96,16 +96,18 @@ impl SnapshotRules {
         (!entries.is_empty()).then(|| emit(&entries, true))
     }
 
-    /// One agent turn: its reasoning (under the reasoning policy), its text, and each
+    /// One agent turn: its reasoning (under the reasoning policy), its text (under the
+    /// `final` policy: the last turn's text is the answer, word for word), and each
     /// tool call with what the tool gave back.
     fn turn(&self, t: &crate::response::Turn) -> Yaml {
         let mut entries = Vec::new();
         if let Some(v) = self.part(&self.reasoning_policy, &t.reasoning) {
             entries.push(("reasoning".to_owned(), v));
         }
-        let text = self.redactor.apply(&normalize(&t.text));
-        if !text.is_empty() {
-            entries.push(("text".to_owned(), Yaml::Str(text)));
+        if !normalize(&t.text).is_empty()
+            && let Some(v) = self.part(&self.final_policy, &t.text)
+        {
+            entries.push(("text".to_owned(), v));
         }
         if self.tool_calls && !t.tool_calls.is_empty() {
             let calls = t
@@ -336,5 +338,25 @@ mod tests {
         assert!(contents_match(&body, "final: ok\nstop_reason: end_turn"));
         assert!(!contents_match(&body, "final: ko\nstop_reason: end_turn"));
         assert_eq!(stored_body("expression: x\nsource: y\n\nfinal: ok\n"), "final: ok");
+    }
+
+    /// Issue 14: for agents the `final` policy did not reach `turns[].text`, which
+    /// holds the answer word for word, so a reworded answer failed its snapshot even
+    /// when the extract matched.
+    #[test]
+    fn the_final_policy_applies_to_agent_turn_text() {
+        let turn = |text: &str| crate::response::Turn { text: text.into(), ..Default::default() };
+        let agent = |answer: &str| ModelResponse {
+            final_text: answer.into(),
+            turns: vec![turn("Let me check."), turn(answer)],
+            ..ModelResponse::default()
+        };
+        let extract = rules(json!({"final": {"extract": "(sunny|rainy)"}, "reasoning": "ignore"}));
+        let a = extract.body(&agent("It is sunny in Tokyo today.")).unwrap();
+        let b = extract.body(&agent("Tokyo: sunny, 22 degrees.")).unwrap();
+        assert_eq!(a, b, "a reworded answer with the same extract snapshots the same");
+        assert!(!a.contains("Tokyo"), "{a}");
+        let ignore = rules(json!({"final": "ignore", "reasoning": "ignore"})).body(&agent("It is sunny.")).unwrap();
+        assert!(!ignore.contains("sunny"), "{ignore}");
     }
 }

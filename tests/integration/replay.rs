@@ -107,6 +107,16 @@ fn missing_and_stale_cassettes_say_to_re_record() {
     let auto = run_isolated(dir.path(), &args, &[("OPENAI_API_KEY", "k")]);
     assert_eq!(auto.status.code(), Some(0), "{}", stdout(&auto));
     assert_eq!(server.requests().len(), before + 1, "auto went live");
+    // Issue 14: the stale cassette was skipped in silence; with no credentials the user
+    // saw only a credentials error.
+    assert!(stdout(&auto).contains("[cassette stale (the scenario changed): ran live]"), "{}", stdout(&auto));
+    let offline = run_isolated(dir.path(), &["run", "scenarios", "--update-snapshots", "no"], &[]);
+    let text = stdout(&offline);
+    assert!(
+        text.contains("error: cassette: the cassette") && text.contains("re-record with `run --mode record`"),
+        "{text}"
+    );
+    assert!(text.contains("running it live instead failed too: no API key"), "{text}");
 }
 
 /// Every file under `dir`, with its text.
