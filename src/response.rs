@@ -39,7 +39,7 @@ pub struct ModelResponse {
     /// Something the user should know about how the answer was got (in `auto` mode: a
     /// stale cassette that was run live instead).
     #[serde(skip)]
-    pub(crate) note: Option<String>,
+    pub note: Option<String>,
 }
 
 /// A tool call the model asked for.
