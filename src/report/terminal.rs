@@ -20,12 +20,14 @@ pub(crate) struct TerminalReporter {
     verbose: bool,
     bar: Option<ProgressBar>,
     progress: bool,
+    /// One line per case that failed or errored, for the end of the run.
+    failures: Vec<String>,
 }
 
 impl TerminalReporter {
     /// `progress`: stderr is a terminal, so a bar can be drawn.
     pub(crate) fn new(color: bool, verbose: bool, progress: bool) -> TerminalReporter {
-        TerminalReporter { color, verbose, bar: None, progress }
+        TerminalReporter { color, verbose, bar: None, progress, failures: Vec::new() }
     }
 
     fn print(&self, text: &str) {
@@ -75,28 +77,58 @@ impl Reporter for TerminalReporter {
                 if let Some(bar) = &self.bar {
                     bar.inc(1);
                 }
+                if let Some(line) = failure_line(&result.case, &result.verdict) {
+                    self.failures.push(line);
+                }
             }
             Event::RunFinished { summary } => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
-                self.print(&summary_table(summary));
+                let mut end = String::new();
+                if !self.failures.is_empty() {
+                    end.push_str("\nfailures:\n");
+                    for line in &self.failures {
+                        let _ = writeln!(end, "  {line}");
+                    }
+                }
+                end.push_str(&summary_table(summary));
+                self.print(&end);
             }
         }
         Ok(())
     }
 }
 
-/// The closing table.
+/// A failed or errored case in one line, with its first reason, as nextest lists
+/// failures at the end of a run.
+fn failure_line(case: &Case, verdict: &CaseVerdict) -> Option<String> {
+    let label = match verdict.status {
+        Status::Failed => "FAIL",
+        Status::Errored => "ERROR",
+        Status::Passed | Status::Skipped => return None,
+    };
+    let reason = verdict.problem.clone().or_else(|| {
+        verdict.samples.iter().find_map(|s| {
+            s.response
+                .error
+                .as_ref()
+                .map(ToString::to_string)
+                .or_else(|| s.assertions.iter().find(|a| !a.passed).map(|a| format!("{}: {}", a.kind, a.message)))
+        })
+    });
+    let reason = reason.unwrap_or_else(|| match &verdict.snapshot {
+        Some(s) if s.status == SnapshotStatus::New => "new snapshot".to_owned(),
+        _ => "snapshot changed".to_owned(),
+    });
+    let reason = crate::verdict::assertions::excerpt(&printable(&reason).replace('\n', " "), 160);
+    Some(format!("{label:>5} {}: {reason}", case.id))
+}
+
+/// The closing lines: what the run cost, then the one-line summary.
 pub(crate) fn summary_table(s: &Summary) -> String {
     let mut out = String::from("\n");
     let rows = [
-        ("cases", s.total().to_string()),
-        ("passed", s.passed.to_string()),
-        ("failed", s.failed.to_string()),
-        ("errored", s.errored.to_string()),
-        ("skipped", s.skipped.to_string()),
-        ("pending snapshots", s.pending_snapshots.to_string()),
         ("time", format!("{:.2} s", s.duration.as_secs_f64())),
         ("tokens in / out", format!("{} / {}", s.input_tokens, s.output_tokens)),
     ];

@@ -275,3 +275,19 @@ fn a_failed_assertion_shows_the_answer_it_looked_at() {
     assert!(text.contains("contains: expected final to contain \"Mars\""), "{text}");
     assert!(text.contains("        final was: \"Humans live on **Earth**"), "{text}");
 }
+
+/// Issue 14: the end of a run lists the failing cases, one line each with the reason,
+/// and the totals are printed once.
+#[test]
+fn the_end_of_a_run_lists_the_failing_cases_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(corpus("chat-20b-planet")))).unwrap();
+    let dir = repo();
+    suite(dir.path());
+    let out = run(dir.path(), &server, &["scenarios"], &[]);
+    let text = stdout(&out);
+    let (_, end) = text.split_once("\nfailures:\n").expect("a failures section");
+    assert!(end.starts_with("   FAIL mars: contains: expected final to contain \"Mars\"\n"), "{end}");
+    assert_eq!(text.matches(" passed, ").count(), 1, "one summary line:\n{text}");
+    assert!(text.contains("5 cases: 3 passed, 1 failed, 0 errored, 1 skipped"), "{text}");
+}
