@@ -39,6 +39,11 @@ pub(crate) fn render(cases: &[CaseRecord]) -> Result<String, ReportError> {
                 let lines = c.failure_lines();
                 s.set_message(lines.first().cloned().unwrap_or_else(|| "failed".into()));
                 let mut description = lines.join("\n");
+                // What the model said, so a failure reads on the CI page without the report.
+                if let Some(answer) = c.final_text.as_deref().filter(|a| !a.is_empty()) {
+                    description.push_str("\n\nanswer: ");
+                    description.push_str(&crate::verdict::assertions::excerpt(answer, 500));
+                }
                 if let Some(diff) = c.snapshot.as_ref().and_then(|s| s.diff.as_ref()) {
                     description.push_str("\n\n");
                     description.push_str(diff);
@@ -51,7 +56,8 @@ pub(crate) fn render(cases: &[CaseRecord]) -> Result<String, ReportError> {
             }
         };
         let mut case = TestCase::new(c.id.as_str(), status);
-        case.set_classname(format!("{}.{}", c.api, c.model));
+        // CI pages group by classname: the scenario file, as a test's module would be.
+        case.set_classname(c.scenario.as_str());
         case.set_time(Duration::from_millis(c.duration_ms));
         suites[index].add_test_case(case);
     }
@@ -86,8 +92,11 @@ impl Reporter for JunitReporter {
         match event {
             Event::CaseFinished { result } => {
                 let mut record = CaseRecord::from_result(result);
-                // JUnit shows no answers: keep only what the XML needs.
-                record.final_text = None;
+                // Memory stays flat over a long run: only a failure's answer is kept, short.
+                record.final_text = record
+                    .final_text
+                    .filter(|_| matches!(record.status, Status::Failed | Status::Errored))
+                    .map(|t| crate::verdict::assertions::excerpt(&t, 500));
                 record.reasoning = None;
                 self.cases.push(record);
             }

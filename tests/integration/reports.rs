@@ -94,6 +94,10 @@ fn json_junit_and_markdown_reports() {
     let planets = parsed.suites.iter().find(|s| s.name.ends_with("planets.yaml")).unwrap();
     let failed = planets.cases.iter().find(|c| c.original_name == "mars").unwrap();
     assert!(failed.status.is_failure());
+    // Issue 14: classname carries the scenario file; the failure shows the answer.
+    assert_eq!(failed.classname.as_deref(), Some("scenarios/planets.yaml"));
+    let text = String::from_utf8_lossy(&junit);
+    assert!(text.contains("answer: Humans live on **Earth**"), "{text}");
 
     let md = std::fs::read_to_string(dir.path().join("out/summary.md")).unwrap();
     assert!(md.contains("| 5 | 3 | 1 | 0 | 1 | 0 |"), "{md}");
