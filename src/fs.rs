@@ -9,6 +9,13 @@ use std::path::{Path, PathBuf};
 /// killed mid-write leaves one behind; `snapshots --unreferenced --delete` removes them.
 pub(crate) const TEMP_PREFIX: &str = ".gpt-oss-scenarios-";
 
+/// A path as the user would type it: relative to the working directory when it is
+/// below it, as cargo and nextest print paths.
+pub(crate) fn shown(path: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
+}
+
 /// A failed write or removal, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FsError {

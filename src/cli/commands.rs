@@ -93,7 +93,7 @@ pub(crate) fn list(paths: &[PathBuf], format: ListFormat) -> u8 {
                 .map(|c| {
                     json!({
                         "id": c.id,
-                        "scenario": c.file.display().to_string(),
+                        "scenario": crate::fs::shown(&c.file),
                         "name": c.spec.name,
                         "api": c.api,
                         "model": c.model,

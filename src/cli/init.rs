@@ -159,8 +159,22 @@ fn scaffold(dir: &Path) -> Result<(), InitError> {
     write_new(dir, "schema/scenario.schema.json", &pretty(SchemaKind::Scenario))?;
     write_new(dir, "schema/defaults.schema.json", &pretty(SchemaKind::Defaults))?;
     write_new(dir, ".env.example", ENV_EXAMPLE)?;
-    write_new(dir, ".github/workflows/scenarios.yml", &workflow(include_str!("templates/ci.yml")))?;
-    write_new(dir, ".github/workflows/scenarios-nightly.yml", &workflow(include_str!("templates/nightly.yml")))?;
+    // GitHub reads workflows only at the repository root: inside an existing repository
+    // they go there, working in the suite's folder.
+    let (repo, suite) = match repository_root(dir) {
+        Some(root) if root != load::absolute(dir) => {
+            let suite = load::absolute(dir).strip_prefix(&root).map(|p| p.to_path_buf()).unwrap_or_default();
+            (root, Some(suite.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")))
+        }
+        _ => (dir.to_path_buf(), None),
+    };
+    let shown_repo = if suite.is_some() { PathBuf::from(crate::fs::shown(&repo)) } else { dir.to_path_buf() };
+    for (name, template) in [
+        ("scenarios.yml", include_str!("templates/ci.yml")),
+        ("scenarios-nightly.yml", include_str!("templates/nightly.yml")),
+    ] {
+        write_new(&shown_repo, &format!(".github/workflows/{name}"), &workflow(template, suite.as_deref()))?;
+    }
     let ignore = dir.join(".gitignore");
     let current = std::fs::read_to_string(&ignore).unwrap_or_default();
     if !current.lines().any(|l| l.trim() == ".env") {
@@ -170,8 +184,7 @@ fn scaffold(dir: &Path) -> Result<(), InitError> {
     }
     // The project root (the nearest folder holding .git) decides where cassettes and
     // snapshots go. Outside any repository, DIR becomes one, as `cargo new` does.
-    let in_repo = load::absolute(dir).ancestors().any(|d| d.join(".git").exists());
-    if !in_repo {
+    if repository_root(dir).is_none() {
         let made = std::process::Command::new("git").arg("init").arg("-q").arg(dir).status();
         match made {
             Ok(status) if status.success() => println!("created a git repository in {}", dir.display()),
@@ -227,7 +240,7 @@ fn write_cassette(case: &Case) -> Result<(), InitError> {
 fn accept_snapshots(cases: Vec<Case>) -> Result<(), InitError> {
     let (kept, cases): (Vec<Case>, Vec<Case>) = cases.into_iter().partition(|c| c.snapshot_path().exists());
     for case in &kept {
-        println!("kept    {} (exists)", super::shown(&case.snapshot_path()));
+        println!("kept    {} (exists)", crate::fs::shown(&case.snapshot_path()));
     }
     if cases.is_empty() {
         return Ok(());
@@ -247,7 +260,7 @@ fn accept_snapshots(cases: Vec<Case>) -> Result<(), InitError> {
     let mut emit = |event: runner::Event<'_>| {
         if let runner::Event::CaseFinished { result } = event {
             match &result.verdict.snapshot {
-                Some(s) if s.written.is_some() => println!("created {}", super::shown(&s.path)),
+                Some(s) if s.written.is_some() => println!("created {}", crate::fs::shown(&s.path)),
                 _ => {}
             }
             if result.verdict.status != crate::verdict::Status::Passed {
@@ -278,8 +291,44 @@ enum InitError {
     Failed(String),
 }
 
+/// The nearest folder holding `.git` at or above `dir`.
+fn repository_root(dir: &Path) -> Option<PathBuf> {
+    load::absolute(dir).ancestors().find(|d| d.join(".git").exists()).map(Path::to_path_buf)
+}
+
 /// A workflow template with this tool's version filled in, so that CI installs the
-/// release that scaffolded the suite.
-fn workflow(template: &str) -> String {
-    template.replace("GPT_OSS_SCENARIOS_VERSION", env!("CARGO_PKG_VERSION"))
+/// release that scaffolded the suite. For a suite in a subfolder of its repository
+/// (`suite`, with `/` separators), commands run there, and the artifact paths, which
+/// GitHub resolves from the repository root, are prefixed with it.
+fn workflow(template: &str, suite: Option<&str>) -> String {
+    let text = template.replace("GPT_OSS_SCENARIOS_VERSION", env!("CARGO_PKG_VERSION"));
+    let Some(suite) = suite else { return text };
+    let mut out = String::with_capacity(text.len() + 200);
+    // The indentation of a `path: |` key while its block of paths lasts.
+    let mut block: Option<usize> = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if block.is_some_and(|key| indent <= key || trimmed.is_empty()) {
+            block = None;
+        }
+        if line == "jobs:" {
+            out.push_str(&format!("defaults:\n  run:\n    working-directory: {suite}\n"));
+        }
+        match trimmed.strip_prefix("path: ") {
+            Some("|") => block = Some(indent),
+            Some(path) => {
+                out.push_str(&format!("{}path: {suite}/{path}\n", &line[..indent]));
+                continue;
+            }
+            None if block.is_some() => {
+                out.push_str(&format!("{}{suite}/{trimmed}\n", &line[..indent]));
+                continue;
+            }
+            None => {}
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }

@@ -232,13 +232,6 @@ pub(crate) struct RunArgs {
     pub(crate) verbose: bool,
 }
 
-/// A path as the user would type it: relative to the working directory when it is
-/// below it, as cargo prints paths.
-pub(crate) fn shown(path: &std::path::Path) -> String {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
-}
-
 /// The files `schema` describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum SchemaArg {
@@ -316,7 +309,12 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
             return if e.use_stderr() { exit::INVALID } else { exit::SUCCESS };
         }
     };
-    match cli.command {
+    let mut command = cli.command;
+    if let Err(e) = enter_suite_root(&mut command) {
+        eprintln!("error: {e}");
+        return exit::INVALID;
+    }
+    match command {
         Command::Validate { paths } => commands::validate(&paths),
         Command::List { paths, format } => commands::list(&paths, format),
         Command::Schema { kind } => commands::schema(kind),
@@ -336,4 +334,46 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         }
         Command::Serve { cases, port, latency } => tools::serve(&cases, port, latency),
     }
+}
+
+/// Run from inside a suite, a command that names no paths finds the suite the way cargo
+/// finds `Cargo.toml`: the nearest folder above the working directory that holds
+/// `scenarios/`, not above the repository root. The command then works from that folder,
+/// so the suite's snapshots, cassettes and `.env` are the ones used, and paths print
+/// relative to the suite, as cargo prints them relative to the package. Output files
+/// named on the command line stay where the user meant them.
+fn enter_suite_root(command: &mut Command) -> std::io::Result<()> {
+    let defaulted = |paths: &[PathBuf]| paths.is_empty() || paths == [PathBuf::from("scenarios")];
+    let applies = match command {
+        Command::Validate { paths } | Command::List { paths, .. } | Command::Snapshots { paths, .. } => {
+            defaulted(paths)
+        }
+        Command::Accept { paths } | Command::Reject { paths } | Command::Review { paths } => paths.is_empty(),
+        Command::Run(args) => defaulted(&args.paths),
+        _ => false,
+    };
+    if !applies || std::path::Path::new("scenarios").is_dir() {
+        return Ok(());
+    }
+    let Some(root) = suite_root(&std::env::current_dir()?) else { return Ok(()) };
+    if let Command::Run(args) = command {
+        for file in [&mut args.report_json, &mut args.junit, &mut args.summary_md].into_iter().flatten() {
+            *file = crate::load::absolute(file);
+        }
+    }
+    std::env::set_current_dir(&root)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot enter the suite at {}: {e}", root.display())))
+}
+
+/// The nearest folder above `cwd` holding `scenarios/`, stopping at the repository root.
+fn suite_root(cwd: &std::path::Path) -> Option<PathBuf> {
+    for dir in cwd.ancestors() {
+        if dir != cwd && dir.join("scenarios").is_dir() {
+            return Some(dir.to_path_buf());
+        }
+        if dir.join(".git").exists() {
+            return None;
+        }
+    }
+    None
 }

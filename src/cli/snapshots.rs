@@ -82,7 +82,7 @@ fn decide_all(paths: &[PathBuf], done: &str, act: impl Fn(&Path) -> std::io::Res
     let mut failed = false;
     for p in &pending {
         match act(p) {
-            Ok(()) => println!("{done} {}", target_of(p).display()),
+            Ok(()) => println!("{done} {}", crate::fs::shown(&target_of(p))),
             Err(e) => {
                 eprintln!("error: failed to update {}: {e}", p.display());
                 failed = true;
@@ -109,7 +109,7 @@ pub(crate) fn review(paths: &[PathBuf]) -> u8 {
         let new = std::fs::read_to_string(p).map(|t| stored_body(&t)).unwrap_or_default();
         let old = read_body(&target, &crate::load::project_root(&target)).ok().flatten();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "\n[{}/{}] {}", i + 1, pending.len(), target.display());
+        let _ = writeln!(out, "\n[{}/{}] {}", i + 1, pending.len(), crate::fs::shown(&target));
         match &old {
             Some(old) => {
                 let _ = write!(out, "{}", diff::unified(old, &new, color));
@@ -176,9 +176,9 @@ pub(crate) fn unreferenced(paths: &[PathBuf], delete: bool) -> u8 {
                 eprintln!("error: failed to delete {}: {e}", p.display());
                 return exit::FAILURES;
             }
-            println!("deleted {}", p.display());
+            println!("deleted {}", crate::fs::shown(p));
         } else {
-            println!("{}", p.display());
+            println!("{}", crate::fs::shown(p));
         }
     }
     if stale.is_empty() {

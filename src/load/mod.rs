@@ -165,7 +165,7 @@ fn load_file(file: &Path, defaults: &mut defaults::DefaultsCache, suite: &mut Su
         return;
     }
     let v = validators();
-    let errors: Vec<Diagnostic> = v
+    let schema_errors: Vec<Diagnostic> = v
         .file
         .iter_errors(&doc.value)
         .flat_map(|e| explain::explain(&e, &v.root))
@@ -174,10 +174,6 @@ fn load_file(file: &Path, defaults: &mut defaults::DefaultsCache, suite: &mut Su
             Diagnostic::at(file, pos, e.pointer, e.message)
         })
         .collect();
-    if !errors.is_empty() {
-        suite.diagnostics.extend(errors);
-        return;
-    }
     let root = project_root(file);
     let source = absolute(file).strip_prefix(&root).map(Path::to_path_buf).unwrap_or_else(|_| file.to_path_buf());
     let chain = defaults.chain_for(file);
@@ -185,10 +181,22 @@ fn load_file(file: &Path, defaults: &mut defaults::DefaultsCache, suite: &mut Su
         Some(list) => list.iter().enumerate().map(|(i, s)| (format!("/scenarios/{i}"), s)).collect(),
         None => vec![(String::new(), &doc.value)],
     };
+    suite.diagnostics.extend(schema_errors.iter().cloned());
     for (pointer, raw) in entries {
-        let problems = check::scenario(raw, file, &pointer, &spans);
-        if !problems.is_empty() {
-            suite.diagnostics.extend(problems);
+        // The semantic rules run even where the schema found problems, so that one
+        // `validate` shows every independent problem; a rule firing where the schema
+        // already spoke would say the same thing twice.
+        let problems: Vec<Diagnostic> = check::scenario(raw, file, &pointer, &spans)
+            .into_iter()
+            .filter(|p| !schema_errors.iter().any(|s| covers(&s.pointer, &p.pointer, &pointer)))
+            .collect();
+        let schema_invalid = schema_errors.iter().any(|s| related(&s.pointer, &pointer));
+        let matrix_invalid = problems.iter().any(|p| p.pointer.starts_with(&format!("{pointer}/matrix")));
+        suite.diagnostics.extend(problems);
+        // A scenario with semantic problems is still planned (a missing model or a bad
+        // matrix value is its own problem), unless its shape or its matrix is wrong:
+        // then planning would only repeat what was said. Nothing runs either way.
+        if schema_invalid || matrix_invalid {
             continue;
         }
         let value = defaults::merge(&chain, raw);
@@ -209,8 +217,6 @@ fn load_file(file: &Path, defaults: &mut defaults::DefaultsCache, suite: &mut Su
     }
 }
 
-/// `path` made absolute against the working directory (symlinks are not resolved:
-/// the paths users see stay the paths they typed).
 /// `path` made absolute against the working directory, with `.` and `..` resolved
 /// lexically, so that `suite/../other/x.yaml` finds the project root of
 /// `other/x.yaml` and its snapshots stay inside it.
@@ -226,6 +232,23 @@ pub(crate) fn absolute(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// Whether `inner` is `outer` or inside it.
+fn inside(outer: &str, inner: &str) -> bool {
+    inner == outer || inner.starts_with(&format!("{outer}/"))
+}
+
+/// Whether one pointer is the other or inside it.
+fn related(a: &str, b: &str) -> bool {
+    inside(a, b) || inside(b, a)
+}
+
+/// Whether a schema error at `schema` already says what a rule found at `rule`: same
+/// place, or inside a value the schema rejected. An error about the scenario as a whole
+/// (a missing field) covers only rules about the whole scenario.
+fn covers(schema: &str, rule: &str, scenario: &str) -> bool {
+    if schema == scenario { schema == rule } else { inside(schema, rule) }
 }
 
 /// The folders from `file`'s own up to its project root, closest first. The project

@@ -234,7 +234,7 @@ impl CaseRecord {
         };
         CaseRecord {
             id: r.case.id.clone(),
-            scenario: r.case.file.display().to_string(),
+            scenario: crate::fs::shown(&r.case.file),
             api: r.case.api.as_str().into(),
             model: r.case.model.clone(),
             params: serde_json::to_value(r.case.spec.params.clone().unwrap_or_default()).unwrap_or(Value::Null),
@@ -251,7 +251,7 @@ impl CaseRecord {
             assertions: shown.map(|s| s.assertions.iter().map(assertion).collect()).unwrap_or_default(),
             snapshot: v.snapshot.as_ref().map(|s| SnapshotRecord {
                 status: s.status,
-                path: s.path.display().to_string(),
+                path: crate::fs::shown(&s.path),
                 pending: s.written.as_ref().is_some_and(|w| *w != s.path),
                 diff: (s.status == SnapshotStatus::Changed).then(|| {
                     unified(s.old.as_deref().unwrap_or_default(), s.new.as_deref().unwrap_or_default(), false)

@@ -49,7 +49,7 @@ impl Reporter for TerminalReporter {
                 if self.progress {
                     let bar = ProgressBar::new(*cases as u64);
                     if let Ok(style) =
-                        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+                        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
                     {
                         bar.set_style(style);
                     }
@@ -230,7 +230,7 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, took: std::time::Du
     if let Some(snapshot) = &verdict.snapshot {
         match snapshot.status {
             SnapshotStatus::Changed => {
-                let _ = writeln!(out, "      snapshot changed: {}", snapshot.path.display());
+                let _ = writeln!(out, "      snapshot changed: {}", crate::fs::shown(&snapshot.path));
                 let diff = unified(
                     &printable(snapshot.old.as_deref().unwrap_or_default()),
                     &printable(snapshot.new.as_deref().unwrap_or_default()),
@@ -241,7 +241,7 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, took: std::time::Du
                 }
             }
             SnapshotStatus::New => {
-                let _ = writeln!(out, "      new snapshot: {}", snapshot.path.display());
+                let _ = writeln!(out, "      new snapshot: {}", crate::fs::shown(&snapshot.path));
                 for line in printable(snapshot.new.as_deref().unwrap_or_default()).lines() {
                     let _ = writeln!(out, "        + {line}");
                 }
@@ -253,11 +253,11 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, took: std::time::Du
                 let _ = writeln!(
                     out,
                     "      wrote {} (review with `cargo insta review` or `gpt-oss-scenarios review`)",
-                    written.display()
+                    crate::fs::shown(written)
                 );
             }
             Some(written) => {
-                let _ = writeln!(out, "      updated {}", written.display());
+                let _ = writeln!(out, "      updated {}", crate::fs::shown(written));
             }
             None if matches!(snapshot.status, SnapshotStatus::New | SnapshotStatus::Changed) => {
                 let _ = writeln!(out, "      no snapshot written (CI, or updates off): run locally to review");

@@ -152,3 +152,28 @@ fn a_selection_that_matches_nothing_is_an_error_unless_allowed() {
     let allowed = run_in(dir.path(), &["run", "scenarios", "--dry-run", "--filter", "typo", "--allow-empty"]);
     assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
 }
+
+/// Issue 14: `validate` reported in phases; regex and matrix errors stayed hidden until
+/// the schema errors were fixed.
+#[test]
+fn validate_reports_every_independent_problem_in_one_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("many.yaml"),
+        "scenarios:\n  - name: shape\n    api: chat\n    model: m\n    prompt: hi\n    params:\n      temperature: hot\n    expect:\n      - regex: \"(unclosed\"\n    matrix:\n      params.temprature: [0.0, 1.0]\n  - name: no-model\n    api: chat\n    prompt: hi\n    expect:\n      - regex: \"[a-\"\n",
+    )
+    .unwrap();
+    let out = run_in(dir.path(), &["validate", "many.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for expected in [
+        "many.yaml:7:20: /scenarios/0/params/temperature: ",
+        "many.yaml:9:16: /scenarios/0/expect/0/regex: ",
+        "many.yaml:11:7: /scenarios/0/matrix/params.temprature: ",
+        "many.yaml:16:16: /scenarios/1/expect/0/regex: ",
+        "many.yaml:12:11: /scenarios/1/name: no model",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(err.trim_end().ends_with("5 problems in 1 file"), "{err}");
+}

@@ -96,6 +96,7 @@ fn built_in_review_accept_reject_and_housekeeping() {
     let text = stdout(&reviewed);
     assert!(text.contains("new snapshot:\n+ final: \"Humans live on **Earth**"), "{text}");
     assert!(text.contains("review finished: 1 accepted, 1 rejected, 0 skipped"), "{text}");
+    assert!(text.contains("[1/2] snapshots/other.snap"), "relative to the working directory: {text}");
     assert!(snaps.join("other.snap").exists() && !snaps.join("other.snap.new").exists());
     assert!(!snaps.join("planet.snap").exists() && !snaps.join("planet.snap.new").exists());
 
@@ -107,7 +108,8 @@ fn built_in_review_accept_reject_and_housekeeping() {
     // A scenario removed leaves its snapshot behind: listed, then deleted.
     std::fs::remove_file(dir.path().join("scenarios/other.yaml")).unwrap();
     let listed = run_in(dir.path(), &["snapshots", "--unreferenced"]);
-    assert_eq!(stdout(&listed).trim(), snaps.join("other.snap").display().to_string());
+    // Issue 14: paths are printed relative to the working directory.
+    assert_eq!(stdout(&listed).trim(), "snapshots/other.snap");
     let deleted = run_in(dir.path(), &["snapshots", "--unreferenced", "--delete"]);
     assert!(stdout(&deleted).starts_with("deleted "), "{}", stdout(&deleted));
     assert!(!snaps.join("other.snap").exists() && snaps.join("planet.snap").exists());

@@ -165,3 +165,46 @@ fn init_on_an_existing_suite_keeps_every_file() {
     );
     assert!(!stdout(&again).contains("created"), "{}", stdout(&again));
 }
+
+/// Issue 14: `init` inside an existing git repository put `.github/workflows/` in the
+/// suite's folder, where GitHub never reads it.
+#[test]
+fn init_inside_a_repository_puts_workflows_at_its_root_working_in_the_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let made = run_in(dir.path(), &["init", "qa/suite"]);
+    assert_eq!(made.status.code(), Some(0), "{}{}", stdout(&made), stderr(&made));
+    assert!(!dir.path().join("qa/suite/.github").exists(), "{}", stdout(&made));
+    let workflows = dir.path().join(".github/workflows");
+    let files = [workflows.join("scenarios.yml"), workflows.join("scenarios-nightly.yml")];
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(text.contains("defaults:\n  run:\n    working-directory: qa/suite\n"), "{text}");
+        for line in text.lines().filter(|l| l.trim_start().starts_with("path: ") && !l.ends_with('|')) {
+            assert!(line.trim_start().starts_with("path: qa/suite/"), "{line} in {}", file.display());
+        }
+    }
+    let nightly = std::fs::read_to_string(&files[1]).unwrap();
+    assert!(nightly.contains("            qa/suite/snapshots/**/*.snap.new\n"), "{nightly}");
+    let out = actionlint(&[files[0].as_path(), files[1].as_path()]);
+    assert!(out.status.success(), "actionlint found problems:\n{}{}", stdout(&out), stderr(&out));
+
+    // What the workflow runs, from where it runs it, finds the snapshots and cassettes.
+    let replay = run_in(&dir.path().join("qa/suite"), &["run", "scenarios/", "--mode", "replay"]);
+    assert_eq!(replay.status.code(), Some(0), "{}{}", stdout(&replay), stderr(&replay));
+}
+
+/// Issue 14: `run` from a subfolder of a suite found no `scenarios/`.
+#[test]
+fn run_from_a_subfolder_of_a_suite_finds_its_root() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run_in(dir.path(), &["init", "suite"]).status.code(), Some(0));
+    let inside = dir.path().join("suite/scenarios");
+    let out = run_in(&inside, &["run", "--mode", "replay", "--report-json", "here.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("5 cases: 5 passed"), "{}", stdout(&out));
+    assert!(inside.join("here.json").exists(), "the report goes where it was asked for");
+    assert!(!inside.join("snapshots").exists() && !inside.join("cassettes").exists());
+    let checked = run_in(&inside, &["validate"]);
+    assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
+}
