@@ -19,9 +19,9 @@ pub(crate) fn shown(path: &Path) -> String {
 /// A failed write or removal, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FsError {
-    #[error("failed to write {path}: {source}")]
+    #[error("failed to write {}: {source}", shown(path))]
     Write { path: PathBuf, source: std::io::Error },
-    #[error("failed to remove {path}: {source}")]
+    #[error("failed to remove {}: {source}", shown(path))]
     Remove { path: PathBuf, source: std::io::Error },
 }
 

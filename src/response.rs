@@ -40,6 +40,31 @@ pub struct ModelResponse {
     /// stale cassette that was run live instead).
     #[serde(skip)]
     pub note: Option<String>,
+    /// Where the answer came from: the endpoint, or a cassette.
+    #[serde(skip)]
+    pub source: Source,
+}
+
+/// Where an answer came from, as the JSON report records it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Source {
+    /// The endpoint, nothing written.
+    #[default]
+    Live,
+    /// The endpoint, and the cassette was written from it.
+    Recorded,
+    /// A cassette, through the loopback server.
+    Replayed,
+}
+
+impl Source {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Source::Live => "live",
+            Source::Recorded => "record",
+            Source::Replayed => "replay",
+        }
+    }
 }
 
 /// A tool call the model asked for.
@@ -310,6 +335,7 @@ impl Assembler {
             turns: Vec::new(),
             wire: None,
             note: None,
+            source: Source::Live,
         }
     }
 }

@@ -89,7 +89,7 @@ async fn replay(wire: &WireCase) -> ModelResponse {
 
 /// Everything a run judges: the response without timing and bookkeeping.
 fn normalized(r: &ModelResponse) -> ModelResponse {
-    ModelResponse { latency_ms: 0, attempts: 0, wire: None, ..r.clone() }
+    ModelResponse { latency_ms: 0, attempts: 0, wire: None, source: Default::default(), ..r.clone() }
 }
 
 fn round_trips(_path: &Path, text: String) -> datatest_stable::Result<()> {

@@ -231,7 +231,7 @@ fn write_cassette(case: &Case) -> Result<(), InitError> {
         interactions,
     };
     crate::fs::write_atomic(&path, &cassette.to_text())?;
-    println!("created {}", path.display());
+    println!("created {}", crate::fs::shown(&path));
     Ok(())
 }
 

@@ -101,8 +101,11 @@ pub(crate) fn run(options: RunOptions) -> u8 {
         )),
     )];
     if let Some(path) = &options.report_json {
-        reporters
-            .push((path.display().to_string(), Box::new(JsonReporter::new(path, options.selection_flags.clone()))));
+        let mode = options.mode.and_then(|m| serde_json::to_value(m).ok()).and_then(|m| m.as_str().map(str::to_owned));
+        reporters.push((
+            path.display().to_string(),
+            Box::new(JsonReporter::new(path, options.selection_flags.clone(), mode)),
+        ));
     }
     if let Some(path) = &options.junit {
         reporters.push((path.display().to_string(), Box::new(JunitReporter::new(path))));

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::execute::cassette::Cassette;
 use crate::exit;
 use crate::fs::write_atomic;
-use crate::report::record::{FORMAT, RunRecord, SummaryRecord};
+use crate::report::record::{FORMAT, ModeRecord, RunRecord, SummaryRecord};
 use crate::report::{ReportError, json, junit, markdown};
 use crate::wire::WireCase;
 use crate::wire::server::{InOrder, Reply, WireServer};
@@ -31,6 +31,12 @@ pub(crate) fn merge_reports(
     }
     let cases: Vec<_> = runs.iter().flat_map(|r| r.cases.iter().cloned()).collect();
     let interrupted = runs.iter().any(|r| r.summary.interrupted);
+    let mut modes: Vec<Option<String>> = runs.iter().map(|r| r.mode.requested.clone()).collect();
+    modes.dedup();
+    let requested = match modes.as_slice() {
+        [one] => one.clone(),
+        _ => Some("mixed".to_owned()),
+    };
     let merged = RunRecord {
         format: FORMAT,
         version: env!("CARGO_PKG_VERSION").into(),
@@ -38,6 +44,7 @@ pub(crate) fn merge_reports(
         // Shards run side by side: the merged run took as long as the slowest.
         duration_ms: runs.iter().map(|r| r.duration_ms).max().unwrap_or(0),
         filters: runs.iter().flat_map(|r| r.filters.iter().cloned()).collect(),
+        mode: ModeRecord::from_cases(requested, &cases),
         summary: SummaryRecord::from_cases(&cases, interrupted),
         cases,
     };

@@ -50,18 +50,20 @@ pub(crate) struct Interaction {
 /// Why a cassette cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CassetteError {
-    #[error("no cassette at {path}: record one with `run --mode record` (needs credentials)")]
+    #[error("no cassette at {}: record one with `run --mode record` (needs credentials)", crate::fs::shown(path))]
     Missing { path: PathBuf },
-    #[error("failed to read cassette {path}: {source}")]
+    #[error("failed to read cassette {}: {source}", crate::fs::shown(path))]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}:{line}:{column}: not a cassette: {message}")]
+    #[error("{}:{line}:{column}: not a cassette: {message}", crate::fs::shown(path))]
     Invalid { path: PathBuf, line: usize, column: usize, message: String },
     #[error(
-        "the cassette {path} was recorded for a different request (the scenario changed since): re-record with `run --mode record`"
+        "the cassette {} was recorded for a different request (the scenario changed since): re-record with `run --mode record`",
+        crate::fs::shown(path)
     )]
     Stale { path: PathBuf },
     #[error(
-        "the cassette {path} holds {have} interaction(s) but the case runs {need} sample(s): re-record with `run --mode record`"
+        "the cassette {} holds {have} interaction(s) but the case runs {need} sample(s): re-record with `run --mode record`",
+        crate::fs::shown(path)
     )]
     Short { path: PathBuf, have: usize, need: usize },
 }

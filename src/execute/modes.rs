@@ -9,7 +9,7 @@ use super::{Clients, RetryPolicy, endpoint_host, execute_case, failed};
 use crate::execute::cassette::{self, Cassette, CassetteError, Interaction};
 use crate::plan::Case;
 use crate::providers::Connection;
-use crate::response::{CallError, ErrorKind, ModelResponse};
+use crate::response::{CallError, ErrorKind, ModelResponse, Source};
 use crate::scenario::{Api, Mode};
 use crate::wire::server::{InOrder, Reply, WireServer};
 use crate::wire::{Provenance, ProvenanceKind};
@@ -21,7 +21,7 @@ pub async fn run_samples(case: &Case, clients: &Clients, policy: &RetryPolicy, m
         Mode::Record => record(case, clients, policy).await,
         Mode::Replay => match Cassette::load_for(case) {
             Ok(cassette) => replay(case, cassette).await,
-            Err(e) => vec![failed(CallError::new(ErrorKind::Cassette, None, e.to_string()))],
+            Err(e) => vec![replay_failed(e.to_string())],
         },
         Mode::Auto => match Cassette::load_for(case) {
             Ok(cassette) => replay(case, cassette).await,
@@ -113,6 +113,9 @@ async fn record(case: &Case, clients: &Clients, policy: &RetryPolicy) -> Vec<Mod
     {
         first.error = Some(CallError::new(ErrorKind::Cassette, None, problem));
     }
+    for r in &mut responses {
+        r.source = Source::Recorded;
+    }
     responses
 }
 
@@ -121,23 +124,29 @@ async fn replay(case: &Case, cassette: Cassette) -> Vec<ModelResponse> {
     let replies = match replies {
         Ok(r) => r,
         Err(e) => {
-            let message = format!("the cassette {} cannot be replayed: {e}", cassette::path_for(case).display());
-            return vec![failed(CallError::new(ErrorKind::Cassette, None, message))];
+            let message =
+                format!("the cassette {} cannot be replayed: {e}", crate::fs::shown(&cassette::path_for(case)));
+            return vec![replay_failed(message)];
         }
     };
     let server = match WireServer::start(Arc::new(InOrder::new(replies))).await {
         Ok(s) => s,
         Err(e) => {
-            return vec![failed(CallError::new(
-                ErrorKind::Cassette,
-                None,
-                format!("cannot start the replay server: {e}"),
-            ))];
+            return vec![replay_failed(format!("cannot start the replay server: {e}"))];
         }
     };
     let clients =
         Clients::loopback(Connection { bedrock_endpoint: Some(server.url()), openai_base_url: Some(server.url()) });
     // The cassette holds final outcomes: a recorded throttle is replayed as it was.
     let policy = RetryPolicy::none();
-    live(case, &clients, &policy, false).await
+    let mut responses = live(case, &clients, &policy, false).await;
+    for r in &mut responses {
+        r.source = Source::Replayed;
+    }
+    responses
+}
+
+/// A case whose cassette could not be replayed: it counts as replayed, not live.
+fn replay_failed(message: String) -> ModelResponse {
+    ModelResponse { source: Source::Replayed, ..failed(CallError::new(ErrorKind::Cassette, None, message)) }
 }

@@ -244,11 +244,12 @@ fn related(a: &str, b: &str) -> bool {
     inside(a, b) || inside(b, a)
 }
 
-/// Whether a schema error at `schema` already says what a rule found at `rule`: same
-/// place, or inside a value the schema rejected. An error about the scenario as a whole
-/// (a missing field) covers only rules about the whole scenario.
+/// Whether a schema error at `schema` already says what a rule found at `rule`: inside
+/// a value the schema rejected, or a rule about the whole scenario (no prompt) when the
+/// schema found its shape wrong (a misspelt `promt`). An error about the scenario as a
+/// whole (a missing field) does not hide rules about its parts.
 fn covers(schema: &str, rule: &str, scenario: &str) -> bool {
-    if schema == scenario { schema == rule } else { inside(schema, rule) }
+    if rule == scenario { inside(scenario, schema) } else { schema != scenario && inside(schema, rule) }
 }
 
 /// The folders from `file`'s own up to its project root, closest first. The project

@@ -7,20 +7,23 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::record::{CaseRecord, FORMAT, RunRecord, SummaryRecord};
+use super::record::{CaseRecord, FORMAT, ModeRecord, RunRecord, SummaryRecord};
 use super::{ReportError, Reporter};
 use crate::runner::Event;
 
 pub(crate) struct JsonReporter {
     path: PathBuf,
     filters: Vec<String>,
+    mode: ModeRecord,
     out: Option<BufWriter<File>>,
     first: bool,
 }
 
 impl JsonReporter {
-    pub(crate) fn new(path: &Path, filters: Vec<String>) -> JsonReporter {
-        JsonReporter { path: path.to_owned(), filters, out: None, first: true }
+    /// `mode` is `--mode` as given, if it was.
+    pub(crate) fn new(path: &Path, filters: Vec<String>, mode: Option<String>) -> JsonReporter {
+        let mode = ModeRecord { requested: mode, ..ModeRecord::default() };
+        JsonReporter { path: path.to_owned(), filters, mode, out: None, first: true }
     }
 
     fn out(&mut self) -> std::io::Result<&mut BufWriter<File>> {
@@ -55,6 +58,7 @@ impl Reporter for JsonReporter {
             }
             Event::CaseFinished { result } => {
                 let record = CaseRecord::from_result(result);
+                self.mode.count(&record);
                 let comma = if self.first { "" } else { "," };
                 self.first = false;
                 let out = self.out()?;
@@ -65,8 +69,9 @@ impl Reporter for JsonReporter {
             Event::RunFinished { summary } => {
                 let totals = serde_json::to_string(&SummaryRecord::from_summary(summary))?;
                 let duration = u64::try_from(summary.duration.as_millis()).unwrap_or(u64::MAX);
+                let mode = serde_json::to_string(&self.mode)?;
                 let out = self.out()?;
-                write!(out, "\n],\"duration_ms\":{duration},\"summary\":{totals}}}\n")?;
+                write!(out, "\n],\"duration_ms\":{duration},\"mode\":{mode},\"summary\":{totals}}}\n")?;
                 let file = self.out.take().expect("checked above").into_inner().map_err(|e| e.into_error())?;
                 file.sync_all()?;
                 std::fs::rename(partial_path(&self.path), &self.path)?;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::report::diff::unified;
-use crate::response::{ToolCall, Turn, Usage};
+use crate::response::{Source, ToolCall, Turn, Usage};
 use crate::runner::{CaseResult, Summary};
 use crate::verdict::assertions::AssertionResult;
 use crate::verdict::{SnapshotStatus, Status};
@@ -29,8 +29,49 @@ pub(crate) struct RunRecord {
     pub(crate) duration_ms: u64,
     /// The selection flags of the run (`--filter`, `--tag`, `--shard`, ...), as given.
     pub(crate) filters: Vec<String>,
+    /// Where the answers came from.
+    #[serde(default)]
+    pub(crate) mode: ModeRecord,
     pub(crate) summary: SummaryRecord,
     pub(crate) cases: Vec<CaseRecord>,
+}
+
+/// The mode asked for and where the answers came from. In `auto` mode, `replayed`
+/// counts the cassette hits and `live` the misses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ModeRecord {
+    /// `--mode` as given (`live`, `record`, `replay`, `auto`); null when each scenario's
+    /// own `mode` decided (`auto` when it has none). Merged shards that differ: `mixed`.
+    pub(crate) requested: Option<String>,
+    /// Cases answered from their cassettes.
+    pub(crate) replayed: usize,
+    /// Cases answered by the endpoint, nothing recorded.
+    pub(crate) live: usize,
+    /// Cases answered by the endpoint and recorded into cassettes.
+    pub(crate) recorded: usize,
+}
+
+impl ModeRecord {
+    pub(crate) fn from_cases(requested: Option<String>, cases: &[CaseRecord]) -> ModeRecord {
+        let count = |source: &str| cases.iter().filter(|c| c.source.as_deref() == Some(source)).count();
+        ModeRecord {
+            requested,
+            replayed: count(Source::Replayed.as_str()),
+            live: count(Source::Live.as_str()),
+            recorded: count(Source::Recorded.as_str()),
+        }
+    }
+
+    /// Adds one case's source to the counts.
+    pub(crate) fn count(&mut self, case: &CaseRecord) {
+        match case.source.as_deref() {
+            Some("replay") => self.replayed += 1,
+            Some("live") => self.live += 1,
+            Some("record") => self.recorded += 1,
+            _ => {}
+        }
+    }
 }
 
 /// The totals.
@@ -116,6 +157,9 @@ pub(crate) struct CaseRecord {
     pub(crate) skip_reason: Option<String>,
     /// Wall time of the case, all samples and retries included.
     pub(crate) duration_ms: u64,
+    /// Where its answers came from: `live`, `record` or `replay`; null when it did not run.
+    #[serde(default)]
+    pub(crate) source: Option<String>,
 }
 
 /// One model turn of an agent.
@@ -260,6 +304,7 @@ impl CaseRecord {
             samples: SamplesRecord { n: v.samples.len() as u32, passed: v.passed_samples, rate: v.pass_rate },
             skip_reason: r.skip_reason.clone(),
             duration_ms: u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
+            source: response.map(|r| r.source.as_str().to_owned()),
         }
     }
 

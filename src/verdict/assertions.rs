@@ -150,9 +150,9 @@ pub(crate) enum CompileError {
     Regex { pattern: String, source: regex::Error },
     #[error("invalid JSON Schema: {0}")]
     Schema(String),
-    #[error("failed to read {path}: {source}")]
+    #[error("failed to read {}: {source}", crate::fs::shown(path))]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{path} is not JSON: {source}")]
+    #[error("{} is not JSON: {source}", crate::fs::shown(path))]
     NotJson { path: PathBuf, source: serde_json::Error },
     #[error("an expectation without a check")]
     NoCheck,

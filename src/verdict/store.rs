@@ -9,9 +9,13 @@ use super::snapshot::stored_body;
 /// A snapshot that could not be read, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StoreError {
-    #[error("failed to read snapshot {path}: {source}")]
+    #[error("failed to read snapshot {}: {source}", crate::fs::shown(path))]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("snapshot {path} is a link that leads outside the project {root}: not read")]
+    #[error(
+        "snapshot {} is a link that leads outside the project {}: not read",
+        crate::fs::shown(path),
+        crate::fs::shown(root)
+    )]
     Outside { path: PathBuf, root: PathBuf },
 }
 

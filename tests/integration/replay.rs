@@ -261,3 +261,44 @@ fn credentials_echoed_by_the_server_are_redacted_everywhere() {
         }
     }
 }
+
+/// Issue 14: the JSON report did not say how answers were got; in `auto` mode, how many
+/// came from cassettes and how many went live.
+#[test]
+fn the_json_report_records_the_mode_with_auto_hits_and_misses() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(Live))).unwrap();
+    let dir = repo();
+    write(dir.path(), "scenarios/defaults.yaml", "model: openai.gpt-oss-20b-1:0\n");
+    write(dir.path(), "scenarios/all.yaml", SUITE);
+    let urls = endpoints(&server);
+    let keys = [("AWS_BEARER_TOKEN_BEDROCK", "b"), ("OPENAI_API_KEY", "k")];
+    let report = |mode: Option<&str>| {
+        let mut args = vec!["run", "scenarios", "--accept", "--report-json", "report.json"];
+        if let Some(mode) = mode {
+            args.extend(["--mode", mode]);
+        }
+        args.extend(urls.iter().map(String::as_str));
+        let out = run_isolated(dir.path(), &args, &keys);
+        assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+        let report: Value = serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+        report
+    };
+    let recorded = report(Some("record"));
+    assert_eq!(recorded["mode"], serde_json::json!({"requested": "record", "replayed": 0, "live": 0, "recorded": 4}));
+    assert_eq!(recorded["version"], env!("CARGO_PKG_VERSION"));
+
+    write(dir.path(), "scenarios/all.yaml", &SUITE.replace("Which planet do humans", "Which planet do we"));
+    let auto = report(None);
+    assert_eq!(auto["mode"], serde_json::json!({"requested": null, "replayed": 3, "live": 1, "recorded": 0}));
+    let sources: Vec<(&str, &str)> = auto["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(sources.iter().find(|(id, _)| *id == "planet"), Some(&("planet", "live")), "{sources:?}");
+    assert_eq!(sources.iter().filter(|(_, s)| *s == "replay").count(), 3, "{sources:?}");
+    let explicit = report(Some("auto"));
+    assert_eq!(explicit["mode"]["requested"], "auto");
+}

@@ -208,3 +208,57 @@ fn run_from_a_subfolder_of_a_suite_finds_its_root() {
     let checked = run_in(&inside, &["validate"]);
     assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
 }
+
+/// Issue 14: paths in output were absolute. They are relative to the working directory
+/// in the console, review, JUnit, Markdown and JSON, as cargo and nextest print them.
+#[test]
+fn paths_in_every_output_are_relative_to_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run_in(dir.path(), &["init", "suite"]).status.code(), Some(0));
+    let suite = dir.path().join("suite");
+    // One changed snapshot, one missing cassette.
+    let path = suite.join("scenarios/examples.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited =
+        text.replacen("  - name: decimals-chat\n", "  - name: decimals-chat\n    snapshot: {final: exact}\n", 1).replacen(
+            "      - contains: \"3.9\"\n    snapshot:\n      final: {extract: '(3\\.9|3\\.11) *の?(?:ほう|方)が大きい'}\n  - name: decimals-chat-stream",
+            "      - contains: \"3.9\"\n  - name: decimals-chat-stream",
+            1,
+        );
+    std::fs::write(&path, edited).unwrap();
+    std::fs::remove_file(suite.join("cassettes/decimals-converse.json")).unwrap();
+    let out = run_in(
+        &suite,
+        &[
+            "run",
+            "--mode",
+            "replay",
+            "--update-snapshots",
+            "new",
+            "--report-json",
+            "r/report.json",
+            "--junit",
+            "r/junit.xml",
+            "--summary-md",
+            "r/summary.md",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    let review = binary(&suite).arg("review").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let review = review.wait_with_output().unwrap();
+    let absolute = std::fs::canonicalize(dir.path()).unwrap().display().to_string();
+    let shown = [
+        ("console", stdout(&out) + &stderr(&out)),
+        ("review", stdout(&review)),
+        ("json", std::fs::read_to_string(suite.join("r/report.json")).unwrap()),
+        ("junit", std::fs::read_to_string(suite.join("r/junit.xml")).unwrap()),
+        ("markdown", std::fs::read_to_string(suite.join("r/summary.md")).unwrap()),
+    ];
+    for (name, text) in &shown {
+        assert!(!text.contains(&absolute) && !text.contains(&dir.path().display().to_string()), "{name}: {text}");
+        assert!(text.contains("examples.yaml") || text.contains("decimals-chat.snap"), "{name}: {text}");
+    }
+    assert!(shown[0].1.contains("no cassette at cassettes/decimals-converse.json"), "{}", shown[0].1);
+    assert!(shown[1].1.contains("snapshots/decimals-chat.snap"), "{}", shown[1].1);
+    assert!(shown[2].1.contains("\"scenario\":\"scenarios/examples.yaml\""), "{}", shown[2].1);
+}
