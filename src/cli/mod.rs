@@ -104,12 +104,14 @@ pub(crate) enum Command {
         #[arg(long, value_name = "FILE")]
         summary_md: Option<PathBuf>,
     },
-    /// Serve a recorded exchange (a wire-corpus case, or a cassette's first response) on
+    /// Serve recorded exchanges (wire-corpus cases, or every interaction of cassettes) on
     /// 127.0.0.1 to any client, until Ctrl-C.
-    #[command(after_help = "Examples:\n  gpt-oss-scenarios serve chat-20b-planet.json --port 8080 --latency 50ms")]
+    #[command(
+        after_help = "Examples:\n  gpt-oss-scenarios serve cassettes/weather-agent.json --port 8080\n  gpt-oss-scenarios serve cassettes/ok.json cassettes/planet.json --match hash --log requests.jsonl\n  gpt-oss-scenarios serve chat-20b-planet.json --latency 50ms\n\nPoint the client at http://127.0.0.1:PORT (Bedrock endpoint) or http://127.0.0.1:PORT/v1 (OpenAI base URL).\nA request for another API than the recording's gets a 400 that says so. A streamed chat\nrequest without stream_options.include_usage gets no usage chunk, as from a real server."
+    )]
     Serve {
-        /// Recorded exchanges (wire format) or cassettes, served in this order; the last
-        /// one answers every request after it.
+        /// Recorded exchanges (wire format) or cassettes; their interactions are served in
+        /// this order.
         #[arg(required = true)]
         cases: Vec<PathBuf>,
         /// Port on 127.0.0.1 (0: any free port).
@@ -118,6 +120,14 @@ pub(crate) enum Command {
         /// Wait this long before each answer.
         #[arg(long, default_value = "0ms", value_parser = crate::plan::duration::parse_duration)]
         latency: std::time::Duration,
+        /// How a request finds its recording: `order` (the n-th request gets the n-th
+        /// interaction; past the last, the last again) or `hash` (the interaction whose
+        /// recorded request body is the one received).
+        #[arg(long = "match", value_enum, default_value_t = crate::execute::playback::Match::Order)]
+        matching: crate::execute::playback::Match,
+        /// Append one JSON line per request to FILE: path, the recording served, mismatch.
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
     },
     /// Scaffold a working suite into DIR: scenarios for each API and an agent, with
     /// cassettes and snapshots, defaults.yaml, .env.example and GitHub workflows.
@@ -332,7 +342,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         Command::MergeReports { inputs, report_json, junit, summary_md } => {
             tools::merge_reports(&inputs, report_json.as_deref(), junit.as_deref(), summary_md.as_deref())
         }
-        Command::Serve { cases, port, latency } => tools::serve(&cases, port, latency),
+        Command::Serve { cases, port, latency, matching, log } => {
+            tools::serve(&cases, port, latency, matching, log.as_deref())
+        }
     }
 }
 

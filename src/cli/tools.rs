@@ -5,13 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::execute::cassette::Cassette;
+use crate::execute::playback::{self, Match, Playback};
 use crate::exit;
 use crate::fs::write_atomic;
 use crate::report::record::{FORMAT, ModeRecord, RunRecord, SummaryRecord};
 use crate::report::{ReportError, json, junit, markdown};
-use crate::wire::WireCase;
-use crate::wire::server::{InOrder, Reply, WireServer};
+use crate::wire::server::WireServer;
 
 pub(crate) fn merge_reports(
     inputs: &[PathBuf],
@@ -81,58 +80,26 @@ pub(crate) fn merge_reports(
     }
 }
 
-/// Serves recorded responses in order: the n-th request gets the n-th file's response,
-/// and every request after the last file gets the last one again.
-fn load_reply(case: &Path) -> Result<(String, Reply), ServeError> {
-    let text = std::fs::read_to_string(case).map_err(|source| ServeError::Read { path: case.to_owned(), source })?;
-    // A wire-corpus case, or a cassette (its first recorded response).
-    let (label, response) = match serde_json::from_str::<WireCase>(&text) {
-        Ok(w) => (format!("{} ({})", w.id, w.api), w.response),
-        Err(wire_error) => match serde_json::from_str::<Cassette>(&text) {
-            Ok(c) if !c.interactions.is_empty() => {
-                (format!("{} ({})", c.case, c.api), c.interactions[0].response.clone())
-            }
-            _ => {
-                return Err(ServeError::Parse {
-                    path: case.to_owned(),
-                    line: wire_error.line(),
-                    column: wire_error.column(),
-                    source: wire_error,
-                });
-            }
-        },
-    };
-    let reply = Reply::from_wire(&response).map_err(|source| ServeError::Encode { path: case.to_owned(), source })?;
-    Ok((label, reply))
-}
-
-/// A file `serve` cannot play, naming it.
-#[derive(Debug, thiserror::Error)]
-enum ServeError {
-    #[error("failed to read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}:{line}:{column}: neither a recorded exchange nor a cassette: {source}")]
-    Parse { path: PathBuf, line: usize, column: usize, source: serde_json::Error },
-    #[error("{path}: {source}")]
-    Encode { path: PathBuf, source: crate::wire::WireError },
-}
-
-pub(crate) fn serve(cases: &[PathBuf], port: u16, latency: Duration) -> u8 {
-    let mut labels = Vec::new();
-    let mut replies = Vec::new();
+/// Serves every interaction of the given files, matched in order or by hash.
+pub(crate) fn serve(cases: &[PathBuf], port: u16, latency: Duration, matching: Match, log: Option<&Path>) -> u8 {
+    let mut recordings = Vec::new();
     for case in cases {
-        match load_reply(case) {
-            Ok((label, mut reply)) => {
-                reply.delay = latency;
-                labels.push(label);
-                replies.push(reply);
-            }
+        match playback::load(case, latency) {
+            Ok(found) => recordings.extend(found),
             Err(e) => {
                 eprintln!("error: {e}");
                 return exit::INVALID;
             }
         }
     }
+    let labels: Vec<String> = recordings.iter().map(|r| format!("{} [{}]", r.label, r.api.as_str())).collect();
+    let playback = match Playback::new(recordings, matching, log) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -141,15 +108,21 @@ pub(crate) fn serve(cases: &[PathBuf], port: u16, latency: Duration) -> u8 {
         }
     };
     runtime.block_on(async move {
-        let responder = InOrder::repeating_last(replies);
-        let server = match WireServer::start_on(port, Arc::new(responder)).await {
+        let server = match WireServer::start_on(port, Arc::new(playback)).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: cannot listen on 127.0.0.1:{port}: {e}");
                 return exit::INVALID;
             }
         };
-        println!("serving {} on {}", labels.join(", then "), server.url());
+        let how = match matching {
+            Match::Order => "in order",
+            Match::Hash => "by request hash",
+        };
+        println!("serving on {} {how}:", server.url());
+        for label in &labels {
+            println!("  {label}");
+        }
         let _ = tokio::signal::ctrl_c().await;
         exit::SUCCESS
     })

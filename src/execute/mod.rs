@@ -7,6 +7,7 @@
 pub(crate) mod agent;
 pub mod cassette;
 pub mod modes;
+pub(crate) mod playback;
 pub(crate) mod retry;
 pub(crate) mod tools;
 

@@ -42,18 +42,22 @@ impl TerminalReporter {
     }
 }
 
+/// The progress line. The case id is `wide_msg`, cut to what the terminal's width
+/// leaves, so the line never wraps (a wrapped line is redrawn as a new one each tick).
+fn progress_bar(cases: u64) -> ProgressBar {
+    let bar = ProgressBar::new(cases);
+    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:20} {pos}/{len} {wide_msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
 impl Reporter for TerminalReporter {
     fn event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
         match event {
             Event::RunStarted { cases, .. } => {
                 if self.progress {
-                    let bar = ProgressBar::new(*cases as u64);
-                    if let Ok(style) =
-                        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {wide_msg}")
-                    {
-                        bar.set_style(style);
-                    }
-                    self.bar = Some(bar);
+                    self.bar = Some(progress_bar(*cases as u64));
                 }
             }
             Event::CaseStarted { case } => {
@@ -266,4 +270,66 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, took: std::time::Du
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use indicatif::{ProgressDrawTarget, TermLike};
+
+    use super::*;
+
+    /// A 60-column terminal that keeps what is written to it.
+    #[derive(Debug, Clone, Default)]
+    struct Narrow(Arc<Mutex<Vec<String>>>);
+
+    impl TermLike for Narrow {
+        fn width(&self) -> u16 {
+            60
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.write_str(s)
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.0.lock().unwrap().push(s.to_owned());
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Issue 14: a long matrix case id made the progress line wrap.
+    #[test]
+    fn progress_lines_fit_the_terminal_width() {
+        let term = Narrow::default();
+        let bar = progress_bar(500);
+        bar.set_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
+        let id = format!("compare-decimals[api=chat-stream,model=openai.gpt-oss-120b-1:0,{}]", "x".repeat(120));
+        bar.set_message(id);
+        bar.inc(1);
+        bar.tick();
+        let drawn = term.0.lock().unwrap().clone();
+        let lines: Vec<&str> = drawn.iter().flat_map(|s| s.lines()).filter(|l| !l.is_empty()).collect();
+        assert!(lines.iter().any(|l| l.contains("1/500 compare-decimals")), "{drawn:?}");
+        for line in lines {
+            assert!(line.chars().count() <= 60, "{} columns: {line:?}", line.chars().count());
+        }
+    }
 }

@@ -129,30 +129,23 @@ impl Responder for Reply {
 }
 
 /// Replies in the order given, one per request: a cassette's interactions, a scripted
-/// exchange. Past the last one it repeats the last (`serve`, where a client may retry)
-/// or answers 500 (replay, where an extra request means the case changed).
+/// exchange. Past the last one it answers 500: in replay an extra request means the
+/// case changed.
 pub(crate) struct InOrder {
     replies: Vec<Reply>,
     served: std::sync::atomic::AtomicUsize,
-    repeat_last: bool,
 }
 
 impl InOrder {
     pub(crate) fn new(replies: Vec<Reply>) -> InOrder {
-        InOrder { replies, served: 0.into(), repeat_last: false }
-    }
-
-    pub(crate) fn repeating_last(replies: Vec<Reply>) -> InOrder {
-        InOrder { replies, served: 0.into(), repeat_last: true }
+        InOrder { replies, served: 0.into() }
     }
 }
 
 impl Responder for InOrder {
     fn respond(&self, _: &RecordedRequest) -> Reply {
         let n = self.served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let last = self.replies.len().checked_sub(1);
-        let index = if self.repeat_last { last.map(|l| n.min(l)) } else { Some(n) };
-        match index.and_then(|i| self.replies.get(i)) {
+        match self.replies.get(n) {
             Some(reply) => reply.clone(),
             None => Reply::error(500, "no more recorded responses"),
         }

@@ -13,6 +13,7 @@ mod replay;
 mod reports;
 mod robustness;
 mod run;
+mod serve;
 mod signals;
 mod snapshots;
 mod support;

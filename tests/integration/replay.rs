@@ -76,7 +76,7 @@ fn record_then_replay_offline() {
 }
 
 #[test]
-fn missing_and_stale_cassettes_say_to_re_record() {
+fn missing_and_stale_cassettes_say_to_re_record_and_auto_says_a_stale_one_ran_live() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(WireServer::start(Arc::new(Live))).unwrap();
     let dir = repo();
