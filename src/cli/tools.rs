@@ -108,7 +108,7 @@ pub(crate) fn serve(cases: &[PathBuf], port: u16, latency: Duration, matching: M
         }
     };
     runtime.block_on(async move {
-        let server = match WireServer::start_on(port, Arc::new(playback)).await {
+        let server = match WireServer::start_on(port, Arc::new(playback), false).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: cannot listen on 127.0.0.1:{port}: {e}");

@@ -6,92 +6,22 @@
 
 pub(crate) mod agent;
 pub mod cassette;
+mod clients;
 pub mod modes;
 pub(crate) mod playback;
 pub(crate) mod retry;
 pub(crate) mod tools;
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Mutex;
-
+pub use clients::Clients;
 pub use retry::RetryPolicy;
 
 use crate::plan::Case;
-use crate::providers::bedrock_converse::{self, ConverseClient};
-use crate::providers::openai_chat::{self, ChatClient};
-use crate::providers::{
-    CallRequest, Connection, Environment, Limits, authority, endpoint, is_bedrock_host, resolve_connection, wire_api,
-};
+use crate::providers::{CallRequest, authority, bedrock_converse, endpoint, openai_chat, wire_api};
 use crate::response::{CallError, ErrorKind, ModelResponse};
 use crate::scenario::Api;
 use crate::secrets;
-
-/// Clients by endpoint, built on first use and shared by all cases.
-pub struct Clients {
-    env: Environment,
-    flags: Connection,
-    /// Replay and loopback tests: every client gets this key and no credential chain.
-    placeholder_key: Option<&'static str>,
-    limits: Limits,
-    converse: Mutex<HashMap<(String, Option<String>), ConverseClient>>,
-    chat: Mutex<HashMap<String, ChatClient>>,
-}
-
-impl Clients {
-    /// `flags` are endpoint overrides from the command line; they win over scenario
-    /// fields, which win over the environment.
-    pub(crate) fn new(env: Environment, flags: Connection, limits: Limits) -> Arc<Clients> {
-        let (converse, chat) = (Mutex::default(), Mutex::default());
-        Arc::new(Clients { env, flags, placeholder_key: None, limits, converse, chat })
-    }
-
-    /// Clients for a loopback server (replay, tests): every endpoint is `flags`', and a
-    /// placeholder key stands in for credentials, which the server ignores. With none,
-    /// the AWS SDK would walk its credential chain, which can reach the network.
-    pub fn loopback(flags: Connection) -> Arc<Clients> {
-        let (placeholder_key, limits) = (Some("loopback"), Limits::default());
-        let (env, converse, chat) = (Environment::default(), Mutex::default(), Mutex::default());
-        Arc::new(Clients { env, flags, placeholder_key, limits, converse, chat })
-    }
-
-    async fn converse(&self, region: &str, endpoint: Option<String>) -> ConverseClient {
-        let mut cache = self.converse.lock().await;
-        let key = (region.to_owned(), endpoint);
-        if let Some(client) = cache.get(&key) {
-            return client.clone();
-        }
-        let client = ConverseClient::new(region, key.1.as_deref(), self.placeholder_key, self.limits).await;
-        cache.insert(key, client.clone());
-        client
-    }
-
-    async fn chat(&self, base_url: &str) -> Result<ChatClient, CallError> {
-        let mut cache = self.chat.lock().await;
-        if let Some(client) = cache.get(base_url) {
-            return Ok(client.clone());
-        }
-        let key = self.placeholder_key.or_else(|| self.env.chat_key(base_url).map(|(_, key)| key));
-        if key.is_none() && is_bedrock(base_url) {
-            return Err(CallError::new(
-                ErrorKind::Auth,
-                None,
-                format!(
-                    "no API key for {base_url}: set OPENAI_API_KEY or AWS_BEARER_TOKEN_BEDROCK (a Bedrock API key)"
-                ),
-            ));
-        }
-        let client = ChatClient::new(base_url, key, self.limits)?;
-        cache.insert(base_url.to_owned(), client.clone());
-        Ok(client)
-    }
-}
-
-fn is_bedrock(base_url: &str) -> bool {
-    authority(base_url).split(':').next().is_some_and(is_bedrock_host)
-}
 
 /// One attempt of one case (for an agent: its whole loop). With `capture`, the
 /// response is also kept as the wire carried it (record mode).
@@ -117,7 +47,7 @@ pub(crate) async fn call_api(
 }
 
 async fn send(clients: &Clients, case: &Case, api: Api, request: &CallRequest, capture: bool) -> ModelResponse {
-    let connection = resolve_connection(&clients.flags, case, &clients.env);
+    let connection = clients.connection(case);
     match api {
         Api::Converse | Api::ConverseStream => {
             let client = clients.converse(&case.region, connection.bedrock_endpoint).await;
@@ -157,7 +87,7 @@ fn redact_secrets(r: &mut ModelResponse) {
 
 /// The host a case's requests go to, for cassette headers.
 pub(crate) fn endpoint_host(clients: &Clients, case: &Case) -> String {
-    let connection = resolve_connection(&clients.flags, case, &clients.env);
+    let connection = clients.connection(case);
     authority(&endpoint(wire_api(case), &connection, &case.region)).to_owned()
 }
 
@@ -215,16 +145,4 @@ pub(crate) async fn with_retries(
 
 fn humanize(d: Duration) -> String {
     if d.subsec_millis() == 0 { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bedrock_hosts_are_recognized() {
-        assert!(is_bedrock("https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1"));
-        assert!(!is_bedrock("http://127.0.0.1:8080/v1"));
-        assert!(!is_bedrock("https://amazonaws.com.evil.example/v1"));
-    }
 }

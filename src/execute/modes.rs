@@ -8,10 +8,9 @@ use std::sync::Arc;
 use super::{Clients, RetryPolicy, endpoint_host, execute_case, failed};
 use crate::execute::cassette::{self, Cassette, CassetteError, Interaction};
 use crate::plan::Case;
-use crate::providers::Connection;
 use crate::response::{CallError, ErrorKind, ModelResponse, Source};
 use crate::scenario::{Api, Mode};
-use crate::wire::server::{InOrder, Reply, WireServer};
+use crate::wire::server::{InOrder, Reply};
 use crate::wire::{Provenance, ProvenanceKind};
 
 /// Runs every sample of a case in `mode`.
@@ -20,11 +19,11 @@ pub async fn run_samples(case: &Case, clients: &Clients, policy: &RetryPolicy, m
         Mode::Live => live(case, clients, policy, false).await,
         Mode::Record => record(case, clients, policy).await,
         Mode::Replay => match Cassette::load_for(case) {
-            Ok(cassette) => replay(case, cassette).await,
+            Ok(cassette) => replay(case, clients, cassette).await,
             Err(e) => vec![replay_failed(e.to_string())],
         },
         Mode::Auto => match Cassette::load_for(case) {
-            Ok(cassette) => replay(case, cassette).await,
+            Ok(cassette) => replay(case, clients, cassette).await,
             Err(CassetteError::Missing { .. }) => live(case, clients, policy, false).await,
             // A cassette that no longer fits is said, not skipped in silence: otherwise
             // a credentials error is all the user sees.
@@ -119,7 +118,7 @@ async fn record(case: &Case, clients: &Clients, policy: &RetryPolicy) -> Vec<Mod
     responses
 }
 
-async fn replay(case: &Case, cassette: Cassette) -> Vec<ModelResponse> {
+async fn replay(case: &Case, clients: &Clients, cassette: Cassette) -> Vec<ModelResponse> {
     let replies: Result<Vec<Reply>, _> = cassette.interactions.iter().map(|i| Reply::from_wire(&i.response)).collect();
     let replies = match replies {
         Ok(r) => r,
@@ -129,17 +128,15 @@ async fn replay(case: &Case, cassette: Cassette) -> Vec<ModelResponse> {
             return vec![replay_failed(message)];
         }
     };
-    let server = match WireServer::start(Arc::new(InOrder::new(replies))).await {
-        Ok(s) => s,
-        Err(e) => {
-            return vec![replay_failed(format!("cannot start the replay server: {e}"))];
-        }
+    // The run's one loopback server serves this cassette under the case's own route
+    // until `_route` is dropped, to clients that are views of the run's.
+    let (_route, routed) = match clients.replay(Arc::new(InOrder::new(replies))).await {
+        Ok(found) => found,
+        Err(message) => return vec![replay_failed(message)],
     };
-    let clients =
-        Clients::loopback(Connection { bedrock_endpoint: Some(server.url()), openai_base_url: Some(server.url()) });
     // The cassette holds final outcomes: a recorded throttle is replayed as it was.
     let policy = RetryPolicy::none();
-    let mut responses = live(case, &clients, &policy, false).await;
+    let mut responses = live(case, &routed, &policy, false).await;
     for r in &mut responses {
         r.source = Source::Replayed;
     }

@@ -44,9 +44,21 @@ struct HttpFailure {
     body: String,
 }
 
+/// The HTTP client under every chat client: building one loads the TLS roots, so a run
+/// builds it once and shares it.
+pub(crate) fn http_client(limits: Limits) -> Result<reqwest::Client, CallError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(limits.read_timeout)
+        .retry(reqwest::retry::never())
+        .build()
+        .map_err(|e| CallError::new(ErrorKind::InvalidRequest, None, format!("cannot build an HTTP client: {e}")))
+}
+
 impl ChatClient {
-    /// `api_key` may be `None` for local servers that need none.
-    pub(crate) fn new(base_url: &str, api_key: Option<&str>, limits: Limits) -> Result<ChatClient, CallError> {
+    /// `api_key` may be `None` for local servers that need none. `http` comes from
+    /// [`http_client`]; this wrapper around it is cheap.
+    pub(crate) fn new(base_url: &str, api_key: Option<&str>, limits: Limits, http: reqwest::Client) -> ChatClient {
         let base_url = base_url.trim_end_matches('/').to_owned();
         // Empty org and project ids keep OPENAI_ORG_ID / OPENAI_PROJECT_ID from the
         // environment out of requests to servers that are not OpenAI.
@@ -55,14 +67,6 @@ impl ChatClient {
             .with_api_key(api_key.unwrap_or_default())
             .with_org_id("")
             .with_project_id("");
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(limits.read_timeout)
-            .retry(reqwest::retry::never())
-            .build()
-            .map_err(|e| {
-                CallError::new(ErrorKind::InvalidRequest, None, format!("cannot build an HTTP client: {e}"))
-            })?;
         let service = tower::service_fn(move |factory: HttpRequestFactory| {
             let http = http.clone();
             async move {
@@ -81,7 +85,7 @@ impl ChatClient {
             }
         });
         let client = Client::with_config(config).with_http_service(service);
-        Ok(ChatClient { client, base_url, max_response_bytes: limits.max_response_bytes })
+        ChatClient { client, base_url, max_response_bytes: limits.max_response_bytes }
     }
 }
 

@@ -6,10 +6,11 @@
 //! as its own TCP write (so frames and UTF-8 characters are split where the recording
 //! says), and streams with chunked transfer. The main type is [`WireServer`].
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -152,25 +153,85 @@ impl Responder for InOrder {
     }
 }
 
+/// Many responders behind one server, each under its own path prefix
+/// (`/replay/<id>/...`): a whole run replays through one server, each case's requests
+/// reaching its own cassette. A route lives as long as its [`Route`].
+#[derive(Default)]
+pub(crate) struct Router {
+    routes: Mutex<HashMap<u64, Arc<dyn Responder>>>,
+    next: AtomicU64,
+}
+
+/// A registered responder; dropping it removes the route.
+pub(crate) struct Route {
+    id: u64,
+    router: Arc<Router>,
+}
+
+impl Route {
+    /// The path prefix its requests carry: `/replay/<id>`.
+    pub(crate) fn prefix(&self) -> String {
+        format!("/replay/{}", self.id)
+    }
+}
+
+impl Drop for Route {
+    fn drop(&mut self) {
+        if let Ok(mut routes) = self.router.routes.lock() {
+            routes.remove(&self.id);
+        }
+    }
+}
+
+impl Router {
+    pub(crate) fn add(self: &Arc<Self>, responder: Arc<dyn Responder>) -> Route {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut routes) = self.routes.lock() {
+            routes.insert(id, responder);
+        }
+        Route { id, router: self.clone() }
+    }
+}
+
+impl Responder for Router {
+    fn respond(&self, request: &RecordedRequest) -> Reply {
+        let routed = request.path.strip_prefix("/replay/").and_then(|rest| {
+            let (id, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            Some((id.parse::<u64>().ok()?, path))
+        });
+        let Some((id, path)) = routed else {
+            return Reply::error(404, &format!("{} is not under /replay/<route>/", request.path));
+        };
+        let responder = self.routes.lock().ok().and_then(|routes| routes.get(&id).cloned());
+        match responder {
+            Some(responder) => responder.respond(&RecordedRequest { path: path.to_owned(), ..request.clone() }),
+            None => Reply::error(404, &format!("no replay route {id}: its case has finished")),
+        }
+    }
+}
+
 /// A running loopback server. Stops when dropped.
 pub struct WireServer {
     addr: SocketAddr,
-    requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    requests: Option<Arc<Mutex<Vec<RecordedRequest>>>>,
     task: JoinHandle<()>,
 }
 
 impl WireServer {
-    /// Binds 127.0.0.1 on a free port and serves until dropped.
+    /// Binds 127.0.0.1 on a free port and serves until dropped, keeping every request
+    /// it saw (see [`WireServer::requests`]).
     pub async fn start(responder: Arc<dyn Responder>) -> std::io::Result<WireServer> {
-        Self::start_on(0, responder).await
+        Self::start_on(0, responder, true).await
     }
 
     /// Binds 127.0.0.1 on `port` (0: any free port). Never another interface: replayed
-    /// traffic is for this machine only.
-    pub(crate) async fn start_on(port: u16, responder: Arc<dyn Responder>) -> std::io::Result<WireServer> {
+    /// traffic is for this machine only. `keep`: hold every request for
+    /// [`WireServer::requests`] (tests); a replay or `serve` server keeps none, so its
+    /// memory stays flat however many requests it answers.
+    pub(crate) async fn start_on(port: u16, responder: Arc<dyn Responder>, keep: bool) -> std::io::Result<WireServer> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
-        let requests = Arc::new(Mutex::new(Vec::new()));
+        let requests = keep.then(|| Arc::new(Mutex::new(Vec::new())));
         let seen = requests.clone();
         let task = tokio::spawn(async move {
             loop {
@@ -199,9 +260,9 @@ impl WireServer {
         format!("http://{}", self.addr)
     }
 
-    /// The requests served so far, in arrival order.
+    /// The requests served so far, in arrival order (none unless it keeps them).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+        self.requests.as_ref().and_then(|r| r.lock().ok().map(|r| r.clone())).unwrap_or_default()
     }
 }
 
@@ -214,7 +275,7 @@ impl Drop for WireServer {
 async fn handle(
     req: Request<Incoming>,
     responder: Arc<dyn Responder>,
-    seen: Arc<Mutex<Vec<RecordedRequest>>>,
+    seen: Option<Arc<Mutex<Vec<RecordedRequest>>>>,
 ) -> Result<Response<Chunks>, Infallible> {
     let method = req.method().to_string();
     let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
@@ -236,7 +297,7 @@ async fn handle(
     };
     let recorded = RecordedRequest { method, path, headers, auth_scheme, body };
     let reply = responder.respond(&recorded);
-    if let Ok(mut all) = seen.lock() {
+    if let Some(Ok(mut all)) = seen.as_ref().map(|s| s.lock()) {
         all.push(recorded);
     }
     if !reply.delay.is_zero() {

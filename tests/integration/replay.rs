@@ -302,3 +302,19 @@ fn the_json_report_records_the_mode_with_auto_hits_and_misses() {
     let explicit = report(Some("auto"));
     assert_eq!(explicit["mode"]["requested"], "auto");
 }
+
+/// Issue 15: cassettes are read when their case runs; a corrupt one fails its own case,
+/// naming the file, and the others replay through the run's one server.
+#[test]
+fn a_corrupt_cassette_fails_only_its_own_case() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(crate::support::run_in(dir.path(), &["init", "suite"]).status.code(), Some(0));
+    let suite = dir.path().join("suite");
+    std::fs::write(suite.join("cassettes/decimals-chat.json"), "{\"format\": 1,\n  \"scenario\": tru").unwrap();
+    let out = run_isolated(&suite, &["run", "--mode", "replay"], &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains("5 cases: 4 passed, 0 failed, 1 errored"), "{text}");
+    assert!(text.contains("cassettes/decimals-chat.json:2:"), "{text}");
+    assert!(text.contains("not a cassette"), "{text}");
+}

@@ -42,6 +42,9 @@ type HttpResponse = aws_smithy_runtime_api::http::Response;
 #[derive(Clone)]
 pub(crate) struct ConverseClient {
     client: aws_sdk_bedrockruntime::Client,
+    /// An endpoint for this view's calls only (a replay route), set per call so that
+    /// the client, its HTTPS stack and its connections stay shared.
+    endpoint: Option<String>,
     /// For messages: the endpoint override, or the region.
     target: String,
     region: String,
@@ -76,10 +79,23 @@ impl ConverseClient {
         }
         ConverseClient {
             client: aws_sdk_bedrockruntime::Client::from_conf(config.build()),
+            endpoint: None,
             target: endpoint.map_or_else(|| format!("Bedrock in {region}"), str::to_owned),
             region: region.to_owned(),
             max_response_bytes: limits.max_response_bytes,
         }
+    }
+}
+
+impl ConverseClient {
+    /// This client, sending to `endpoint` instead: same SDK client, same connections.
+    pub(crate) fn with_endpoint(&self, endpoint: &str) -> ConverseClient {
+        ConverseClient { endpoint: Some(endpoint.to_owned()), target: endpoint.to_owned(), ..self.clone() }
+    }
+
+    /// The per-call configuration: the view's endpoint, if any.
+    fn call_config(&self) -> Option<Builder> {
+        self.endpoint.as_ref().map(|e| Builder::default().endpoint_url(e))
     }
 }
 
@@ -95,7 +111,7 @@ pub(crate) async fn call(client: &ConverseClient, req: &CallRequest, stream: boo
         Err(e) => Some(e),
         Ok(parts) if stream => converse_stream(client, req, parts, &mut assembler, wire.as_mut()).await,
         Ok(parts) => {
-            let sent = client
+            let operation = client
                 .client
                 .converse()
                 .model_id(&req.model)
@@ -103,9 +119,11 @@ pub(crate) async fn call(client: &ConverseClient, req: &CallRequest, stream: boo
                 .set_system(parts.system)
                 .set_inference_config(parts.inference)
                 .set_additional_model_request_fields(parts.additional)
-                .set_tool_config(parts.tools)
-                .send()
-                .await;
+                .set_tool_config(parts.tools);
+            let sent = match client.call_config() {
+                Some(config) => operation.customize().config_override(config).send().await,
+                None => operation.send().await,
+            };
             match sent {
                 Ok(output) => {
                     read_output(&output, &mut assembler);
@@ -158,7 +176,7 @@ async fn converse_stream(
     assembler: &mut Assembler,
     wire: Option<&mut WireResponse>,
 ) -> Option<CallError> {
-    let sent = client
+    let operation = client
         .client
         .converse_stream()
         .model_id(&req.model)
@@ -166,9 +184,11 @@ async fn converse_stream(
         .set_system(parts.system)
         .set_inference_config(parts.inference)
         .set_additional_model_request_fields(parts.additional)
-        .set_tool_config(parts.tools)
-        .send()
-        .await;
+        .set_tool_config(parts.tools);
+    let sent = match client.call_config() {
+        Some(config) => operation.customize().config_override(config).send().await,
+        None => operation.send().await,
+    };
     let mut output = match sent {
         Ok(output) => output,
         Err(e) => {

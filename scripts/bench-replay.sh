@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Benchmark (issue 15): replay, the main job, against live on the same cases.
+#
+# Builds suites of `chat` cases (a matrix over params.extra.case, so every case has its
+# own request, cassette and snapshot), records them once through `serve`, then measures
+# with hyperfine (wall) and getrusage (CPU, peak memory), medians of RUNS runs:
+#   - 500 cases replayed (--mode replay --concurrency 50), process start included;
+#   - the same 500 cases live against `serve` waiting 100 ms per request;
+#   - 500 cases in auto mode, half hits (cassettes) and half misses (live, 100 ms);
+#   - 10,000 cases replayed: wall, CPU and peak memory;
+#   - process start alone (load and plan 500 cases, select none).
+#
+#   scripts/bench-replay.sh [RUNS]     (default 7; needs hyperfine and python3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-7}
+
+if ! command -v hyperfine >/dev/null; then
+  sudo=; [ "$(id -u)" != 0 ] && sudo=sudo
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq hyperfine >/dev/null
+fi
+cargo build --release --quiet
+bin=$PWD/target/release/gpt-oss-scenarios
+unset CI INSTA_UPDATE INSTA_FORCE_PASS
+export OPENAI_API_KEY=bench NO_COLOR=1
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+suite() { # $1 = folder, $2 = cases
+  mkdir -p "$1/.git" "$1/scenarios"
+  python3 - "$1/scenarios/bench.yaml" "$2" <<'PY'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+values = ", ".join(str(i) for i in range(n))
+open(path, "w").write(f"""name: bench
+api: chat
+model: openai.gpt-oss-20b-1:0
+prompt: Which planet do humans live on?
+expect:
+  - icontains: earth
+matrix:
+  params.extra.case: [{values}]
+""")
+PY
+}
+
+serve() { # $1 = latency; prints the base URL
+  local log=$work/serve-$1.log
+  "$bin" serve tests/fixtures/wire/cases/chat-20b-planet.json --latency "$1" > "$log" &
+  pids+=($!)
+  for _ in $(seq 50); do grep -q http "$log" 2>/dev/null && break; sleep 0.1; done
+  echo "$(grep -o 'http://[0-9.:]*' "$log" | head -1)/openai/v1"
+}
+fast=$(serve 0ms)
+slow=$(serve 100ms)
+
+suite "$work/s500" 500
+suite "$work/s10000" 10000
+for s in s500 s10000; do
+  (cd "$work/$s" && "$bin" run --mode record --accept --concurrency 50 --openai-base-url "$fast" >/dev/null)
+done
+# Auto mode: the same 500 cases, every second one without its cassette.
+cp -r "$work/s500" "$work/mix"
+(cd "$work/mix/cassettes" && ls | awk -F'[@.]' '$2 % 2 == 1' | xargs rm -f)
+echo "hits: $(ls "$work/mix/cassettes" | wc -l), misses: $((500 - $(ls "$work/mix/cassettes" | wc -l)))"
+
+common="--concurrency 50 --update-snapshots no"
+cd "$work"
+hyperfine --warmup 1 --runs "$runs" --export-json wall.json -N \
+  -n replay "$bin run s500/scenarios --mode replay $common" \
+  -n live "$bin run s500/scenarios --mode live $common --openai-base-url $slow" \
+  -n auto "$bin run mix/scenarios --mode auto $common --openai-base-url $slow" \
+  -n start "$bin run s500/scenarios --mode replay $common --filter none-such --allow-empty" >/dev/null
+
+measure() { # one run under getrusage: wall s, cpu s, peak RSS MiB
+  python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+t = time.perf_counter()
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=False).returncode
+wall = time.perf_counter() - t
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{wall:.4f} {r.ru_utime + r.ru_stime:.4f} {r.ru_maxrss / 1024:.1f} {code}")
+PY
+}
+for i in $(seq 1 "$runs"); do
+  echo "replay $(cd s500 && measure "$bin" run --mode replay $common)"
+  echo "live $(cd s500 && measure "$bin" run --mode live $common --openai-base-url "$slow")"
+  echo "auto $(cd mix && measure "$bin" run --mode auto $common --openai-base-url "$slow")"
+  echo "start $(cd s500 && measure "$bin" run --mode replay $common --filter none-such --allow-empty)"
+done > rusage.txt
+for i in $(seq 1 3); do
+  echo "big $(cd s10000 && measure "$bin" run --mode replay $common)"
+done >> rusage.txt
+
+python3 - "$runs" <<'PY'
+import json, statistics, sys
+runs = sys.argv[1]
+wall = {r["command"]: r["median"] for r in json.load(open("wall.json"))["results"]}
+rows = {}
+for line in open("rusage.txt"):
+    name, w, cpu, rss, code = line.split()
+    rows.setdefault(name, []).append((float(w), float(cpu), float(rss), int(code)))
+def med(name, i):
+    return statistics.median(r[i] for r in rows[name])
+for name in rows:
+    bad = [r[3] for r in rows[name] if r[3] != 0]
+    if bad:
+        print(f"WARNING: {name} exited {bad[0]} in {len(bad)} run(s)")
+cpu_case = {n: med(n, 1) / 500 * 1000 for n in ("replay", "live", "auto", "start")}
+print(f"medians over {runs} runs, 500 chat cases, --concurrency 50 (hyperfine wall; getrusage CPU and peak RSS)")
+print(f"  replay : wall {wall['replay']:.3f} s, CPU {med('replay', 1):.3f} s = {cpu_case['replay']:.3f} ms/case, peak {med('replay', 2):.1f} MiB"
+      f"  -> wall {'met' if wall['replay'] <= 0.2 else 'MISSED'} (<= 0.2 s), CPU {'met' if cpu_case['replay'] <= 0.3 else 'MISSED'} (<= 0.3 ms/case)")
+print(f"  live   : wall {wall['live']:.3f} s, CPU {med('live', 1):.3f} s = {cpu_case['live']:.3f} ms/case, peak {med('live', 2):.1f} MiB (server waits 100 ms)")
+print(f"  auto   : wall {wall['auto']:.3f} s, CPU {med('auto', 1):.3f} s = {cpu_case['auto']:.3f} ms/case (250 hits, 250 misses)")
+start = med('start', 1)
+hit = (med('auto', 1) - start) - (med('live', 1) - start) / 2
+print(f"           per hit: {hit / 250 * 1000:.3f} ms of CPU (auto minus half of live, without start) vs replay {(med('replay', 1) - start) / 500 * 1000:.3f} ms per case")
+print(f"  start  : wall {wall['start']:.3f} s, CPU {start:.3f} s (load and plan 500 cases, none run)")
+print(f"10,000 cases replayed: wall {med('big', 0):.2f} s, CPU {med('big', 1):.2f} s, peak {med('big', 2):.1f} MiB"
+      f"  -> {'met' if med('big', 2) < 80 else 'MISSED'} (< 80 MB)")
+PY

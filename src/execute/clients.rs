@@ -1,0 +1,177 @@
+//! [`Clients`]: the transports' clients, built once and shared by every case of a run,
+//! and the run's one loopback replay server.
+//!
+//! What is costly to build is built once: the AWS SDK client per region and endpoint
+//! (its HTTPS stack and TLS roots), and one reqwest client under every chat client.
+//! Replay reuses them too: every case's cassette is routed on one server under its own
+//! path prefix, and the case's clients are a cheap view with that prefix
+//! ([`Clients::routed`]), not new clients.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::plan::Case;
+use crate::providers::bedrock_converse::ConverseClient;
+use crate::providers::openai_chat::{ChatClient, http_client};
+use crate::providers::{Connection, Environment, Limits, authority, is_bedrock_host, resolve_connection};
+use crate::response::{CallError, ErrorKind};
+use crate::wire::server::{Responder, Route, Router, WireServer};
+
+/// Clients by endpoint, built on first use and shared by all cases.
+pub struct Clients {
+    shared: Arc<Shared>,
+    /// Replay: this case's route on the run's loopback server (`/replay/<id>`),
+    /// appended to every endpoint.
+    route: Option<String>,
+}
+
+struct Shared {
+    env: Environment,
+    flags: Connection,
+    /// Replay and loopback tests: every client gets this key and no credential chain.
+    placeholder_key: Option<&'static str>,
+    limits: Limits,
+    converse: Mutex<HashMap<(String, Option<String>), ConverseClient>>,
+    chat: Mutex<HashMap<String, ChatClient>>,
+    /// Under every chat client: one connection pool, TLS roots loaded once.
+    http: OnceLock<Result<reqwest::Client, CallError>>,
+    /// The run's replay server, started by the first case that replays.
+    replay: OnceCell<Result<Replay, String>>,
+}
+
+/// One loopback server for a whole run's replay, and the clients pointed at it.
+struct Replay {
+    router: Arc<Router>,
+    clients: Clients,
+    /// Kept for as long as the run: dropping it stops the server.
+    _server: WireServer,
+}
+
+impl Clients {
+    fn with(env: Environment, flags: Connection, placeholder_key: Option<&'static str>, limits: Limits) -> Clients {
+        let shared = Shared {
+            env,
+            flags,
+            placeholder_key,
+            limits,
+            converse: Mutex::default(),
+            chat: Mutex::default(),
+            http: OnceLock::new(),
+            replay: OnceCell::new(),
+        };
+        Clients { shared: Arc::new(shared), route: None }
+    }
+
+    /// `flags` are endpoint overrides from the command line; they win over scenario
+    /// fields, which win over the environment.
+    pub(crate) fn new(env: Environment, flags: Connection, limits: Limits) -> Arc<Clients> {
+        Arc::new(Clients::with(env, flags, None, limits))
+    }
+
+    /// Clients for a loopback server (replay, tests): every endpoint is `flags`', and a
+    /// placeholder key stands in for credentials, which the server ignores. With none,
+    /// the AWS SDK would walk its credential chain, which can reach the network.
+    pub fn loopback(flags: Connection) -> Arc<Clients> {
+        Arc::new(Clients::with(Environment::default(), flags, Some("loopback"), Limits::default()))
+    }
+
+    /// Where `case`'s requests go: flags, then scenario fields, then the environment.
+    pub(crate) fn connection(&self, case: &Case) -> Connection {
+        resolve_connection(&self.shared.flags, case, &self.shared.env)
+    }
+
+    /// Serves `responder` under a new route of the run's replay server (started on
+    /// first use) and returns the route, which lives until dropped, with the clients
+    /// that reach it.
+    pub(crate) async fn replay(&self, responder: Arc<dyn Responder>) -> Result<(Route, Clients), String> {
+        let replay = self
+            .shared
+            .replay
+            .get_or_init(|| async {
+                let router = Arc::new(Router::default());
+                let server = WireServer::start_on(0, router.clone(), false)
+                    .await
+                    .map_err(|e| format!("cannot start the replay server: {e}"))?;
+                let url = server.url();
+                let flags = Connection { bedrock_endpoint: Some(url.clone()), openai_base_url: Some(url) };
+                let clients = Clients::with(Environment::default(), flags, Some("loopback"), Limits::default());
+                Ok(Replay { router, clients, _server: server })
+            })
+            .await
+            .as_ref()
+            .map_err(Clone::clone)?;
+        let route = replay.router.add(responder);
+        let clients = Clients { shared: replay.clients.shared.clone(), route: Some(route.prefix()) };
+        Ok((route, clients))
+    }
+
+    /// `endpoint` with this view's route, if it has one.
+    fn routed(&self, endpoint: &str) -> String {
+        match &self.route {
+            Some(route) => format!("{}{route}", endpoint.trim_end_matches('/')),
+            None => endpoint.to_owned(),
+        }
+    }
+
+    pub(crate) async fn converse(&self, region: &str, endpoint: Option<String>) -> ConverseClient {
+        let shared = &self.shared;
+        let mut cache = shared.converse.lock().await;
+        let key = (region.to_owned(), endpoint);
+        let client = match cache.get(&key) {
+            Some(client) => client.clone(),
+            None => {
+                let client = ConverseClient::new(region, key.1.as_deref(), shared.placeholder_key, shared.limits).await;
+                cache.insert(key.clone(), client.clone());
+                client
+            }
+        };
+        match (&self.route, &key.1) {
+            (Some(_), Some(endpoint)) => client.with_endpoint(&self.routed(endpoint)),
+            _ => client,
+        }
+    }
+
+    pub(crate) async fn chat(&self, base_url: &str) -> Result<ChatClient, CallError> {
+        let shared = &self.shared;
+        let key = shared.placeholder_key.or_else(|| shared.env.chat_key(base_url).map(|(_, key)| key));
+        if key.is_none() && is_bedrock(base_url) {
+            return Err(CallError::new(
+                ErrorKind::Auth,
+                None,
+                format!(
+                    "no API key for {base_url}: set OPENAI_API_KEY or AWS_BEARER_TOKEN_BEDROCK (a Bedrock API key)"
+                ),
+            ));
+        }
+        let http = shared.http.get_or_init(|| http_client(shared.limits)).clone()?;
+        // A routed client is one case's view, cheap to build: not cached.
+        if self.route.is_some() {
+            return Ok(ChatClient::new(&self.routed(base_url), key, shared.limits, http));
+        }
+        let mut cache = shared.chat.lock().await;
+        if let Some(client) = cache.get(base_url) {
+            return Ok(client.clone());
+        }
+        let client = ChatClient::new(base_url, key, shared.limits, http);
+        cache.insert(base_url.to_owned(), client.clone());
+        Ok(client)
+    }
+}
+
+fn is_bedrock(base_url: &str) -> bool {
+    authority(base_url).split(':').next().is_some_and(is_bedrock_host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bedrock_hosts_are_recognized() {
+        assert!(is_bedrock("https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1"));
+        assert!(!is_bedrock("http://127.0.0.1:8080/v1"));
+        assert!(!is_bedrock("https://amazonaws.com.evil.example/v1"));
+    }
+}
