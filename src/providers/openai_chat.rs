@@ -67,6 +67,9 @@ impl ChatClient {
             .with_api_key(api_key.unwrap_or_default())
             .with_org_id("")
             .with_project_id("");
+        // `Client::build`, not `with_config`: that one builds a reqwest client of its
+        // own, loading the TLS roots again for every chat client.
+        let shared = http.clone();
         let service = tower::service_fn(move |factory: HttpRequestFactory| {
             let http = http.clone();
             async move {
@@ -84,7 +87,7 @@ impl ChatClient {
                 Err(OpenAIError::Boxed(Box::new(HttpFailure { status, retry_after, body })))
             }
         });
-        let client = Client::with_config(config).with_http_service(service);
+        let client = Client::build(shared, config).with_http_service(service);
         ChatClient { client, base_url, max_response_bytes: limits.max_response_bytes }
     }
 }
