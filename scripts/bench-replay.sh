@@ -10,7 +10,7 @@
 #   - 10,000 cases replayed: wall, CPU and peak memory;
 #   - process start alone (load and plan 500 cases, select none).
 #
-#   scripts/bench-replay.sh [RUNS]     (default 7; needs hyperfine and python3)
+#   scripts/bench-replay.sh [RUNS]     (default 7; needs python3; installs hyperfine if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-7}
@@ -75,14 +75,17 @@ hyperfine --warmup 1 --runs "$runs" --export-json wall.json -N \
   -n auto "$bin run mix/scenarios --mode auto $common --openai-base-url $slow" \
   -n start "$bin run s500/scenarios --mode replay $common --filter none-such --allow-empty" >/dev/null
 
-measure() { # one run under getrusage: wall s, cpu s, peak RSS MiB
+measure() { # one run under getrusage: wall s, cpu s, peak RSS MiB, exit code
   python3 - "$@" <<'PY'
 import resource, subprocess, sys, time
+# Counted from here: a pyenv shim may have run children of this process before it.
+before = resource.getrusage(resource.RUSAGE_CHILDREN)
 t = time.perf_counter()
-code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=False).returncode
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode
 wall = time.perf_counter() - t
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(f"{wall:.4f} {r.ru_utime + r.ru_stime:.4f} {r.ru_maxrss / 1024:.1f} {code}")
+cpu = (r.ru_utime - before.ru_utime) + (r.ru_stime - before.ru_stime)
+print(f"{wall:.4f} {cpu:.4f} {r.ru_maxrss / 1024:.1f} {code}")
 PY
 }
 for i in $(seq 1 "$runs"); do

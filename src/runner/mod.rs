@@ -16,7 +16,7 @@ use crate::execute::{self, Clients, RetryPolicy};
 use crate::plan::{Case, SkipReason};
 use crate::response::{CallError, ErrorKind, ModelResponse, Usage};
 use crate::scenario::Mode;
-use crate::verdict::{self, CaseVerdict, SnapshotSettings, SnapshotStatus, Status};
+use crate::verdict::{self, CaseVerdict, SnapshotSettings, SnapshotStatus, Status, UpdateAction};
 use limit::AdaptiveLimit;
 
 /// How a run behaves.
@@ -208,12 +208,15 @@ async fn run_case(case: Arc<Case>, clients: Arc<Clients>, options: RunnerOptions
     let started = Instant::now();
     let mode = options.mode.or(case.spec.mode).unwrap_or(Mode::Auto);
     let responses = execute::modes::run_samples(&case, &clients, &options.retry, mode).await;
-    // Judging reads and writes snapshot files: blocking work. `block_in_place` hands
-    // this worker's other tasks to another thread while it runs, which costs far less
-    // than a trip to the blocking pool per case (a third of replay's CPU). It needs the
-    // multi-threaded runtime, which every caller builds; a panic ends the task, which
-    // the join above reports as an internal error.
-    let verdict = tokio::task::block_in_place(|| verdict::judge(&case, responses, options.snapshots));
+    // Judging may write snapshot files, with an fsync: blocking work, which
+    // `block_in_place` keeps from stalling this worker's other tasks (it needs the
+    // multi-threaded runtime, which every caller builds). A judge that only reads a
+    // small snapshot (nothing is written on CI, where replay runs most) is cheaper
+    // inline: a fifth of replay's CPU (`scripts/bench-replay.sh`). A panic ends the
+    // task, which the join above reports as an internal error.
+    let judge = || verdict::judge(&case, responses, options.snapshots);
+    let verdict =
+        if options.snapshots.action == UpdateAction::Nothing { judge() } else { tokio::task::block_in_place(judge) };
     CaseResult { case, verdict, duration: started.elapsed(), skip_reason: None }
 }
 
