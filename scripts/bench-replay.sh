@@ -48,15 +48,15 @@ matrix:
 PY
 }
 
-serve() { # $1 = latency; prints the base URL
+serve() { # $1 = latency; sets $url to the base URL (in this shell, so cleanup sees the pid)
   local log=$work/serve-$1.log
   "$bin" serve tests/fixtures/wire/cases/chat-20b-planet.json --latency "$1" > "$log" &
   pids+=($!)
   for _ in $(seq 50); do grep -q http "$log" 2>/dev/null && break; sleep 0.1; done
-  echo "$(grep -o 'http://[0-9.:]*' "$log" | head -1)/openai/v1"
+  url="$(grep -o 'http://[0-9.:]*' "$log" | head -1)/openai/v1"
 }
-fast=$(serve 0ms)
-slow=$(serve 100ms)
+serve 0ms; fast=$url
+serve 100ms; slow=$url
 
 suite "$work/s500" 500
 suite "$work/s10000" 10000

@@ -16,6 +16,12 @@ pub(crate) fn shown(path: &Path) -> String {
     path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
 }
 
+/// A relative path with `/` between its parts on every platform, as files that travel
+/// between machines (cassettes, snapshots, workflows) hold it.
+pub(crate) fn slashed(path: &Path) -> String {
+    path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
 /// A failed write or removal, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FsError {

@@ -46,25 +46,18 @@ pub struct ModelResponse {
 }
 
 /// Where an answer came from, as the JSON report records it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Source {
     /// The endpoint, nothing written.
     #[default]
+    #[serde(rename = "live")]
     Live,
-    /// The endpoint, and the cassette was written from it.
+    /// The endpoint, and the case's cassette was written from it.
+    #[serde(rename = "record")]
     Recorded,
-    /// A cassette, through the loopback server.
+    /// The case's cassette (a missing or broken one too: the case did not go live).
+    #[serde(rename = "replay")]
     Replayed,
-}
-
-impl Source {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Source::Live => "live",
-            Source::Recorded => "record",
-            Source::Replayed => "replay",
-        }
-    }
 }
 
 /// A tool call the model asked for.

@@ -142,11 +142,11 @@ pub(crate) fn init(dir: &Path) -> u8 {
 fn write_new(dir: &Path, name: &str, text: &str) -> Result<(), InitError> {
     let path = dir.join(name);
     if path.exists() {
-        println!("kept    {} (exists)", path.display());
+        println!("kept    {} (exists)", crate::fs::shown(&path));
         return Ok(());
     }
     crate::fs::write_atomic(&path, text)?;
-    println!("created {}", path.display());
+    println!("created {}", crate::fs::shown(&path));
     Ok(())
 }
 
@@ -160,20 +160,15 @@ fn scaffold(dir: &Path) -> Result<(), InitError> {
     write_new(dir, "schema/defaults.schema.json", &pretty(SchemaKind::Defaults))?;
     write_new(dir, ".env.example", ENV_EXAMPLE)?;
     // GitHub reads workflows only at the repository root: inside an existing repository
-    // they go there, working in the suite's folder.
-    let (repo, suite) = match repository_root(dir) {
-        Some(root) if root != load::absolute(dir) => {
-            let suite = load::absolute(dir).strip_prefix(&root).map(|p| p.to_path_buf()).unwrap_or_default();
-            (root, Some(suite.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")))
-        }
-        _ => (dir.to_path_buf(), None),
-    };
-    let shown_repo = if suite.is_some() { PathBuf::from(crate::fs::shown(&repo)) } else { dir.to_path_buf() };
+    // they go there, working in the suite's folder. Outside any, DIR becomes one below.
+    let repo = load::repository_root(dir);
+    let suite = repo.as_deref().and_then(|root| load::absolute(dir).strip_prefix(root).ok().map(crate::fs::slashed));
+    let workflows = repo.as_deref().filter(|_| suite.as_deref().is_some_and(|s| !s.is_empty())).unwrap_or(dir);
     for (name, template) in [
         ("scenarios.yml", include_str!("templates/ci.yml")),
         ("scenarios-nightly.yml", include_str!("templates/nightly.yml")),
     ] {
-        write_new(&shown_repo, &format!(".github/workflows/{name}"), &workflow(template, suite.as_deref()))?;
+        write_new(workflows, &format!(".github/workflows/{name}"), &workflow(template, suite.as_deref()))?;
     }
     let ignore = dir.join(".gitignore");
     let current = std::fs::read_to_string(&ignore).unwrap_or_default();
@@ -182,9 +177,8 @@ fn scaffold(dir: &Path) -> Result<(), InitError> {
         crate::fs::write_atomic(&ignore, &format!("{current}{sep}.env\n"))?;
         println!("added   .env to {}", ignore.display());
     }
-    // The project root (the nearest folder holding .git) decides where cassettes and
-    // snapshots go. Outside any repository, DIR becomes one, as `cargo new` does.
-    if repository_root(dir).is_none() {
+    // Outside any repository, DIR becomes one, as `cargo new` does.
+    if repo.is_none() {
         let made = std::process::Command::new("git").arg("init").arg("-q").arg(dir).status();
         match made {
             Ok(status) if status.success() => println!("created a git repository in {}", dir.display()),
@@ -217,7 +211,7 @@ fn write_cassette(case: &Case) -> Result<(), InitError> {
         .collect::<Result<Vec<Interaction>, InitError>>()?;
     let cassette = Cassette {
         format: cassette::FORMAT,
-        scenario: case.source.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"),
+        scenario: crate::fs::slashed(&case.source),
         case: case.id.clone(),
         api: case.api,
         model: case.model.clone(),
@@ -291,44 +285,19 @@ enum InitError {
     Failed(String),
 }
 
-/// The nearest folder holding `.git` at or above `dir`.
-fn repository_root(dir: &Path) -> Option<PathBuf> {
-    load::absolute(dir).ancestors().find(|d| d.join(".git").exists()).map(Path::to_path_buf)
-}
-
 /// A workflow template with this tool's version filled in, so that CI installs the
-/// release that scaffolded the suite. For a suite in a subfolder of its repository
-/// (`suite`, with `/` separators), commands run there, and the artifact paths, which
-/// GitHub resolves from the repository root, are prefixed with it.
+/// release that scaffolded the suite, and the suite's folder below the repository root
+/// (`qa/suite`; empty or none for a suite at the root): commands run there, and the
+/// artifact paths, which GitHub resolves from the repository root, start with it.
 fn workflow(template: &str, suite: Option<&str>) -> String {
-    let text = template.replace("GPT_OSS_SCENARIOS_VERSION", env!("CARGO_PKG_VERSION"));
-    let Some(suite) = suite else { return text };
-    let mut out = String::with_capacity(text.len() + 200);
-    // The indentation of a `path: |` key while its block of paths lasts.
-    let mut block: Option<usize> = None;
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        if block.is_some_and(|key| indent <= key || trimmed.is_empty()) {
-            block = None;
-        }
-        if line == "jobs:" {
-            out.push_str(&format!("defaults:\n  run:\n    working-directory: {suite}\n"));
-        }
-        match trimmed.strip_prefix("path: ") {
-            Some("|") => block = Some(indent),
-            Some(path) => {
-                out.push_str(&format!("{}path: {suite}/{path}\n", &line[..indent]));
-                continue;
-            }
-            None if block.is_some() => {
-                out.push_str(&format!("{}{suite}/{trimmed}\n", &line[..indent]));
-                continue;
-            }
-            None => {}
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
+    let suite = suite.filter(|s| !s.is_empty());
+    let prefix = suite.map(|s| format!("{s}/")).unwrap_or_default();
+    // Inside double quotes the folder is escaped as JSON, which YAML reads alike.
+    let quoted = |text: &str| serde_json::to_string(text).unwrap_or_default();
+    let inner = |text: &str| quoted(text).trim_matches('"').to_owned();
+    template
+        .replace("GPT_OSS_SCENARIOS_VERSION", env!("CARGO_PKG_VERSION"))
+        .replace("\"SUITE_DIR\"", &quoted(suite.unwrap_or(".")))
+        .replace("\"SUITE_PREFIX", &format!("\"{}", inner(&prefix)))
+        .replace("SUITE_PREFIX", &prefix)
 }

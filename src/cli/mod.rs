@@ -125,7 +125,8 @@ pub(crate) enum Command {
         /// recorded request body is the one received).
         #[arg(long = "match", value_enum, default_value_t = crate::execute::playback::Match::Order)]
         matching: crate::execute::playback::Match,
-        /// Append one JSON line per request to FILE: path, the recording served, mismatch.
+        /// Write one JSON line per request to FILE (created, or truncated): path, the
+        /// recording served, mismatch.
         #[arg(long, value_name = "FILE")]
         log: Option<PathBuf>,
     },
@@ -354,7 +355,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
 /// so the suite's snapshots, cassettes and `.env` are the ones used, and paths print
 /// relative to the suite, as cargo prints them relative to the package. Output files
 /// named on the command line stay where the user meant them.
-fn enter_suite_root(command: &mut Command) -> std::io::Result<()> {
+fn enter_suite_root(command: &mut Command) -> Result<(), SuiteRootError> {
     let defaulted = |paths: &[PathBuf]| paths.is_empty() || paths == [PathBuf::from("scenarios")];
     let applies = match command {
         Command::Validate { paths } | Command::List { paths, .. } | Command::Snapshots { paths, .. } => {
@@ -367,25 +368,19 @@ fn enter_suite_root(command: &mut Command) -> std::io::Result<()> {
     if !applies || std::path::Path::new("scenarios").is_dir() {
         return Ok(());
     }
-    let Some(root) = suite_root(&std::env::current_dir()?) else { return Ok(()) };
+    let Some(root) = std::env::current_dir().ok().and_then(|cwd| crate::load::suite_above(&cwd)) else { return Ok(()) };
     if let Command::Run(args) = command {
         for file in [&mut args.report_json, &mut args.junit, &mut args.summary_md].into_iter().flatten() {
             *file = crate::load::absolute(file);
         }
     }
-    std::env::set_current_dir(&root)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot enter the suite at {}: {e}", root.display())))
+    std::env::set_current_dir(&root).map_err(|source| SuiteRootError { root, source })
 }
 
-/// The nearest folder above `cwd` holding `scenarios/`, stopping at the repository root.
-fn suite_root(cwd: &std::path::Path) -> Option<PathBuf> {
-    for dir in cwd.ancestors() {
-        if dir != cwd && dir.join("scenarios").is_dir() {
-            return Some(dir.to_path_buf());
-        }
-        if dir.join(".git").exists() {
-            return None;
-        }
-    }
-    None
+/// The suite found above the working directory could not be entered.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to enter the suite at {}: {source}", root.display())]
+struct SuiteRootError {
+    root: PathBuf,
+    source: std::io::Error,
 }

@@ -93,7 +93,8 @@ pub(crate) fn serve(cases: &[PathBuf], port: u16, latency: Duration, matching: M
         }
     }
     let labels: Vec<String> = recordings.iter().map(|r| format!("{} [{}]", r.label, r.api.as_str())).collect();
-    let playback = match Playback::new(recordings, matching, log) {
+    let warn = Box::new(|warning: String| eprintln!("warning: {warning}"));
+    let playback = match Playback::new(recordings, matching, log, warn) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");

@@ -41,6 +41,15 @@ struct Shared {
     replay: OnceCell<Result<Replay, String>>,
 }
 
+/// The placeholder key of loopback clients.
+const LOOPBACK_KEY: Option<&str> = Some("loopback");
+
+/// The run's replay server could not start (kept as text: every case that replays
+/// reports the same first failure).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("failed to start the replay server: {0}")]
+pub(crate) struct ReplayError(String);
+
 /// One loopback server for a whole run's replay, and the clients pointed at it.
 struct Replay {
     router: Arc<Router>,
@@ -74,7 +83,7 @@ impl Clients {
     /// placeholder key stands in for credentials, which the server ignores. With none,
     /// the AWS SDK would walk its credential chain, which can reach the network.
     pub fn loopback(flags: Connection) -> Arc<Clients> {
-        Arc::new(Clients::with(Environment::default(), flags, Some("loopback"), Limits::default()))
+        Arc::new(Clients::with(Environment::default(), flags, LOOPBACK_KEY, Limits::default()))
     }
 
     /// Where `case`'s requests go: flags, then scenario fields, then the environment.
@@ -85,23 +94,22 @@ impl Clients {
     /// Serves `responder` under a new route of the run's replay server (started on
     /// first use) and returns the route, which lives until dropped, with the clients
     /// that reach it.
-    pub(crate) async fn replay(&self, responder: Arc<dyn Responder>) -> Result<(Route, Clients), String> {
+    pub(crate) async fn replay(&self, responder: Arc<dyn Responder>) -> Result<(Route, Clients), ReplayError> {
         let replay = self
             .shared
             .replay
             .get_or_init(|| async {
                 let router = Arc::new(Router::default());
-                let server = WireServer::start_on(0, router.clone(), false)
-                    .await
-                    .map_err(|e| format!("cannot start the replay server: {e}"))?;
+                let server = WireServer::start_on(0, router.clone(), false).await.map_err(|e| e.to_string())?;
                 let url = server.url();
                 let flags = Connection { bedrock_endpoint: Some(url.clone()), openai_base_url: Some(url) };
-                let clients = Clients::with(Environment::default(), flags, Some("loopback"), Limits::default());
+                // The run's limits hold in replay too (`--max-response-mib`).
+                let clients = Clients::with(Environment::default(), flags, LOOPBACK_KEY, self.shared.limits);
                 Ok(Replay { router, clients, _server: server })
             })
             .await
             .as_ref()
-            .map_err(Clone::clone)?;
+            .map_err(|reason| ReplayError(reason.clone()))?;
         let route = replay.router.add(responder);
         let clients = Clients { shared: replay.clients.shared.clone(), route: Some(route.prefix()) };
         Ok((route, clients))

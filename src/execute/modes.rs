@@ -78,19 +78,14 @@ async fn record(case: &Case, clients: &Clients, policy: &RetryPolicy) -> Vec<Mod
             .map(|r| r.wire.clone().map(|response| Interaction { request: request.clone(), response }))
             .collect()
     };
-    let problem = match interactions {
+    let written = match interactions {
         // Nothing came back at all (no connection, no credentials): there is nothing
         // to replay, and the error already says why.
-        None => None,
+        None => Ok(false),
         Some(interactions) => {
             let cassette = Cassette {
                 format: cassette::FORMAT,
-                scenario: case
-                    .source
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/"),
+                scenario: crate::fs::slashed(&case.source),
                 case: case.id.clone(),
                 api: case.api,
                 model: case.model.clone(),
@@ -104,16 +99,19 @@ async fn record(case: &Case, clients: &Clients, policy: &RetryPolicy) -> Vec<Mod
                 interactions,
             };
             let path = cassette::path_for(case);
-            crate::fs::write_atomic(&path, &cassette.to_text()).err().map(|e| e.to_string())
+            crate::fs::write_atomic(&path, &cassette.to_text()).map(|()| true)
         }
     };
-    if let (Some(problem), Some(first)) = (problem, responses.first_mut())
+    if let (Err(problem), Some(first)) = (&written, responses.first_mut())
         && first.error.is_none()
     {
-        first.error = Some(CallError::new(ErrorKind::Cassette, None, problem));
+        first.error = Some(CallError::new(ErrorKind::Cassette, None, problem.to_string()));
     }
-    for r in &mut responses {
-        r.source = Source::Recorded;
+    // Only answers a cassette now holds count as recorded.
+    if written.is_ok_and(|w| w) {
+        for r in &mut responses {
+            r.source = Source::Recorded;
+        }
     }
     responses
 }
@@ -132,7 +130,7 @@ async fn replay(case: &Case, clients: &Clients, cassette: Cassette) -> Vec<Model
     // until `_route` is dropped, to clients that are views of the run's.
     let (_route, routed) = match clients.replay(Arc::new(InOrder::new(replies))).await {
         Ok(found) => found,
-        Err(message) => return vec![replay_failed(message)],
+        Err(e) => return vec![replay_failed(e.to_string())],
     };
     // The cassette holds final outcomes: a recorded throttle is replayed as it was.
     let policy = RetryPolicy::none();

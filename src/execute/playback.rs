@@ -11,13 +11,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use bytes::Bytes;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
 use super::cassette::{Cassette, request_hash};
 use crate::scenario::Api;
 use crate::wire::server::{RecordedRequest, Reply, Responder};
-use crate::wire::{WireCase, WireError};
+use crate::wire::{WireCase, WireError, WireResponse};
 
 /// How a request finds its recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -42,6 +43,9 @@ pub(crate) struct Recording {
     /// [`request_hash`] of the recorded request, when its body was recorded.
     hash: Option<String>,
     reply: Reply,
+    /// The reply without its trailing usage chunk, for a streamed chat client that did
+    /// not ask for usage; `None` when there is no such chunk.
+    quiet: Option<Reply>,
 }
 
 /// A file `serve` cannot play, naming it.
@@ -60,7 +64,7 @@ pub(crate) enum PlaybackError {
         crate::fs::shown(path)
     )]
     UnknownApi { path: PathBuf, index: usize, path_in_file: String },
-    #[error("cannot write the log {}: {source}", crate::fs::shown(path))]
+    #[error("failed to create the log {}: {source}", crate::fs::shown(path))]
     Log { path: PathBuf, source: std::io::Error },
 }
 
@@ -68,21 +72,24 @@ pub(crate) enum PlaybackError {
 pub(crate) fn load(file: &Path, latency: Duration) -> Result<Vec<Recording>, PlaybackError> {
     let text = std::fs::read_to_string(file).map_err(|source| PlaybackError::Read { path: file.to_owned(), source })?;
     let shown = crate::fs::shown(file);
-    let encode = |index: usize, response| {
-        Reply::from_wire(response)
-            .map(|reply| Reply { delay: latency, ..reply })
-            .map_err(|source| PlaybackError::Encode { path: file.to_owned(), index: index + 1, source })
+    let recording = |index: usize, label: String, api: Api, model: Option<String>, hash, response: &WireResponse| {
+        let encode = |response: &WireResponse| {
+            Reply::from_wire(response)
+                .map(|reply| Reply { delay: latency, ..reply })
+                .map_err(|source| PlaybackError::Encode { path: file.to_owned(), index: index + 1, source })
+        };
+        let quiet = match without_usage_chunk(response) {
+            Some(quiet) => Some(encode(&quiet)?),
+            None => None,
+        };
+        Ok(Recording { label, api, model, hash, reply: encode(response)?, quiet })
     };
     let wire_error = match serde_json::from_str::<WireCase>(&text) {
         Ok(case) => {
-            let path = request_path(case.api, &case.model);
-            return Ok(vec![Recording {
-                label: format!("{shown} ({})", case.id),
-                api: case.api,
-                model: model_in_path(&path),
-                hash: case.request.is_object().then(|| request_hash(case.api, &case.request)),
-                reply: encode(0, &case.response)?,
-            }]);
+            let model = matches!(case.api, Api::Converse | Api::ConverseStream).then(|| case.model.clone());
+            let hash = case.request.is_object().then(|| request_hash(case.api, &case.request));
+            let label = format!("{shown} ({})", case.id);
+            return Ok(vec![recording(0, label, case.api, model, hash, &case.response)?]);
         }
         Err(e) => e,
     };
@@ -108,13 +115,9 @@ pub(crate) fn load(file: &Path, latency: Duration) -> Result<Vec<Recording>, Pla
                 path_in_file: request.path.clone(),
             })?;
             let at = if many { format!("#{}", i + 1) } else { String::new() };
-            Ok(Recording {
-                label: format!("{shown}{at} ({})", cassette.case),
-                api,
-                model: model_in_path(&request.path),
-                hash: Some(request_hash(api, &request.body)),
-                reply: encode(i, &interaction.response)?,
-            })
+            let label = format!("{shown}{at} ({})", cassette.case);
+            let hash = Some(request_hash(api, &request.body));
+            recording(i, label, api, model_in_path(&request.path), hash, &interaction.response)
         })
         .collect()
 }
@@ -133,15 +136,6 @@ pub(crate) fn api_of(path: &str, body: &Value) -> Option<Api> {
     }
 }
 
-/// What a client of `api` sends to, for messages.
-fn request_path(api: Api, model: &str) -> String {
-    match api {
-        Api::Converse => format!("/model/{model}/converse"),
-        Api::ConverseStream => format!("/model/{model}/converse-stream"),
-        Api::Chat | Api::ChatStream | Api::Agent => "/chat/completions".to_owned(),
-    }
-}
-
 /// The model of a Bedrock path (`/model/openai.gpt-oss-20b-1%3A0/converse`), decoded.
 fn model_in_path(path: &str) -> Option<String> {
     let rest = path.split_once("/model/")?.1;
@@ -154,6 +148,7 @@ pub(crate) struct Playback {
     recordings: Vec<Recording>,
     matching: Match,
     state: Mutex<State>,
+    warn: Box<dyn Fn(String) + Send + Sync>,
 }
 
 #[derive(Default)]
@@ -175,11 +170,13 @@ struct Outcome {
 }
 
 impl Playback {
-    /// `log`: append one JSON line per request to this file (created, or truncated).
+    /// `log`: one JSON line per request goes to this file (created, or truncated).
+    /// `warn` hears of a log line that could not be written (the caller prints).
     pub(crate) fn new(
         recordings: Vec<Recording>,
         matching: Match,
         log: Option<&Path>,
+        warn: Box<dyn Fn(String) + Send + Sync>,
     ) -> Result<Playback, PlaybackError> {
         let log = match log {
             Some(path) => {
@@ -190,7 +187,7 @@ impl Playback {
             None => None,
         };
         let state = State { served: vec![0; recordings.len()], log, ..State::default() };
-        Ok(Playback { recordings, matching, state: Mutex::new(state) })
+        Ok(Playback { recordings, matching, state: Mutex::new(state), warn })
     }
 
     fn choose(&self, state: &mut State, request: &RecordedRequest) -> Outcome {
@@ -222,30 +219,37 @@ impl Playback {
                             && (model.is_none() || r.model == model)
                     })
                     .collect();
-                match fits.iter().find(|&&i| state.served[i] == 0).or(fits.last()) {
-                    Some(&i) => i,
-                    None => match self.recordings.iter().find(|r| r.api == api) {
-                        Some(_) => {
-                            return refuse(
-                                400,
-                                format!(
-                                    "no recorded {} request has this body (hash {}): the client sends something other than what was recorded",
-                                    api.as_str(),
-                                    &hash[..12]
-                                ),
-                            );
-                        }
-                        None => return refuse(400, another_api(&self.recordings[0], api)),
-                    },
+                if let Some(&i) = fits.iter().find(|&&i| state.served[i] == 0).or(fits.last()) {
+                    i
+                } else if !self.recordings.iter().any(|r| r.api == api) {
+                    return refuse(400, another_api(&self.recordings[0], api));
+                } else if let Some(r) =
+                    self.recordings.iter().find(|r| r.api == api && r.hash.as_deref() == Some(&hash))
+                {
+                    let recorded = r.model.as_deref().unwrap_or("another model");
+                    let asked = model.as_deref().unwrap_or("none");
+                    return refuse(
+                        400,
+                        format!("{} has this body but was recorded for {recorded}, not {asked}", r.label),
+                    );
+                } else {
+                    let short = hash.get(..12).unwrap_or(&hash);
+                    return refuse(
+                        400,
+                        format!(
+                            "no recorded {} request has this body (hash {short}): the client sends something other than what was recorded",
+                            api.as_str()
+                        ),
+                    );
                 }
             }
         };
         state.served[index] += 1;
-        let reply = self.recordings[index].reply.clone();
-        let reply = if api == Api::ChatStream && body["stream_options"]["include_usage"] != true {
-            without_usage_chunk(reply)
-        } else {
-            reply
+        let recording = &self.recordings[index];
+        let asked_for_usage = body["stream_options"]["include_usage"] == true;
+        let reply = match &recording.quiet {
+            Some(quiet) if api == Api::ChatStream && !asked_for_usage => quiet.clone(),
+            _ => recording.reply.clone(),
         };
         Outcome { reply, served: Some(index), mismatch: None }
     }
@@ -282,7 +286,7 @@ impl Responder for Playback {
                 "mismatch": outcome.mismatch,
             });
             if let Err(e) = writeln!(log, "{line}") {
-                eprintln!("warning: cannot write the log {}: {e}", crate::fs::shown(path));
+                (self.warn)(format!("failed to write to the log {}: {e}", crate::fs::shown(path)));
             }
         }
         outcome.reply
@@ -292,22 +296,72 @@ impl Responder for Playback {
 /// An OpenAI stream without its trailing usage chunk (`choices: []`), which servers send
 /// only when `stream_options.include_usage` asks for it, and which clients that never
 /// asked may not expect (the upstream `completion_stream.py` indexes `choices[0]`).
-/// Untouched when there is none; otherwise one chunk per event.
-fn without_usage_chunk(reply: Reply) -> Reply {
-    let body: Vec<u8> = reply.chunks.iter().flat_map(|c| c.iter().copied()).collect();
-    let text = String::from_utf8_lossy(&body);
-    let events: Vec<&str> = text.split_inclusive("\n\n").collect();
-    let usage_only = |event: &str| {
-        event.lines().filter_map(|l| l.strip_prefix("data:")).any(|data| {
-            serde_json::from_str::<Value>(data.trim())
-                .is_ok_and(|v| v["choices"] == json!([]) && v["usage"].is_object())
-        })
-    };
-    if !events.iter().any(|e| usage_only(e)) {
-        return reply;
+/// `None` when there is none. Recorded `writes` keep every other byte boundary.
+fn without_usage_chunk(response: &WireResponse) -> Option<WireResponse> {
+    if response.json.is_some() {
+        return None;
     }
-    let kept: Vec<Bytes> = events.into_iter().filter(|e| !usage_only(e)).map(|e| Bytes::from(e.to_owned())).collect();
-    Reply { chunks: kept, ..reply }
+    if let (None, Some(sse)) = (&response.writes, &response.sse) {
+        let kept: Vec<String> = sse.iter().filter(|p| !usage_only(p)).cloned().collect();
+        return (kept.len() < sse.len()).then(|| WireResponse { sse: Some(kept), ..response.clone() });
+    }
+    let chunks = response.body_chunks().ok()?;
+    let body: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+    let cuts: Vec<(usize, usize)> = events(&body)
+        .into_iter()
+        .filter(|&(start, end)| {
+            let event = String::from_utf8_lossy(&body[start..end]);
+            event.lines().filter_map(|l| l.strip_prefix("data:")).any(usage_only)
+        })
+        .collect();
+    if cuts.is_empty() {
+        return None;
+    }
+    let mut writes = Vec::new();
+    let mut offset = 0;
+    for chunk in &chunks {
+        let kept: Vec<u8> = (offset..offset + chunk.len())
+            .filter(|&i| !cuts.iter().any(|&(start, end)| (start..end).contains(&i)))
+            .map(|i| body[i])
+            .collect();
+        offset += chunk.len();
+        if !kept.is_empty() {
+            writes.push(BASE64.encode(kept));
+        }
+    }
+    Some(WireResponse { writes: Some(writes), sse: None, sse_raw: None, ..response.clone() })
+}
+
+/// Whether an SSE data payload is the usage-only chunk.
+fn usage_only(data: &str) -> bool {
+    serde_json::from_str::<Value>(data.trim()).is_ok_and(|v| v["choices"] == json!([]) && v["usage"].is_object())
+}
+
+/// The byte ranges of the SSE events in `body`: each ends with a blank line, `\n\n` or
+/// `\r\n\r\n`; text after the last one is an event too.
+fn events(body: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < body.len() {
+        let end = if body[i..].starts_with(b"\r\n\r\n") {
+            Some(i + 4)
+        } else if body[i..].starts_with(b"\n\n") {
+            Some(i + 2)
+        } else {
+            None
+        };
+        match end {
+            Some(end) => {
+                out.push((start, end));
+                (start, i) = (end, end);
+            }
+            None => i += 1,
+        }
+    }
+    if start < body.len() {
+        out.push((start, body.len()));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -329,12 +383,35 @@ mod tests {
 
     #[test]
     fn the_usage_chunk_is_left_out_and_nothing_else() {
-        let sse = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":1}}\n\ndata: [DONE]\n\n";
-        let reply = Reply { chunks: vec![Bytes::from(&sse[..20]), Bytes::from(&sse[20..])], ..Reply::error(200, "x") };
-        let kept = without_usage_chunk(reply);
-        let text: String = kept.chunks.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
-        assert_eq!(text, "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n");
-        let plain = Reply { chunks: vec![Bytes::from("data: [DONE]\n\n")], ..Reply::error(200, "x") };
-        assert_eq!(without_usage_chunk(plain).chunks.len(), 1);
+        let usage = r#"{"choices":[],"usage":{"prompt_tokens":1}}"#;
+        let text = r#"{"choices":[{"delta":{"content":"hi"}}]}"#;
+        let sse = WireResponse {
+            status: 200,
+            sse: Some(vec![text.into(), usage.into(), "[DONE]".into()]),
+            ..WireResponse::default()
+        };
+        let quiet = without_usage_chunk(&sse).expect("a usage chunk to leave out");
+        assert_eq!(quiet.sse, Some(vec![text.to_owned(), "[DONE]".to_owned()]));
+        let plain = WireResponse { sse: Some(vec![text.into(), "[DONE]".into()]), ..sse.clone() };
+        assert_eq!(without_usage_chunk(&plain), None);
+        assert_eq!(without_usage_chunk(&WireResponse::json(200, json!({"choices": []}))), None);
+    }
+
+    #[test]
+    fn recorded_writes_keep_their_other_boundaries_with_either_line_ending() {
+        let body = "data: {\"choices\":[{}]}\r\n\r\ndata: {\"choices\":[],\"usage\":{}}\r\n\r\ndata: [DONE]\r\n\r\n";
+        let cut = [10, 30, 55];
+        let mut writes = Vec::new();
+        let mut last = 0;
+        for at in cut.into_iter().chain([body.len()]) {
+            writes.push(BASE64.encode(&body[last..at]));
+            last = at;
+        }
+        let recorded = WireResponse { status: 200, writes: Some(writes), ..WireResponse::default() };
+        let quiet = without_usage_chunk(&recorded).expect("a usage chunk to leave out");
+        let chunks: Vec<String> =
+            quiet.body_chunks().unwrap().iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+        assert_eq!(chunks.concat(), "data: {\"choices\":[{}]}\r\n\r\ndata: [DONE]\r\n\r\n");
+        assert_eq!(chunks[0], "data: {\"ch", "the first recorded write is untouched");
     }
 }

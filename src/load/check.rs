@@ -57,7 +57,9 @@ impl Ctx<'_> {
     }
 }
 
-/// Rules for one schema-valid scenario at `base` inside its file.
+/// Rules for one scenario at `base` inside its file. They run on what the schema
+/// rejected too (reading values with `get`, never assuming a shape), so that one pass
+/// reports every independent problem.
 pub(crate) fn scenario(raw: &Value, file: &Path, base: &str, spans: &SpanIndex) -> Vec<Diagnostic> {
     let mut cx = Ctx { file, base, spans, out: Vec::new() };
     prompt(&mut cx, raw);

@@ -27,9 +27,8 @@ use crate::schema::validators;
 pub struct LoadedScenario {
     /// The scenario file, as the user named it (relative paths stay relative).
     pub(crate) file: PathBuf,
-    /// The project the file belongs to: the nearest folder above it holding `.git`,
-    /// else the working directory when the file is below it, else the file's folder.
-    /// `snapshots/` lives here.
+    /// The project the file belongs to (see [`folders_up_to_root`]): `snapshots/` and
+    /// `cassettes/` live here.
     pub(crate) project_root: PathBuf,
     /// The file's path below `project_root`.
     pub(crate) source: PathBuf,
@@ -191,7 +190,7 @@ fn load_file(file: &Path, defaults: &mut defaults::DefaultsCache, suite: &mut Su
             .filter(|p| !schema_errors.iter().any(|s| covers(&s.pointer, &p.pointer, &pointer)))
             .collect();
         let schema_invalid = schema_errors.iter().any(|s| related(&s.pointer, &pointer));
-        let matrix_invalid = problems.iter().any(|p| p.pointer.starts_with(&format!("{pointer}/matrix")));
+        let matrix_invalid = problems.iter().any(|p| inside(&format!("{pointer}/matrix"), &p.pointer));
         suite.diagnostics.extend(problems);
         // A scenario with semantic problems is still planned (a missing model or a bad
         // matrix value is its own problem), unless its shape or its matrix is wrong:
@@ -252,9 +251,16 @@ fn covers(schema: &str, rule: &str, scenario: &str) -> bool {
     if rule == scenario { inside(scenario, schema) } else { schema != scenario && inside(schema, rule) }
 }
 
+/// Whether `dir` is a suite's folder: it holds `scenarios/`, with `snapshots/` and
+/// `cassettes/` beside it.
+fn holds_suite(dir: &Path) -> bool {
+    dir.join("scenarios").is_dir()
+}
+
 /// The folders from `file`'s own up to its project root, closest first. The project
-/// root is the nearest folder holding `.git`; failing that, the working directory when
-/// the file is below it; failing that, the file's own folder.
+/// root is the nearest folder that holds `scenarios/` or `.git`, so that a suite in a
+/// subfolder of a repository keeps its snapshots and cassettes beside it; failing that,
+/// the working directory when the file is below it; failing that, the file's own folder.
 pub(crate) fn folders_up_to_root(file: &Path) -> Vec<PathBuf> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let absolute = absolute(file);
@@ -262,7 +268,7 @@ pub(crate) fn folders_up_to_root(file: &Path) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     for dir in start.ancestors() {
         dirs.push(dir.to_path_buf());
-        if dir.join(".git").exists() {
+        if holds_suite(dir) || dir.join(".git").exists() {
             return dirs;
         }
     }
@@ -273,6 +279,25 @@ pub(crate) fn folders_up_to_root(file: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// The nearest folder holding `.git` at or above `dir`.
+pub(crate) fn repository_root(dir: &Path) -> Option<PathBuf> {
+    absolute(dir).ancestors().find(|d| d.join(".git").exists()).map(Path::to_path_buf)
+}
+
+/// The suite a command run from `cwd` means, the way cargo finds `Cargo.toml`: the
+/// nearest folder above `cwd` holding `scenarios/`, not above the repository root.
+pub(crate) fn suite_above(cwd: &Path) -> Option<PathBuf> {
+    for dir in cwd.ancestors() {
+        if dir != cwd && holds_suite(dir) {
+            return Some(dir.to_path_buf());
+        }
+        if dir.join(".git").exists() {
+            return None;
+        }
+    }
+    None
+}
+
 /// The project root of a scenario file (see [`folders_up_to_root`]).
 pub(crate) fn project_root(file: &Path) -> PathBuf {
     folders_up_to_root(file).pop().unwrap_or_default()
@@ -280,3 +305,31 @@ pub(crate) fn project_root(file: &Path) -> PathBuf {
 
 /// The suite's defaults files, read once each, keyed by folder.
 pub(crate) type DefaultsByDir = HashMap<PathBuf, Option<Arc<Value>>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_error_covers_rules_inside_what_it_rejected_only() {
+        // A value the schema rejected hides rules about it and inside it.
+        assert!(covers("/expect/0", "/expect/0/regex", ""));
+        assert!(covers("/expect/0/regex", "/expect/0/regex", ""));
+        assert!(!covers("/expect/0", "/expect/1/regex", ""));
+        assert!(!covers("/expect/1", "/expect/10", ""), "pointer parts are whole tokens");
+        // A problem with the scenario as a whole (a missing field) hides no part...
+        assert!(!covers("", "/matrix/params.temprature", ""));
+        assert!(!covers("/scenarios/0", "/scenarios/0/expect/0/regex", "/scenarios/0"));
+        // ...and a rule about the whole scenario (no prompt) yields to any schema error
+        // in it (a misspelt `promt`), but not to one in another scenario of the file.
+        assert!(covers("/promt", "", ""));
+        assert!(covers("/scenarios/1/promt", "/scenarios/1", "/scenarios/1"));
+        assert!(!covers("/scenarios/0/promt", "/scenarios/1", "/scenarios/1"));
+    }
+
+    #[test]
+    fn related_pointers_are_one_inside_the_other() {
+        assert!(related("/a", "/a/b") && related("/a/b", "/a") && related("/a", "/a"));
+        assert!(!related("/a", "/ab") && !related("/a/b", "/a/c"));
+    }
+}

@@ -54,22 +54,19 @@ pub(crate) struct ModeRecord {
 
 impl ModeRecord {
     pub(crate) fn from_cases(requested: Option<String>, cases: &[CaseRecord]) -> ModeRecord {
-        let count = |source: &str| cases.iter().filter(|c| c.source.as_deref() == Some(source)).count();
-        ModeRecord {
-            requested,
-            replayed: count(Source::Replayed.as_str()),
-            live: count(Source::Live.as_str()),
-            recorded: count(Source::Recorded.as_str()),
-        }
+        cases.iter().fold(ModeRecord { requested, ..ModeRecord::default() }, |mut mode, case| {
+            mode.count(case);
+            mode
+        })
     }
 
     /// Adds one case's source to the counts.
     pub(crate) fn count(&mut self, case: &CaseRecord) {
-        match case.source.as_deref() {
-            Some("replay") => self.replayed += 1,
-            Some("live") => self.live += 1,
-            Some("record") => self.recorded += 1,
-            _ => {}
+        match case.source {
+            Some(Source::Replayed) => self.replayed += 1,
+            Some(Source::Live) => self.live += 1,
+            Some(Source::Recorded) => self.recorded += 1,
+            None => {}
         }
     }
 }
@@ -159,7 +156,7 @@ pub(crate) struct CaseRecord {
     pub(crate) duration_ms: u64,
     /// Where its answers came from: `live`, `record` or `replay`; null when it did not run.
     #[serde(default)]
-    pub(crate) source: Option<String>,
+    pub(crate) source: Option<Source>,
 }
 
 /// One model turn of an agent.
@@ -304,7 +301,7 @@ impl CaseRecord {
             samples: SamplesRecord { n: v.samples.len() as u32, passed: v.passed_samples, rate: v.pass_rate },
             skip_reason: r.skip_reason.clone(),
             duration_ms: u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
-            source: response.map(|r| r.source.as_str().to_owned()),
+            source: response.map(|r| r.source),
         }
     }
 

@@ -213,7 +213,7 @@ async fn run_case(case: Arc<Case>, clients: Arc<Clients>, options: RunnerOptions
     // multi-threaded runtime, which every caller builds). A judge that only reads a
     // small snapshot (nothing is written on CI, where replay runs most) is cheaper
     // inline: a fifth of replay's CPU (`scripts/bench-replay.sh`). A panic ends the
-    // task, which the join above reports as an internal error.
+    // task, which `run` reports as an internal error when it joins it.
     let judge = || verdict::judge(&case, responses, options.snapshots);
     let verdict =
         if options.snapshots.action == UpdateAction::Nothing { judge() } else { tokio::task::block_in_place(judge) };

@@ -179,7 +179,7 @@ impl SnapshotFile {
     /// The header for a case: `source` (the scenario, relative to the project root),
     /// `description`, `expression` (the case id) and `info` (api, model, params).
     pub(crate) fn for_case(case: &Case, body: String) -> SnapshotFile {
-        let source = case.source.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        let source = crate::fs::slashed(&case.source);
         let mut header = vec![("source".to_owned(), Yaml::Str(source))];
         if let Some(d) = &case.spec.description {
             header.push(("description".to_owned(), Yaml::str(d)));

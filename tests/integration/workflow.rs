@@ -179,9 +179,9 @@ fn init_inside_a_repository_puts_workflows_at_its_root_working_in_the_suite() {
     let files = [workflows.join("scenarios.yml"), workflows.join("scenarios-nightly.yml")];
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
-        assert!(text.contains("defaults:\n  run:\n    working-directory: qa/suite\n"), "{text}");
+        assert!(text.contains("    working-directory: \"qa/suite\"\n"), "{text}");
         for line in text.lines().filter(|l| l.trim_start().starts_with("path: ") && !l.ends_with('|')) {
-            assert!(line.trim_start().starts_with("path: qa/suite/"), "{line} in {}", file.display());
+            assert!(line.trim_start().starts_with("path: \"qa/suite/"), "{line} in {}", file.display());
         }
     }
     let nightly = std::fs::read_to_string(&files[1]).unwrap();
@@ -189,6 +189,10 @@ fn init_inside_a_repository_puts_workflows_at_its_root_working_in_the_suite() {
     let out = actionlint(&[files[0].as_path(), files[1].as_path()]);
     assert!(out.status.success(), "actionlint found problems:\n{}{}", stdout(&out), stderr(&out));
 
+    // The snapshots and cassettes sit in the suite, where the workflow's paths look.
+    assert!(dir.path().join("qa/suite/snapshots/decimals-chat.snap").exists(), "{}", stdout(&made));
+    assert!(dir.path().join("qa/suite/cassettes/decimals-chat.json").exists(), "{}", stdout(&made));
+    assert!(!dir.path().join("snapshots").exists() && !dir.path().join("cassettes").exists());
     // What the workflow runs, from where it runs it, finds the snapshots and cassettes.
     let replay = run_in(&dir.path().join("qa/suite"), &["run", "scenarios/", "--mode", "replay"]);
     assert_eq!(replay.status.code(), Some(0), "{}{}", stdout(&replay), stderr(&replay));

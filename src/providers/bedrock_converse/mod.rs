@@ -85,9 +85,7 @@ impl ConverseClient {
             max_response_bytes: limits.max_response_bytes,
         }
     }
-}
 
-impl ConverseClient {
     /// This client, sending to `endpoint` instead: same SDK client, same connections.
     pub(crate) fn with_endpoint(&self, endpoint: &str) -> ConverseClient {
         ConverseClient { endpoint: Some(endpoint.to_owned()), target: endpoint.to_owned(), ..self.clone() }
