@@ -42,11 +42,17 @@ impl TerminalReporter {
     }
 }
 
-/// The progress line. The case id is `wide_msg`, cut to what the terminal's width
-/// leaves, so the line never wraps (a wrapped line is redrawn as a new one each tick).
-fn progress_bar(cases: u64) -> ProgressBar {
+/// The progress line for a terminal `width` columns wide. The case id is `wide_msg`,
+/// cut to what the width leaves, so the line never wraps (a wrapped line is redrawn as a
+/// new one each tick); below 60 columns the bar and the clock give way to it.
+fn progress_bar(cases: u64, width: u16) -> ProgressBar {
     let bar = ProgressBar::new(cases);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:20} {pos}/{len} {wide_msg}") {
+    let template = if width >= 60 {
+        "{spinner} [{elapsed_precise}] {bar:20} {pos}/{len} {wide_msg}"
+    } else {
+        "{spinner} {pos}/{len} {wide_msg}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
     bar
@@ -57,7 +63,8 @@ impl Reporter for TerminalReporter {
         match event {
             Event::RunStarted { cases, .. } => {
                 if self.progress {
-                    self.bar = Some(progress_bar(*cases as u64));
+                    let width = console::Term::stderr().size_checked().map_or(80, |(_, columns)| columns);
+                    self.bar = Some(progress_bar(*cases as u64, width));
                 }
             }
             Event::CaseStarted { case } => {
@@ -280,13 +287,13 @@ mod tests {
 
     use super::*;
 
-    /// A 60-column terminal that keeps what is written to it.
+    /// A terminal `.1` columns wide that keeps what is written to it.
     #[derive(Debug, Clone, Default)]
-    struct Narrow(Arc<Mutex<Vec<String>>>);
+    struct Narrow(Arc<Mutex<Vec<String>>>, u16);
 
     impl TermLike for Narrow {
         fn width(&self) -> u16 {
-            60
+            self.1
         }
         fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
             Ok(())
@@ -318,18 +325,20 @@ mod tests {
     /// Issue 14: a long matrix case id made the progress line wrap.
     #[test]
     fn progress_lines_fit_the_terminal_width() {
-        let term = Narrow::default();
-        let bar = progress_bar(500);
-        bar.set_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
-        let id = format!("compare-decimals[api=chat-stream,model=openai.gpt-oss-120b-1:0,{}]", "x".repeat(120));
-        bar.set_message(id);
-        bar.inc(1);
-        bar.tick();
-        let drawn = term.0.lock().unwrap().clone();
-        let lines: Vec<&str> = drawn.iter().flat_map(|s| s.lines()).filter(|l| !l.is_empty()).collect();
-        assert!(lines.iter().any(|l| l.contains("1/500 compare-decimals")), "{drawn:?}");
-        for line in lines {
-            assert!(line.chars().count() <= 60, "{} columns: {line:?}", line.chars().count());
+        for width in [120, 60, 40, 24] {
+            let term = Narrow(Arc::default(), width);
+            let bar = progress_bar(500, width);
+            bar.set_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
+            let id = format!("compare-decimals[api=chat-stream,model=openai.gpt-oss-120b-1:0,{}]", "x".repeat(120));
+            bar.set_message(id);
+            bar.inc(1);
+            bar.tick();
+            let drawn = term.0.lock().unwrap().clone();
+            let lines: Vec<&str> = drawn.iter().flat_map(|s| s.lines()).filter(|l| !l.is_empty()).collect();
+            assert!(lines.iter().any(|l| l.contains("1/500 compare-de")), "{width}: {drawn:?}");
+            for line in lines {
+                assert!(line.chars().count() <= usize::from(width), "{width} columns: {line:?}");
+            }
         }
     }
 }
