@@ -233,8 +233,9 @@ pub(crate) fn absolute(path: &Path) -> PathBuf {
     out
 }
 
-/// Whether `inner` is `outer` or inside it.
-fn inside(outer: &str, inner: &str) -> bool {
+/// Whether JSON pointer `inner` is `outer` or inside it, token by token: `/a/10` is
+/// not inside `/a/1`.
+pub(crate) fn inside(outer: &str, inner: &str) -> bool {
     inner == outer || inner.starts_with(&format!("{outer}/"))
 }
 

@@ -233,7 +233,7 @@ fn revalidate(
         .map(|e| {
             let culprit = combination.iter().find(|&&(k, _)| {
                 let field = field_pointer(&matrix[k].0);
-                e.pointer == field || e.pointer.starts_with(&format!("{field}/"))
+                crate::load::inside(&field, &e.pointer)
             });
             match culprit {
                 Some(&(k, i)) => s.diagnostic(

@@ -39,13 +39,20 @@ fn endpoints(server: &WireServer) -> Vec<String> {
     vec!["--bedrock-endpoint".into(), server.url(), "--openai-base-url".into(), format!("{}/openai/v1", server.url())]
 }
 
-#[test]
-fn record_then_replay_offline() {
+/// A repository holding [`SUITE`], and a server answering it; the runtime keeps the
+/// server running.
+fn suite_served_by(responder: Arc<dyn Responder>) -> (tokio::runtime::Runtime, WireServer, tempfile::TempDir) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(WireServer::start(Arc::new(Live))).unwrap();
+    let server = rt.block_on(WireServer::start(responder)).unwrap();
     let dir = repo();
     write(dir.path(), "scenarios/defaults.yaml", "model: openai.gpt-oss-20b-1:0\n");
     write(dir.path(), "scenarios/all.yaml", SUITE);
+    (rt, server, dir)
+}
+
+#[test]
+fn record_then_replay_offline() {
+    let (_rt, server, dir) = suite_served_by(Arc::new(Live));
     let mut args = vec!["run", "scenarios", "--mode", "record", "--accept"];
     let urls = endpoints(&server);
     args.extend(urls.iter().map(String::as_str));
@@ -140,11 +147,7 @@ fn files(dir: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn secrets_never_reach_disk() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(WireServer::start(Arc::new(Live))).unwrap();
-    let dir = repo();
-    write(dir.path(), "scenarios/defaults.yaml", "model: openai.gpt-oss-20b-1:0\n");
-    write(dir.path(), "scenarios/all.yaml", SUITE);
+    let (_rt, server, dir) = suite_served_by(Arc::new(Live));
     let canaries = [
         ("AWS_BEARER_TOKEN_BEDROCK", "canary-bearer-5e1d"),
         ("AWS_ACCESS_KEY_ID", "AKIACANARY7Q2W"),
@@ -230,11 +233,7 @@ impl Responder for Echo {
 /// output, every report and recorded cassettes.
 #[test]
 fn credentials_echoed_by_the_server_are_redacted_everywhere() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(WireServer::start(Arc::new(Echo))).unwrap();
-    let dir = repo();
-    write(dir.path(), "scenarios/defaults.yaml", "model: openai.gpt-oss-20b-1:0\n");
-    write(dir.path(), "scenarios/all.yaml", SUITE);
+    let (_rt, server, dir) = suite_served_by(Arc::new(Echo));
     let step = dir.path().join("out/step.md");
     let urls = endpoints(&server);
     let mut args =
@@ -266,11 +265,7 @@ fn credentials_echoed_by_the_server_are_redacted_everywhere() {
 /// came from cassettes and how many went live.
 #[test]
 fn the_json_report_records_the_mode_with_auto_hits_and_misses() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(WireServer::start(Arc::new(Live))).unwrap();
-    let dir = repo();
-    write(dir.path(), "scenarios/defaults.yaml", "model: openai.gpt-oss-20b-1:0\n");
-    write(dir.path(), "scenarios/all.yaml", SUITE);
+    let (_rt, server, dir) = suite_served_by(Arc::new(Live));
     let urls = endpoints(&server);
     let keys = [("AWS_BEARER_TOKEN_BEDROCK", "b"), ("OPENAI_API_KEY", "k")];
     let report = |mode: Option<&str>| {
