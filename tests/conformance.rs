@@ -65,6 +65,7 @@ fn case_in(wire: &WireCase, project_root: std::path::PathBuf) -> Case {
         samples: 1,
         timeout: std::time::Duration::from_secs(30),
         tool_timeouts: Default::default(),
+        row: None,
         skip: None,
         spec,
     }
@@ -99,9 +100,11 @@ fn round_trips(_path: &Path, text: String) -> datatest_stable::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let (live, replayed) = runtime.block_on(async {
         let (_server, clients) = serving(&wire).await;
-        let live = execute::modes::run_samples(&case, &clients, &RetryPolicy::none(), Mode::Record).await;
+        let live =
+            execute::modes::run_samples(&case, &clients, &Default::default(), &RetryPolicy::none(), Mode::Record).await;
         // Replay never reaches the "live" server: it gets clients of its own.
-        let replayed = execute::modes::run_samples(&case, &clients, &RetryPolicy::none(), Mode::Replay).await;
+        let replayed =
+            execute::modes::run_samples(&case, &clients, &Default::default(), &RetryPolicy::none(), Mode::Replay).await;
         (live, replayed)
     });
     let cassette = gpt_oss_scenarios::execute::cassette::path_for(&case);

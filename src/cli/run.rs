@@ -149,7 +149,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
     }
     if summary.interrupted {
         exit::INTERRUPTED
-    } else if summary.failed + summary.errored > 0 || !report_errors.is_empty() {
+    } else if summary.failing() || !report_errors.is_empty() {
         exit::FAILURES
     } else {
         exit::SUCCESS

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::execute::playback::{self, Match, Playback};
 use crate::exit;
 use crate::fs::write_atomic;
+use crate::report::dataset::DatasetRecord;
 use crate::report::record::{FORMAT, ModeRecord, RunRecord, SummaryRecord};
 use crate::report::{ReportError, json, junit, markdown};
 use crate::wire::server::WireServer;
@@ -30,6 +31,14 @@ pub(crate) fn merge_reports(
     }
     let cases: Vec<_> = runs.iter().flat_map(|r| r.cases.iter().cloned()).collect();
     let interrupted = runs.iter().any(|r| r.summary.interrupted);
+    // A dataset's rows are spread over the shards: its records add up.
+    let mut datasets: Vec<DatasetRecord> = Vec::new();
+    for d in runs.iter().flat_map(|r| &r.datasets) {
+        match datasets.iter_mut().find(|m| m.id == d.id && m.scenario == d.scenario) {
+            Some(merged) => merged.merge(d),
+            None => datasets.push(d.clone()),
+        }
+    }
     let mut modes: Vec<Option<String>> = runs.iter().map(|r| r.mode.requested.clone()).collect();
     modes.dedup();
     let requested = match modes.as_slice() {
@@ -44,8 +53,9 @@ pub(crate) fn merge_reports(
         duration_ms: runs.iter().map(|r| r.duration_ms).max().unwrap_or(0),
         filters: runs.iter().flat_map(|r| r.filters.iter().cloned()).collect(),
         mode: ModeRecord::from_cases(requested, &cases),
-        summary: SummaryRecord::from_cases(&cases, interrupted),
+        summary: SummaryRecord::from_cases(&cases, &datasets, interrupted),
         cases,
+        datasets,
     };
     let write = |path: Option<&Path>, text: Result<String, ReportError>| -> Result<(), ReportError> {
         match path {
@@ -55,8 +65,8 @@ pub(crate) fn merge_reports(
     };
     let results = [
         write(report_json, serde_json::to_string_pretty(&merged).map_err(ReportError::from)),
-        write(junit_out, junit::render(&merged.cases)),
-        write(summary_md, Ok(markdown::render(&merged.summary, &merged.cases, merged.duration_ms))),
+        write(junit_out, junit::render(&merged.cases, &merged.datasets)),
+        write(summary_md, Ok(markdown::render(&merged.summary, &merged.cases, &merged.datasets, merged.duration_ms))),
     ];
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         eprintln!("error: {e}");
@@ -73,7 +83,7 @@ pub(crate) fn merge_reports(
     );
     if results.iter().any(Result::is_err) {
         exit::INVALID
-    } else if s.failed + s.errored > 0 {
+    } else if s.failing() {
         exit::FAILURES
     } else {
         exit::SUCCESS

@@ -1,11 +1,13 @@
 //! Cassettes: one file per case (`cassettes/` at the project root, mirroring the
 //! scenario paths like `snapshots/`), holding the request as sent and the responses as
 //! the wire carried them, in the wire-corpus format, so that the loopback server
-//! replays them through the real clients. The main type is [`Cassette`].
+//! replays them through the real clients. The main type is [`Cassette`]. A dataset
+//! scenario has one file for all its rows, a [`DatasetCassette`] keyed by request hash.
 //!
 //! Cassettes hold no secret: requests are bodies only (no headers), responses keep only
 //! `content-type`, `retry-after` and `x-amzn-errortype`.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -66,13 +68,127 @@ pub(crate) enum CassetteError {
         crate::fs::shown(path)
     )]
     Short { path: PathBuf, have: usize, need: usize },
+    #[error(
+        "the cassette {} holds no recording of this row's request (new, or changed since): record it with `run --mode record --filter '={case}'` (needs credentials)",
+        crate::fs::shown(path)
+    )]
+    MissingRow { path: PathBuf, case: String },
+    /// A dataset cassette that could not be read, as first reported.
+    #[error("{0}")]
+    Broken(String),
 }
 
-/// Where a case's cassette lives: like its snapshot, under `cassettes/`.
+/// The cassette of a dataset scenario: every row's recording in one file, keyed by the
+/// hash of its request, so that a lookup is one hash away and recording one row leaves
+/// the others as they were. Entries are written sorted by hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DatasetCassette {
+    pub(crate) format: u32,
+    /// The scenario file, relative to the project root.
+    pub(crate) scenario: String,
+    #[serde(serialize_with = "sorted")]
+    pub(crate) rows: HashMap<String, RowRecording>,
+}
+
+/// One row's recording: what a case's [`Cassette`] holds, less what the file says once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RowRecording {
+    /// The case id: `name[row=ID]`.
+    pub(crate) case: String,
+    pub(crate) api: Api,
+    pub(crate) model: String,
+    pub(crate) recorded_at: String,
+    pub(crate) endpoint_host: String,
+    pub(crate) provenance: Provenance,
+    pub(crate) interactions: Vec<Interaction>,
+}
+
+fn sorted<S: serde::Serializer>(rows: &HashMap<String, RowRecording>, s: S) -> Result<S::Ok, S::Error> {
+    rows.iter().collect::<BTreeMap<_, _>>().serialize(s)
+}
+
+impl DatasetCassette {
+    pub(crate) fn read(path: &Path) -> Result<DatasetCassette, CassetteError> {
+        let text = read_text(path)?;
+        serde_json::from_str(&text).map_err(|e| CassetteError::Invalid {
+            path: path.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The recording of `case`, checked against what it would send now, as a case's
+    /// cassette.
+    pub(crate) fn cassette_for(&self, case: &Case) -> Result<Cassette, CassetteError> {
+        let path = path_for(case);
+        let Some(row) = self.rows.get(&request_for(case).hash) else {
+            return Err(CassetteError::MissingRow { path, case: case.id.clone() });
+        };
+        if case.api != Api::Agent && row.interactions.len() < case.samples as usize {
+            return Err(CassetteError::Short { path, have: row.interactions.len(), need: case.samples as usize });
+        }
+        Ok(Cassette {
+            format: self.format,
+            scenario: self.scenario.clone(),
+            case: row.case.clone(),
+            api: row.api,
+            model: row.model.clone(),
+            recorded_at: row.recorded_at.clone(),
+            endpoint_host: row.endpoint_host.clone(),
+            provenance: row.provenance.clone(),
+            interactions: row.interactions.clone(),
+        })
+    }
+
+    /// Keeps `cassette` as the recording of its request (keyed by the first request's
+    /// hash), dropping an older recording of the same case.
+    pub(crate) fn put(&mut self, cassette: Cassette) {
+        let Some(hash) = cassette.interactions.first().map(|i| i.request.hash.clone()) else { return };
+        self.rows.retain(|_, r| r.case != cassette.case);
+        self.rows.insert(
+            hash,
+            RowRecording {
+                case: cassette.case,
+                api: cassette.api,
+                model: cassette.model,
+                recorded_at: cassette.recorded_at,
+                endpoint_host: cassette.endpoint_host,
+                provenance: cassette.provenance,
+                interactions: cassette.interactions,
+            },
+        );
+    }
+
+    /// Pretty JSON with any credential value redacted, as a case's cassette.
+    pub(crate) fn to_text(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        crate::secrets::redact_in_place(&mut text);
+        text.push('\n');
+        text
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, CassetteError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CassetteError::Missing { path: path.to_owned() }),
+        Err(source) => Err(CassetteError::Read { path: path.to_owned(), source }),
+    }
+}
+
+/// Where a case's cassette lives: like its snapshot, under `cassettes/`. A dataset
+/// row's is its scenario's one file, whatever the matrix values.
 pub fn path_for(case: &Case) -> PathBuf {
     let snapshot = case.snapshot_path();
     let relative = snapshot.strip_prefix(case.project_root.join("snapshots")).unwrap_or(&snapshot);
-    case.project_root.join("cassettes").join(relative).with_extension("json")
+    let path = case.project_root.join("cassettes").join(relative);
+    match case.row {
+        Some(_) => path.with_file_name(format!("{}.json", case.spec.name)),
+        None => path.with_extension("json"),
+    }
 }
 
 /// The request the case sends, as a cassette records it. An agent's `command` tools
@@ -112,13 +228,7 @@ fn hex_sha256(text: &str) -> String {
 
 impl Cassette {
     pub(crate) fn read(path: &Path) -> Result<Cassette, CassetteError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(CassetteError::Missing { path: path.to_owned() });
-            }
-            Err(source) => return Err(CassetteError::Read { path: path.to_owned(), source }),
-        };
+        let text = read_text(path)?;
         serde_json::from_str(&text).map_err(|e| CassetteError::Invalid {
             path: path.to_owned(),
             line: e.line(),

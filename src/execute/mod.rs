@@ -9,12 +9,14 @@ pub mod cassette;
 mod clients;
 pub mod modes;
 pub(crate) mod playback;
+mod recordings;
 pub(crate) mod retry;
 pub(crate) mod tools;
 
 use std::time::{Duration, Instant};
 
 pub use clients::Clients;
+pub use recordings::Recordings;
 pub use retry::RetryPolicy;
 
 use crate::plan::Case;

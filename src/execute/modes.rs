@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{Clients, RetryPolicy, endpoint_host, execute_case, failed};
+use super::{Clients, Recordings, RetryPolicy, endpoint_host, execute_case, failed};
 use crate::execute::cassette::{self, Cassette, CassetteError, Interaction};
 use crate::plan::Case;
 use crate::response::{CallError, ErrorKind, ModelResponse, Source};
@@ -13,18 +13,31 @@ use crate::scenario::{Api, Mode};
 use crate::wire::server::{InOrder, Reply};
 use crate::wire::{Provenance, ProvenanceKind};
 
-/// Runs every sample of a case in `mode`.
-pub async fn run_samples(case: &Case, clients: &Clients, policy: &RetryPolicy, mode: Mode) -> Vec<ModelResponse> {
+/// Runs every sample of a case in `mode`. A dataset row's recording is in its
+/// dataset's cassette, which `recordings` reads once for all rows.
+pub async fn run_samples(
+    case: &Case,
+    clients: &Clients,
+    recordings: &Recordings,
+    policy: &RetryPolicy,
+    mode: Mode,
+) -> Vec<ModelResponse> {
+    let load = || match case.row {
+        Some(_) => recordings.cassette_for(case),
+        None => Cassette::load_for(case),
+    };
     match mode {
         Mode::Live => live(case, clients, policy, false).await,
-        Mode::Record => record(case, clients, policy).await,
-        Mode::Replay => match Cassette::load_for(case) {
+        Mode::Record => record(case, clients, recordings, policy).await,
+        Mode::Replay => match load() {
             Ok(cassette) => replay(case, clients, cassette).await,
             Err(e) => vec![replay_failed(e.to_string())],
         },
-        Mode::Auto => match Cassette::load_for(case) {
+        Mode::Auto => match load() {
             Ok(cassette) => replay(case, clients, cassette).await,
-            Err(CassetteError::Missing { .. }) => live(case, clients, policy, false).await,
+            Err(CassetteError::Missing { .. } | CassetteError::MissingRow { .. }) => {
+                live(case, clients, policy, false).await
+            }
             // A cassette that no longer fits is said, not skipped in silence: otherwise
             // a credentials error is all the user sees.
             Err(stale) => {
@@ -55,7 +68,7 @@ async fn live(case: &Case, clients: &Clients, policy: &RetryPolicy, capture: boo
     responses
 }
 
-async fn record(case: &Case, clients: &Clients, policy: &RetryPolicy) -> Vec<ModelResponse> {
+async fn record(case: &Case, clients: &Clients, recordings: &Recordings, policy: &RetryPolicy) -> Vec<ModelResponse> {
     let mut responses = live(case, clients, policy, true).await;
     let request = cassette::request_for(case);
     // One interaction per request: per sample, or for an agent per model turn.
@@ -98,14 +111,19 @@ async fn record(case: &Case, clients: &Clients, policy: &RetryPolicy) -> Vec<Mod
                 },
                 interactions,
             };
-            let path = cassette::path_for(case);
-            crate::fs::write_atomic(&path, &cassette.to_text()).map(|()| true)
+            match case.row {
+                Some(_) => recordings.put(case, cassette).map(|()| true).map_err(|e| e.to_string()),
+                None => {
+                    let path = cassette::path_for(case);
+                    crate::fs::write_atomic(&path, &cassette.to_text()).map(|()| true).map_err(|e| e.to_string())
+                }
+            }
         }
     };
     if let (Err(problem), Some(first)) = (&written, responses.first_mut())
         && first.error.is_none()
     {
-        first.error = Some(CallError::new(ErrorKind::Cassette, None, problem.to_string()));
+        first.error = Some(CallError::new(ErrorKind::Cassette, None, problem.clone()));
     }
     // Only answers a cassette now holds count as recorded.
     if written.is_ok_and(|w| w) {

@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
-use super::cassette::{Cassette, request_hash};
+use super::cassette::{Cassette, DatasetCassette, request_hash};
 use crate::scenario::Api;
 use crate::wire::server::{RecordedRequest, Reply, Responder};
 use crate::wire::{WireCase, WireError, WireResponse};
@@ -93,18 +93,30 @@ pub(crate) fn load(file: &Path, latency: Duration) -> Result<Vec<Recording>, Pla
         }
         Err(e) => e,
     };
-    let cassette = serde_json::from_str::<Cassette>(&text).map_err(|_| PlaybackError::Parse {
-        path: file.to_owned(),
-        line: wire_error.line(),
-        column: wire_error.column(),
-        source: wire_error,
-    })?;
-    if cassette.interactions.is_empty() {
+    // A case's cassette, or a dataset's: every row's interactions, by case id.
+    let (name, interactions) = match serde_json::from_str::<Cassette>(&text) {
+        Ok(cassette) => (cassette.case, cassette.interactions),
+        Err(_) => match serde_json::from_str::<DatasetCassette>(&text) {
+            Ok(dataset) => {
+                let mut rows: Vec<_> = dataset.rows.into_values().collect();
+                rows.sort_by(|a, b| a.case.cmp(&b.case));
+                (dataset.scenario, rows.into_iter().flat_map(|r| r.interactions).collect())
+            }
+            Err(_) => {
+                return Err(PlaybackError::Parse {
+                    path: file.to_owned(),
+                    line: wire_error.line(),
+                    column: wire_error.column(),
+                    source: wire_error,
+                });
+            }
+        },
+    };
+    if interactions.is_empty() {
         return Err(PlaybackError::Empty { path: file.to_owned() });
     }
-    let many = cassette.interactions.len() > 1;
-    cassette
-        .interactions
+    let many = interactions.len() > 1;
+    interactions
         .iter()
         .enumerate()
         .map(|(i, interaction)| {
@@ -115,7 +127,7 @@ pub(crate) fn load(file: &Path, latency: Duration) -> Result<Vec<Recording>, Pla
                 path_in_file: request.path.clone(),
             })?;
             let at = if many { format!("#{}", i + 1) } else { String::new() };
-            let label = format!("{shown}{at} ({})", cassette.case);
+            let label = format!("{shown}{at} ({name})");
             let hash = Some(request_hash(api, &request.body));
             recording(i, label, api, model_in_path(&request.path), hash, &interaction.response)
         })

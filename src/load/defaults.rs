@@ -79,7 +79,11 @@ impl DefaultsCache {
         if self.diagnostics.len() == before {
             self.diagnostics.extend(check::defaults(&doc.value, path, &doc.spans));
         }
-        (self.diagnostics.len() == before).then(|| Arc::new(doc.value))
+        let mut value = doc.value;
+        if self.diagnostics.len() == before {
+            self.diagnostics.extend(super::vars::resolve_files(&mut value, path, "", &doc.spans));
+        }
+        (self.diagnostics.len() == before).then(|| Arc::new(value))
     }
 }
 

@@ -5,9 +5,11 @@
 //! stops the others from being checked. The main entry point is [`load`].
 
 mod check;
+pub(crate) mod dataset;
 mod defaults;
 pub(crate) mod diagnostic;
 pub(crate) mod explain;
+mod vars;
 pub mod yaml;
 
 use std::collections::HashMap;
@@ -16,6 +18,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+pub(crate) use check::is_template;
 pub(crate) use diagnostic::Diagnostic;
 pub(crate) use yaml::{Pos, SpanIndex};
 
@@ -40,6 +43,8 @@ pub struct LoadedScenario {
     pub(crate) spec: Scenario,
     /// Positions in the scenario's file.
     pub(crate) spans: Arc<SpanIndex>,
+    /// The rows of a `dataset` or `rows` scenario.
+    pub(crate) dataset: Option<Arc<dataset::Dataset>>,
 }
 
 impl LoadedScenario {
@@ -81,8 +86,30 @@ pub fn load(paths: &[PathBuf]) -> Suite {
         }
     }
     suite.diagnostics.extend(defaults.take_diagnostics());
+    skip_data_files(&mut suite);
     check::duplicate_names(&mut suite);
     suite
+}
+
+/// A YAML dataset inside the suite's folders is found as a scenario file too: it is
+/// data, not a scenario, so what reading it as one found is dropped.
+fn skip_data_files(suite: &mut Suite) {
+    let data: std::collections::HashSet<PathBuf> =
+        suite.scenarios.iter().filter_map(|s| s.dataset.as_ref()).map(|d| absolute(&d.file)).collect();
+    if data.is_empty() {
+        return;
+    }
+    let is_data = |file: &Path| data.contains(&absolute(file));
+    let before: std::collections::HashSet<PathBuf> = suite
+        .scenarios
+        .iter()
+        .map(|s| s.file.clone())
+        .chain(suite.diagnostics.iter().map(|d| d.file.clone()))
+        .filter(|f| is_data(f))
+        .collect();
+    suite.files -= before.len().min(suite.files);
+    suite.scenarios.retain(|s| !is_data(&s.file));
+    suite.diagnostics.retain(|d| !is_data(&d.file));
 }
 
 /// Folders that hold the tool's own output, never scenarios.
@@ -198,7 +225,15 @@ fn load_file(file: &Path, defaults: &mut defaults::DefaultsCache, suite: &mut Su
         if schema_invalid || matrix_invalid {
             continue;
         }
-        let value = defaults::merge(&chain, raw);
+        let mut raw = raw.clone();
+        let problems = vars::resolve_files(&mut raw, file, &pointer, &spans);
+        let rows = rows_of(&raw, file, &pointer, &spans);
+        if !problems.is_empty() || rows.is_err() {
+            suite.diagnostics.extend(problems);
+            suite.diagnostics.extend(rows.err().into_iter().flatten());
+            continue;
+        }
+        let value = defaults::merge(&chain, &raw);
         match serde_json::from_value::<Scenario>(value.clone()) {
             Ok(spec) => suite.scenarios.push(LoadedScenario {
                 file: file.to_path_buf(),
@@ -208,11 +243,30 @@ fn load_file(file: &Path, defaults: &mut defaults::DefaultsCache, suite: &mut Su
                 value,
                 spec,
                 spans: spans.clone(),
+                dataset: rows.ok().flatten().map(Arc::new),
             }),
             // The schema accepted it, so this means the schema and the types disagree:
             // still a clear message rather than a panic.
             Err(e) => suite.diagnostics.push(Diagnostic::at(file, spans.value(&pointer), pointer, e.to_string())),
         }
+    }
+}
+
+/// The scenario's rows: its `dataset` file (relative to the scenario file), or its
+/// inline `rows`.
+fn rows_of(
+    raw: &Value,
+    file: &Path,
+    pointer: &str,
+    spans: &SpanIndex,
+) -> Result<Option<dataset::Dataset>, Vec<Diagnostic>> {
+    if let Some(relative) = raw.get("dataset").and_then(Value::as_str) {
+        let path = file.parent().unwrap_or(Path::new("")).join(relative);
+        return dataset::read(&path).map(Some);
+    }
+    match raw.get("rows").and_then(Value::as_array) {
+        Some(rows) => dataset::inline(file, pointer, rows, spans).map(Some),
+        None => Ok(None),
     }
 }
 

@@ -4,10 +4,13 @@
 //! what the command line asks for.
 
 pub(crate) mod duration;
+mod rows;
 pub(crate) mod select;
+pub(crate) mod template;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -15,7 +18,7 @@ use serde_json::{Map, Value};
 use self::duration::parse_duration;
 use crate::load::explain::{explain, plain};
 use crate::load::{Diagnostic, LoadedScenario};
-use crate::scenario::{Api, Scenario};
+use crate::scenario::{Api, Metrics, Scenario};
 use crate::schema::validators;
 
 /// The region used when neither the scenario nor a defaults file names one.
@@ -45,8 +48,36 @@ pub struct Case {
     /// A `command` tool's `timeout`, by tool name, where the scenario sets one.
     pub tool_timeouts: BTreeMap<String, Duration>,
     pub skip: Option<SkipReason>,
-    /// The scenario with defaults merged and this combination applied (`matrix` removed).
+    /// The scenario with defaults merged, this combination applied (`matrix` removed)
+    /// and, where it has variables, its templates rendered.
     pub spec: Scenario,
+    /// The dataset row this case runs, for a `dataset` or `rows` scenario.
+    pub row: Option<RowCase>,
+}
+
+/// A dataset row's part in a case.
+#[derive(Debug, Clone)]
+pub struct RowCase {
+    /// The row's id: the case id is `name[row=ID]`.
+    pub id: String,
+    /// Where the row is: `file:line`.
+    pub at: String,
+    pub dataset: Arc<DatasetPlan>,
+}
+
+/// One dataset scenario (one matrix combination of it): what its rows share.
+#[derive(Debug)]
+pub struct DatasetPlan {
+    /// The id its rows have without `row=`: `name` or `name[key=value,...]`.
+    pub id: String,
+    /// The data file (the scenario file for inline rows), as shown to the user.
+    pub file: PathBuf,
+    /// The data file below the project root.
+    pub source: PathBuf,
+    /// Every row id of the dataset, in order, whether selected or not.
+    pub row_ids: Vec<String>,
+    /// What is measured and the thresholds (expected labels are per row, in `spec`).
+    pub(crate) metrics: Option<Metrics>,
 }
 
 impl Case {
@@ -66,6 +97,11 @@ impl Case {
             dir.push(folder);
         }
         dir.join(format!("{}.snap", self.snapshot_name()))
+    }
+
+    /// The id shared by a dataset's rows (`name[...]` without `row=`), else the case id.
+    pub(crate) fn group_id(&self) -> &str {
+        self.row.as_ref().map_or(&self.id, |r| &r.dataset.id)
     }
 
     /// `name`, then `@value` for each matrix value, in characters safe in file names.
@@ -114,8 +150,9 @@ fn distinct_snapshots(scenarios: &[LoadedScenario], plan: &mut Plan) {
     let mut seen: std::collections::HashMap<PathBuf, &str> = std::collections::HashMap::new();
     for case in &plan.cases {
         // Equal ids come from duplicate names, which the loader already reports.
-        if let Some(first) = seen.insert(case.snapshot_path(), &case.id)
-            && first != case.id
+        // A dataset's rows share one snapshot file, a table of rows.
+        if let Some(first) = seen.insert(case.snapshot_path(), case.group_id())
+            && first != case.group_id()
         {
             let owner = scenarios.iter().find(|s| s.file == case.file && s.spec.name == case.spec.name);
             let message =
@@ -147,6 +184,10 @@ fn expand(s: &LoadedScenario, any_only: bool, plan: &mut Plan) {
     if let Some(map) = base.as_object_mut() {
         map.remove("matrix");
     }
+    let templates = match rows::templates(s) {
+        Ok(t) => t,
+        Err(problems) => return plan.diagnostics.extend(problems),
+    };
     for combination in combinations(&matrix) {
         let mut value = base.clone();
         let variant: Vec<(String, Value)> =
@@ -164,7 +205,10 @@ fn expand(s: &LoadedScenario, any_only: bool, plan: &mut Plan) {
             continue;
         }
         match resolve(s, value, variant, any_only) {
-            Ok(case) => plan.cases.push(case),
+            Ok(case) => match &templates {
+                Some(t) => rows::expand(s, t, case, plan),
+                None => plan.cases.push(case),
+            },
             Err(d) => {
                 // A missing model or api is the same for every combination: say it once.
                 if !plan.diagnostics.contains(&d) {
@@ -315,6 +359,7 @@ fn resolve(
         tool_timeouts,
         skip,
         spec,
+        row: None,
     })
 }
 

@@ -143,6 +143,7 @@ mod tests {
             samples: 1,
             timeout: std::time::Duration::from_secs(1),
             tool_timeouts: Default::default(),
+            row: None,
             skip: None,
             spec,
         }

@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use super::dataset::DatasetRecord;
 use super::record::{CaseRecord, FORMAT, ModeRecord, RunRecord, SummaryRecord};
 use super::{ReportError, Reporter};
 use crate::runner::Event;
@@ -17,13 +18,15 @@ pub(crate) struct JsonReporter {
     mode: ModeRecord,
     out: Option<BufWriter<File>>,
     first: bool,
+    /// Datasets are few (one per dataset scenario): kept until the end.
+    datasets: Vec<DatasetRecord>,
 }
 
 impl JsonReporter {
     /// `mode` is `--mode` as given, if it was.
     pub(crate) fn new(path: &Path, filters: Vec<String>, mode: Option<String>) -> JsonReporter {
         let mode = ModeRecord { requested: mode, ..ModeRecord::default() };
-        JsonReporter { path: path.to_owned(), filters, mode, out: None, first: true }
+        JsonReporter { path: path.to_owned(), filters, mode, out: None, first: true, datasets: Vec::new() }
     }
 
     fn out(&mut self) -> std::io::Result<&mut BufWriter<File>> {
@@ -66,12 +69,17 @@ impl Reporter for JsonReporter {
                 serde_json::to_writer(&mut *out, &record)?;
                 out.flush()?;
             }
+            Event::DatasetFinished { result } => self.datasets.push(DatasetRecord::from_result(result)),
             Event::RunFinished { summary } => {
                 let totals = serde_json::to_string(&SummaryRecord::from_summary(summary))?;
                 let duration = u64::try_from(summary.duration.as_millis()).unwrap_or(u64::MAX);
                 let mode = serde_json::to_string(&self.mode)?;
+                let datasets = serde_json::to_string(&self.datasets)?;
                 let out = self.out()?;
-                write!(out, "\n],\"duration_ms\":{duration},\"mode\":{mode},\"summary\":{totals}}}\n")?;
+                write!(
+                    out,
+                    "\n],\"datasets\":{datasets},\"duration_ms\":{duration},\"mode\":{mode},\"summary\":{totals}}}\n"
+                )?;
                 let file = self.out.take().expect("checked above").into_inner().map_err(|e| e.into_error())?;
                 file.sync_all()?;
                 std::fs::rename(partial_path(&self.path), &self.path)?;

@@ -1,5 +1,6 @@
 //! JUnit XML (quick-junit): one `<testsuite>` per scenario file, one `<testcase>` per
-//! case; failures carry the assertion messages and the snapshot diff. Read by GitHub,
+//! case (a dataset's rows included) and one per dataset for its thresholds; failures
+//! carry the assertion messages, the snapshot diff and the metrics. Read by GitHub,
 //! GitLab and Jenkins test reporters.
 
 use std::path::{Path, PathBuf};
@@ -7,23 +8,29 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::dataset::DatasetRecord;
 use super::record::CaseRecord;
 use super::{ReportError, Reporter};
 use crate::runner::Event;
 use crate::verdict::Status;
 
-/// Renders case records as a JUnit report.
-pub(crate) fn render(cases: &[CaseRecord]) -> Result<String, ReportError> {
+/// The suite of a scenario file, added on first use.
+fn suite<'a>(suites: &'a mut Vec<TestSuite>, scenario: &str) -> &'a mut TestSuite {
+    let index = match suites.iter().position(|s| s.name.as_str() == scenario) {
+        Some(i) => i,
+        None => {
+            suites.push(TestSuite::new(scenario));
+            suites.len() - 1
+        }
+    };
+    &mut suites[index]
+}
+
+/// Renders case and dataset records as a JUnit report.
+pub(crate) fn render(cases: &[CaseRecord], datasets: &[DatasetRecord]) -> Result<String, ReportError> {
     let mut report = Report::new("gpt-oss-scenarios");
     let mut suites: Vec<TestSuite> = Vec::new();
     for c in cases {
-        let index = match suites.iter().position(|s| s.name.as_str() == c.scenario) {
-            Some(i) => i,
-            None => {
-                suites.push(TestSuite::new(c.scenario.as_str()));
-                suites.len() - 1
-            }
-        };
         let status = match c.status {
             Status::Passed => TestCaseStatus::success(),
             Status::Skipped => {
@@ -59,7 +66,22 @@ pub(crate) fn render(cases: &[CaseRecord]) -> Result<String, ReportError> {
         // CI pages group by classname: the scenario file, as a test's module would be.
         case.set_classname(c.scenario.as_str());
         case.set_time(Duration::from_millis(c.duration_ms));
-        suites[index].add_test_case(case);
+        suite(&mut suites, &c.scenario).add_test_case(case);
+    }
+    for d in datasets {
+        let status = if d.passed {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(d.reasons.first().cloned().unwrap_or_else(|| "failed".into()));
+            s.set_description(d.lines().join("\n"));
+            s
+        };
+        // The dataset's verdict beside its rows: `name (dataset)`.
+        let mut case = TestCase::new(format!("{} (dataset)", d.id), status);
+        case.set_classname(d.scenario.as_str());
+        case.set_system_out(d.lines().join("\n"));
+        suite(&mut suites, &d.scenario).add_test_case(case);
     }
     report.add_test_suites(suites);
     Ok(xml_safe(&report.to_string()?))
@@ -79,11 +101,12 @@ fn xml_safe(xml: &str) -> String {
 pub(crate) struct JunitReporter {
     path: PathBuf,
     cases: Vec<CaseRecord>,
+    datasets: Vec<DatasetRecord>,
 }
 
 impl JunitReporter {
     pub(crate) fn new(path: &Path) -> JunitReporter {
-        JunitReporter { path: path.to_owned(), cases: Vec::new() }
+        JunitReporter { path: path.to_owned(), cases: Vec::new(), datasets: Vec::new() }
     }
 }
 
@@ -100,8 +123,9 @@ impl Reporter for JunitReporter {
                 record.reasoning = None;
                 self.cases.push(record);
             }
+            Event::DatasetFinished { result } => self.datasets.push(DatasetRecord::from_result(result)),
             Event::RunFinished { .. } => {
-                let xml = render(&self.cases).map_err(std::io::Error::other)?;
+                let xml = render(&self.cases, &self.datasets).map_err(std::io::Error::other)?;
                 crate::fs::write_atomic(&self.path, &xml).map_err(std::io::Error::other)?;
             }
             _ => {}

@@ -5,17 +5,23 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::Reporter;
+use super::dataset::{DatasetRecord, share};
 use super::record::{CaseRecord, SummaryRecord};
 use crate::runner::Event;
 use crate::verdict::Status;
 
 /// The summary, then a row per case that did not pass (all rows when every case passed
 /// and there are few of them).
-pub(crate) fn render(summary: &SummaryRecord, cases: &[CaseRecord], duration_ms: u64) -> String {
+pub(crate) fn render(
+    summary: &SummaryRecord,
+    cases: &[CaseRecord],
+    datasets: &[DatasetRecord],
+    duration_ms: u64,
+) -> String {
     let mut md = String::new();
     let (icon, note) = if summary.interrupted {
         ("⚠️", " (interrupted: cases not run are counted as skipped)")
-    } else if summary.failed + summary.errored == 0 {
+    } else if !summary.failing() {
         ("✅", "")
     } else {
         ("❌", "")
@@ -37,6 +43,35 @@ pub(crate) fn render(summary: &SummaryRecord, cases: &[CaseRecord], duration_ms:
         summary.input_tokens,
         summary.output_tokens
     );
+    if !datasets.is_empty() {
+        let _ = writeln!(md, "| dataset | rows passed | accuracy | F1 | macro-F1 | unextracted | details |");
+        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---|");
+        for d in datasets {
+            let icon = if d.passed { "✅" } else { "❌" };
+            let labels = d.labels.as_ref().map(|l| &l.scores);
+            let num = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.3}"));
+            let details: Vec<String> = d
+                .reasons
+                .iter()
+                .cloned()
+                .chain(
+                    d.thresholds.iter().filter(|t| t.met).map(|t| format!("{} {} met ({:.3})", t.name, t.min, t.value)),
+                )
+                .collect();
+            let _ = writeln!(
+                md,
+                "| {icon} `{}` | {} | {} | {} | {} | {} | {} |",
+                d.id,
+                share(&d.rows_passed),
+                labels.map_or_else(|| "–".to_owned(), |s| share(&s.accuracy)),
+                num(labels.map(|s| s.f1)),
+                num(labels.map(|s| s.macro_f1)),
+                labels.map_or_else(|| "–".to_owned(), |s| s.unextracted.to_string()),
+                escape(&details.join("\n"))
+            );
+        }
+        md.push('\n');
+    }
     let shown: Vec<&CaseRecord> =
         cases.iter().filter(|c| matches!(c.status, Status::Failed | Status::Errored)).collect();
     if shown.is_empty() {
@@ -62,11 +97,12 @@ pub(crate) struct MarkdownReporter {
     file: Option<PathBuf>,
     step_summary: Option<PathBuf>,
     cases: Vec<CaseRecord>,
+    datasets: Vec<DatasetRecord>,
 }
 
 impl MarkdownReporter {
     pub(crate) fn new(file: Option<&Path>, step_summary: Option<PathBuf>) -> MarkdownReporter {
-        MarkdownReporter { file: file.map(Path::to_path_buf), step_summary, cases: Vec::new() }
+        MarkdownReporter { file: file.map(Path::to_path_buf), step_summary, cases: Vec::new(), datasets: Vec::new() }
     }
 }
 
@@ -79,10 +115,12 @@ impl Reporter for MarkdownReporter {
                 record.reasoning = None;
                 self.cases.push(record);
             }
+            Event::DatasetFinished { result } => self.datasets.push(DatasetRecord::from_result(result)),
             Event::RunFinished { summary } => {
                 let md = render(
                     &SummaryRecord::from_summary(summary),
                     &self.cases,
+                    &self.datasets,
                     u64::try_from(summary.duration.as_millis()).unwrap_or(u64::MAX),
                 );
                 if let Some(path) = &self.file {
@@ -108,9 +146,9 @@ mod tests {
     #[test]
     fn an_interrupted_run_is_not_shown_as_a_success() {
         let summary = SummaryRecord { cases: 3, passed: 1, skipped: 2, interrupted: true, ..SummaryRecord::default() };
-        let md = render(&summary, &[], 10);
+        let md = render(&summary, &[], &[], 10);
         assert!(md.starts_with("## ⚠️ gpt-oss-scenarios (interrupted"), "{md}");
-        let passed = render(&SummaryRecord { cases: 1, passed: 1, ..SummaryRecord::default() }, &[], 10);
+        let passed = render(&SummaryRecord { cases: 1, passed: 1, ..SummaryRecord::default() }, &[], &[], 10);
         assert!(passed.starts_with("## ✅ gpt-oss-scenarios\n"), "{passed}");
     }
 }

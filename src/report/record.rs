@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::report::dataset::DatasetRecord;
 use crate::report::diff::unified;
 use crate::response::{Source, ToolCall, Turn, Usage};
 use crate::runner::{CaseResult, Summary};
@@ -34,6 +35,10 @@ pub(crate) struct RunRecord {
     pub(crate) mode: ModeRecord,
     pub(crate) summary: SummaryRecord,
     pub(crate) cases: Vec<CaseRecord>,
+    /// Each dataset scenario (per matrix combination), judged as a whole: its metrics,
+    /// thresholds and snapshot table. Its rows are among `cases`.
+    #[serde(default)]
+    pub(crate) datasets: Vec<DatasetRecord>,
 }
 
 /// The mode asked for and where the answers came from. In `auto` mode, `replayed`
@@ -85,6 +90,14 @@ pub(crate) struct SummaryRecord {
     pub(crate) output_tokens: u64,
     /// Ctrl-C stopped the run: cases not run are reported as skipped.
     pub(crate) interrupted: bool,
+    /// Datasets that passed and failed as a whole.
+    #[serde(default)]
+    pub(crate) datasets_passed: usize,
+    #[serde(default)]
+    pub(crate) datasets_failed: usize,
+    /// Failed or errored rows that their dataset's `min_rows_passed` judges instead.
+    #[serde(default)]
+    pub(crate) tolerated: usize,
 }
 
 impl SummaryRecord {
@@ -99,11 +112,19 @@ impl SummaryRecord {
             input_tokens: s.input_tokens,
             output_tokens: s.output_tokens,
             interrupted: s.interrupted,
+            datasets_passed: s.datasets_passed,
+            datasets_failed: s.datasets_failed,
+            tolerated: s.tolerated,
         }
     }
 
-    /// Totals recomputed from case records (for merged reports).
-    pub(crate) fn from_cases(cases: &[CaseRecord], interrupted: bool) -> SummaryRecord {
+    /// Whether the run failed: a case that counts, or a dataset.
+    pub(crate) fn failing(&self) -> bool {
+        (self.failed + self.errored).saturating_sub(self.tolerated) + self.datasets_failed > 0
+    }
+
+    /// Totals recomputed from case and dataset records (for merged reports).
+    pub(crate) fn from_cases(cases: &[CaseRecord], datasets: &[DatasetRecord], interrupted: bool) -> SummaryRecord {
         let count = |status: Status| cases.iter().filter(|c| c.status == status).count();
         SummaryRecord {
             cases: cases.len(),
@@ -111,10 +132,14 @@ impl SummaryRecord {
             failed: count(Status::Failed),
             errored: count(Status::Errored),
             skipped: count(Status::Skipped),
-            pending_snapshots: cases.iter().filter(|c| c.snapshot.as_ref().is_some_and(|s| s.pending)).count(),
+            pending_snapshots: cases.iter().filter(|c| c.snapshot.as_ref().is_some_and(|s| s.pending)).count()
+                + datasets.iter().filter(|d| d.snapshot.as_ref().is_some_and(|s| s.pending)).count(),
             input_tokens: cases.iter().filter_map(|c| c.usage).map(|u| u.input_tokens).sum(),
             output_tokens: cases.iter().filter_map(|c| c.usage).map(|u| u.output_tokens).sum(),
             interrupted,
+            datasets_passed: datasets.iter().filter(|d| d.passed).count(),
+            datasets_failed: datasets.iter().filter(|d| !d.passed).count(),
+            tolerated: cases.iter().filter(|c| c.tolerated).count(),
         }
     }
 }
@@ -157,6 +182,26 @@ pub(crate) struct CaseRecord {
     /// Where its answers came from: `live`, `record` or `replay`; null when it did not run.
     #[serde(default)]
     pub(crate) source: Option<Source>,
+    /// A dataset row: its id, `file:line`, and its expected and extracted labels.
+    #[serde(default)]
+    pub(crate) row: Option<RowRecord>,
+    /// A failed row that its dataset's `min_rows_passed` judges instead.
+    #[serde(default)]
+    pub(crate) tolerated: bool,
+}
+
+/// A dataset row's part in a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RowRecord {
+    pub(crate) id: String,
+    /// Where the row is: `file:line`.
+    pub(crate) at: String,
+    /// The dataset it belongs to (a `datasets` entry's id).
+    pub(crate) dataset: String,
+    pub(crate) expected_label: Option<String>,
+    /// The label extracted from the answer; null when none could be.
+    pub(crate) label: Option<String>,
 }
 
 /// One model turn of an agent.
@@ -302,6 +347,14 @@ impl CaseRecord {
             skip_reason: r.skip_reason.clone(),
             duration_ms: u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
             source: response.map(|r| r.source),
+            row: r.case.row.as_ref().map(|row| RowRecord {
+                id: row.id.clone(),
+                at: row.at.clone(),
+                dataset: row.dataset.id.clone(),
+                expected_label: v.row.as_ref().and_then(|o| o.expected.clone()),
+                label: v.row.as_ref().and_then(|o| o.got.clone()),
+            }),
+            tolerated: v.tolerated,
         }
     }
 

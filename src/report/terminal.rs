@@ -7,6 +7,7 @@ use std::io::Write as _;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::dataset::DatasetRecord;
 use super::diff::unified;
 use super::{Reporter, printable};
 use crate::plan::Case;
@@ -92,6 +93,14 @@ impl Reporter for TerminalReporter {
                     self.failures.push(line);
                 }
             }
+            Event::DatasetFinished { result } => {
+                let record = DatasetRecord::from_result(result);
+                self.print(&dataset_block(&record, self.color));
+                if !record.passed {
+                    let reason = record.reasons.first().cloned().unwrap_or_default();
+                    self.failures.push(format!(" FAIL dataset {}: {}", record.id, printable(&reason)));
+                }
+            }
             Event::RunFinished { summary } => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
@@ -159,6 +168,34 @@ pub(crate) fn summary_table(s: &Summary) -> String {
         s.skipped,
         s.pending_snapshots
     );
+    if s.datasets_passed + s.datasets_failed > 0 {
+        let tolerated = if s.tolerated > 0 {
+            format!("; {} failed row(s) judged by their dataset's min_rows_passed", s.tolerated)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{} dataset(s): {} passed, {} failed{tolerated}",
+            s.datasets_passed + s.datasets_failed,
+            s.datasets_passed,
+            s.datasets_failed
+        );
+    }
+    out
+}
+
+/// A dataset's verdict, after its last row: its counts, metrics and thresholds.
+pub(crate) fn dataset_block(d: &DatasetRecord, color: bool) -> String {
+    let (label, style) = if d.passed { ("PASS", "\x1b[32m") } else { ("FAIL", "\x1b[31m") };
+    let label = if color { format!("{style}{label:>5}\x1b[0m") } else { format!("{label:>5}") };
+    let mut out = format!("{label} dataset {} ({})\n", d.id, d.data);
+    for line in d.lines() {
+        let _ = writeln!(out, "      {}", printable(&line));
+    }
+    for reason in &d.reasons {
+        let _ = writeln!(out, "      failed: {}", printable(reason));
+    }
     out
 }
 

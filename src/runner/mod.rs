@@ -12,10 +12,11 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_util::{Stream, StreamExt};
 use tokio::task::JoinSet;
 
-use crate::execute::{self, Clients, RetryPolicy};
+use crate::execute::{self, Clients, Recordings, RetryPolicy};
 use crate::plan::{Case, SkipReason};
 use crate::response::{CallError, ErrorKind, ModelResponse, Usage};
 use crate::scenario::Mode;
+use crate::verdict::dataset::{Book, DatasetResult};
 use crate::verdict::{self, CaseVerdict, SnapshotSettings, SnapshotStatus, Status, UpdateAction};
 use limit::AdaptiveLimit;
 
@@ -58,11 +59,32 @@ pub(crate) struct Summary {
     pub(crate) output_tokens: u64,
     pub(crate) duration: Duration,
     pub(crate) interrupted: bool,
+    /// Datasets judged as a whole (metrics, thresholds, their snapshot table).
+    pub(crate) datasets_passed: usize,
+    pub(crate) datasets_failed: usize,
+    /// Failed or errored rows that their dataset's `min_rows_passed` judges instead.
+    pub(crate) tolerated: usize,
 }
 
 impl Summary {
     pub(crate) fn total(&self) -> usize {
         self.passed + self.failed + self.errored + self.skipped
+    }
+
+    /// Whether anything failed that fails the run: a case (a row that its dataset's
+    /// `min_rows_passed` judges does not count itself) or a dataset.
+    pub(crate) fn failing(&self) -> bool {
+        (self.failed + self.errored).saturating_sub(self.tolerated) + self.datasets_failed > 0
+    }
+
+    pub(crate) fn add_dataset(&mut self, result: &DatasetResult) {
+        if result.passed {
+            self.datasets_passed += 1;
+        } else {
+            self.datasets_failed += 1;
+        }
+        let pending = result.snapshot.as_ref().is_some_and(|s| s.written.as_ref().is_some_and(|w| *w != s.path));
+        self.pending_snapshots += usize::from(pending);
     }
 
     pub(crate) fn add(&mut self, result: &CaseResult) {
@@ -72,11 +94,14 @@ impl Summary {
             Status::Errored => self.errored += 1,
             Status::Skipped => self.skipped += 1,
         }
-        let pending = result.verdict.snapshot.as_ref().is_some_and(|s| {
-            matches!(s.status, SnapshotStatus::New | SnapshotStatus::Changed)
-                && s.written.as_ref().is_some_and(|w| *w != s.path)
-        });
+        // A row's proposal is part of its dataset's table, counted with the dataset.
+        let pending = result.case.row.is_none()
+            && result.verdict.snapshot.as_ref().is_some_and(|s| {
+                matches!(s.status, SnapshotStatus::New | SnapshotStatus::Changed)
+                    && s.written.as_ref().is_some_and(|w| *w != s.path)
+            });
         self.pending_snapshots += usize::from(pending);
+        self.tolerated += usize::from(result.verdict.tolerated);
         if let Some(u) = Usage::sum(result.verdict.samples.iter().filter_map(|s| s.response.usage)) {
             self.input_tokens = self.input_tokens.saturating_add(u.input_tokens);
             self.output_tokens = self.output_tokens.saturating_add(u.output_tokens);
@@ -85,12 +110,14 @@ impl Summary {
 }
 
 /// What the runner reports, in order: one `RunStarted`, a `CaseStarted` and a
-/// `CaseFinished` per case (skipped cases only finish), one `RunFinished`.
+/// `CaseFinished` per case (skipped cases only finish), a `DatasetFinished` after the
+/// last row of each dataset, one `RunFinished`.
 #[derive(Debug)]
 pub(crate) enum Event<'a> {
     RunStarted { cases: usize, started_at: SystemTime },
     CaseStarted { case: &'a Case },
     CaseFinished { result: &'a CaseResult },
+    DatasetFinished { result: &'a DatasetResult },
     RunFinished { summary: &'a Summary },
 }
 
@@ -109,9 +136,23 @@ pub(crate) async fn run(
     let started = Instant::now();
     let mut summary = Summary::default();
     emit(Event::RunStarted { cases: cases.len(), started_at: SystemTime::now() });
-    let finish = |result: CaseResult, summary: &mut Summary, emit: &mut dyn FnMut(Event<'_>)| {
+    // Rows settle against their dataset's table here, in one place, as they finish.
+    let mut book = Book::new(options.snapshots, &cases);
+    let recordings = Arc::new(Recordings::default());
+    let flush = recordings.clone();
+    let mut finish = |mut result: CaseResult, summary: &mut Summary, emit: &mut dyn FnMut(Event<'_>)| {
+        let dataset = book.row_finished(&result.case, &mut result.verdict);
         summary.add(&result);
         emit(Event::CaseFinished { result: &result });
+        if let Some(mut dataset) = dataset {
+            // Rows recorded since the cassette's last write are written now.
+            if let Err(e) = flush.flush(&result.case) {
+                dataset.problem = Some(e.to_string());
+                dataset.passed = false;
+            }
+            summary.add_dataset(&dataset);
+            emit(Event::DatasetFinished { result: &dataset });
+        }
     };
 
     let caps = model_caps(&cases);
@@ -148,7 +189,7 @@ pub(crate) async fn run(
             let case = queue.remove(i).expect("position is in range");
             emit(Event::CaseStarted { case: &case });
             *per_model.entry(case.model.clone()).or_default() += 1;
-            let handle = running.spawn(run_case(case.clone(), clients.clone(), options.clone()));
+            let handle = running.spawn(run_case(case.clone(), clients.clone(), recordings.clone(), options.clone()));
             in_flight.insert(handle.id(), (case, Instant::now()));
         }
         if stop.is_some() {
@@ -204,10 +245,15 @@ pub(crate) async fn run(
     summary
 }
 
-async fn run_case(case: Arc<Case>, clients: Arc<Clients>, options: RunnerOptions) -> CaseResult {
+async fn run_case(
+    case: Arc<Case>,
+    clients: Arc<Clients>,
+    recordings: Arc<Recordings>,
+    options: RunnerOptions,
+) -> CaseResult {
     let started = Instant::now();
     let mode = options.mode.or(case.spec.mode).unwrap_or(Mode::Auto);
-    let responses = execute::modes::run_samples(&case, &clients, &options.retry, mode).await;
+    let responses = execute::modes::run_samples(&case, &clients, &recordings, &options.retry, mode).await;
     // Judging may write snapshot files, with an fsync: blocking work, which
     // `block_in_place` keeps from stalling this worker's other tasks (it needs the
     // multi-threaded runtime, which every caller builds). A judge that only reads a

@@ -3,8 +3,11 @@
 //! passed given its pass-rate. The main entry point is [`judge`].
 
 pub(crate) mod assertions;
+pub(crate) mod dataset;
+pub(crate) mod metrics;
 pub(crate) mod snapshot;
 pub(crate) mod store;
+pub(crate) mod table;
 pub(crate) mod yaml;
 
 use std::path::PathBuf;
@@ -144,6 +147,10 @@ pub(crate) struct CaseVerdict {
     /// A problem with the case itself (a snapshot that cannot be written, a schema file
     /// that vanished since loading), reported as an error of the case.
     pub(crate) problem: Option<String>,
+    /// A dataset row: its line of the dataset's snapshot table and its labels.
+    pub(crate) row: Option<dataset::RowOutcome>,
+    /// A row whose failure the dataset's `min_rows_passed` judges, not the row itself.
+    pub(crate) tolerated: bool,
 }
 
 impl CaseVerdict {
@@ -155,6 +162,8 @@ impl CaseVerdict {
             passed_samples: 0,
             pass_rate: 0.0,
             problem: None,
+            row: None,
+            tolerated: false,
         }
     }
 
@@ -175,15 +184,22 @@ impl CaseVerdict {
     }
 }
 
+/// Samples that were not judged (the case could not be).
+fn bare(responses: Vec<ModelResponse>) -> Vec<SampleOutcome> {
+    responses
+        .into_iter()
+        .map(|response| SampleOutcome { response, assertions: Vec::new(), snapshot_matched: None, passed: false })
+        .collect()
+}
+
 /// Judges a case's responses (one per sample): assertions on each, every sample
 /// against the one stored snapshot, writes as `settings` say, then the pass rate.
 pub(crate) fn judge(case: &Case, responses: Vec<ModelResponse>, settings: SnapshotSettings) -> CaseVerdict {
-    let bare = |responses: Vec<ModelResponse>| -> Vec<SampleOutcome> {
-        responses
-            .into_iter()
-            .map(|response| SampleOutcome { response, assertions: Vec::new(), snapshot_matched: None, passed: false })
-            .collect()
-    };
+    if case.row.is_some() {
+        // A row's snapshot is a line of its dataset's table, which the runner's
+        // `dataset::Book` compares and writes once for all rows.
+        return dataset::judge_row(case, responses);
+    }
     let dir = case.scenario_dir();
     let (checks, rules) =
         match (assertions::compile(&case.spec.expect, &dir), SnapshotRules::new(case.spec.snapshot.as_ref())) {
@@ -251,24 +267,8 @@ pub(crate) fn judge(case: &Case, responses: Vec<ModelResponse>, settings: Snapsh
     if let Err(e) = write {
         return CaseVerdict::problem(e.to_string(), samples);
     }
-    let accepted = target.as_ref() == Some(&path);
-    let snapshot_ok = |matched: Option<bool>| matched != Some(false) || accepted || settings.force_pass;
-    let mut passed_samples = 0;
-    for sample in &mut samples {
-        sample.passed = sample.response.error.is_none()
-            && sample.assertions.iter().all(|a| a.passed)
-            && snapshot_ok(sample.snapshot_matched);
-        passed_samples += u32::from(sample.passed);
-    }
-    let pass_rate = f64::from(passed_samples) / samples.len().max(1) as f64;
-    let required = case.spec.min_pass_rate.unwrap_or(1.0);
-    let status = if !samples.is_empty() && pass_rate + 1e-9 >= required {
-        Status::Passed
-    } else if samples.iter().filter(|s| !s.passed).all(|s| s.response.error.is_some()) {
-        Status::Errored
-    } else {
-        Status::Failed
-    };
+    let accepted = target.as_ref() == Some(&path) || settings.force_pass;
+    let (status, passed_samples, pass_rate) = settle(&mut samples, accepted, case.spec.min_pass_rate);
     CaseVerdict {
         status,
         snapshot: snapshot_status.map(|status| SnapshotOutcome {
@@ -282,7 +282,31 @@ pub(crate) fn judge(case: &Case, responses: Vec<ModelResponse>, settings: Snapsh
         passed_samples,
         pass_rate,
         problem: None,
+        row: None,
+        tolerated: false,
     }
+}
+
+/// Decides each sample (answered, assertions passed, snapshot matched unless
+/// `accepted`) and the case, by the share of samples that must pass.
+pub(crate) fn settle(samples: &mut [SampleOutcome], accepted: bool, min_pass_rate: Option<f64>) -> (Status, u32, f64) {
+    let mut passed_samples = 0;
+    for sample in samples.iter_mut() {
+        sample.passed = sample.response.error.is_none()
+            && sample.assertions.iter().all(|a| a.passed)
+            && (sample.snapshot_matched != Some(false) || accepted);
+        passed_samples += u32::from(sample.passed);
+    }
+    let pass_rate = f64::from(passed_samples) / samples.len().max(1) as f64;
+    let required = min_pass_rate.unwrap_or(1.0);
+    let status = if !samples.is_empty() && pass_rate + 1e-9 >= required {
+        Status::Passed
+    } else if samples.iter().filter(|s| !s.passed).all(|s| s.response.error.is_some()) {
+        Status::Errored
+    } else {
+        Status::Failed
+    };
+    (status, passed_samples, pass_rate)
 }
 
 #[cfg(test)]
@@ -330,6 +354,7 @@ mod tests {
             samples: 1,
             timeout: Duration::from_secs(1),
             tool_timeouts: Default::default(),
+            row: None,
             skip: None,
             spec,
         }

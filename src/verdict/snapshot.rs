@@ -65,11 +65,57 @@ impl SnapshotRules {
 
     /// The snapshot body of a response, or `None` when the policy keeps nothing.
     pub(crate) fn body(&self, r: &ModelResponse) -> Option<String> {
+        let entries = self.entries(r, false);
+        (!entries.is_empty()).then(|| emit(&entries, true))
+    }
+
+    /// The columns of a dataset's snapshot table: the parts this policy keeps, the same
+    /// for every row whatever its answer.
+    pub(crate) fn columns(&self, agent: bool) -> Vec<&'static str> {
+        let mut columns = Vec::new();
+        if !matches!(self.final_policy, Rule::Ignore) {
+            columns.push("final");
+        }
+        if !matches!(self.reasoning_policy, Rule::Ignore) {
+            columns.push("reasoning");
+        }
+        if self.stop_reason {
+            columns.push("stop_reason");
+        }
+        // Only agents have tools (with their calls in their turns).
+        if agent {
+            columns.push("turns");
+        }
+        if self.keep.contains(&Volatile::Usage) {
+            columns.push("usage");
+        }
+        if self.keep.contains(&Volatile::Latency) {
+            columns.push("latency_ms");
+        }
+        columns
+    }
+
+    /// A response's cells under `columns`, each on one line: text as it is, JSON answers
+    /// and structures as compact JSON.
+    pub(crate) fn cells(&self, r: &ModelResponse, columns: &[&str]) -> Vec<String> {
+        let entries = self.entries(r, true);
+        columns
+            .iter()
+            .map(|c| match entries.iter().find(|(k, _)| k == c) {
+                Some((_, value)) => cell(value),
+                None if *c == "turns" => "[]".to_owned(),
+                None => String::new(),
+            })
+            .collect()
+    }
+
+    /// The kept parts of a response; `compact` writes JSON answers on one line.
+    fn entries(&self, r: &ModelResponse, compact: bool) -> Vec<(String, Yaml)> {
         let mut entries = Vec::new();
-        if let Some(v) = self.part(&self.final_policy, &r.final_text) {
+        if let Some(v) = self.part(&self.final_policy, &r.final_text, compact) {
             entries.push(("final".to_owned(), v));
         }
-        if let Some(v) = self.part(&self.reasoning_policy, &r.reasoning) {
+        if let Some(v) = self.part(&self.reasoning_policy, &r.reasoning, compact) {
             entries.push(("reasoning".to_owned(), v));
         }
         if self.stop_reason {
@@ -93,7 +139,7 @@ impl SnapshotRules {
         if self.keep.contains(&Volatile::Latency) {
             entries.push(("latency_ms".to_owned(), Yaml::Int(r.latency_ms as i64)));
         }
-        (!entries.is_empty()).then(|| emit(&entries, true))
+        entries
     }
 
     /// One agent turn: its reasoning (under the reasoning policy), its text (under the
@@ -101,11 +147,11 @@ impl SnapshotRules {
     /// tool call with what the tool gave back.
     fn turn(&self, t: &crate::response::Turn) -> Yaml {
         let mut entries = Vec::new();
-        if let Some(v) = self.part(&self.reasoning_policy, &t.reasoning) {
+        if let Some(v) = self.part(&self.reasoning_policy, &t.reasoning, false) {
             entries.push(("reasoning".to_owned(), v));
         }
         if !normalize(&t.text).is_empty()
-            && let Some(v) = self.part(&self.final_policy, &t.text)
+            && let Some(v) = self.part(&self.final_policy, &t.text, false)
         {
             entries.push(("text".to_owned(), v));
         }
@@ -141,7 +187,7 @@ impl SnapshotRules {
         call
     }
 
-    fn part(&self, rule: &Rule, raw: &str) -> Option<Yaml> {
+    fn part(&self, rule: &Rule, raw: &str, compact: bool) -> Option<Yaml> {
         let text = self.redactor.apply(&normalize(raw));
         match rule {
             Rule::Ignore => None,
@@ -160,11 +206,35 @@ impl SnapshotRules {
                             *slot = Value::String("[redacted]".into());
                         }
                     }
-                    Yaml::Str(serde_json::to_string_pretty(&sort_keys(value)).unwrap_or_default())
+                    if compact {
+                        Yaml::Str(canonical_json(&value))
+                    } else {
+                        Yaml::Str(serde_json::to_string_pretty(&sort_keys(value)).unwrap_or_default())
+                    }
                 }
                 Err(_) => Yaml::Map(vec![("not_json".into(), Yaml::Str(text))]),
             }),
         }
+    }
+}
+
+/// One table cell: a string as it is, anything else as compact JSON.
+fn cell(value: &Yaml) -> String {
+    match value {
+        Yaml::Str(s) => s.clone(),
+        other => canonical_json(&to_json(other)),
+    }
+}
+
+fn to_json(value: &Yaml) -> Value {
+    match value {
+        Yaml::Str(s) => Value::String(s.clone()),
+        Yaml::Int(i) => Value::from(*i),
+        Yaml::Real(r) => r.parse::<f64>().map_or_else(|_| Value::String(r.clone()), Value::from),
+        Yaml::Bool(b) => Value::Bool(*b),
+        Yaml::Null => Value::Null,
+        Yaml::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
+        Yaml::Map(entries) => Value::Object(entries.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
     }
 }
 
@@ -196,6 +266,23 @@ impl SnapshotFile {
         }
         header.push(("info".to_owned(), Yaml::Map(info)));
         SnapshotFile { header, body }
+    }
+
+    /// The header for a dataset's table: like a case's, named by the id its rows share,
+    /// with the data file (relative to the project root) in `info`.
+    pub(crate) fn for_dataset(case: &Case, id: &str, data: &std::path::Path, body: String) -> SnapshotFile {
+        let mut file = SnapshotFile::for_case(case, body);
+        file.header.retain(|(k, _)| k != "description");
+        for (key, value) in &mut file.header {
+            match (key.as_str(), value) {
+                ("expression", value) => *value = Yaml::str(id),
+                ("info", Yaml::Map(info)) => {
+                    info.push(("dataset".to_owned(), Yaml::Str(crate::fs::slashed(data))));
+                }
+                _ => {}
+            }
+        }
+        file
     }
 
     /// The file's bytes, exactly as insta writes them.

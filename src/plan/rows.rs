@@ -1,0 +1,169 @@
+//! Variables and rows: a scenario with variables, a `dataset` or `rows` has its
+//! templates rendered, and a dataset scenario's case becomes one case per row,
+//! `name[row=ID]`. Every row is rendered here, so `validate` finds every problem.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use super::template::{TemplateError, Templates, context, row_context};
+use super::{Case, DatasetPlan, Plan, RowCase};
+use crate::load::dataset::{Dataset, Row};
+use crate::load::{Diagnostic, LoadedScenario};
+use crate::scenario::Scenario;
+
+/// The most cases a dataset scenario expands to (rows times matrix combinations).
+pub(crate) const MAX_ROW_CASES: usize = 1_000_000;
+/// The expected label of a row when `metrics.label.expected` is not given.
+const DEFAULT_EXPECTED: &str = "{{ label }}";
+
+/// The scenario's compiled templates, when it has variables or rows (a scenario
+/// without either sends its text as written, braces and all).
+pub(super) fn templates(s: &LoadedScenario) -> Result<Option<Templates>, Vec<Diagnostic>> {
+    let has_vars = s.spec.vars.as_ref().is_some_and(|v| !v.is_empty());
+    if s.dataset.is_none() && !has_vars {
+        return Ok(None);
+    }
+    if let Some(d) = &s.dataset {
+        let combinations = s
+            .value
+            .get("matrix")
+            .and_then(|m| m.as_object())
+            .map_or(1, |m| m.values().map(|v| v.as_array().map_or(1, Vec::len)).product::<usize>());
+        if d.rows.len().saturating_mul(combinations) > MAX_ROW_CASES {
+            return Err(vec![s.diagnostic(
+                "",
+                format!("{} rows make more than {MAX_ROW_CASES} cases; split the dataset", d.rows.len()),
+            )]);
+        }
+    }
+    let mut spec = s.spec.clone();
+    with_label_default(&mut spec);
+    let (templates, errors) = Templates::compile(&spec);
+    if errors.is_empty() {
+        Ok(Some(templates))
+    } else {
+        Err(errors.iter().map(|e| s.diagnostic(&e.pointer, describe(e))).collect())
+    }
+}
+
+/// `case` rendered, once per row of the scenario's dataset (or once, without one).
+pub(super) fn expand(s: &LoadedScenario, templates: &Templates, mut case: Case, plan: &mut Plan) {
+    with_label_default(&mut case.spec);
+    let base_vars = case.spec.vars.clone().unwrap_or_default();
+    let base = context(&base_vars);
+    let Some(dataset) = &s.dataset else {
+        match templates.render(&case.spec, &base) {
+            Ok(spec) => {
+                case.spec = spec;
+                plan.cases.push(case);
+            }
+            Err(e) => say_once(plan, s.diagnostic(&e.pointer, describe(&e))),
+        }
+        return;
+    };
+    let undefined = undefined(templates, &base_vars.keys().cloned().collect(), dataset);
+    if !undefined.is_empty() {
+        for ((pointer, var), rows) in undefined {
+            let message = format!("undefined variable `{var}`{}", in_rows(dataset, &rows));
+            say_once(plan, s.diagnostic(&pointer, message));
+        }
+        return;
+    }
+    let group = Arc::new(DatasetPlan {
+        id: case.id.clone(),
+        file: dataset.file.clone(),
+        source: crate::load::absolute(&dataset.file)
+            .strip_prefix(&s.project_root)
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|_| dataset.file.clone()),
+        row_ids: dataset.rows.iter().map(|r| r.id.clone()).collect(),
+        metrics: case.spec.metrics.clone(),
+    });
+    let mut failures: BTreeMap<(String, String), Vec<&Row>> = BTreeMap::new();
+    for row in &dataset.rows {
+        match templates.render(&case.spec, &row_context(&row.vars, &base)) {
+            Ok(spec) => plan.cases.push(Case {
+                id: row_case_id(&group.id, &row.id),
+                spec,
+                row: Some(RowCase { id: row.id.clone(), at: dataset.locate(row), dataset: group.clone() }),
+                ..case.clone()
+            }),
+            Err(e) => failures.entry((e.pointer.clone(), describe(&e))).or_default().push(row),
+        }
+    }
+    for ((pointer, message), rows) in failures {
+        say_once(plan, s.diagnostic(&pointer, format!("{message}{}", in_rows(dataset, &rows))));
+    }
+}
+
+/// `name[row=ID]`, or `name[key=value,row=ID]` for a matrix case.
+pub(crate) fn row_case_id(group: &str, row: &str) -> String {
+    match group.strip_suffix(']') {
+        Some(open) => format!("{open},row={row}]"),
+        None => format!("{group}[row={row}]"),
+    }
+}
+
+/// A label metric's expected value is `{{ label }}` unless given.
+fn with_label_default(spec: &mut Scenario) {
+    if let Some(label) = spec.metrics.as_mut().and_then(|m| m.label.as_mut()) {
+        label.expected.get_or_insert_with(|| DEFAULT_EXPECTED.to_owned());
+    }
+}
+
+/// For each template and variable it reads that neither the scenario nor a row
+/// defines: the rows that lack it.
+fn undefined<'a>(
+    templates: &Templates,
+    base: &HashSet<String>,
+    dataset: &'a Dataset,
+) -> BTreeMap<(String, String), Vec<&'a Row>> {
+    let mut out: BTreeMap<(String, String), Vec<&Row>> = BTreeMap::new();
+    for (pointer, reads) in templates.reads() {
+        for var in reads.iter().filter(|v| !base.contains(*v)) {
+            let lacking: Vec<&Row> = dataset.rows.iter().filter(|r| !r.vars.contains_key(var)).collect();
+            if !lacking.is_empty() {
+                out.insert((pointer.to_owned(), var.clone()), lacking);
+            }
+        }
+    }
+    out
+}
+
+/// `, in row `3` (data/q.csv:4) and 9 more rows; rows have: id, label, question`.
+fn in_rows(dataset: &Dataset, rows: &[&Row]) -> String {
+    let Some(first) = rows.first() else { return String::new() };
+    let more = match rows.len() - 1 {
+        0 => String::new(),
+        1 => " and 1 more row".to_owned(),
+        n => format!(" and {n} more rows"),
+    };
+    let mut names: Vec<&str> = first.vars.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    format!(", in row `{}` ({}){more}; that row has: {}", first.id, dataset.locate(first), names.join(", "))
+}
+
+fn describe(e: &TemplateError) -> String {
+    match e.line {
+        Some(line) if line > 1 => format!("{} (line {line} of the template)", e.message),
+        _ => e.message.clone(),
+    }
+}
+
+/// A problem every matrix combination would repeat is said once.
+fn say_once(plan: &mut Plan, d: Diagnostic) {
+    if !plan.diagnostics.contains(&d) {
+        plan.diagnostics.push(d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_ids_join_the_matrix_values() {
+        assert_eq!(row_case_id("spam", "7"), "spam[row=7]");
+        assert_eq!(row_case_id("spam[model=m]", "a-1"), "spam[model=m,row=a-1]");
+    }
+}
