@@ -110,7 +110,7 @@ fn finish(file: &Path, rows: Vec<(Pos, Map<String, Value>)>) -> Result<Dataset, 
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
     if rows.is_empty() {
-        return Err(vec![Diagnostic::file(file, "the dataset has no rows")]);
+        return Err(vec![Diagnostic::at(file, Pos { line: 1, col: 1 }, "", "the dataset has no rows")]);
     }
     for (i, (pos, vars)) in rows.into_iter().enumerate() {
         let id = match vars.get("id") {
@@ -184,7 +184,8 @@ impl<'a> Problems<'a> {
             return Ok(ok);
         }
         if self.more > 0 {
-            self.listed.push(Diagnostic::file(self.file, format!("and {} more problem(s) in this dataset", self.more)));
+            let pos = self.listed.last().and_then(|d| d.pos).unwrap_or_default();
+            self.listed.push(Diagnostic::at(self.file, pos, "", format!("and {} more problem(s) in this dataset", self.more)));
         }
         Err(self.listed)
     }

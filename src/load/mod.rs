@@ -94,8 +94,12 @@ pub fn load(paths: &[PathBuf]) -> Suite {
 /// A YAML dataset inside the suite's folders is found as a scenario file too: it is
 /// data, not a scenario, so what reading it as one found is dropped.
 fn skip_data_files(suite: &mut Suite) {
-    let data: std::collections::HashSet<PathBuf> =
-        suite.scenarios.iter().filter_map(|s| s.dataset.as_ref()).map(|d| absolute(&d.file)).collect();
+    let data: std::collections::HashSet<PathBuf> = suite
+        .scenarios
+        .iter()
+        .filter_map(|s| s.dataset.as_ref().filter(|d| d.file != s.file))
+        .map(|d| absolute(&d.file))
+        .collect();
     if data.is_empty() {
         return;
     }
@@ -262,7 +266,17 @@ fn rows_of(
 ) -> Result<Option<dataset::Dataset>, Vec<Diagnostic>> {
     if let Some(relative) = raw.get("dataset").and_then(Value::as_str) {
         let path = file.parent().unwrap_or(Path::new("")).join(relative);
-        return dataset::read(&path).map(Some);
+        // A file that cannot be read at all is pointed at where the scenario names it.
+        let at = format!("{pointer}/dataset");
+        return dataset::read(&path).map(Some).map_err(|problems| {
+            problems
+                .into_iter()
+                .map(|d| match d.pos {
+                    Some(_) => d,
+                    None => Diagnostic::at(file, spans.value(&at), at.clone(), format!("{}: {}", crate::fs::shown(&d.file), d.message)),
+                })
+                .collect()
+        });
     }
     match raw.get("rows").and_then(Value::as_array) {
         Some(rows) => dataset::inline(file, pointer, rows, spans).map(Some),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::template::{TemplateError, Templates, context, row_context};
 use super::{Case, DatasetPlan, Plan, RowCase};
 use crate::load::dataset::{Dataset, Row};
+use crate::load::explain::closest;
 use crate::load::{Diagnostic, LoadedScenario};
 use crate::scenario::Scenario;
 
@@ -42,7 +43,7 @@ pub(super) fn templates(s: &LoadedScenario) -> Result<Option<Templates>, Vec<Dia
     if errors.is_empty() {
         Ok(Some(templates))
     } else {
-        Err(errors.iter().map(|e| s.diagnostic(&e.pointer, describe(e))).collect())
+        Err(errors.iter().map(|e| located(s, &e.pointer, e.line, describe(e))).collect())
     }
 }
 
@@ -57,15 +58,31 @@ pub(super) fn expand(s: &LoadedScenario, templates: &Templates, mut case: Case, 
                 case.spec = spec;
                 plan.cases.push(case);
             }
-            Err(e) => say_once(plan, s.diagnostic(&e.pointer, describe(&e))),
+            Err(e) => say_once(plan, located(s, &e.pointer, e.line, describe(&e))),
         }
         return;
     };
     let undefined = undefined(templates, &base_vars.keys().cloned().collect(), dataset);
     if !undefined.is_empty() {
         for ((pointer, var), rows) in undefined {
-            let message = format!("undefined variable `{var}`{}", in_rows(dataset, &rows));
-            say_once(plan, s.diagnostic(&pointer, message));
+            let message = if rows.len() == dataset.rows.len() {
+                let known: Vec<&str> = base_vars
+                    .keys()
+                    .chain(dataset.rows.iter().flat_map(|r| r.vars.keys()))
+                    .map(String::as_str)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let hint = closest(&var, known.iter().copied()).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+                format!(
+                    "undefined variable `{var}`: neither `vars` nor any row of {} defines it{hint}",
+                    crate::fs::shown(&dataset.file)
+                )
+            } else {
+                format!("undefined variable `{var}`{}", in_rows(dataset, &rows))
+            };
+            let line = s.value.pointer(&pointer).and_then(|v| v.as_str()).and_then(|t| line_of(t, &var));
+            say_once(plan, located(s, &pointer, line, message));
         }
         return;
     }
@@ -92,7 +109,7 @@ pub(super) fn expand(s: &LoadedScenario, templates: &Templates, mut case: Case, 
         }
     }
     for ((pointer, message), rows) in failures {
-        say_once(plan, s.diagnostic(&pointer, format!("{message}{}", in_rows(dataset, &rows))));
+        say_once(plan, located(s, &pointer, None, format!("{message}{}", in_rows(dataset, &rows))));
     }
 }
 
@@ -148,6 +165,22 @@ fn describe(e: &TemplateError) -> String {
         Some(line) if line > 1 => format!("{} (line {line} of the template)", e.message),
         _ => e.message.clone(),
     }
+}
+
+/// A diagnostic at line `line` (1-based) of the template at `pointer`: a block scalar's
+/// lines are the file's lines from where the value starts.
+fn located(s: &LoadedScenario, pointer: &str, line: Option<usize>, message: String) -> Diagnostic {
+    let mut d = s.diagnostic(pointer, message);
+    if let (Some(pos), Some(line)) = (&mut d.pos, line) {
+        pos.line += line.saturating_sub(1) as u64;
+    }
+    d
+}
+
+/// The first line (1-based) of `template` that names `var`.
+fn line_of(template: &str, var: &str) -> Option<usize> {
+    let word = regex::Regex::new(&format!(r"\b{}\b", regex::escape(var))).ok()?;
+    template.lines().position(|l| word.is_match(l)).map(|i| i + 1)
 }
 
 /// A problem every matrix combination would repeat is said once.

@@ -103,7 +103,7 @@ pub(crate) fn context(vars: &Map<String, Value>) -> minijinja::Value {
 
 /// A row's context: its own variables over the scenario's `base`.
 pub(crate) fn row_context(row: &Map<String, Value>, base: &minijinja::Value) -> minijinja::Value {
-    minijinja::value::merge_maps([context(row), base.clone()])
+    minijinja::value::merge_maps([base.clone(), context(row)])
 }
 
 /// Whether `text` holds template syntax.

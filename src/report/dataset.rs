@@ -44,6 +44,8 @@ pub(crate) struct DatasetRecord {
 pub(crate) struct RowsRecord {
     /// Rows in the dataset, selected or not.
     pub(crate) total: usize,
+    /// Rows the run selected: thresholds are judged only when every row was.
+    pub(crate) selected: usize,
     pub(crate) passed: usize,
     pub(crate) failed: usize,
     pub(crate) errored: usize,
@@ -94,6 +96,7 @@ impl DatasetRecord {
             passed: d.passed,
             rows: RowsRecord {
                 total: d.rows.total,
+                selected: d.rows.selected,
                 passed: d.rows.passed,
                 failed: d.rows.failed,
                 errored: d.rows.errored,
@@ -122,10 +125,15 @@ impl DatasetRecord {
         .judged()
     }
 
+    /// Whether every row of the dataset was selected: only then are thresholds judged.
+    pub(crate) fn whole(&self) -> bool {
+        self.rows.selected >= self.rows.total
+    }
+
     /// This record with `reasons` and `passed` decided from its parts.
     fn judged(mut self) -> DatasetRecord {
         let mut reasons = self.problems.clone();
-        for t in self.thresholds.iter().filter(|t| !t.met) {
+        for t in self.thresholds.iter().filter(|t| !t.met && self.whole()) {
             reasons.push(format!(
                 "{} is {:.3}, below {} {}",
                 t.name.trim_start_matches("min_"),
@@ -153,6 +161,7 @@ impl DatasetRecord {
     /// thresholds are computed again from the sums.
     pub(crate) fn merge(&mut self, other: &DatasetRecord) {
         let r = &mut self.rows;
+        r.selected += other.rows.selected;
         r.passed += other.rows.passed;
         r.failed += other.rows.failed;
         r.errored += other.rows.errored;
@@ -220,7 +229,11 @@ impl DatasetRecord {
             out.extend(confusion_lines(&l.confusion));
         }
         for t in &self.thresholds {
-            let mark = if t.met { "met" } else { "NOT MET" };
+            let mark = match (t.met, self.whole()) {
+                (_, false) => "not judged: part of the dataset ran",
+                (true, true) => "met",
+                (false, true) => "NOT MET",
+            };
             out.push(format!("{} {}: {:.3} ({mark})", t.name, t.min, t.value));
         }
         if let Some(s) = &self.snapshot

@@ -103,9 +103,8 @@ impl Reply {
         self.chunks.iter().map(Bytes::len).sum()
     }
 
-    /// A plain JSON error reply, for requests nothing was recorded for.
-    pub fn error(status: u16, message: &str) -> Reply {
-        let body = serde_json::json!({"message": message, "error": {"message": message, "type": "replay_error"}});
+    /// A JSON reply with `status`, sent whole.
+    pub fn json(status: u16, body: &serde_json::Value) -> Reply {
         Reply {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
@@ -114,6 +113,11 @@ impl Reply {
             delay: Duration::ZERO,
             ending: Ending::Complete,
         }
+    }
+
+    /// A plain JSON error reply, for requests nothing was recorded for.
+    pub fn error(status: u16, message: &str) -> Reply {
+        Reply::json(status, &serde_json::json!({"message": message, "error": {"message": message, "type": "replay_error"}}))
     }
 }
 

@@ -35,7 +35,8 @@ fn the_bundled_suite_passes_offline_from_its_cassettes() {
         let out = bundled(None, mode);
         let text = stdout(&out);
         assert_eq!(out.status.code(), Some(0), "{mode:?}: {text}\n{}", stderr(&out));
-        assert!(text.contains("15 cases: 15 passed, 0 failed, 0 errored, 0 skipped; 0 pending snapshot(s)"), "{text}");
+        assert!(text.contains("39 cases: 39 passed, 0 failed, 0 errored, 0 skipped; 0 pending snapshot(s)"), "{text}");
+        assert!(text.contains("1 dataset(s): 1 passed, 0 failed"), "{text}");
     }
 }
 
@@ -50,7 +51,7 @@ fn replay_never_opens_a_connection_off_the_machine() {
     );
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
-    assert!(text.contains("15 passed"), "{text}");
+    assert!(text.contains("39 passed"), "{text}");
     let calls = std::fs::read_to_string(trace.path()).unwrap();
     let inet: Vec<&str> = calls.lines().filter(|l| l.contains("connect(") && l.contains("AF_INET")).collect();
     assert!(!inet.is_empty(), "replayed cases connect to the loopback server:\n{calls}");
@@ -80,4 +81,41 @@ fn read_only_snapshots_stay_green_when_nothing_needs_writing() {
         .filter(|l| !l.contains("openat(") || l.contains("O_WRONLY") || l.contains("O_RDWR") || l.contains("O_CREAT"))
         .collect();
     assert!(writes.is_empty(), "the run changed snapshots/: {writes:#?}");
+}
+
+/// Copies `scenarios/safeguard` with its cassette and snapshot into a new repository.
+fn safeguard_copy() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = crate::support::repo();
+    for folder in ["scenarios", "cassettes", "snapshots"] {
+        let from = root.join(folder).join("safeguard");
+        let to = dir.path().join(folder).join("safeguard");
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(&from).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn the_safeguard_example_clears_its_thresholds_and_fails_above_them() {
+    let dir = safeguard_copy();
+    let out = crate::support::run_in(dir.path(), &["run", "scenarios", "--mode", "replay"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    // One synthetic answer disagrees with its label: the scores are below 1.
+    assert!(text.contains("precision 0.923 · recall 1.000 · F1 0.960 (class 1)"), "{text}");
+    assert!(text.contains("min_f1 0.9: 0.960 (met)"), "{text}");
+
+    let path = dir.path().join("scenarios/safeguard/spam-policy.yaml");
+    let scenario = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, scenario.replace("min_f1: 0.9\n", "min_f1: 0.99\n")).unwrap();
+    let out = crate::support::run_in(dir.path(), &["run", "scenarios", "--mode", "replay"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(" FAIL dataset spam-policy: f1 is 0.960, below min_f1 0.99"), "{text}");
+    assert!(text.contains("accuracy 0.958 [0.798, 0.993] (23/24)"), "{text}");
+    assert!(text.contains("24 cases: 24 passed"), "the rows pass; the dataset fails: {text}");
 }

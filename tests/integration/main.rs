@@ -5,6 +5,7 @@ mod agents;
 mod architecture;
 mod bundled;
 mod cli;
+mod datasets;
 mod defaults;
 mod faults;
 mod install;
