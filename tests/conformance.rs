@@ -67,7 +67,7 @@ fn case_in(wire: &WireCase, project_root: std::path::PathBuf) -> Case {
         tool_timeouts: Default::default(),
         row: None,
         skip: None,
-        spec,
+        spec: spec.into(),
     }
 }
 

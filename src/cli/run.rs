@@ -184,6 +184,13 @@ fn print_requests(cases: &[crate::plan::Case], flags: &Connection, env: &Environ
             println!("# {} is skipped\n", case.id);
             continue;
         }
+        let case = &match case.rendered() {
+            Ok(case) => case,
+            Err(e) => {
+                println!("# {} cannot be rendered: {}: {}\n", case.id, e.pointer, e.message);
+                continue;
+            }
+        };
         let request = CallRequest::from_case(case);
         let connection = resolve_connection(flags, case, env);
         // An agent's first model turn; later turns depend on the answers.

@@ -120,29 +120,6 @@ impl DatasetCassette {
         })
     }
 
-    /// The recording of `case`, checked against what it would send now, as a case's
-    /// cassette.
-    pub(crate) fn cassette_for(&self, case: &Case) -> Result<Cassette, CassetteError> {
-        let path = path_for(case);
-        let Some(row) = self.rows.get(&request_for(case).hash) else {
-            return Err(CassetteError::MissingRow { path, case: case.id.clone() });
-        };
-        if case.api != Api::Agent && row.interactions.len() < case.samples as usize {
-            return Err(CassetteError::Short { path, have: row.interactions.len(), need: case.samples as usize });
-        }
-        Ok(Cassette {
-            format: self.format,
-            scenario: self.scenario.clone(),
-            case: row.case.clone(),
-            api: row.api,
-            model: row.model.clone(),
-            recorded_at: row.recorded_at.clone(),
-            endpoint_host: row.endpoint_host.clone(),
-            provenance: row.provenance.clone(),
-            interactions: row.interactions.clone(),
-        })
-    }
-
     /// Keeps `cassette` as the recording of its request (keyed by the first request's
     /// hash), dropping an older recording of the same case.
     pub(crate) fn put(&mut self, cassette: Cassette) {
@@ -168,6 +145,56 @@ impl DatasetCassette {
         crate::secrets::redact_in_place(&mut text);
         text.push('\n');
         text
+    }
+}
+
+/// What replay needs of a dataset cassette: each row's responses, by request hash.
+/// Requests are skipped while reading: each row's holds its whole prompt (a long
+/// policy, ten thousand times), which replay never looks at.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DatasetReplay {
+    rows: HashMap<String, ReplayRow>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReplayRow {
+    interactions: Vec<ReplayInteraction>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReplayInteraction {
+    response: WireResponse,
+}
+
+impl DatasetReplay {
+    /// Reads the file as a stream: the file's text is never held whole.
+    pub(crate) fn read(path: &Path) -> Result<DatasetReplay, CassetteError> {
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(CassetteError::Missing { path: path.to_owned() });
+            }
+            Err(source) => return Err(CassetteError::Read { path: path.to_owned(), source }),
+        };
+        serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| CassetteError::Invalid {
+            path: path.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The recorded responses of `case`, one per sample (per model turn for an agent),
+    /// found by the hash of what it would send now.
+    pub(crate) fn responses_for(&self, case: &Case) -> Result<Vec<WireResponse>, CassetteError> {
+        let path = path_for(case);
+        let Some(row) = self.rows.get(&request_for(case).hash) else {
+            return Err(CassetteError::MissingRow { path, case: case.id.clone() });
+        };
+        if case.api != Api::Agent && row.interactions.len() < case.samples as usize {
+            return Err(CassetteError::Short { path, have: row.interactions.len(), need: case.samples as usize });
+        }
+        Ok(row.interactions.iter().map(|i| i.response.clone()).collect())
     }
 }
 

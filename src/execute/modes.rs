@@ -11,7 +11,7 @@ use crate::plan::Case;
 use crate::response::{CallError, ErrorKind, ModelResponse, Source};
 use crate::scenario::{Api, Mode};
 use crate::wire::server::{InOrder, Reply};
-use crate::wire::{Provenance, ProvenanceKind};
+use crate::wire::{Provenance, ProvenanceKind, WireResponse};
 
 /// Runs every sample of a case in `mode`. A dataset row's recording is in its
 /// dataset's cassette, which `recordings` reads once for all rows.
@@ -23,18 +23,18 @@ pub async fn run_samples(
     mode: Mode,
 ) -> Vec<ModelResponse> {
     let load = || match case.row {
-        Some(_) => recordings.cassette_for(case),
-        None => Cassette::load_for(case),
+        Some(_) => recordings.responses_for(case),
+        None => Cassette::load_for(case).map(|c| c.interactions.into_iter().map(|i| i.response).collect()),
     };
     match mode {
         Mode::Live => live(case, clients, policy, false).await,
         Mode::Record => record(case, clients, recordings, policy).await,
         Mode::Replay => match load() {
-            Ok(cassette) => replay(case, clients, cassette).await,
+            Ok(responses) => replay(case, clients, &responses).await,
             Err(e) => vec![replay_failed(e.to_string())],
         },
         Mode::Auto => match load() {
-            Ok(cassette) => replay(case, clients, cassette).await,
+            Ok(responses) => replay(case, clients, &responses).await,
             Err(CassetteError::Missing { .. } | CassetteError::MissingRow { .. }) => {
                 live(case, clients, policy, false).await
             }
@@ -134,8 +134,8 @@ async fn record(case: &Case, clients: &Clients, recordings: &Recordings, policy:
     responses
 }
 
-async fn replay(case: &Case, clients: &Clients, cassette: Cassette) -> Vec<ModelResponse> {
-    let replies: Result<Vec<Reply>, _> = cassette.interactions.iter().map(|i| Reply::from_wire(&i.response)).collect();
+async fn replay(case: &Case, clients: &Clients, responses: &[WireResponse]) -> Vec<ModelResponse> {
+    let replies: Result<Vec<Reply>, _> = responses.iter().map(Reply::from_wire).collect();
     let replies = match replies {
         Ok(r) => r,
         Err(e) => {

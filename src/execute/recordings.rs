@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::cassette::{self, Cassette, CassetteError, DatasetCassette};
+use super::cassette::{self, Cassette, CassetteError, DatasetCassette, DatasetReplay};
 use crate::plan::Case;
+use crate::wire::WireResponse;
 
 /// While rows are recorded, their cassette is rewritten at most this often.
 const WRITE_EVERY: Duration = Duration::from_secs(2);
@@ -23,7 +24,9 @@ pub struct Recordings {
 
 #[derive(Default)]
 struct Slot {
-    /// The file's recordings, read on first use.
+    /// What replay needs of the file (its responses), read on first use.
+    replay: Option<Result<DatasetReplay, String>>,
+    /// The whole file, read when the first row is recorded into it.
     loaded: Option<Loaded>,
     /// Rows recorded since the last write.
     dirty: bool,
@@ -56,15 +59,20 @@ impl Recordings {
         files.entry(path.clone()).or_default().clone()
     }
 
-    /// The recording of a row case, as a case's cassette.
-    pub(crate) fn cassette_for(&self, case: &Case) -> Result<Cassette, CassetteError> {
+    /// The recorded responses of a row case.
+    pub(crate) fn responses_for(&self, case: &Case) -> Result<Vec<WireResponse>, CassetteError> {
         let path = cassette::path_for(case);
         let slot = self.slot(&path);
         let mut slot = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match slot.loaded.get_or_insert_with(|| load(&path)) {
-            Loaded::Ready(file) => file.cassette_for(case),
-            Loaded::Missing => Err(CassetteError::Missing { path }),
-            Loaded::Broken(e) => Err(CassetteError::Broken(e.clone())),
+        let replay = slot.replay.get_or_insert_with(|| match DatasetReplay::read(&path) {
+            Ok(r) => Ok(r),
+            Err(CassetteError::Missing { .. }) => Err(String::new()),
+            Err(e) => Err(e.to_string()),
+        });
+        match replay {
+            Ok(file) => file.responses_for(case),
+            Err(e) if e.is_empty() => Err(CassetteError::Missing { path }),
+            Err(e) => Err(CassetteError::Broken(e.clone())),
         }
     }
 

@@ -29,7 +29,7 @@ pub(crate) struct Row {
 pub(crate) struct Dataset {
     /// The data file as shown to the user, or the scenario file for inline `rows`.
     pub(crate) file: PathBuf,
-    pub(crate) rows: Vec<Row>,
+    pub(crate) rows: Vec<std::sync::Arc<Row>>,
 }
 
 impl Dataset {
@@ -130,7 +130,7 @@ fn finish(file: &Path, rows: Vec<(Pos, Map<String, Value>)>) -> Result<Dataset, 
             problems.push(pos, format!("the row id `{id}` is also the id of the row on line {first}; ids are unique"));
             continue;
         }
-        out.push(Row { id, line: pos.line, vars });
+        out.push(std::sync::Arc::new(Row { id, line: pos.line, vars }));
     }
     problems.into_result(Dataset { file: file.to_path_buf(), rows: out })
 }
@@ -185,7 +185,12 @@ impl<'a> Problems<'a> {
         }
         if self.more > 0 {
             let pos = self.listed.last().and_then(|d| d.pos).unwrap_or_default();
-            self.listed.push(Diagnostic::at(self.file, pos, "", format!("and {} more problem(s) in this dataset", self.more)));
+            self.listed.push(Diagnostic::at(
+                self.file,
+                pos,
+                "",
+                format!("and {} more problem(s) in this dataset", self.more),
+            ));
         }
         Err(self.listed)
     }

@@ -272,8 +272,17 @@ fn rows_of(
             problems
                 .into_iter()
                 .map(|d| match d.pos {
-                    Some(_) => d,
-                    None => Diagnostic::at(file, spans.value(&at), at.clone(), format!("{}: {}", crate::fs::shown(&d.file), d.message)),
+                    // Named from the data file's side too: several scenarios may share it.
+                    Some(_) => Diagnostic {
+                        message: format!("{} (the dataset of {})", d.message, crate::fs::shown(file)),
+                        ..d
+                    },
+                    None => Diagnostic::at(
+                        file,
+                        spans.value(&at),
+                        at.clone(),
+                        format!("{}: {}", crate::fs::shown(&d.file), d.message),
+                    ),
                 })
                 .collect()
         });

@@ -49,8 +49,9 @@ pub struct Case {
     pub tool_timeouts: BTreeMap<String, Duration>,
     pub skip: Option<SkipReason>,
     /// The scenario with defaults merged, this combination applied (`matrix` removed)
-    /// and, where it has variables, its templates rendered.
-    pub spec: Scenario,
+    /// and, where it has variables, its templates rendered. A dataset row's is rendered
+    /// when it runs ([`Case::rendered`]): until then it is the template every row shares.
+    pub spec: Arc<Scenario>,
     /// The dataset row this case runs, for a `dataset` or `rows` scenario.
     pub row: Option<RowCase>,
 }
@@ -63,6 +64,8 @@ pub struct RowCase {
     /// Where the row is: `file:line`.
     pub at: String,
     pub dataset: Arc<DatasetPlan>,
+    /// The row's variables, shared with the loaded dataset.
+    pub(crate) row: Arc<crate::load::dataset::Row>,
 }
 
 /// One dataset scenario (one matrix combination of it): what its rows share.
@@ -78,6 +81,9 @@ pub struct DatasetPlan {
     pub row_ids: Vec<String>,
     /// What is measured and the thresholds (expected labels are per row, in `spec`).
     pub(crate) metrics: Option<Metrics>,
+    /// The scenario's templates, and its `vars` as their context under each row's.
+    pub(crate) templates: Arc<template::Templates>,
+    pub(crate) base: minijinja::Value,
 }
 
 impl Case {
@@ -358,7 +364,7 @@ fn resolve(
         timeout,
         tool_timeouts,
         skip,
-        spec,
+        spec: Arc::new(spec),
         row: None,
     })
 }

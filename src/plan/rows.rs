@@ -19,7 +19,7 @@ const DEFAULT_EXPECTED: &str = "{{ label }}";
 
 /// The scenario's compiled templates, when it has variables or rows (a scenario
 /// without either sends its text as written, braces and all).
-pub(super) fn templates(s: &LoadedScenario) -> Result<Option<Templates>, Vec<Diagnostic>> {
+pub(super) fn templates(s: &LoadedScenario) -> Result<Option<Arc<Templates>>, Vec<Diagnostic>> {
     let has_vars = s.spec.vars.as_ref().is_some_and(|v| !v.is_empty());
     if s.dataset.is_none() && !has_vars {
         return Ok(None);
@@ -41,21 +41,24 @@ pub(super) fn templates(s: &LoadedScenario) -> Result<Option<Templates>, Vec<Dia
     with_label_default(&mut spec);
     let (templates, errors) = Templates::compile(&spec);
     if errors.is_empty() {
-        Ok(Some(templates))
+        Ok(Some(Arc::new(templates)))
     } else {
         Err(errors.iter().map(|e| located(s, &e.pointer, e.line, describe(e))).collect())
     }
 }
 
-/// `case` rendered, once per row of the scenario's dataset (or once, without one).
-pub(super) fn expand(s: &LoadedScenario, templates: &Templates, mut case: Case, plan: &mut Plan) {
-    with_label_default(&mut case.spec);
+/// `case` rendered (once), or one case per row of the scenario's dataset. Every row
+/// is rendered here to find every problem, but not kept: a row's case is rendered
+/// again when it runs ([`Case::rendered`]), so ten thousand rows cost their variables,
+/// not ten thousand prompts.
+pub(super) fn expand(s: &LoadedScenario, templates: &Arc<Templates>, mut case: Case, plan: &mut Plan) {
+    with_label_default(Arc::make_mut(&mut case.spec));
     let base_vars = case.spec.vars.clone().unwrap_or_default();
     let base = context(&base_vars);
     let Some(dataset) = &s.dataset else {
         match templates.render(&case.spec, &base) {
             Ok(spec) => {
-                case.spec = spec;
+                case.spec = Arc::new(spec);
                 plan.cases.push(case);
             }
             Err(e) => say_once(plan, located(s, &e.pointer, e.line, describe(&e))),
@@ -73,7 +76,8 @@ pub(super) fn expand(s: &LoadedScenario, templates: &Templates, mut case: Case, 
                     .collect::<std::collections::BTreeSet<_>>()
                     .into_iter()
                     .collect();
-                let hint = closest(&var, known.iter().copied()).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+                let hint =
+                    closest(&var, known.iter().copied()).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
                 format!(
                     "undefined variable `{var}`: neither `vars` nor any row of {} defines it{hint}",
                     crate::fs::shown(&dataset.file)
@@ -86,6 +90,8 @@ pub(super) fn expand(s: &LoadedScenario, templates: &Templates, mut case: Case, 
         }
         return;
     }
+    // What rows share: the template, not the scenario's variables (a long policy).
+    Arc::make_mut(&mut case.spec).vars = None;
     let group = Arc::new(DatasetPlan {
         id: case.id.clone(),
         file: dataset.file.clone(),
@@ -95,21 +101,38 @@ pub(super) fn expand(s: &LoadedScenario, templates: &Templates, mut case: Case, 
             .unwrap_or_else(|_| dataset.file.clone()),
         row_ids: dataset.rows.iter().map(|r| r.id.clone()).collect(),
         metrics: case.spec.metrics.clone(),
+        templates: templates.clone(),
+        base,
     });
     let mut failures: BTreeMap<(String, String), Vec<&Row>> = BTreeMap::new();
     for row in &dataset.rows {
-        match templates.render(&case.spec, &row_context(&row.vars, &base)) {
-            Ok(spec) => plan.cases.push(Case {
+        match templates.render(&case.spec, &row_context(&row.vars, &group.base)) {
+            Ok(_) => plan.cases.push(Case {
                 id: row_case_id(&group.id, &row.id),
-                spec,
-                row: Some(RowCase { id: row.id.clone(), at: dataset.locate(row), dataset: group.clone() }),
+                row: Some(RowCase {
+                    id: row.id.clone(),
+                    at: dataset.locate(row),
+                    dataset: group.clone(),
+                    row: row.clone(),
+                }),
                 ..case.clone()
             }),
-            Err(e) => failures.entry((e.pointer.clone(), describe(&e))).or_default().push(row),
+            Err(e) => failures.entry((e.pointer.clone(), describe(&e))).or_default().push(row.as_ref()),
         }
     }
     for ((pointer, message), rows) in failures {
         say_once(plan, located(s, &pointer, None, format!("{message}{}", in_rows(dataset, &rows))));
+    }
+}
+
+impl Case {
+    /// The case as it runs: a dataset row's templates rendered with its variables. The
+    /// plan rendered every row already, so an error here means the files changed since.
+    pub(crate) fn rendered(&self) -> Result<Case, TemplateError> {
+        let Some(row) = &self.row else { return Ok(self.clone()) };
+        let context = row_context(&row.row.vars, &row.dataset.base);
+        let spec = row.dataset.templates.render(&self.spec, &context)?;
+        Ok(Case { spec: Arc::new(spec), ..self.clone() })
     }
 }
 
@@ -138,7 +161,8 @@ fn undefined<'a>(
     let mut out: BTreeMap<(String, String), Vec<&Row>> = BTreeMap::new();
     for (pointer, reads) in templates.reads() {
         for var in reads.iter().filter(|v| !base.contains(*v)) {
-            let lacking: Vec<&Row> = dataset.rows.iter().filter(|r| !r.vars.contains_key(var)).collect();
+            let lacking: Vec<&Row> =
+                dataset.rows.iter().filter(|r| !r.vars.contains_key(var)).map(|r| r.as_ref()).collect();
             if !lacking.is_empty() {
                 out.insert((pointer.to_owned(), var.clone()), lacking);
             }

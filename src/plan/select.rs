@@ -145,7 +145,7 @@ mod tests {
             tool_timeouts: Default::default(),
             row: None,
             skip: None,
-            spec,
+            spec: spec.into(),
         }
     }
 

@@ -31,6 +31,12 @@ pub(crate) struct TemplateError {
     pub(crate) message: String,
 }
 
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates").field("reads", &self.reads).finish_non_exhaustive()
+    }
+}
+
 impl Templates {
     /// Compiles every template field of `spec` (a string holding `{{`, `{%` or `{#`).
     pub(crate) fn compile(spec: &Scenario) -> (Templates, Vec<TemplateError>) {

@@ -252,6 +252,22 @@ async fn run_case(
     options: RunnerOptions,
 ) -> CaseResult {
     let started = Instant::now();
+    // A dataset row is rendered now, and its prompt dropped when it is judged.
+    let case = match case.rendered() {
+        Ok(rendered) => Arc::new(rendered),
+        Err(e) => {
+            let response = ModelResponse {
+                error: Some(CallError::new(ErrorKind::Internal, None, format!("{}: {}", e.pointer, e.message))),
+                ..ModelResponse::default()
+            };
+            return CaseResult {
+                case,
+                verdict: CaseVerdict::errored(response),
+                duration: started.elapsed(),
+                skip_reason: None,
+            };
+        }
+    };
     let mode = options.mode.or(case.spec.mode).unwrap_or(Mode::Auto);
     let responses = execute::modes::run_samples(&case, &clients, &recordings, &options.retry, mode).await;
     // Judging may write snapshot files, with an fsync: blocking work, which

@@ -117,7 +117,10 @@ impl Reply {
 
     /// A plain JSON error reply, for requests nothing was recorded for.
     pub fn error(status: u16, message: &str) -> Reply {
-        Reply::json(status, &serde_json::json!({"message": message, "error": {"message": message, "type": "replay_error"}}))
+        Reply::json(
+            status,
+            &serde_json::json!({"message": message, "error": {"message": message, "type": "replay_error"}}),
+        )
     }
 }
 

@@ -21,7 +21,8 @@ struct Classifier {
 impl Responder for Classifier {
     fn respond(&self, request: &RecordedRequest) -> Reply {
         let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
-        let asked = body["messages"].as_array().and_then(|m| m.last()).map_or("", |m| m["content"].as_str().unwrap_or(""));
+        let asked =
+            body["messages"].as_array().and_then(|m| m.last()).map_or("", |m| m["content"].as_str().unwrap_or(""));
         let mut violation = i32::from(asked.contains("spam"));
         if asked.contains("row b") && self.flip.load(Ordering::SeqCst) {
             violation = 1 - violation;
@@ -116,18 +117,33 @@ fn every_format_records_replays_and_scores_the_same() {
     for ds in datasets {
         let labels = &ds["labels"];
         // a right, b right, c unextracted, d wrong: accuracy 2/4; class 1: tp 1, fp 0, fn 2.
-        assert_eq!((labels["scores"]["accuracy"]["k"].as_u64(), labels["scores"]["unextracted"].as_u64()), (Some(2), Some(1)), "{ds}");
+        assert_eq!(
+            (labels["scores"]["accuracy"]["k"].as_u64(), labels["scores"]["unextracted"].as_u64()),
+            (Some(2), Some(1)),
+            "{ds}"
+        );
         assert!((labels["scores"]["recall"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9, "{ds}");
-        assert_eq!(labels["confusion"], json!({"matrix": {"0": {"0": 1}, "1": {"0": 1, "1": 1}}, "unextracted": {"1": 1}}));
-        assert_eq!(ds["rows"], json!({"total": 4, "selected": 4, "passed": 3, "failed": 1, "errored": 0, "skipped": 0}));
+        assert_eq!(
+            labels["confusion"],
+            json!({"matrix": {"0": {"0": 1}, "1": {"0": 1, "1": 1}}, "unextracted": {"1": 1}})
+        );
+        assert_eq!(
+            ds["rows"],
+            json!({"total": 4, "selected": 4, "passed": 3, "failed": 1, "errored": 0, "skipped": 0})
+        );
     }
     let row = r["cases"].as_array().unwrap().iter().find(|c| c["id"] == "csv[row=d]").unwrap();
-    assert_eq!(row["row"], json!({"id": "d", "at": "scenarios/spam/rows.csv:5", "dataset": "csv", "expected_label": "1", "label": "0"}));
+    assert_eq!(
+        row["row"],
+        json!({"id": "d", "at": "scenarios/spam/rows.csv:5", "dataset": "csv", "expected_label": "1", "label": "0"})
+    );
     // One snapshot table and one cassette per dataset, not one per row.
     let table = std::fs::read_to_string(d.join("snapshots/spam/csv.snap")).unwrap();
     assert!(table.contains("| row | final | reasoning | stop_reason |\n| --- | --- | --- | --- |\n| a | {\"violation\":1} | [present] | end_turn |"), "{table}");
     for name in ["csv", "jsonl", "yaml", "inline"] {
-        let cassette: Value = serde_json::from_str(&std::fs::read_to_string(d.join(format!("cassettes/spam/{name}.json"))).unwrap()).unwrap();
+        let cassette: Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join(format!("cassettes/spam/{name}.json"))).unwrap())
+                .unwrap();
         assert_eq!(cassette["rows"].as_object().unwrap().len(), 4, "{name}");
     }
     let files = std::fs::read_dir(d.join("cassettes/spam")).unwrap().count();
@@ -149,12 +165,14 @@ fn raising_a_threshold_fails_the_dataset_with_its_metrics() {
     let recorded = run(d, &server, &["--mode", "record", "--accept"]);
     assert_eq!(recorded.status.code(), Some(0), "{}", stdout(&recorded));
     write(d, "scenarios/spam/csv.yaml", &scenario("csv", "dataset: rows.csv", 0.9));
-    let out = run_isolated(d, &["run", "scenarios", "--mode", "replay", "--filter", "csv", "--junit", "junit.xml"], &[]);
+    let out =
+        run_isolated(d, &["run", "scenarios", "--mode", "replay", "--filter", "csv", "--junit", "junit.xml"], &[]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains(" FAIL dataset csv: f1 is 0.500, below min_f1 0.9"), "{text}");
     assert!(text.contains("precision 1.000 · recall 0.333 · F1 0.500 (class 1)"), "{text}");
-    let junit = junit_parser::from_reader(std::io::BufReader::new(std::fs::File::open(d.join("junit.xml")).unwrap())).unwrap();
+    let junit =
+        junit_parser::from_reader(std::io::BufReader::new(std::fs::File::open(d.join("junit.xml")).unwrap())).unwrap();
     let cases: Vec<_> = junit.suites.iter().flat_map(|s| &s.cases).collect();
     assert_eq!(cases.len(), 5, "a testcase per row and one for the dataset");
     let dataset = cases.iter().find(|c| c.original_name == "csv (dataset)").unwrap();
@@ -198,19 +216,24 @@ fn rerecording_one_row_changes_only_its_recording_and_its_line() {
 fn shards_split_the_rows_and_their_reports_merge_into_the_whole() {
     let (_rt, server, _, dir) = suite();
     let d = dir.path();
-    assert_eq!(run(d, &server, &["--mode", "record", "--accept", "--report-json", "report.json"]).status.code(), Some(0));
+    assert_eq!(
+        run(d, &server, &["--mode", "record", "--accept", "--report-json", "report.json"]).status.code(),
+        Some(0)
+    );
     let whole = report(d);
     for k in 1..=2 {
         let shard = format!("{k}/2");
         let file = format!("shard-{k}.json");
-        let out = run_isolated(d, &["run", "scenarios", "--mode", "replay", "--shard", &shard, "--report-json", &file], &[]);
+        let out =
+            run_isolated(d, &["run", "scenarios", "--mode", "replay", "--shard", &shard, "--report-json", &file], &[]);
         assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     }
     let merged =
         run_isolated(d, &["merge-reports", "shard-1.json", "shard-2.json", "--report-json", "merged.json"], &[]);
     assert_eq!(merged.status.code(), Some(0), "{}{}", stdout(&merged), stderr(&merged));
     let merged: Value = serde_json::from_str(&std::fs::read_to_string(d.join("merged.json")).unwrap()).unwrap();
-    let by_id = |r: &Value, id: &str| r["datasets"].as_array().unwrap().iter().find(|x| x["id"] == id).cloned().unwrap();
+    let by_id =
+        |r: &Value, id: &str| r["datasets"].as_array().unwrap().iter().find(|x| x["id"] == id).cloned().unwrap();
     for id in ["csv", "jsonl", "yaml", "inline"] {
         let (w, m) = (by_id(&whole, id), by_id(&merged, id));
         assert_eq!(m["labels"]["confusion"], w["labels"]["confusion"], "{id}");
