@@ -163,7 +163,8 @@ struct ReplayRow {
 
 #[derive(Debug, Deserialize)]
 struct ReplayInteraction {
-    response: WireResponse,
+    /// Kept as text, parsed when its row runs: text is a fraction of a parsed tree.
+    response: Box<serde_json::value::RawValue>,
 }
 
 impl DatasetReplay {
@@ -194,7 +195,17 @@ impl DatasetReplay {
         if case.api != Api::Agent && row.interactions.len() < case.samples as usize {
             return Err(CassetteError::Short { path, have: row.interactions.len(), need: case.samples as usize });
         }
-        Ok(row.interactions.iter().map(|i| i.response.clone()).collect())
+        row.interactions
+            .iter()
+            .map(|i| {
+                serde_json::from_str::<WireResponse>(i.response.get()).map_err(|e| CassetteError::Invalid {
+                    path: path.clone(),
+                    line: e.line(),
+                    column: e.column(),
+                    message: format!("the recording of {}: {e}", case.id),
+                })
+            })
+            .collect()
     }
 }
 
