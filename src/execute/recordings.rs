@@ -5,7 +5,7 @@
 //! dataset does not write.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,7 +40,7 @@ enum Loaded {
     Broken(String),
 }
 
-fn load(path: &PathBuf) -> Loaded {
+fn load(path: &Path) -> Loaded {
     match DatasetCassette::read(path) {
         Ok(c) => Loaded::Ready(c),
         Err(CassetteError::Missing { .. }) => Loaded::Missing,
@@ -54,9 +54,9 @@ fn load(path: &PathBuf) -> Loaded {
 pub(crate) struct RecordError(String);
 
 impl Recordings {
-    fn slot(&self, path: &PathBuf) -> Arc<Mutex<Slot>> {
+    fn slot(&self, path: &Path) -> Arc<Mutex<Slot>> {
         let mut files = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        files.entry(path.clone()).or_default().clone()
+        files.entry(path.to_path_buf()).or_default().clone()
     }
 
     /// The recorded responses of a row case.
@@ -113,7 +113,7 @@ impl Recordings {
     }
 }
 
-fn write(path: &PathBuf, slot: &mut Slot) -> Result<(), RecordError> {
+fn write(path: &Path, slot: &mut Slot) -> Result<(), RecordError> {
     let Some(Loaded::Ready(file)) = &slot.loaded else { return Ok(()) };
     crate::fs::write_atomic(path, &file.to_text()).map_err(|e| RecordError(e.to_string()))?;
     slot.dirty = false;

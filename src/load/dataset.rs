@@ -39,6 +39,9 @@ impl Dataset {
     }
 }
 
+/// A row as read: where it starts, and its variables.
+type RawRow = (Pos, Map<String, Value>);
+
 /// Reads the data file at `path`, by its extension.
 pub(crate) fn read(path: &Path) -> Result<Dataset, Vec<Diagnostic>> {
     let whole = |message: String| vec![Diagnostic::file(path, message)];
@@ -105,7 +108,7 @@ pub(crate) fn inline(
 }
 
 /// Gives each row its id and checks the ids: present, printable, unique.
-fn finish(file: &Path, rows: Vec<(Pos, Map<String, Value>)>) -> Result<Dataset, Vec<Diagnostic>> {
+fn finish(file: &Path, rows: Vec<RawRow>) -> Result<Dataset, Vec<Diagnostic>> {
     let mut problems = Problems::new(file);
     let mut seen: HashMap<String, u64> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
@@ -197,7 +200,7 @@ impl<'a> Problems<'a> {
 }
 
 /// JSON Lines: one JSON object per line; blank lines are skipped.
-fn jsonl_rows(path: &Path, text: &str) -> Result<Vec<(Pos, Map<String, Value>)>, Vec<Diagnostic>> {
+fn jsonl_rows(path: &Path, text: &str) -> Result<Vec<RawRow>, Vec<Diagnostic>> {
     let mut problems = Problems::new(path);
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -215,7 +218,7 @@ fn jsonl_rows(path: &Path, text: &str) -> Result<Vec<(Pos, Map<String, Value>)>,
 }
 
 /// CSV: a header line names the variables; every value is a string.
-fn csv_rows(path: &Path, text: &str) -> Result<Vec<(Pos, Map<String, Value>)>, Vec<Diagnostic>> {
+fn csv_rows(path: &Path, text: &str) -> Result<Vec<RawRow>, Vec<Diagnostic>> {
     let mut problems = Problems::new(path);
     let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
     let headers: Vec<String> = match reader.headers() {
@@ -264,7 +267,7 @@ fn csv_error(path: &Path, e: &csv::Error) -> Diagnostic {
 }
 
 /// YAML: a list of maps.
-fn yaml_rows(path: &Path, text: &str) -> Result<Vec<(Pos, Map<String, Value>)>, Vec<Diagnostic>> {
+fn yaml_rows(path: &Path, text: &str) -> Result<Vec<RawRow>, Vec<Diagnostic>> {
     let doc = yaml::parse(text.as_bytes()).map_err(|e| vec![Diagnostic::at(path, e.pos, "", e.message)])?;
     let Value::Array(items) = doc.value else {
         return Err(vec![Diagnostic::at(

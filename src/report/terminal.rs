@@ -123,6 +123,10 @@ impl Reporter for TerminalReporter {
 /// A failed or errored case in one line, with its first reason, as nextest lists
 /// failures at the end of a run.
 fn failure_line(case: &Case, verdict: &CaseVerdict) -> Option<String> {
+    // A row its dataset's `min_rows_passed` judges does not fail the run itself.
+    if verdict.tolerated {
+        return None;
+    }
     let label = match verdict.status {
         Status::Failed => "FAIL",
         Status::Errored => "ERROR",
@@ -249,6 +253,9 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, took: std::time::Du
         }
         if let Some(note) = verdict.samples.iter().find_map(|s| s.response.note.as_deref()) {
             let _ = write!(out, " [{note}]");
+        }
+        if verdict.tolerated {
+            out.push_str(" [counted by the dataset's min_rows_passed]");
         }
     }
     out.push('\n');

@@ -444,3 +444,98 @@ fn write(
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::LabelMetric;
+
+    #[test]
+    fn labels_come_from_a_regex_group_or_a_json_pointer() {
+        let re = |p: &str| LabelExtract::Regex(p.to_owned());
+        assert_eq!(extract_label(&re(r"label: (\w+)"), "I think label: spam here"), Some("spam".into()));
+        assert_eq!(extract_label(&re(r"\b[01]\b"), "answer 1"), Some("1".into()));
+        assert_eq!(extract_label(&re(r"(yes|no)"), "maybe"), None);
+        let ptr = |p: &str| LabelExtract::JsonPointer(p.to_owned());
+        assert_eq!(extract_label(&ptr("/violation"), "{\"violation\": 1}"), Some("1".into()));
+        assert_eq!(extract_label(&ptr("/v"), "```json\n{\"v\": \" spam \"}\n```"), Some("spam".into()));
+        assert_eq!(extract_label(&ptr("/ok"), "{\"ok\": true}"), Some("true".into()));
+        assert_eq!(extract_label(&ptr("/violation"), "{\"violation\": null}"), None);
+        assert_eq!(extract_label(&ptr("/violation"), "not json"), None);
+    }
+
+    #[test]
+    fn thresholds_compare_what_was_measured() {
+        let mut c = Confusion::default();
+        for (e, g) in [("1", Some("1")), ("1", Some("0")), ("0", Some("0")), ("0", Some("0"))] {
+            c.add(e, g);
+        }
+        let scores = c.scores(Some("1"));
+        let label = LabelMetric {
+            extract: LabelExtract::Regex(".".into()),
+            expected: None,
+            positive: Some("1".into()),
+            min_accuracy: Some(0.75),
+            min_f1: Some(0.7),
+            min_precision: None,
+            min_recall: Some(0.6),
+        };
+        let metrics = Metrics { min_rows_passed: Some(0.9), label: Some(label) };
+        let t = thresholds(Some(&metrics), &wilson(3, 4), Some(&scores));
+        let seen: Vec<(&str, bool)> = t.iter().map(|t| (t.name, t.met)).collect();
+        // accuracy 0.75 (met at equality), f1 2/3, recall 0.5, rows passed 0.75.
+        assert_eq!(
+            seen,
+            [("min_rows_passed", false), ("min_accuracy", true), ("min_f1", false), ("min_recall", false)]
+        );
+        assert!(thresholds(None, &wilson(0, 0), None).is_empty());
+    }
+
+    fn plan(ids: &[&str]) -> DatasetPlan {
+        DatasetPlan {
+            id: "d".into(),
+            file: "d.csv".into(),
+            source: "d.csv".into(),
+            row_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+            metrics: None,
+            templates: Arc::new(
+                crate::plan::template::Templates::compile(
+                    &serde_json::from_value(serde_json::json!({"name": "d"})).unwrap(),
+                )
+                .0,
+            ),
+            base: minijinja::Value::UNDEFINED,
+        }
+    }
+
+    #[test]
+    fn the_table_keeps_rows_not_run_drops_rows_gone_and_names_each_change() {
+        let header = table::header(&["final"]);
+        let stored = Table::parse(&table::render(
+            &header,
+            &[
+                table::row_line("a", ["1".into()]),
+                table::row_line("b", ["0".into()]),
+                table::row_line("gone", ["0".into()]),
+            ],
+        ));
+        let lines: HashMap<String, String> = [("b", "1"), ("c", "1")]
+            .iter()
+            .map(|(id, v)| ((*id).to_owned(), table::row_line(id, [(*v).to_owned()])))
+            .collect();
+        let p = plan(&["a", "b", "c"]);
+        let path = std::path::Path::new("d.snap");
+        let outcome = table_outcome(&p, Some(&stored), &header, &lines, path, UpdateAction::WritePending);
+        assert_eq!(outcome.status, SnapshotStatus::Changed);
+        assert_eq!(
+            (outcome.changed, outcome.added, outcome.removed),
+            (vec!["b".into()], vec!["c".into()], vec!["gone".into()])
+        );
+        assert_eq!(outcome.written, Some(PathBuf::from("d.snap.new")));
+        assert_eq!(merged_rows(&p, Some(&stored), &lines), ["| a | 1 |", "| b | 1 |", "| c | 1 |"]);
+        let same: HashMap<String, String> = [("a".to_owned(), table::row_line("a", ["1".into()]))].into();
+        let p = plan(&["a", "b", "gone"]);
+        let matched = table_outcome(&p, Some(&stored), &header, &same, path, UpdateAction::Nothing);
+        assert_eq!((matched.status, matched.written), (SnapshotStatus::Matched, None));
+    }
+}

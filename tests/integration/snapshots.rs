@@ -197,3 +197,36 @@ fn temp_files_of_interrupted_writes_are_cleaned_up_by_snapshots_delete() {
     assert_eq!(deleted.status.code(), Some(0), "{}", stderr(&deleted));
     assert!(!dir.path().join("snapshots/.gpt-oss-scenarios-Ab12Cd.tmp").exists());
 }
+
+/// Issue 16: a dataset's table is one insta snapshot: cargo-insta lists it, accepts it
+/// byte for byte, and the run then passes.
+#[test]
+fn real_cargo_insta_reviews_a_dataset_table() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = planet_server(&runtime);
+    let dir = repo();
+    write(
+        dir.path(),
+        "Cargo.toml",
+        "[package]\nname = \"suite\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n",
+    );
+    write(dir.path(), "src/lib.rs", "");
+    write(
+        dir.path(),
+        "scenarios/rows/planets.yaml",
+        "name: planets\napi: chat\nmodel: openai.gpt-oss-20b-1:0\nprompt: \"{{ question }}\"\nrows:\n  - {id: q1, question: Which planet do humans live on?}\n  - {id: q2, question: 'Which planet do we live on, | and where?'}\nsnapshot:\n  final: {extract: Earth}\n",
+    );
+    let first = engine(dir.path(), &server, "new");
+    assert_eq!(first.status.code(), Some(1), "{}", stdout(&first));
+    assert!(stdout(&first).contains("new snapshot table: 2 row(s) new (q1, q2)"), "{}", stdout(&first));
+    let pending = dir.path().join("snapshots/rows/planets.snap.new");
+    let written = std::fs::read_to_string(&pending).expect("one .snap.new for the dataset");
+    assert!(written.ends_with("| row | final | reasoning | stop_reason |\n| --- | --- | --- | --- |\n| q1 | [\"Earth\"] | [present] | end_turn |\n| q2 | [\"Earth\"] | [present] | end_turn |\n"), "{written}");
+    let listed = cargo_insta(dir.path(), &["pending-snapshots"]);
+    assert!(stdout(&listed).contains("snapshots/rows/planets.snap"), "{}{}", stdout(&listed), stderr(&listed));
+    let accepted = cargo_insta(dir.path(), &["accept"]);
+    assert!(accepted.status.success(), "{}", stderr(&accepted));
+    assert_eq!(std::fs::read_to_string(dir.path().join("snapshots/rows/planets.snap")).unwrap(), written);
+    let again = engine(dir.path(), &server, "no");
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+}
