@@ -10,19 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
 
-if ! command -v hyperfine >/dev/null; then
-  sudo=; [ "$(id -u)" != 0 ] && sudo=sudo
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq hyperfine >/dev/null
-fi
-cargo build --release --quiet
-bin=$PWD/target/release/gpt-oss-scenarios
-unset CI INSTA_UPDATE INSTA_FORCE_PASS
-export OPENAI_API_KEY=bench NO_COLOR=1
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+source scripts/bench-lib.sh
 
 suite() { # $1 = folder, $2 = rows
   mkdir -p "$1/.git" "$1/scenarios"
@@ -60,11 +48,7 @@ suite "$work/d1000" 1000
 suite "$work/d10000" 10000
 
 # The 10,000-row cassette, recorded once from a loopback server.
-log=$work/serve.log
-"$bin" serve tests/fixtures/wire/cases/chat-20b-planet.json > "$log" &
-pids+=($!)
-for _ in $(seq 50); do grep -q http "$log" 2>/dev/null && break; sleep 0.1; done
-url="$(grep -o 'http://[0-9.:]*' "$log" | head -1)/openai/v1"
+serve 0ms
 (cd "$work/d10000" && "$bin" run --mode record --accept --concurrency 50 --openai-base-url "$url" >/dev/null)
 echo "cassette: $(du -h "$work/d10000/cassettes/bench.json" | cut -f1), snapshot table: $(wc -l < "$work/d10000/snapshots/bench.snap") lines"
 
@@ -74,18 +58,6 @@ hyperfine --warmup 1 --runs "$runs" --export-json wall.json -N \
   -n validate-10000 "$bin validate d10000/scenarios" \
   -n replay-10000 "$bin run d10000/scenarios --mode replay --concurrency 50 --update-snapshots no" >/dev/null
 
-measure() { # one run under getrusage: wall s, cpu s, peak RSS MiB, exit code
-  python3 - "$@" <<'PY'
-import resource, subprocess, sys, time
-before = resource.getrusage(resource.RUSAGE_CHILDREN)
-t = time.perf_counter()
-code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode
-wall = time.perf_counter() - t
-r = resource.getrusage(resource.RUSAGE_CHILDREN)
-cpu = (r.ru_utime - before.ru_utime) + (r.ru_stime - before.ru_stime)
-print(f"{wall:.4f} {cpu:.4f} {r.ru_maxrss / 1024:.1f} {code}")
-PY
-}
 for i in $(seq 1 "$runs"); do
   echo "validate-1000 $(measure "$bin" validate d1000/scenarios)"
   echo "validate-10000 $(measure "$bin" validate d10000/scenarios)"

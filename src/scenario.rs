@@ -63,13 +63,7 @@ pub struct Scenario {
     /// that declares it. A row's own fields win over these. Templates are rendered only
     /// in scenarios that have variables, a `dataset` or `rows`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<Map<String, Value>>", extend(
-        "propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-        "additionalProperties" = {"anyOf": [
-            {"type": ["string", "number", "boolean", "array"]},
-            {"type": "object", "properties": {"file": {"type": "string", "minLength": 1}}, "required": ["file"], "additionalProperties": false}
-        ]}
-    ))]
+    #[schemars(schema_with = "vars_schema")]
     pub(crate) vars: Option<Map<String, Value>>,
     /// A file of rows, relative to this file: JSON Lines (`.jsonl`), CSV with a header
     /// line (`.csv`) or a YAML list (`.yaml`). Each row is a map of variables and makes one
@@ -171,13 +165,7 @@ pub(crate) struct Defaults {
     /// Template variables for every scenario below, merged name by name (the closest
     /// file wins; a scenario's own `vars` and its rows win over all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<Map<String, Value>>", extend(
-        "propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-        "additionalProperties" = {"anyOf": [
-            {"type": ["string", "number", "boolean", "array"]},
-            {"type": "object", "properties": {"file": {"type": "string", "minLength": 1}}, "required": ["file"], "additionalProperties": false}
-        ]}
-    ))]
+    #[schemars(schema_with = "vars_schema")]
     pub(crate) vars: Option<Map<String, Value>>,
     /// Default number of samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,6 +199,18 @@ pub(crate) struct Defaults {
     /// Default snapshot policy, merged key by key with each scenario's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) snapshot: Option<SnapshotPolicy>,
+}
+
+/// `vars`: names as in templates, each a value or `{file: PATH}`.
+fn vars_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": ["object", "null"],
+        "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+        "additionalProperties": {"anyOf": [
+            {"type": ["string", "number", "boolean", "array"]},
+            {"type": "object", "properties": {"file": {"type": "string", "minLength": 1}}, "required": ["file"], "additionalProperties": false}
+        ]}
+    })
 }
 
 /// The API a case is sent through.

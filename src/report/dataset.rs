@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::verdict::SnapshotStatus;
-use crate::verdict::dataset::{DatasetResult, Threshold, table_change};
+use crate::verdict::dataset::{DatasetResult, RowCounts, Threshold, table_change};
 use crate::verdict::metrics::{Confusion, Scores, Share, wilson};
 
 /// One dataset (one matrix combination of a dataset scenario).
@@ -24,7 +24,7 @@ pub(crate) struct DatasetRecord {
     /// Whether it met its thresholds, its rows passed (unless `min_rows_passed` judges
     /// them) and its snapshot table matched.
     pub(crate) passed: bool,
-    pub(crate) rows: RowsRecord,
+    pub(crate) rows: RowCounts,
     /// The share of the rows that ran which passed, with its 95% Wilson interval.
     pub(crate) rows_passed: Share,
     /// Classification metrics, with `metrics.label`.
@@ -37,19 +37,6 @@ pub(crate) struct DatasetRecord {
     pub(crate) problems: Vec<String>,
     /// Why it did not pass, one reason per entry.
     pub(crate) reasons: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RowsRecord {
-    /// Rows in the dataset, selected or not.
-    pub(crate) total: usize,
-    /// Rows the run selected: thresholds are judged only when every row was.
-    pub(crate) selected: usize,
-    pub(crate) passed: usize,
-    pub(crate) failed: usize,
-    pub(crate) errored: usize,
-    pub(crate) skipped: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -94,14 +81,7 @@ impl DatasetRecord {
             scenario: crate::fs::shown(&d.scenario),
             data: crate::fs::shown(&d.data),
             passed: d.passed,
-            rows: RowsRecord {
-                total: d.rows.total,
-                selected: d.rows.selected,
-                passed: d.rows.passed,
-                failed: d.rows.failed,
-                errored: d.rows.errored,
-                skipped: d.rows.skipped,
-            },
+            rows: d.rows,
             rows_passed: d.passed_share,
             labels: d.scores.clone().zip(d.confusion.clone()).map(|(scores, confusion)| LabelsRecord {
                 positive: d.positive.clone(),

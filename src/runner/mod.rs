@@ -16,7 +16,8 @@ use crate::execute::{self, Clients, Recordings, RetryPolicy};
 use crate::plan::{Case, SkipReason};
 use crate::response::{CallError, ErrorKind, ModelResponse, Usage};
 use crate::scenario::Mode;
-use crate::verdict::dataset::{Book, DatasetResult};
+use crate::verdict::book::Book;
+use crate::verdict::dataset::DatasetResult;
 use crate::verdict::{self, CaseVerdict, SnapshotSettings, SnapshotStatus, Status, UpdateAction};
 use limit::AdaptiveLimit;
 

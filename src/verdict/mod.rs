@@ -3,6 +3,7 @@
 //! passed given its pass-rate. The main entry point is [`judge`].
 
 pub(crate) mod assertions;
+pub(crate) mod book;
 pub(crate) mod dataset;
 pub(crate) mod metrics;
 pub(crate) mod snapshot;

@@ -39,6 +39,16 @@ fn cargo_insta(dir: &Path, args: &[&str]) -> Output {
     out
 }
 
+/// cargo-insta works inside a Cargo package, as a user's suite in a Rust repo is.
+fn cargo_package(dir: &Path) {
+    write(
+        dir,
+        "Cargo.toml",
+        "[package]\nname = \"suite\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n",
+    );
+    write(dir, "src/lib.rs", "");
+}
+
 const SCENARIO: &str = "name: planet\ndescription: The model names our planet.\napi: chat\nmodel: openai.gpt-oss-20b-1:0\nprompt: Which planet do humans live on?\nexpect:\n  - icontains: earth\n";
 
 #[test]
@@ -46,13 +56,7 @@ fn real_cargo_insta_reviews_what_the_engine_writes() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let server = planet_server(&runtime);
     let dir = repo();
-    // cargo-insta works inside a Cargo package, as a user's suite in a Rust repo is.
-    write(
-        dir.path(),
-        "Cargo.toml",
-        "[package]\nname = \"suite\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n",
-    );
-    write(dir.path(), "src/lib.rs", "");
+    cargo_package(dir.path());
     write(dir.path(), "scenarios/smoke/planet.yaml", SCENARIO);
 
     let first = engine(dir.path(), &server, "new");
@@ -205,12 +209,7 @@ fn real_cargo_insta_reviews_a_dataset_table() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let server = planet_server(&runtime);
     let dir = repo();
-    write(
-        dir.path(),
-        "Cargo.toml",
-        "[package]\nname = \"suite\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n",
-    );
-    write(dir.path(), "src/lib.rs", "");
+    cargo_package(dir.path());
     write(
         dir.path(),
         "scenarios/rows/planets.yaml",
