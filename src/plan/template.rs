@@ -13,6 +13,9 @@ use serde_json::{Map, Value};
 use crate::load::yaml::escape_token;
 use crate::scenario::Scenario;
 
+/// The most instructions one render may run; a prompt needs a few hundred.
+const FUEL: u64 = 1_000_000;
+
 /// Names minijinja provides itself: never undefined.
 const GLOBALS: [&str; 3] = ["range", "dict", "namespace"];
 
@@ -42,6 +45,8 @@ impl Templates {
     pub(crate) fn compile(spec: &Scenario) -> (Templates, Vec<TemplateError>) {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // A template is a user's text: a loop of a billion turns ends in an error.
+        env.set_fuel(Some(FUEL));
         // Pointers are not file names: nothing is HTML.
         env.set_auto_escape_callback(|_| AutoEscape::None);
         // The text is sent as written: a prompt's last newline stays.
@@ -241,6 +246,17 @@ mod tests {
         let base = context(json!({"city": "Bergen", "n": 7}).as_object().unwrap());
         let r = t.render(&s, &row_context(json!({"city": "Oslo"}).as_object().unwrap(), &base)).unwrap();
         assert_eq!(r.tools[0].result, Some(json!({"city": "Oslo", "list": ["7", 2]})));
+    }
+
+    #[test]
+    fn a_runaway_template_is_an_error_not_a_hang() {
+        let s = spec(
+            json!({"name": "t", "prompt": "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"}),
+        );
+        let (t, errors) = Templates::compile(&s);
+        assert!(errors.is_empty());
+        let e = t.render(&s, &context(&Map::new())).unwrap_err();
+        assert!(e.message.contains("fuel"), "{e:?}");
     }
 
     #[test]

@@ -122,15 +122,16 @@ impl DatasetRecord {
                 t.min
             ));
         }
+        // A changed table first: it is also why its rows failed.
+        if let Some(s) = self.snapshot.as_ref().filter(|s| !s.ok) {
+            reasons.push(table_change_record(s));
+        }
         let r = &self.rows;
         if !self.tolerant && r.failed + r.errored > 0 {
             reasons.push(format!("{} row(s) failed and {} errored", r.failed, r.errored));
         }
         if r.passed + r.failed + r.errored == 0 {
             reasons.push("no row ran".to_owned());
-        }
-        if let Some(s) = self.snapshot.as_ref().filter(|s| !s.ok) {
-            reasons.push(table_change_record(s));
         }
         self.passed = reasons.is_empty();
         self.reasons = reasons;
@@ -216,10 +217,12 @@ impl DatasetRecord {
             };
             out.push(format!("{} {}: {:.3} ({mark})", t.name, t.min, t.value));
         }
+        // A change not accepted is among the reasons; an accepted one is news.
         if let Some(s) = &self.snapshot
+            && s.ok
             && matches!(s.status, SnapshotStatus::New | SnapshotStatus::Changed)
         {
-            out.push(format!("{} in {}", table_change_record(s), s.path));
+            out.push(format!("{} (written to {})", table_change_record(s), s.path));
         }
         out
     }

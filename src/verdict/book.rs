@@ -140,11 +140,14 @@ fn target(status: SnapshotStatus, action: UpdateAction, path: &std::path::Path) 
     }
 }
 
-/// `None` only for a dataset none of whose rows finished, which cannot happen: a row
-/// is recorded before the count goes down.
+/// `None` for a dataset none of whose rows ran.
 fn finish(open: Open, path: PathBuf, settings: SnapshotSettings) -> Option<DatasetResult> {
     let (first, plan) = (open.first?, open.plan?);
     let ran = open.counts.passed + open.counts.failed + open.counts.errored;
+    // Every row skipped (`skip: true`, another scenario `only`): nothing to judge.
+    if ran == 0 {
+        return None;
+    }
     let passed_share = wilson(open.counts.passed as u64, ran as u64);
     let label = plan.metrics.as_ref().and_then(|m| m.label.as_ref());
     let positive = label.and_then(|l| l.positive.clone());
@@ -180,7 +183,7 @@ fn finish(open: Open, path: PathBuf, settings: SnapshotSettings) -> Option<Datas
     // `merge-reports` judges them once the shards cover every row.
     let whole = open.counts.selected >= plan.row_ids.len();
     let thresholds_ok = !whole || thresholds.iter().all(|t| t.met);
-    let passed = problem.is_none() && thresholds_ok && snapshot_ok && rows_ok && ran > 0;
+    let passed = problem.is_none() && thresholds_ok && snapshot_ok && rows_ok;
     Some(DatasetResult {
         id: plan.id.clone(),
         scenario: first.file.clone(),

@@ -258,3 +258,17 @@ fn a_row_without_a_recording_is_named_in_replay_and_runs_live_in_auto() {
     assert_eq!(auto.status.code(), Some(0), "{}", stdout(&auto));
     assert_eq!(report(d)["mode"], json!({"requested": null, "replayed": 4, "live": 1, "recorded": 0}));
 }
+
+#[test]
+fn a_skipped_dataset_is_not_judged() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "scenarios/s.yaml",
+        "name: later\napi: chat\nmodel: m\nskip: true\nprompt: \"{{ q }}\"\nrows:\n  - {q: a}\n  - {q: b}\nmetrics:\n  min_rows_passed: 1\n",
+    );
+    let out = run_isolated(dir.path(), &["run", "scenarios", "--mode", "replay"], &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("2 cases: 0 passed, 0 failed, 0 errored, 2 skipped") && !text.contains("dataset"), "{text}");
+}
