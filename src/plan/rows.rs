@@ -104,9 +104,27 @@ pub(super) fn expand(s: &LoadedScenario, templates: &Arc<Templates>, mut case: C
         templates: templates.clone(),
         base,
     });
+    // A regex that is a template is only a regex once rendered: checked per row.
+    let regexes: Vec<usize> = (0..case.spec.expect.len())
+        .filter(|i| templates.reads().any(|(p, _)| p == format!("/expect/{i}/regex")))
+        .collect();
     let mut failures: BTreeMap<(String, String), Vec<&Row>> = BTreeMap::new();
     for row in &dataset.rows {
-        match templates.render(&case.spec, &row_context(&row.vars, &group.base)) {
+        let rendered = templates.render(&case.spec, &row_context(&row.vars, &group.base)).and_then(|spec| {
+            for &i in &regexes {
+                let pattern = spec.expect[i].regex.as_deref().unwrap_or_default();
+                if let Err(e) = regex::Regex::new(pattern) {
+                    let why = e.to_string().lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned();
+                    return Err(TemplateError {
+                        pointer: format!("/expect/{i}/regex"),
+                        line: None,
+                        message: format!("rendered, this is not a valid regex: {}", why.trim_start_matches("error: ")),
+                    });
+                }
+            }
+            Ok(spec)
+        });
+        match rendered {
             Ok(_) => plan.cases.push(Case {
                 id: row_case_id(&group.id, &row.id),
                 row: Some(RowCase {
