@@ -141,19 +141,25 @@ pub(crate) async fn run(
     let mut book = Book::new(options.snapshots, &cases);
     let recordings = Arc::new(Recordings::default());
     let flush = recordings.clone();
-    let mut finish = |mut result: CaseResult, summary: &mut Summary, emit: &mut dyn FnMut(Event<'_>)| {
+    // Says whether what finished fails the run: a case (not a row its dataset's
+    // `min_rows_passed` judges), or a dataset judged after its last row.
+    let mut finish = |mut result: CaseResult, summary: &mut Summary, emit: &mut dyn FnMut(Event<'_>)| -> bool {
         let dataset = book.row_finished(&result.case, &mut result.verdict);
         summary.add(&result);
         emit(Event::CaseFinished { result: &result });
+        let mut failing =
+            !result.verdict.tolerated && matches!(result.verdict.status, Status::Failed | Status::Errored);
         if let Some(mut dataset) = dataset {
             // Rows recorded since the cassette's last write are written now.
             if let Err(e) = flush.flush(&result.case) {
                 dataset.problem = Some(e.to_string());
                 dataset.passed = false;
             }
+            failing |= !dataset.passed;
             summary.add_dataset(&dataset);
             emit(Event::DatasetFinished { result: &dataset });
         }
+        failing
     };
 
     let caps = model_caps(&cases);
@@ -218,10 +224,9 @@ pub(crate) async fn run(
                     *n = n.saturating_sub(1);
                 }
                 if met_throttling(&result.verdict) { limit.throttled() } else { limit.succeeded() }
-                if options.fail_fast && matches!(result.verdict.status, Status::Failed | Status::Errored) && stop.is_none() {
+                if finish(result, &mut summary, emit) && options.fail_fast && stop.is_none() {
                     stop = Some("not run: --fail-fast stopped the run");
                 }
-                finish(result, &mut summary, emit);
             }
             Some(()) = interrupts.next() => {
                 let now = tokio::time::Instant::now();

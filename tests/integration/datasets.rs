@@ -149,10 +149,14 @@ fn every_format_records_replays_and_scores_the_same() {
     let files = std::fs::read_dir(d.join("cassettes/spam")).unwrap().count();
     assert_eq!(files, 4);
 
-    // Offline: the server is gone, every row comes from its dataset's cassette.
+    // Offline: the server is gone, every row comes from its dataset's cassette. A row
+    // its dataset's min_rows_passed judges does not stop a --fail-fast run.
     drop(server);
-    let replayed = run_isolated(d, &["run", "scenarios", "--mode", "replay", "--report-json", "report.json"], &[]);
+    let args =
+        ["run", "scenarios", "--mode", "replay", "--report-json", "report.json", "--fail-fast", "--concurrency", "1"];
+    let replayed = run_isolated(d, &args, &[]);
     assert_eq!(replayed.status.code(), Some(0), "{}{}", stdout(&replayed), stderr(&replayed));
+    assert!(stdout(&replayed).contains("16 cases: 12 passed, 4 failed, 0 errored, 0 skipped"), "{}", stdout(&replayed));
     let again = report(d);
     assert_eq!(again["datasets"][0]["labels"], r["datasets"][0]["labels"]);
     assert_eq!(again["mode"]["replayed"], 16);
