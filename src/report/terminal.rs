@@ -85,7 +85,14 @@ impl Reporter for TerminalReporter {
                         text.push_str(&response_block(&sample.response));
                     }
                 }
-                self.print(&text);
+                // A dataset's rows that passed are counted in its block, not listed one
+                // by one: 500 rows print what went wrong and the metrics (`-v` lists all).
+                let quiet_row = result.case.row.is_some()
+                    && matches!(result.verdict.status, Status::Passed | Status::Skipped)
+                    && !self.verbose;
+                if !quiet_row {
+                    self.print(&text);
+                }
                 if let Some(bar) = &self.bar {
                     bar.inc(1);
                 }

@@ -108,6 +108,8 @@ fn the_safeguard_example_clears_its_thresholds_and_fails_above_them() {
     // One synthetic answer disagrees with its label: the scores are below 1.
     assert!(text.contains("precision 0.923 · recall 1.000 · F1 0.960 (class 1)"), "{text}");
     assert!(text.contains("min_f1 0.9: 0.960 (met)"), "{text}");
+    // Rows that passed are counted in the dataset's block, not listed.
+    assert!(!text.contains("PASS spam-policy[row="), "{text}");
 
     let path = dir.path().join("scenarios/safeguard/spam-policy.yaml");
     let scenario = std::fs::read_to_string(&path).unwrap();
