@@ -334,6 +334,21 @@ mod tests {
         assert!(e.contains("c.csv:3:1: the dataset is not valid UTF-8"), "{e}");
     }
 
+    proptest::proptest! {
+        /// Whatever the text, a data file is rows or located errors, never a panic.
+        #[test]
+        fn any_text_reads_without_panicking(text in "[a-z0-9,\"\n\r{}:\\[\\] '#&*|>-]{0,300}", kind in 0..3usize, bom in proptest::bool::ANY) {
+            let dir = tempfile::tempdir().unwrap();
+            let name = ["x.csv", "x.jsonl", "x.yaml"][kind];
+            let bytes = if bom { format!("\u{feff}{text}\u{ff}") } else { text };
+            let path = write(dir.path(), name, bytes.as_bytes());
+            if let Err(problems) = read(&path) {
+                proptest::prop_assert!(!problems.is_empty());
+                proptest::prop_assert!(problems.iter().all(|p| p.to_string().starts_with(&path.display().to_string())));
+            }
+        }
+    }
+
     #[test]
     fn ids_are_unique_and_usable_in_case_ids() {
         let dir = tempfile::tempdir().unwrap();

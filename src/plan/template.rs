@@ -248,6 +248,16 @@ mod tests {
         assert_eq!(r.tools[0].result, Some(json!({"city": "Oslo", "list": ["7", 2]})));
     }
 
+    proptest::proptest! {
+        /// Whatever a user writes, a template compiles and renders or says why.
+        #[test]
+        fn any_text_compiles_and_renders_without_panicking(text in "[{}%#a-z |()\\[\\].,'\"0-9-]{0,60}") {
+            let s = spec(json!({"name": "t", "prompt": text}));
+            let (t, _) = Templates::compile(&s);
+            let _ = t.render(&s, &context(json!({"a": "x", "b": [1, 2]}).as_object().unwrap()));
+        }
+    }
+
     #[test]
     fn a_runaway_template_is_an_error_not_a_hang() {
         let s = spec(
