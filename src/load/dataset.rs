@@ -268,6 +268,13 @@ fn csv_error(path: &Path, e: &csv::Error) -> Diagnostic {
 
 /// YAML: a list of maps.
 fn yaml_rows(path: &Path, text: &str) -> Result<Vec<RawRow>, Vec<Diagnostic>> {
+    if text.len() > yaml::MAX_FILE_BYTES {
+        let message = format!(
+            "a YAML dataset is limited to {} MiB; keep a larger one as JSON Lines or CSV, which have no such limit",
+            yaml::MAX_FILE_BYTES >> 20
+        );
+        return Err(vec![Diagnostic::at(path, Pos { line: 1, col: 1 }, "", message)]);
+    }
     let doc = yaml::parse(text.as_bytes()).map_err(|e| vec![Diagnostic::at(path, e.pos, "", e.message)])?;
     let Value::Array(items) = doc.value else {
         return Err(vec![Diagnostic::at(
