@@ -146,8 +146,8 @@ impl DatasetRecord {
         r.passed += other.rows.passed;
         r.failed += other.rows.failed;
         r.errored += other.rows.errored;
-        // A shard skips the rows other shards run: only rows no shard ran stay skipped.
-        r.skipped = (r.skipped + other.rows.skipped).saturating_sub(r.passed + r.failed + r.errored);
+        // Shards select disjoint rows: a row another shard runs is not among these.
+        r.skipped += other.rows.skipped;
         let ran = r.passed + r.failed + r.errored;
         self.rows_passed = wilson(r.passed as u64, ran as u64);
         match (&mut self.labels, &other.labels) {

@@ -10,7 +10,9 @@ use super::dataset::{DatasetResult, RowCounts, TableOutcome, thresholds};
 use super::metrics::{Confusion, wilson};
 use super::snapshot::SnapshotFile;
 use super::table::{self, Table};
-use super::{CaseVerdict, SnapshotOutcome, SnapshotSettings, SnapshotStatus, Status, UpdateAction, settle, store};
+use super::{
+    CaseVerdict, SnapshotOutcome, SnapshotSettings, SnapshotStatus, Status, UpdateAction, settle, store, target,
+};
 use crate::plan::{Case, DatasetPlan};
 
 /// The datasets of a run, as their rows finish.
@@ -125,18 +127,6 @@ impl Book {
         }
         let open = self.open.remove(&path)?;
         finish(open, path, self.settings)
-    }
-}
-
-/// Where a new or changed table goes under `action`, as for a single snapshot.
-fn target(status: SnapshotStatus, action: UpdateAction, path: &std::path::Path) -> Option<PathBuf> {
-    match (status, action) {
-        (SnapshotStatus::New, UpdateAction::WriteUnseen | UpdateAction::Overwrite) => Some(path.to_owned()),
-        (SnapshotStatus::Changed, UpdateAction::Overwrite) => Some(path.to_owned()),
-        (SnapshotStatus::New | SnapshotStatus::Changed, UpdateAction::WritePending | UpdateAction::WriteUnseen) => {
-            Some(store::pending_path(path))
-        }
-        _ => None,
     }
 }
 

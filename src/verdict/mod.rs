@@ -245,15 +245,7 @@ pub(crate) fn judge(case: &Case, responses: Vec<ModelResponse>, settings: Snapsh
     };
     let proposal = differing.or(first_body);
     let pending = store::pending_path(&path);
-    let target = match (snapshot_status, settings.action) {
-        (Some(SnapshotStatus::New), UpdateAction::WriteUnseen | UpdateAction::Overwrite) => Some(path.clone()),
-        (Some(SnapshotStatus::Changed), UpdateAction::Overwrite) => Some(path.clone()),
-        (
-            Some(SnapshotStatus::New | SnapshotStatus::Changed),
-            UpdateAction::WritePending | UpdateAction::WriteUnseen,
-        ) => Some(pending.clone()),
-        _ => None,
-    };
+    let target = snapshot_status.and_then(|status| target(status, settings.action, &path));
     let write = match (&target, &proposal) {
         (Some(target), Some(body)) => {
             crate::fs::write_atomic(target, &SnapshotFile::for_case(case, body.clone()).render())
@@ -285,6 +277,19 @@ pub(crate) fn judge(case: &Case, responses: Vec<ModelResponse>, settings: Snapsh
         problem: None,
         row: None,
         tolerated: false,
+    }
+}
+
+/// Where a new or changed snapshot goes under `action`, as insta decides: the snapshot
+/// itself, its `.snap.new`, or nowhere.
+pub(crate) fn target(status: SnapshotStatus, action: UpdateAction, path: &std::path::Path) -> Option<PathBuf> {
+    match (status, action) {
+        (SnapshotStatus::New, UpdateAction::WriteUnseen | UpdateAction::Overwrite) => Some(path.to_owned()),
+        (SnapshotStatus::Changed, UpdateAction::Overwrite) => Some(path.to_owned()),
+        (SnapshotStatus::New | SnapshotStatus::Changed, UpdateAction::WritePending | UpdateAction::WriteUnseen) => {
+            Some(store::pending_path(path))
+        }
+        _ => None,
     }
 }
 
