@@ -56,6 +56,21 @@ pub(super) fn expand(s: &LoadedScenario, templates: &Arc<Templates>, mut case: C
     let base_vars = case.spec.vars.clone().unwrap_or_default();
     let base = context(&base_vars);
     let Some(dataset) = &s.dataset else {
+        let mut undefined = false;
+        for (pointer, reads) in templates.reads() {
+            for var in reads.iter().filter(|v| !base_vars.contains_key(*v)) {
+                let hint = closest(var, base_vars.keys().map(String::as_str))
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_default();
+                let line = s.value.pointer(pointer).and_then(|v| v.as_str()).and_then(|t| line_of(t, var));
+                let message = format!("undefined variable `{var}`: no `vars` entry defines it{hint}");
+                say_once(plan, located(s, pointer, line, message));
+                undefined = true;
+            }
+        }
+        if undefined {
+            return;
+        }
         match templates.render(&case.spec, &base) {
             Ok(spec) => {
                 case.spec = Arc::new(spec);
