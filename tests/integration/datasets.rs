@@ -112,6 +112,12 @@ fn every_format_records_replays_and_scores_the_same() {
     assert!(text.contains("16 cases: 12 passed, 4 failed"), "{text}");
     assert!(text.contains("4 dataset(s): 4 passed, 0 failed; 4 failed row(s) judged"), "{text}");
     let r = report(d);
+    // The report, datasets section included, is what its published schema says.
+    let schema: Value =
+        serde_json::from_str(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schema/report.schema.json"))).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&r).map(|e| format!("{}: {e}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
     let datasets = r["datasets"].as_array().unwrap();
     assert_eq!(datasets.len(), 4);
     for ds in datasets {
