@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::verdict::SnapshotStatus;
-use crate::verdict::dataset::{DatasetResult, RowCounts, Threshold, table_change};
+use crate::verdict::dataset::{DatasetResult, RowCounts, Threshold, measured, met};
 use crate::verdict::metrics::{Confusion, Scores, Share, wilson};
 
 /// One dataset (one matrix combination of a dataset scenario).
@@ -74,6 +74,26 @@ pub(crate) struct TableRecord {
     pub(crate) removed: Vec<String>,
 }
 
+impl TableRecord {
+    /// `snapshot table changed: 2 row(s) changed (3, 7), 1 new (12)`, ten ids at most
+    /// per kind.
+    pub(crate) fn describe(&self) -> String {
+        let list = |ids: &[String]| {
+            let shown: Vec<&str> = ids.iter().take(10).map(String::as_str).collect();
+            let more = if ids.len() > 10 { format!(", and {} more", ids.len() - 10) } else { String::new() };
+            format!("{}{more}", shown.join(", "))
+        };
+        let mut parts = Vec::new();
+        for (ids, what) in [(&self.changed, "changed"), (&self.added, "new"), (&self.removed, "removed")] {
+            if !ids.is_empty() {
+                parts.push(format!("{} row(s) {what} ({})", ids.len(), list(ids)));
+            }
+        }
+        let what = if self.status == SnapshotStatus::New { "new snapshot table" } else { "snapshot table changed" };
+        format!("{what}: {}", parts.join(", "))
+    }
+}
+
 impl DatasetRecord {
     pub(crate) fn from_result(d: &DatasetResult) -> DatasetRecord {
         DatasetRecord {
@@ -124,7 +144,7 @@ impl DatasetRecord {
         }
         // A changed table first: it is also why its rows failed.
         if let Some(s) = self.snapshot.as_ref().filter(|s| !s.ok) {
-            reasons.push(table_change_record(s));
+            reasons.push(s.describe());
         }
         let r = &self.rows;
         if !self.tolerant && r.failed + r.errored > 0 {
@@ -159,9 +179,9 @@ impl DatasetRecord {
             _ => {}
         }
         for t in &mut self.thresholds {
-            if let Some(value) = value_of(&t.name, &self.rows_passed, self.labels.as_ref().map(|l| &l.scores)) {
+            if let Some(value) = measured(&t.name, &self.rows_passed, self.labels.as_ref().map(|l| &l.scores)) {
                 t.value = value;
-                t.met = value + 1e-9 >= t.min;
+                t.met = met(value, t.min);
             }
         }
         match (&mut self.snapshot, &other.snapshot) {
@@ -222,7 +242,7 @@ impl DatasetRecord {
             && s.ok
             && matches!(s.status, SnapshotStatus::New | SnapshotStatus::Changed)
         {
-            out.push(format!("{} (written to {})", table_change_record(s), s.path));
+            out.push(format!("{} (written to {})", s.describe(), s.path));
         }
         out
     }
@@ -256,29 +276,6 @@ pub(crate) fn confusion_lines(c: &Confusion) -> Vec<String> {
     out
 }
 
-fn table_change_record(s: &TableRecord) -> String {
-    table_change(&crate::verdict::dataset::TableOutcome {
-        status: s.status,
-        path: s.path.clone().into(),
-        written: None,
-        changed: s.changed.clone(),
-        added: s.added.clone(),
-        removed: s.removed.clone(),
-    })
-}
-
 fn threshold(t: &Threshold) -> ThresholdRecord {
     ThresholdRecord { name: t.name.to_owned(), min: t.min, value: t.value, met: t.met }
-}
-
-/// The value a threshold named `name` compares.
-fn value_of(name: &str, rows_passed: &Share, scores: Option<&Scores>) -> Option<f64> {
-    match name {
-        "min_rows_passed" => Some(rows_passed.value),
-        "min_accuracy" => scores.map(|s| s.accuracy.value),
-        "min_f1" => scores.map(|s| s.f1),
-        "min_precision" => scores.map(|s| s.precision),
-        "min_recall" => scores.map(|s| s.recall),
-        _ => None,
-    }
 }

@@ -108,20 +108,38 @@ pub(crate) struct Threshold {
 /// The thresholds `metrics` sets, against what was measured.
 pub(crate) fn thresholds(metrics: Option<&Metrics>, passed: &Share, scores: Option<&Scores>) -> Vec<Threshold> {
     let Some(m) = metrics else { return Vec::new() };
-    let mut out = Vec::new();
-    let mut check = |name, min: Option<f64>, value: f64| {
-        if let Some(min) = min {
-            out.push(Threshold { name, min, value, met: value + 1e-9 >= min });
-        }
-    };
-    check("min_rows_passed", m.min_rows_passed, passed.value);
-    if let (Some(label), Some(s)) = (&m.label, scores) {
-        check("min_accuracy", label.min_accuracy, s.accuracy.value);
-        check("min_f1", label.min_f1, s.f1);
-        check("min_precision", label.min_precision, s.precision);
-        check("min_recall", label.min_recall, s.recall);
+    let label = m.label.as_ref();
+    [
+        ("min_rows_passed", m.min_rows_passed),
+        ("min_accuracy", label.and_then(|l| l.min_accuracy)),
+        ("min_f1", label.and_then(|l| l.min_f1)),
+        ("min_precision", label.and_then(|l| l.min_precision)),
+        ("min_recall", label.and_then(|l| l.min_recall)),
+    ]
+    .into_iter()
+    .filter_map(|(name, min)| {
+        let (min, value) = (min?, measured(name, passed, scores)?);
+        Some(Threshold { name, min, value, met: met(value, min) })
+    })
+    .collect()
+}
+
+/// The value the threshold named `name` compares: one mapping for a run and for
+/// merged shards.
+pub(crate) fn measured(name: &str, passed: &Share, scores: Option<&Scores>) -> Option<f64> {
+    match name {
+        "min_rows_passed" => Some(passed.value),
+        "min_accuracy" => scores.map(|s| s.accuracy.value),
+        "min_f1" => scores.map(|s| s.f1),
+        "min_precision" => scores.map(|s| s.precision),
+        "min_recall" => scores.map(|s| s.recall),
+        _ => None,
     }
-    out
+}
+
+/// Whether `value` reaches `min`, forgiving float rounding (0.75 of 4 rows is 0.75).
+pub(crate) fn met(value: f64, min: f64) -> bool {
+    value + 1e-9 >= min
 }
 
 /// Rows of a dataset by how they ended.
@@ -175,23 +193,6 @@ pub(crate) struct DatasetResult {
     /// The table matched, or its change was accepted (written in place, or forced).
     pub(crate) snapshot_ok: bool,
     pub(crate) passed: bool,
-}
-
-/// `snapshot table changed: 2 row(s) changed (3, 7), 1 new (12)`.
-pub(crate) fn table_change(s: &TableOutcome) -> String {
-    let list = |ids: &[String]| {
-        let shown: Vec<&str> = ids.iter().take(10).map(String::as_str).collect();
-        let more = if ids.len() > 10 { format!(", and {} more", ids.len() - 10) } else { String::new() };
-        format!("{}{more}", shown.join(", "))
-    };
-    let mut parts = Vec::new();
-    for (ids, what) in [(&s.changed, "changed"), (&s.added, "new"), (&s.removed, "removed")] {
-        if !ids.is_empty() {
-            parts.push(format!("{} row(s) {what} ({})", ids.len(), list(ids)));
-        }
-    }
-    let what = if s.status == SnapshotStatus::New { "new snapshot table" } else { "snapshot table changed" };
-    format!("{what}: {}", parts.join(", "))
 }
 
 #[cfg(test)]
