@@ -7,6 +7,7 @@ pub mod cli;
 pub mod execute;
 pub(crate) mod exit;
 pub(crate) mod fs;
+pub(crate) mod grading;
 pub(crate) mod json;
 pub mod load;
 pub(crate) mod normalize;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// A scenario: one prompt sent to one API and model, judged by assertions and a snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Unique name across the suite. It starts every case id and names the snapshot
@@ -123,6 +123,10 @@ pub struct Scenario {
     /// What of the response is snapshotted, and how.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) snapshot: Option<SnapshotPolicy>,
+    /// The model that grades this scenario's `judge` checks and `semantic` snapshots,
+    /// merged field by field over the `grader` of `defaults.yaml` files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) grader: Option<Grader>,
 }
 
 /// A file holding several scenarios.
@@ -199,6 +203,37 @@ pub(crate) struct Defaults {
     /// Default snapshot policy, merged key by key with each scenario's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) snapshot: Option<SnapshotPolicy>,
+    /// The grader for every scenario below: the model that answers `judge` checks and
+    /// `semantic` snapshots, e.g. `{api: converse, model: openai.gpt-oss-120b-1:0,
+    /// params: {reasoning_effort: high}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) grader: Option<Grader>,
+}
+
+/// The model that grades: any model and transport the tool speaks. Fields not given
+/// come from the `grader` above (a scenario's, then `defaults.yaml` files'); `api`,
+/// `region` and `endpoints` fall back to the case's own, `params` to none of the case's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Grader {
+    /// The API the grader is asked through. Default: the case's (an agent's transport).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) api: Option<Transport>,
+    /// The grading model, e.g. `openai.gpt-oss-120b-1:0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub(crate) model: Option<String>,
+    /// The grader's AWS region. Default: the case's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"))]
+    pub(crate) region: Option<String>,
+    /// The grader's endpoint overrides. Default: the case's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) endpoints: Option<Endpoints>,
+    /// The grader's inference parameters (the case's are not used), e.g.
+    /// `{reasoning_effort: high, max_tokens: 2048}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) params: Option<Params>,
 }
 
 /// `vars`: names as in templates, each a value or `{file: PATH}`.
@@ -502,6 +537,33 @@ pub(crate) struct Expectation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub(crate) max_turns_used: Option<u32>,
+    /// A grading model reads the part and decides whether it meets a rubric written in
+    /// natural language. A grader that cannot answer makes the check errored, not failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) judge: Option<JudgeCheck>,
+}
+
+/// `judge` check: a rubric and how its grade is decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JudgeCheck {
+    /// What a passing answer does, in plain words; a template with `vars` and rows.
+    /// Say what must be there and what must not, one criterion per sentence.
+    #[schemars(length(min = 1))]
+    pub(crate) rubric: String,
+    /// The least score (0 to 1) a grade needs to pass. Without it, the grader's `pass`
+    /// decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
+    pub(crate) min_score: Option<f64>,
+    /// How many times the grader is asked; the check passes when more than half of the
+    /// grades do. Default: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 15))]
+    pub(crate) samples: Option<u32>,
+    /// This check's own grader, merged field by field over the scenario's `grader`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) grader: Option<Grader>,
 }
 
 /// `tool_sequence` check.
@@ -614,7 +676,9 @@ pub(crate) struct ToolCalledCheck {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SnapshotPolicy {
-    /// Policy for the final answer. Default: `exact`.
+    /// Policy for the final answer. Default: `exact`. `semantic` stores the text as
+    /// `exact` does, but a different answer is judged: one the grader finds equivalent
+    /// to the stored one matches.
     #[serde(default, rename = "final", skip_serializing_if = "Option::is_none")]
     pub(crate) final_answer: Option<PartPolicy>,
     /// Policy for the reasoning. Default: `present`.
@@ -635,6 +699,25 @@ pub(crate) struct SnapshotPolicy {
     /// Keep volatile values (ids, latency, usage) that are redacted by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) keep: Vec<Volatile>,
+    /// With `final: semantic`: what "says the same" means here, and the grader to ask.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) semantic: Option<SemanticPolicy>,
+}
+
+/// `snapshot.semantic`: how a reworded answer is judged against the stored one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1))]
+pub(crate) struct SemanticPolicy {
+    /// Replaces the default criterion (the same facts, conclusions and instructions;
+    /// wording, order and format may differ), e.g. "the same verdict and the same
+    /// number". A template with `vars`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub(crate) rubric: Option<String>,
+    /// The grader for this comparison, merged field by field over the scenario's `grader`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) grader: Option<Grader>,
 }
 
 /// How one part of the response is snapshotted.
@@ -651,6 +734,9 @@ pub(crate) enum PartPolicy {
     Extract(String),
     /// Parsed as JSON and stored as canonical sorted JSON (see `json_redact`).
     Json,
+    /// `final` only: the whole text, as `exact`; an answer worded differently is judged
+    /// against the stored one and matches when the grader finds it equivalent.
+    Semantic,
 }
 
 /// A user redaction.

@@ -223,6 +223,7 @@ fn write_cassette(case: &Case) -> Result<(), InitError> {
             notes: format!("Hand-written {} answers; re-record with `run --mode record`.", wire_api(case)),
         },
         interactions,
+        judge: Vec::new(),
     };
     crate::fs::write_atomic(&path, &cassette.to_text())?;
     println!("created {}", crate::fs::shown(&path));

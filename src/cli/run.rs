@@ -177,7 +177,8 @@ fn interrupts() -> impl futures_util::Stream<Item = ()> + Unpin {
     futures_util::stream::unfold((), |()| async { tokio::signal::ctrl_c().await.ok().map(|()| ((), ())) }).boxed()
 }
 
-/// `--dry-run`: every request that would be sent, with credentials masked.
+/// `--dry-run`: every request that would be sent, with credentials masked: each
+/// case's, then its graders', with placeholders for the answers they would judge.
 fn print_requests(cases: &[crate::plan::Case], flags: &Connection, env: &Environment) {
     for case in cases {
         if case.skip.is_some() {
@@ -191,26 +192,60 @@ fn print_requests(cases: &[crate::plan::Case], flags: &Connection, env: &Environ
                 continue;
             }
         };
-        let request = CallRequest::from_case(case);
-        let connection = resolve_connection(flags, case, env);
         // An agent's first model turn; later turns depend on the answers.
-        let api = wire_api(case);
-        let base = endpoint(api, &connection, &case.region);
-        let auth = match api {
-            Api::Converse | Api::ConverseStream if env.bedrock_bearer_token.is_some() => {
-                "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)".to_owned()
-            }
-            Api::Converse | Api::ConverseStream => {
-                "AWS4-HMAC-SHA256 **** (signed with the AWS credential chain)".to_owned()
-            }
-            _ => env.chat_key(&base).map_or_else(|| "(none)".to_owned(), |(name, _)| format!("Bearer **** ({name})")),
-        };
-        let Encoded { path, body } = encode(api, &request);
-        let url = format!("{}{path}", base.trim_end_matches('/'));
-        println!("# {} ({} x{})", case.id, case.api, case.samples);
-        println!("POST {url}");
-        println!("Authorization: {auth}");
-        println!("Content-Type: application/json\n");
-        println!("{}\n", crate::secrets::redact(&serde_json::to_string_pretty(&body).unwrap_or_default()));
+        print_request(case, &format!("{} ({} x{})", case.id, case.api, case.samples), flags, env);
+        for (grader, what) in graders(case) {
+            print_request(&grader, &format!("{} ({}, {})", grader.id, grader.api, what), flags, env);
+        }
     }
+}
+
+/// The graders' questions about `case`, each with when it is asked.
+fn graders(case: &crate::plan::Case) -> Vec<(crate::plan::Case, String)> {
+    use crate::grading::prompt;
+    use crate::plan::grader;
+    let conversation = prompt::conversation(&case.spec);
+    let mut out = Vec::new();
+    for (i, e) in case.spec.expect.iter().enumerate() {
+        let Some(judge) = &e.judge else { continue };
+        let Ok(plan) = grader::resolve(case, judge.grader.as_ref()) else { continue };
+        let user = prompt::rubric_user(&judge.rubric, &conversation, "[the answer]");
+        let asked = judge.samples.unwrap_or(1) * case.samples;
+        out.push((plan.case_for(case, prompt::rubric_system(), user), format!("expect {i}: x{asked}")));
+    }
+    let semantic =
+        case.spec.snapshot.as_ref().filter(|p| p.final_answer == Some(crate::scenario::PartPolicy::Semantic));
+    if let Some(policy) = semantic {
+        let own = policy.semantic.as_ref();
+        if let Ok(plan) = grader::resolve(case, own.and_then(|s| s.grader.as_ref())) {
+            let criterion = own.and_then(|s| s.rubric.as_deref()).unwrap_or(prompt::DEFAULT_EQUIVALENCE);
+            let user = prompt::equivalence_user(criterion, &conversation, "[the stored answer]", "[the answer]");
+            let when = "semantic snapshot: only for an answer worded differently from the stored one";
+            out.push((plan.case_for(case, prompt::equivalence_system(), user), when.to_owned()));
+        }
+    }
+    out
+}
+
+fn print_request(case: &crate::plan::Case, label: &str, flags: &Connection, env: &Environment) {
+    let request = CallRequest::from_case(case);
+    let connection = resolve_connection(flags, case, env);
+    let api = wire_api(case);
+    let base = endpoint(api, &connection, &case.region);
+    let auth = match api {
+        Api::Converse | Api::ConverseStream if env.bedrock_bearer_token.is_some() => {
+            "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)".to_owned()
+        }
+        Api::Converse | Api::ConverseStream => {
+            "AWS4-HMAC-SHA256 **** (signed with the AWS credential chain)".to_owned()
+        }
+        _ => env.chat_key(&base).map_or_else(|| "(none)".to_owned(), |(name, _)| format!("Bearer **** ({name})")),
+    };
+    let Encoded { path, body } = encode(api, &request);
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    println!("# {label}");
+    println!("POST {url}");
+    println!("Authorization: {auth}");
+    println!("Content-Type: application/json\n");
+    println!("{}\n", crate::secrets::redact(&serde_json::to_string_pretty(&body).unwrap_or_default()));
 }

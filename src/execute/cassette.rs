@@ -40,6 +40,10 @@ pub(crate) struct Cassette {
     pub(crate) endpoint_host: String,
     pub(crate) provenance: Provenance,
     pub(crate) interactions: Vec<Interaction>,
+    /// The graders' exchanges (`judge` checks, `semantic` snapshots), in the order they
+    /// were asked; replay finds each by its request's hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) judge: Vec<Interaction>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +82,14 @@ pub(crate) enum CassetteError {
     Broken(String),
 }
 
+/// What replay needs of a case's recording: the answers of its samples (of its model
+/// turns, for an agent) in order, and its graders' answers with their requests' hashes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Recorded {
+    pub(crate) samples: Vec<WireResponse>,
+    pub(crate) judge: Vec<(String, WireResponse)>,
+}
+
 /// The cassette of a dataset scenario: every row's recording in one file, keyed by the
 /// hash of its request, so that a lookup is one hash away and recording one row leaves
 /// the others as they were. Entries are written sorted by hash.
@@ -103,6 +115,8 @@ pub(crate) struct RowRecording {
     pub(crate) endpoint_host: String,
     pub(crate) provenance: Provenance,
     pub(crate) interactions: Vec<Interaction>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) judge: Vec<Interaction>,
 }
 
 fn sorted<S: serde::Serializer>(rows: &HashMap<String, RowRecording>, s: S) -> Result<S::Ok, S::Error> {
@@ -135,6 +149,7 @@ impl DatasetCassette {
                 endpoint_host: cassette.endpoint_host,
                 provenance: cassette.provenance,
                 interactions: cassette.interactions,
+                judge: cassette.judge,
             },
         );
     }
@@ -159,12 +174,21 @@ pub(crate) struct DatasetReplay {
 #[derive(Debug, Deserialize)]
 struct ReplayRow {
     interactions: Vec<ReplayInteraction>,
+    #[serde(default)]
+    judge: Vec<ReplayInteraction>,
 }
 
 #[derive(Debug, Deserialize)]
 struct ReplayInteraction {
+    /// Only the hash is kept of the request.
+    request: RequestHash,
     /// Kept as text, parsed when its row runs: text is a fraction of a parsed tree.
     response: Box<serde_json::value::RawValue>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RequestHash {
+    hash: String,
 }
 
 impl DatasetReplay {
@@ -185,9 +209,9 @@ impl DatasetReplay {
         })
     }
 
-    /// The recorded responses of `case`, one per sample (per model turn for an agent),
-    /// found by the hash of what it would send now.
-    pub(crate) fn responses_for(&self, case: &Case) -> Result<Vec<WireResponse>, CassetteError> {
+    /// The recording of `case`: one response per sample (per model turn for an agent),
+    /// found by the hash of what it would send now, and its graders' answers.
+    pub(crate) fn responses_for(&self, case: &Case) -> Result<Recorded, CassetteError> {
         let path = path_for(case);
         let Some(row) = self.rows.get(&request_for(case).hash) else {
             return Err(CassetteError::MissingRow { path, case: case.id.clone() });
@@ -195,17 +219,18 @@ impl DatasetReplay {
         if case.api != Api::Agent && row.interactions.len() < case.samples as usize {
             return Err(CassetteError::Short { path, have: row.interactions.len(), need: case.samples as usize });
         }
-        row.interactions
-            .iter()
-            .map(|i| {
-                serde_json::from_str::<WireResponse>(i.response.get()).map_err(|e| CassetteError::Invalid {
-                    path: path.clone(),
-                    line: e.line(),
-                    column: e.column(),
-                    message: format!("the recording of {}: {e}", case.id),
-                })
+        let parse = |i: &ReplayInteraction| {
+            serde_json::from_str::<WireResponse>(i.response.get()).map_err(|e| CassetteError::Invalid {
+                path: path.clone(),
+                line: e.line(),
+                column: e.column(),
+                message: format!("the recording of {}: {e}", case.id),
             })
-            .collect()
+        };
+        Ok(Recorded {
+            samples: row.interactions.iter().map(parse).collect::<Result<_, _>>()?,
+            judge: row.judge.iter().map(|i| Ok((i.request.hash.clone(), parse(i)?))).collect::<Result<_, _>>()?,
+        })
     }
 }
 
@@ -273,6 +298,14 @@ impl Cassette {
             column: e.column(),
             message: e.to_string(),
         })
+    }
+
+    /// What replay needs of it.
+    pub(crate) fn into_recorded(self) -> Recorded {
+        Recorded {
+            samples: self.interactions.into_iter().map(|i| i.response).collect(),
+            judge: self.judge.into_iter().map(|i| (i.request.hash, i.response)).collect(),
+        }
     }
 
     /// The cassette for `case`, checked against what the case would send now.

@@ -7,6 +7,7 @@
 pub(crate) mod agent;
 pub mod cassette;
 mod clients;
+pub(crate) mod judges;
 pub mod modes;
 pub(crate) mod playback;
 mod recordings;

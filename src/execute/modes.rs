@@ -2,19 +2,25 @@
 //! `record` calls it and writes the case's cassette; `replay` serves the cassette
 //! through a loopback wire server to the same clients and parsing a live run uses,
 //! never touching the network; `auto` replays when a matching cassette exists.
+//!
+//! A [`Session`] holds a case's mode from its samples to its graders: a grader's
+//! question is answered from the same place as the case (replay finds it in the
+//! cassette by its request's hash) and recorded into the same cassette.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Instant;
 
-use super::{Clients, Recordings, RetryPolicy, endpoint_host, execute_case, failed};
-use crate::execute::cassette::{self, Cassette, CassetteError, Interaction};
+use super::{Clients, Recordings, RetryPolicy, endpoint_host, execute_case, failed, with_retries};
+use crate::execute::cassette::{self, Cassette, CassetteError, Interaction, Recorded};
 use crate::plan::Case;
+use crate::providers::CallRequest;
 use crate::response::{CallError, ErrorKind, ModelResponse, Source};
 use crate::scenario::{Api, Mode};
 use crate::wire::server::{InOrder, Reply};
 use crate::wire::{Provenance, ProvenanceKind, WireResponse};
 
-/// Runs every sample of a case in `mode`. A dataset row's recording is in its
-/// dataset's cassette, which `recordings` reads once for all rows.
+/// Runs every sample of a case in `mode` (and, in record mode, writes its cassette).
 pub async fn run_samples(
     case: &Case,
     clients: &Clients,
@@ -22,41 +28,145 @@ pub async fn run_samples(
     policy: &RetryPolicy,
     mode: Mode,
 ) -> Vec<ModelResponse> {
-    let load = || match case.row {
-        Some(_) => recordings.responses_for(case),
-        None => Cassette::load_for(case).map(|c| c.interactions.into_iter().map(|i| i.response).collect()),
-    };
-    match mode {
-        Mode::Live => live(case, clients, policy, false).await,
-        Mode::Record => record(case, clients, recordings, policy).await,
-        Mode::Replay => match load() {
-            Ok(responses) => replay(case, clients, &responses).await,
-            Err(e) => vec![replay_failed(e.to_string())],
-        },
-        Mode::Auto => match load() {
-            Ok(responses) => replay(case, clients, &responses).await,
-            Err(CassetteError::Missing { .. } | CassetteError::MissingRow { .. }) => {
-                live(case, clients, policy, false).await
+    let (session, mut responses) = Session::start(case, clients, recordings, policy, mode).await;
+    session.finish(&mut responses);
+    responses
+}
+
+/// A case's answers and its graders' in one mode.
+pub struct Session<'a> {
+    case: &'a Case,
+    clients: &'a Clients,
+    recordings: &'a Recordings,
+    policy: &'a RetryPolicy,
+    from: From,
+}
+
+enum From {
+    Live,
+    /// The graders' exchanges, for the cassette `finish` writes.
+    Record(Vec<Interaction>),
+    /// The cassette's grader answers by request hash, each in the order recorded; in
+    /// `auto` mode a question it does not hold is asked live.
+    Replay {
+        judge: HashMap<String, VecDeque<WireResponse>>,
+        live_when_missing: bool,
+    },
+}
+
+impl<'a> Session<'a> {
+    /// Runs every sample of `case` in `mode`. A dataset row's recording is in its
+    /// dataset's cassette, which `recordings` reads once for all rows.
+    pub async fn start(
+        case: &'a Case,
+        clients: &'a Clients,
+        recordings: &'a Recordings,
+        policy: &'a RetryPolicy,
+        mode: Mode,
+    ) -> (Session<'a>, Vec<ModelResponse>) {
+        let load = || match case.row {
+            Some(_) => recordings.responses_for(case),
+            None => Cassette::load_for(case).map(Cassette::into_recorded),
+        };
+        let replaying = |recorded: Recorded, live_when_missing: bool| {
+            let mut judge: HashMap<String, VecDeque<WireResponse>> = HashMap::new();
+            for (hash, response) in recorded.judge {
+                judge.entry(hash).or_default().push_back(response);
             }
-            // A cassette that no longer fits is said, not skipped in silence: otherwise
-            // a credentials error is all the user sees.
-            Err(stale) => {
-                let mut responses = live(case, clients, policy, false).await;
-                for r in &mut responses {
-                    match &mut r.error {
-                        Some(e) if e.kind == ErrorKind::Auth => {
-                            *e = CallError::new(
-                                ErrorKind::Cassette,
-                                None,
-                                format!("{stale}; running it live instead failed too: {}", e.message),
-                            );
-                        }
-                        _ => r.note = Some("cassette stale (the scenario changed): ran live".into()),
-                    }
+            (From::Replay { judge, live_when_missing }, recorded.samples)
+        };
+        let (from, responses) = match mode {
+            Mode::Live => (From::Live, live(case, clients, policy, false).await),
+            Mode::Record => (From::Record(Vec::new()), live(case, clients, policy, true).await),
+            Mode::Replay => match load() {
+                Ok(recorded) => {
+                    let (from, samples) = replaying(recorded, false);
+                    (from, replay(case, clients, &samples).await)
                 }
-                responses
+                // Its graders are never asked: the case has no answer to grade.
+                Err(e) => (
+                    From::Replay { judge: HashMap::new(), live_when_missing: false },
+                    vec![replay_failed(e.to_string())],
+                ),
+            },
+            Mode::Auto => match load() {
+                Ok(recorded) => {
+                    let (from, samples) = replaying(recorded, true);
+                    (from, replay(case, clients, &samples).await)
+                }
+                Err(CassetteError::Missing { .. } | CassetteError::MissingRow { .. }) => {
+                    (From::Live, live(case, clients, policy, false).await)
+                }
+                // A cassette that no longer fits is said, not skipped in silence: otherwise
+                // a credentials error is all the user sees.
+                Err(stale) => {
+                    let mut responses = live(case, clients, policy, false).await;
+                    for r in &mut responses {
+                        match &mut r.error {
+                            Some(e) if e.kind == ErrorKind::Auth => {
+                                *e = CallError::new(
+                                    ErrorKind::Cassette,
+                                    None,
+                                    format!("{stale}; running it live instead failed too: {}", e.message),
+                                );
+                            }
+                            _ => r.note = Some("cassette stale (the scenario changed): ran live".into()),
+                        }
+                    }
+                    (From::Live, responses)
+                }
+            },
+        };
+        (Session { case, clients, recordings, policy, from }, responses)
+    }
+
+    /// Asks a grader its question (a case of its own, see `plan::grader`) once, with
+    /// retries in live and record modes, from the cassette in replay.
+    pub(crate) async fn ask(&mut self, grader: &Case) -> ModelResponse {
+        let request = CallRequest::from_case(grader);
+        let deadline = Instant::now() + grader.timeout;
+        let (clients, policy) = (self.clients, self.policy);
+        match &mut self.from {
+            From::Live => with_retries(clients, grader, grader.api, &request, policy, false, deadline).await,
+            From::Record(judged) => {
+                let response = with_retries(clients, grader, grader.api, &request, policy, true, deadline).await;
+                if let Some(wire) = &response.wire {
+                    let request = cassette::recorded_request(grader.api, &request);
+                    judged.push(Interaction { request, response: wire.clone() });
+                }
+                response
             }
-        },
+            From::Replay { judge, live_when_missing } => {
+                let hash = cassette::recorded_request(grader.api, &request).hash;
+                let missing = format!(
+                    "the cassette {} holds no grader answer to this question (its rubric, its grader or the answer judged changed since it was recorded): re-record with `run --mode record`",
+                    crate::fs::shown(&cassette::path_for(self.case))
+                );
+                match judge.get_mut(&hash).and_then(VecDeque::pop_front) {
+                    Some(recorded) => replay_one(grader, clients, &recorded).await,
+                    None if *live_when_missing => {
+                        let mut response =
+                            with_retries(clients, grader, grader.api, &request, policy, false, deadline).await;
+                        // Without credentials, what is missing is the news, not the 403.
+                        if let Some(e) = &mut response.error
+                            && e.kind == ErrorKind::Auth
+                        {
+                            let message = format!("{missing}; asking it live instead failed too: {}", e.message);
+                            *e = CallError::new(ErrorKind::Cassette, None, message);
+                        }
+                        response
+                    }
+                    None => replay_failed(missing),
+                }
+            }
+        }
+    }
+
+    /// Ends the case's session: in record mode, writes its cassette (its samples, then
+    /// its graders' exchanges) and marks the answers it holds as recorded.
+    pub fn finish(self, responses: &mut [ModelResponse]) {
+        let From::Record(judge) = self.from else { return };
+        record(self.case, self.clients, self.recordings, responses, judge);
     }
 }
 
@@ -68,8 +178,13 @@ async fn live(case: &Case, clients: &Clients, policy: &RetryPolicy, capture: boo
     responses
 }
 
-async fn record(case: &Case, clients: &Clients, recordings: &Recordings, policy: &RetryPolicy) -> Vec<ModelResponse> {
-    let mut responses = live(case, clients, policy, true).await;
+fn record(
+    case: &Case,
+    clients: &Clients,
+    recordings: &Recordings,
+    responses: &mut [ModelResponse],
+    judge: Vec<Interaction>,
+) {
     let request = cassette::request_for(case);
     // One interaction per request: per sample, or for an agent per model turn.
     let interactions: Option<Vec<Interaction>> = if case.api == Api::Agent {
@@ -110,6 +225,7 @@ async fn record(case: &Case, clients: &Clients, recordings: &Recordings, policy:
                     notes: String::new(),
                 },
                 interactions,
+                judge,
             };
             match case.row {
                 Some(_) => recordings.put(case, cassette).map(|()| true).map_err(|e| e.to_string()),
@@ -127,13 +243,14 @@ async fn record(case: &Case, clients: &Clients, recordings: &Recordings, policy:
     }
     // Only answers a cassette now holds count as recorded.
     if written.is_ok_and(|w| w) {
-        for r in &mut responses {
+        for r in responses.iter_mut() {
             r.source = Source::Recorded;
         }
     }
-    responses
 }
 
+/// Serves `responses` in order on a route of the run's loopback server, to clients
+/// that are views of the run's, and runs the case's samples against them.
 async fn replay(case: &Case, clients: &Clients, responses: &[WireResponse]) -> Vec<ModelResponse> {
     let replies: Result<Vec<Reply>, _> = responses.iter().map(Reply::from_wire).collect();
     let replies = match replies {
@@ -144,8 +261,7 @@ async fn replay(case: &Case, clients: &Clients, responses: &[WireResponse]) -> V
             return vec![replay_failed(message)];
         }
     };
-    // The run's one loopback server serves this cassette under the case's own route
-    // until `_route` is dropped, to clients that are views of the run's.
+    // The route lives until `_route` is dropped.
     let (_route, routed) = match clients.replay(Arc::new(InOrder::new(replies))).await {
         Ok(found) => found,
         Err(e) => return vec![replay_failed(e.to_string())],
@@ -157,6 +273,14 @@ async fn replay(case: &Case, clients: &Clients, responses: &[WireResponse]) -> V
         r.source = Source::Replayed;
     }
     responses
+}
+
+/// One recorded grader answer, replayed as the case's are.
+async fn replay_one(grader: &Case, clients: &Clients, recorded: &WireResponse) -> ModelResponse {
+    match replay(grader, clients, std::slice::from_ref(recorded)).await.into_iter().next() {
+        Some(response) => response,
+        None => replay_failed("the grader's recording gave no answer".into()),
+    }
 }
 
 /// A case whose cassette could not be replayed: it counts as replayed, not live.

@@ -93,14 +93,15 @@ pub(crate) fn load(file: &Path, latency: Duration) -> Result<Vec<Recording>, Pla
         }
         Err(e) => e,
     };
-    // A case's cassette, or a dataset's: every row's interactions, by case id.
+    // A case's cassette, or a dataset's: every row's interactions, by case id, each
+    // followed by its graders'.
     let (name, interactions) = match serde_json::from_str::<Cassette>(&text) {
-        Ok(cassette) => (cassette.case, cassette.interactions),
+        Ok(cassette) => (cassette.case, cassette.interactions.into_iter().chain(cassette.judge).collect::<Vec<_>>()),
         Err(_) => match serde_json::from_str::<DatasetCassette>(&text) {
             Ok(dataset) => {
                 let mut rows: Vec<_> = dataset.rows.into_values().collect();
                 rows.sort_by(|a, b| a.case.cmp(&b.case));
-                (dataset.scenario, rows.into_iter().flat_map(|r| r.interactions).collect())
+                (dataset.scenario, rows.into_iter().flat_map(|r| r.interactions.into_iter().chain(r.judge)).collect())
             }
             Err(_) => {
                 return Err(PlaybackError::Parse {

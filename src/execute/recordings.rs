@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::cassette::{self, Cassette, CassetteError, DatasetCassette, DatasetReplay};
+use super::cassette::{self, Cassette, CassetteError, DatasetCassette, DatasetReplay, Recorded};
 use crate::plan::Case;
-use crate::wire::WireResponse;
 
 /// While rows are recorded, their cassette is rewritten at most this often.
 const WRITE_EVERY: Duration = Duration::from_secs(2);
@@ -59,8 +58,8 @@ impl Recordings {
         files.entry(path.to_path_buf()).or_default().clone()
     }
 
-    /// The recorded responses of a row case.
-    pub(crate) fn responses_for(&self, case: &Case) -> Result<Vec<WireResponse>, CassetteError> {
+    /// The recording of a row case.
+    pub(crate) fn responses_for(&self, case: &Case) -> Result<Recorded, CassetteError> {
         let path = cassette::path_for(case);
         let slot = self.slot(&path);
         let mut slot = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -186,6 +186,12 @@ fn expectations(cx: &mut Ctx, raw: &Value) {
                 format!("`part` does not apply to `{check}`, which looks at the whole response"),
             );
         }
+        if check == "judge" && map.get("not").is_some_and(|n| n == &Value::Bool(true)) {
+            cx.key_error(
+                &format!("{at}/not"),
+                "`not` does not apply to `judge`: write the rubric the other way round (what a passing answer does)",
+            );
+        }
         let value = &map[check];
         let here = format!("{at}/{check}");
         match check {
@@ -248,6 +254,25 @@ fn schema_error(e: &jsonschema::ValidationError<'_>) -> String {
 
 fn snapshot(cx: &mut Ctx, raw: &Value) {
     let Some(policy) = raw.get("snapshot") else { return };
+    if policy.get("reasoning").is_some_and(|p| p == "semantic") {
+        cx.error(
+            "/snapshot/reasoning",
+            "`semantic` applies to `final` only: reasoning is snapshotted `exact`, `present` or `ignore`",
+        );
+    }
+    let semantic = policy.get("final").is_some_and(|p| p == "semantic");
+    if semantic && (raw.get("dataset").is_some() || raw.get("rows").is_some()) {
+        cx.error(
+            "/snapshot/final",
+            "a dataset's rows share one snapshot table, which `semantic` does not apply to: judge each row's meaning with a `judge` check instead",
+        );
+    }
+    if policy.get("semantic").is_some() && policy.get("final").is_some_and(|p| p != "semantic") {
+        cx.key_error(
+            "/snapshot/semantic",
+            "`snapshot.semantic` is for `final: semantic`, and `final` is something else here",
+        );
+    }
     for part in ["final", "reasoning"] {
         if let Some(pattern) = policy.get(part).and_then(|p| p.get("extract")) {
             regex_compiles(cx, &format!("/snapshot/{part}/extract"), pattern);

@@ -4,6 +4,7 @@
 //! what the command line asks for.
 
 pub(crate) mod duration;
+pub(crate) mod grader;
 mod rows;
 pub(crate) mod select;
 pub(crate) mod template;
@@ -18,7 +19,7 @@ use serde_json::{Map, Value};
 use self::duration::parse_duration;
 use crate::load::explain::{explain, plain};
 use crate::load::{Diagnostic, LoadedScenario};
-use crate::scenario::{Api, Metrics, Scenario};
+use crate::scenario::{Api, Metrics, PartPolicy, Scenario};
 use crate::schema::validators;
 
 /// The region used when neither the scenario nor a defaults file names one.
@@ -103,6 +104,14 @@ impl Case {
             dir.push(folder);
         }
         dir.join(format!("{}.snap", self.snapshot_name()))
+    }
+
+    /// The API its model calls go through: its own, or an agent's transport.
+    pub(crate) fn wire_api(&self) -> Api {
+        match self.api {
+            Api::Agent => self.spec.transport.map_or(Api::ConverseStream, |t| t.api()),
+            api => api,
+        }
     }
 
     /// The id shared by a dataset's rows (`name[...]` without `row=`), else the case id.
@@ -351,7 +360,7 @@ fn resolve(
     } else {
         None
     };
-    Ok(Case {
+    let case = Case {
         id,
         file: s.file.clone(),
         project_root: s.project_root.clone(),
@@ -366,7 +375,21 @@ fn resolve(
         skip,
         spec: Arc::new(spec),
         row: None,
-    })
+    };
+    graders(s, &case)?;
+    Ok(case)
+}
+
+/// Every judge of the case has a grader with a model.
+fn graders(s: &LoadedScenario, case: &Case) -> Result<(), Diagnostic> {
+    let spec = &case.spec;
+    let checks = spec.expect.iter().filter_map(|e| e.judge.as_ref()).map(|j| ("a `judge` check", j.grader.as_ref()));
+    let semantic = spec.snapshot.as_ref().filter(|p| p.final_answer == Some(PartPolicy::Semantic));
+    let snapshot = semantic.map(|p| ("the `semantic` snapshot", p.semantic.as_ref().and_then(|s| s.grader.as_ref())));
+    for (what, own) in checks.chain(snapshot) {
+        grader::resolve(case, own).map_err(|e| s.diagnostic("/name", format!("{what} has {e}")))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! compiled once per scenario and rendered once per row. Pure: variables in, text out.
 //!
 //! The fields are `description`, `system`, `prompt`, `messages[].content`, assertion
-//! values, tool results and `metrics.label.expected`. Each template is known by its
+//! values and `judge` rubrics, tool results, a semantic snapshot's rubric and
+//! `metrics.label.expected`. Each template is known by its
 //! JSON pointer, so an error names the field, and through it `file:line:col`.
 
 use std::collections::{BTreeSet, HashMap};
@@ -163,6 +164,9 @@ fn visit(spec: &mut Scenario, f: &mut dyn FnMut(&str, &mut String)) {
         if let Some(check) = &mut e.json_pointer {
             json(&format!("{at}/json_pointer/equals"), &mut check.equals, f);
         }
+        if let Some(judge) = &mut e.judge {
+            f(&format!("{at}/judge/rubric"), &mut judge.rubric);
+        }
         for (key, check) in [("tool_called", &mut e.tool_called), ("tool_args", &mut e.tool_args)] {
             if let Some(input) = check.as_mut().and_then(|c| c.input.as_mut()) {
                 json(&format!("{at}/{key}/input"), input, f);
@@ -180,6 +184,9 @@ fn visit(spec: &mut Scenario, f: &mut dyn FnMut(&str, &mut String)) {
         if let Some(default) = &mut tool.default {
             json(&format!("{at}/default"), default, f);
         }
+    }
+    if let Some(rubric) = spec.snapshot.as_mut().and_then(|s| s.semantic.as_mut()).and_then(|s| s.rubric.as_mut()) {
+        f("/snapshot/semantic/rubric", rubric);
     }
     if let Some(expected) = spec.metrics.as_mut().and_then(|m| m.label.as_mut()).and_then(|l| l.expected.as_mut()) {
         f("/metrics/label/expected", expected);
@@ -218,7 +225,7 @@ mod tests {
         let s = spec(json!({
             "name": "t", "system": "{{ policy }}", "prompt": "Classify: {{ text | upper }}\n",
             "description": "row {{ id }}",
-            "expect": [{"equals": "{{ label }}"}, {"contains_any": ["a", "{{ label }}!"]}, {"regex": "^x{2}$"}],
+            "expect": [{"equals": "{{ label }}"}, {"contains_any": ["a", "{{ label }}!"]}, {"regex": "^x{2}$"}, {"judge": {"rubric": "Says {{ label }}."}}],
             "metrics": {"label": {"extract": {"json_pointer": "/v"}, "expected": "{{ label }}"}}
         }));
         let (t, errors) = Templates::compile(&s);
@@ -231,6 +238,7 @@ mod tests {
         assert_eq!(r.expect[0].equals.as_deref(), Some("1"));
         assert_eq!(r.expect[1].contains_any, Some(vec!["a".into(), "1!".into()]));
         assert_eq!(r.expect[2].regex.as_deref(), Some("^x{2}$"));
+        assert_eq!(r.expect[3].judge.as_ref().unwrap().rubric, "Says 1.");
         assert_eq!(r.metrics.unwrap().label.unwrap().expected.as_deref(), Some("1"));
     }
 

@@ -94,10 +94,7 @@ impl CallRequest {
 
 /// The API a case's model calls go through: its own, or an agent's transport.
 pub fn wire_api(case: &Case) -> Api {
-    match case.api {
-        Api::Agent => case.spec.transport.map_or(Api::ConverseStream, |t| t.api()),
-        api => api,
-    }
+    case.wire_api()
 }
 
 /// What one response may cost: how long it may go quiet, and how many bytes it may be.

@@ -43,6 +43,9 @@ pub(crate) fn render(
         summary.input_tokens,
         summary.output_tokens
     );
+    if summary.judging.calls > 0 {
+        let _ = writeln!(md, "Judging, counted apart from the cases: {}.\n", summary.judging.describe());
+    }
     if !datasets.is_empty() {
         let _ = writeln!(md, "| dataset | rows passed | accuracy | F1 | macro-F1 | unextracted | details |");
         let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---|");

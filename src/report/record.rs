@@ -6,11 +6,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::grading::Cost;
 use crate::report::dataset::DatasetRecord;
 use crate::report::diff::unified;
 use crate::response::{Source, ToolCall, Turn, Usage};
 use crate::runner::{CaseResult, Summary};
-use crate::verdict::assertions::AssertionResult;
+use crate::verdict::assertions::{AssertionResult, JudgeNote};
 use crate::verdict::{SnapshotStatus, Status};
 
 /// The version of this report format; bumped on incompatible changes.
@@ -98,6 +99,51 @@ pub(crate) struct SummaryRecord {
     /// Failed or errored rows that their dataset's `min_rows_passed` judges instead.
     #[serde(default)]
     pub(crate) tolerated: usize,
+    /// What asking graders (`judge` checks, semantic snapshots) cost, apart from the
+    /// cases' own tokens above.
+    #[serde(default)]
+    pub(crate) judging: JudgingRecord,
+}
+
+/// The cost of grading: requests, tokens and time spent waiting for graders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JudgingRecord {
+    /// Requests sent to graders, retries included.
+    pub(crate) calls: u64,
+    pub(crate) input_tokens: u64,
+    pub(crate) output_tokens: u64,
+    /// The graders' latency, summed.
+    pub(crate) latency_ms: u64,
+}
+
+impl JudgingRecord {
+    pub(crate) fn of(cost: Cost) -> JudgingRecord {
+        JudgingRecord {
+            calls: u64::from(cost.calls),
+            input_tokens: cost.usage.map_or(0, |u| u.input_tokens),
+            output_tokens: cost.usage.map_or(0, |u| u.output_tokens),
+            latency_ms: cost.latency_ms,
+        }
+    }
+
+    pub(crate) fn add(&mut self, other: &JudgingRecord) {
+        self.calls = self.calls.saturating_add(other.calls);
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.latency_ms = self.latency_ms.saturating_add(other.latency_ms);
+    }
+
+    /// `12 calls, 3400 in / 800 out tokens, 5.2 s`.
+    pub(crate) fn describe(&self) -> String {
+        let calls = if self.calls == 1 { "1 call".to_owned() } else { format!("{} calls", self.calls) };
+        format!(
+            "{calls}, {} in / {} out tokens, {:.1} s",
+            self.input_tokens,
+            self.output_tokens,
+            self.latency_ms as f64 / 1000.0
+        )
+    }
 }
 
 impl SummaryRecord {
@@ -115,6 +161,7 @@ impl SummaryRecord {
             datasets_passed: s.datasets_passed,
             datasets_failed: s.datasets_failed,
             tolerated: s.tolerated,
+            judging: JudgingRecord::of(s.judging),
         }
     }
 
@@ -140,6 +187,10 @@ impl SummaryRecord {
             datasets_passed: datasets.iter().filter(|d| d.passed).count(),
             datasets_failed: datasets.iter().filter(|d| !d.passed).count(),
             tolerated: cases.iter().filter(|c| c.tolerated).count(),
+            judging: cases.iter().filter_map(|c| c.judging.as_ref()).fold(JudgingRecord::default(), |mut sum, j| {
+                sum.add(j);
+                sum
+            }),
         }
     }
 }
@@ -188,6 +239,9 @@ pub(crate) struct CaseRecord {
     /// A failed row that its dataset's `min_rows_passed` judges instead.
     #[serde(default)]
     pub(crate) tolerated: bool,
+    /// What asking its graders cost, over all samples; null when none was asked.
+    #[serde(default)]
+    pub(crate) judging: Option<JudgingRecord>,
 }
 
 /// A dataset row's part in a case.
@@ -272,12 +326,48 @@ pub(crate) struct ErrorRecord {
     pub(crate) status: Option<u16>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AssertionRecord {
     pub(crate) kind: String,
     pub(crate) passed: bool,
     pub(crate) message: String,
+    /// It could not be decided (its grader failed): the case errored, it did not fail.
+    #[serde(default)]
+    pub(crate) errored: bool,
+    /// A `judge` check's grade.
+    #[serde(default)]
+    pub(crate) judge: Option<GradeRecord>,
+}
+
+/// What a grader said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GradeRecord {
+    /// The grading model.
+    pub(crate) model: String,
+    /// The mean score (0 to 1) of the grades; null when none could be had.
+    pub(crate) score: Option<f64>,
+    /// The grader's reason (or why no grade could be had).
+    pub(crate) reason: String,
+    /// The grader's reasoning, separated from its verdict.
+    pub(crate) reasoning: String,
+    /// Grades that agree with the outcome, of those asked for (`samples`).
+    pub(crate) agreeing: u32,
+    pub(crate) asked: u32,
+}
+
+impl GradeRecord {
+    fn of(note: &JudgeNote) -> GradeRecord {
+        GradeRecord {
+            model: note.model.clone(),
+            score: note.score,
+            reason: note.reason.clone(),
+            reasoning: note.reasoning.clone(),
+            agreeing: note.agreeing,
+            asked: note.asked,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -290,6 +380,19 @@ pub(crate) struct SnapshotRecord {
     pub(crate) pending: bool,
     /// The unified diff of a changed snapshot (no colour).
     pub(crate) diff: Option<String>,
+    /// `final: semantic`: the answer was worded differently from the snapshot, and the
+    /// grader judged it equivalent (`matched`) or not (`changed`), or could not say.
+    #[serde(default)]
+    pub(crate) reworded: Option<RewordedRecord>,
+}
+
+/// The equivalence grade of a reworded answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RewordedRecord {
+    /// Judged equivalent; null when the grader could not say.
+    pub(crate) equivalent: Option<bool>,
+    pub(crate) grade: GradeRecord,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -306,6 +409,7 @@ impl CaseRecord {
         let shown = v.samples.iter().find(|s| !s.passed).or(v.samples.first());
         let response = shown.map(|s| &s.response);
         let usage = Usage::sum(v.samples.iter().filter_map(|s| s.response.usage));
+        let judge_error = shown.and_then(|s| s.judge_error());
         let error = match (&v.problem, response.and_then(|r| r.error.as_ref())) {
             (Some(problem), _) => {
                 Some(ErrorRecord { kind: "case".into(), message: problem.clone(), retryable: false, status: None })
@@ -316,7 +420,9 @@ impl CaseRecord {
                 retryable: e.retryable,
                 status: e.status,
             }),
-            (None, None) => None,
+            (None, None) => {
+                judge_error.map(|message| ErrorRecord { kind: "judge".into(), message, retryable: true, status: None })
+            }
         };
         CaseRecord {
             id: r.case.id.clone(),
@@ -342,6 +448,10 @@ impl CaseRecord {
                 diff: (s.status == SnapshotStatus::Changed).then(|| {
                     unified(s.old.as_deref().unwrap_or_default(), s.new.as_deref().unwrap_or_default(), false)
                 }),
+                reworded: s.reworded.as_ref().map(|g| RewordedRecord {
+                    equivalent: g.outcome.as_ref().ok().map(|d| d.passed),
+                    grade: GradeRecord::of(&JudgeNote::of(g)),
+                }),
             }),
             samples: SamplesRecord { n: v.samples.len() as u32, passed: v.passed_samples, rate: v.pass_rate },
             skip_reason: r.skip_reason.clone(),
@@ -355,6 +465,11 @@ impl CaseRecord {
                 label: v.row.as_ref().and_then(|o| o.got.clone()),
             }),
             tolerated: v.tolerated,
+            judging: {
+                let mut cost = Cost::default();
+                v.samples.iter().for_each(|s| cost.add(s.grades.cost()));
+                (cost.calls > 0).then(|| JudgingRecord::of(cost))
+            },
         }
     }
 
@@ -369,8 +484,22 @@ impl CaseRecord {
             lines.push(format!("{}: {}", a.kind, a.message));
         }
         if let Some(s) = &self.snapshot {
+            let reworded = s.reworded.as_ref().map(|r| {
+                format!(
+                    " ({} by {}: {})",
+                    match r.equivalent {
+                        Some(true) => "judged equivalent",
+                        Some(false) => "judged not equivalent",
+                        None => "not judged",
+                    },
+                    r.grade.model,
+                    r.grade.reason
+                )
+            });
             match s.status {
-                SnapshotStatus::Changed => lines.push(format!("snapshot changed: {}", s.path)),
+                SnapshotStatus::Changed => {
+                    lines.push(format!("snapshot changed: {}{}", s.path, reworded.unwrap_or_default()));
+                }
                 SnapshotStatus::New => lines.push(format!("new snapshot: {}", s.path)),
                 _ => {}
             }
@@ -384,7 +513,13 @@ fn tool_call(c: &ToolCall) -> ToolCallRecord {
 }
 
 fn assertion(a: &AssertionResult) -> AssertionRecord {
-    AssertionRecord { kind: a.kind.clone(), passed: a.passed, message: a.message.clone() }
+    AssertionRecord {
+        kind: a.kind.clone(),
+        passed: a.passed,
+        message: a.message.clone(),
+        errored: a.errored,
+        judge: a.judge.as_ref().map(GradeRecord::of),
+    }
 }
 
 /// The JSON Schema of the report, as checked in at `schema/report.schema.json`.

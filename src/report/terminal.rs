@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::dataset::DatasetRecord;
 use super::diff::unified;
+use super::record::JudgingRecord;
 use super::{Reporter, printable};
 use crate::plan::Case;
 use crate::response::ModelResponse;
@@ -146,6 +147,7 @@ fn failure_line(case: &Case, verdict: &CaseVerdict) -> Option<String> {
                 .as_ref()
                 .map(ToString::to_string)
                 .or_else(|| s.assertions.iter().find(|a| !a.passed).map(|a| format!("{}: {}", a.kind, a.message)))
+                .or_else(|| s.judge_error())
         })
     });
     let reason = reason.unwrap_or_else(|| match &verdict.snapshot {
@@ -165,6 +167,10 @@ pub(crate) fn summary_table(s: &Summary) -> String {
     ];
     for (name, value) in rows {
         let _ = writeln!(out, "  {name:<18} {value:>12}");
+    }
+    if s.judging.calls > 0 {
+        // Graders' tokens are not in the line above: what the suite's own calls cost stays comparable.
+        let _ = writeln!(out, "  {:<18} {}", "judging", JudgingRecord::of(s.judging).describe());
     }
     if s.interrupted {
         out.push_str("  interrupted: cases not started are reported as skipped\n");
@@ -266,6 +272,13 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, took: std::time::Du
         }
     }
     out.push('\n');
+    let reworded = verdict.snapshot.as_ref().and_then(|s| s.reworded.as_ref());
+    if let Some(grade) = reworded
+        && let Ok(decision) = &grade.outcome
+    {
+        let judged = if decision.passed { "reworded, judged equivalent" } else { "reworded, judged not equivalent" };
+        let _ = writeln!(out, "      {judged} by {}: {}", grade.model, printable(&decision.reason));
+    }
     if matches!(verdict.status, Status::Passed | Status::Skipped) {
         return out;
     }
@@ -281,6 +294,10 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, took: std::time::Du
                 String::new()
             };
             let _ = writeln!(out, "      {prefix}error: {}{attempts}", printable(&error.to_string()));
+        }
+        if let Some(Err(e)) = sample.grades.equivalence.as_ref().map(|g| &g.outcome) {
+            let _ =
+                writeln!(out, "      {prefix}error: the semantic snapshot's comparison: {}", printable(&e.to_string()));
         }
         for a in sample.assertions.iter().filter(|a| !a.passed) {
             let _ = writeln!(out, "      {prefix}{}: {}", a.kind, printable(&a.message));

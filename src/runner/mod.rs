@@ -12,7 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_util::{Stream, StreamExt};
 use tokio::task::JoinSet;
 
-use crate::execute::{self, Clients, Recordings, RetryPolicy};
+use crate::execute::modes::Session;
+use crate::execute::{Clients, Recordings, RetryPolicy, judges};
+use crate::grading::Cost;
 use crate::plan::{Case, SkipReason};
 use crate::response::{CallError, ErrorKind, ModelResponse, Usage};
 use crate::scenario::Mode;
@@ -65,6 +67,8 @@ pub(crate) struct Summary {
     pub(crate) datasets_failed: usize,
     /// Failed or errored rows that their dataset's `min_rows_passed` judges instead.
     pub(crate) tolerated: usize,
+    /// What asking graders cost, apart from the cases' own calls.
+    pub(crate) judging: Cost,
 }
 
 impl Summary {
@@ -103,6 +107,9 @@ impl Summary {
             });
         self.pending_snapshots += usize::from(pending);
         self.tolerated += usize::from(result.verdict.tolerated);
+        for sample in &result.verdict.samples {
+            self.judging.add(sample.grades.cost());
+        }
         if let Some(u) = Usage::sum(result.verdict.samples.iter().filter_map(|s| s.response.usage)) {
             self.input_tokens = self.input_tokens.saturating_add(u.input_tokens);
             self.output_tokens = self.output_tokens.saturating_add(u.output_tokens);
@@ -275,14 +282,21 @@ async fn run_case(
         }
     };
     let mode = options.mode.or(case.spec.mode).unwrap_or(Mode::Auto);
-    let responses = execute::modes::run_samples(&case, &clients, &recordings, &options.retry, mode).await;
+    let (mut session, mut responses) = Session::start(&case, &clients, &recordings, &options.retry, mode).await;
+    // Graders are asked in the case's session: live, recorded or replayed as it is.
+    let mut grades = judges::grade_checks(&mut session, &case, &responses).await;
+    let rewordings = verdict::semantic::rewordings(&case, &responses);
+    if rewordings.iter().any(Option::is_some) {
+        judges::grade_rewordings(&mut session, &case, rewordings, &mut grades).await;
+    }
+    session.finish(&mut responses);
     // Judging may write snapshot files, with an fsync: blocking work, which
     // `block_in_place` keeps from stalling this worker's other tasks (it needs the
     // multi-threaded runtime, which every caller builds). A judge that only reads a
     // small snapshot (nothing is written on CI, where replay runs most) is cheaper
     // inline: a fifth of replay's CPU (`scripts/bench-replay.sh`). A panic ends the
     // task, which `run` reports as an internal error when it joins it.
-    let judge = || verdict::judge(&case, responses, options.snapshots);
+    let judge = || verdict::judge(&case, responses, grades, options.snapshots);
     let verdict =
         if options.snapshots.action == UpdateAction::Nothing { judge() } else { tokio::task::block_in_place(judge) };
     CaseResult { case, verdict, duration: started.elapsed(), skip_reason: None }

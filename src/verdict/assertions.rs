@@ -8,13 +8,14 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::grading::SampleGrades;
 use crate::json::contains_value;
 use crate::normalize::normalize;
 use crate::response::ModelResponse;
 use crate::scenario::{Expectation, Part, Script, SequenceOrder};
 
 /// The outcome of one assertion on one response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct AssertionResult {
     pub(crate) kind: String,
     pub(crate) passed: bool,
@@ -23,6 +24,36 @@ pub(crate) struct AssertionResult {
     /// what it looked at, so a failure is readable without `--verbose`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) looked_at: Option<(String, String)>,
+    /// The check could not be decided (a grader that failed): not passed, and not a
+    /// failure of the answer either.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) errored: bool,
+    /// A `judge` check's grade.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) judge: Option<JudgeNote>,
+}
+
+/// What a grader said, for the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct JudgeNote {
+    pub(crate) model: String,
+    pub(crate) score: Option<f64>,
+    pub(crate) reason: String,
+    /// The grader's own reasoning, separated from its verdict.
+    pub(crate) reasoning: String,
+    /// Grades agreeing with the outcome, of those asked for.
+    pub(crate) agreeing: u32,
+    pub(crate) asked: u32,
+}
+
+impl JudgeNote {
+    pub(crate) fn of(grade: &crate::grading::Grade) -> JudgeNote {
+        let (score, reason, agreeing, asked) = match &grade.outcome {
+            Ok(d) => (Some(d.score), d.reason.clone(), d.agreeing, d.asked),
+            Err(e) => (None, e.to_string(), 0, 0),
+        };
+        JudgeNote { model: grade.model.clone(), score, reason, reasoning: grade.reasoning.clone(), agreeing, asked }
+    }
 }
 
 /// A ready-to-run assertion.
@@ -45,28 +76,48 @@ enum Test {
     StartsWith(String),
     JsonValid,
     JsonSchema(Arc<jsonschema::Validator>),
-    JsonPointer { pointer: String, equals: Value },
-    Length { min: Option<u64>, max: Option<u64> },
-    Script { script: Script, min_share: f64 },
+    JsonPointer {
+        pointer: String,
+        equals: Value,
+    },
+    Length {
+        min: Option<u64>,
+        max: Option<u64>,
+    },
+    Script {
+        script: Script,
+        min_share: f64,
+    },
     StopReason(String),
     NoReasoningLeak,
     ReasoningPresent,
     MaxLatency(u64),
     MaxOutputTokens(u64),
-    ToolCalled { name: String, input: Option<Value> },
-    ToolSequence { calls: Vec<String>, order: SequenceOrder },
-    ToolArgs { name: String, input: Value },
+    ToolCalled {
+        name: String,
+        input: Option<Value>,
+    },
+    ToolSequence {
+        calls: Vec<String>,
+        order: SequenceOrder,
+    },
+    ToolArgs {
+        name: String,
+        input: Value,
+    },
     MaxTurnsUsed(u32),
+    /// A `judge` check: its grade comes from the grader, by the check's index.
+    Judge(usize),
 }
 
 /// Compiles a case's expectations. `scenario_dir` resolves `json_schema_file`. The
 /// loader already rejected bad regexes and schemas; what fails here is a file that
 /// changed since, and it is reported, not skipped.
 pub(crate) fn compile(expectations: &[Expectation], scenario_dir: &Path) -> Result<Vec<Check>, CompileError> {
-    expectations.iter().map(|e| compile_one(e, scenario_dir)).collect()
+    expectations.iter().enumerate().map(|(i, e)| compile_one(i, e, scenario_dir)).collect()
 }
 
-fn compile_one(e: &Expectation, dir: &Path) -> Result<Check, CompileError> {
+fn compile_one(index: usize, e: &Expectation, dir: &Path) -> Result<Check, CompileError> {
     let mut negate = e.not;
     // `json_valid: false` and friends read as "not".
     let mut flag = |on: bool| {
@@ -132,6 +183,8 @@ fn compile_one(e: &Expectation, dir: &Path) -> Result<Check, CompileError> {
         )
     } else if let Some(n) = e.max_turns_used {
         ("max_turns_used", Test::MaxTurnsUsed(n))
+    } else if e.judge.is_some() {
+        ("judge", Test::Judge(index))
     } else {
         return Err(CompileError::NoCheck);
     };
@@ -160,22 +213,48 @@ pub(crate) enum CompileError {
     Redaction(#[from] crate::normalize::RedactionError),
 }
 
-/// Evaluates every check against one response.
-pub(crate) fn evaluate(checks: &[Check], response: &ModelResponse) -> Vec<AssertionResult> {
-    checks.iter().map(|c| evaluate_one(c, response)).collect()
+/// Evaluates every check against one response; `judge` checks read their grades.
+pub(crate) fn evaluate(checks: &[Check], response: &ModelResponse, grades: &SampleGrades) -> Vec<AssertionResult> {
+    checks.iter().map(|c| evaluate_one(c, response, grades)).collect()
 }
 
-fn evaluate_one(check: &Check, r: &ModelResponse) -> AssertionResult {
-    let part_name = match check.part {
-        Part::Final => "final",
-        Part::Reasoning => "reasoning",
-        Part::RawText => "raw_text",
+/// A `judge` check, decided by its grade.
+fn judged(check: &Check, r: &ModelResponse, grade: Option<&crate::grading::Grade>) -> AssertionResult {
+    let (part_name, text) = part_text(check.part, r);
+    let Some(grade) = grade else {
+        let message = "the grader was not asked (the answer errored)".to_owned();
+        return AssertionResult {
+            kind: "judge".into(),
+            passed: false,
+            message,
+            looked_at: None,
+            errored: true,
+            judge: None,
+        };
     };
-    let text = normalize(match check.part {
-        Part::Final => &r.final_text,
-        Part::Reasoning => &r.reasoning,
-        Part::RawText => &r.raw_text,
-    });
+    let note = JudgeNote::of(grade);
+    let (passed, errored, message) = match &grade.outcome {
+        Ok(d) => {
+            let verdict = if d.passed { "passes" } else { "fails" };
+            let votes = if d.asked > 1 { format!(", {} of {} grades", d.agreeing, d.asked) } else { String::new() };
+            (d.passed, false, format!("{verdict} the rubric (score {:.2}{votes}): {}", d.score, d.reason))
+        }
+        Err(e) => (false, true, format!("errored: {e}")),
+    };
+    let looked_at = (!passed).then(|| (part_name.to_owned(), excerpt(&text, 200)));
+    AssertionResult { kind: "judge".into(), passed, message, looked_at, errored, judge: Some(note) }
+}
+
+fn part_text(part: Part, r: &ModelResponse) -> (&'static str, String) {
+    match part {
+        Part::Final => ("final", normalize(&r.final_text)),
+        Part::Reasoning => ("reasoning", normalize(&r.reasoning)),
+        Part::RawText => ("raw_text", normalize(&r.raw_text)),
+    }
+}
+
+fn evaluate_one(check: &Check, r: &ModelResponse, grades: &SampleGrades) -> AssertionResult {
+    let (part_name, text) = part_text(check.part, r);
     // Each test says whether it holds and describes what it looked for, in a phrase
     // that reads after "expected ..." when it fails.
     let (holds, what): (bool, String) = match &check.test {
@@ -280,6 +359,7 @@ fn evaluate_one(check: &Check, r: &ModelResponse) -> AssertionResult {
             let used = r.turns.len().max(1);
             (used <= *n as usize, format!("at most {n} model turns (used {used})"))
         }
+        Test::Judge(index) => return judged(check, r, grades.check(*index)),
     };
     let passed = holds != check.negate;
     let message = match (passed, check.negate) {
@@ -299,7 +379,7 @@ fn evaluate_one(check: &Check, r: &ModelResponse) -> AssertionResult {
             | Test::MaxTurnsUsed(_)
     );
     let looked_at = (!passed && on_text).then(|| (part_name.to_owned(), excerpt(&text, 200)));
-    AssertionResult { kind: check.kind.to_owned(), passed, message, looked_at }
+    AssertionResult { kind: check.kind.to_owned(), passed, message, looked_at, errored: false, judge: None }
 }
 
 /// The first `max` characters of `text`, with "…" when there was more.
@@ -386,7 +466,7 @@ mod tests {
 
     fn eval_on(e: Value, r: &ModelResponse) -> AssertionResult {
         let e: Expectation = serde_json::from_value(e).unwrap();
-        evaluate(&compile(&[e], Path::new(".")).unwrap(), r).remove(0)
+        evaluate(&compile(&[e], Path::new(".")).unwrap(), r, &SampleGrades::default()).remove(0)
     }
 
     /// Passes on the response above, and fails on the altered expectation.
@@ -442,9 +522,9 @@ mod tests {
         let e: Expectation = serde_json::from_value(json!({"json_schema_file": "s.json"})).unwrap();
         let checks = compile(&[e], dir.path()).unwrap();
         let r = ModelResponse { final_text: "[1]".into(), ..ModelResponse::default() };
-        assert!(evaluate(&checks, &r)[0].passed);
+        assert!(evaluate(&checks, &r, &SampleGrades::default())[0].passed);
         let r = ModelResponse { final_text: "{}".into(), ..ModelResponse::default() };
-        assert!(!evaluate(&checks, &r)[0].passed);
+        assert!(!evaluate(&checks, &r, &SampleGrades::default())[0].passed);
         let missing: Expectation = serde_json::from_value(json!({"json_schema_file": "gone.json"})).unwrap();
         assert!(compile(&[missing], dir.path()).is_err());
     }
@@ -507,5 +587,31 @@ mod tests {
     fn missing_usage_fails_token_limits() {
         let r = eval_on(json!({"max_output_tokens": 10}), &ModelResponse::default());
         assert!(!r.passed && r.message.contains("no usage"), "{}", r.message);
+    }
+
+    #[test]
+    fn a_judge_check_is_decided_by_its_grade_and_a_failed_grader_errors_it() {
+        use crate::grading::{Cost, Decision, Grade, GradeError};
+        let e: Expectation = serde_json::from_value(json!({"judge": {"rubric": "Says 3.9."}})).unwrap();
+        let checks = compile(&[e], Path::new(".")).unwrap();
+        let graded = |outcome| SampleGrades {
+            checks: vec![(
+                0,
+                Grade { outcome, reasoning: "thought".into(), model: "big".into(), cost: Cost::default() },
+            )],
+            equivalence: None,
+        };
+        let decision = |passed| Decision { passed, score: 0.8, reason: "why".into(), agreeing: 2, asked: 3, shown: 0 };
+        let pass = &evaluate(&checks, &response(), &graded(Ok(decision(true))))[0];
+        assert!(pass.passed && !pass.errored, "{pass:?}");
+        assert_eq!(pass.message, "passes the rubric (score 0.80, 2 of 3 grades): why");
+        assert_eq!(pass.judge.as_ref().unwrap().reasoning, "thought");
+        let fail = &evaluate(&checks, &response(), &graded(Ok(decision(false))))[0];
+        assert!(!fail.passed && !fail.errored && fail.looked_at.is_some(), "{fail:?}");
+        let error = &evaluate(&checks, &response(), &graded(Err(GradeError::Call("throttled".into()))))[0];
+        assert!(!error.passed && error.errored, "{error:?}");
+        assert!(error.message.contains("throttled"), "{}", error.message);
+        let none = &evaluate(&checks, &response(), &SampleGrades::default())[0];
+        assert!(none.errored);
     }
 }

@@ -102,8 +102,14 @@ impl Book {
                     (Some(_), false) => SnapshotStatus::Matched,
                 };
                 let written = if status == SnapshotStatus::Matched { None } else { target.clone() };
-                verdict.snapshot =
-                    Some(SnapshotOutcome { status, path: path.clone(), written, old, new: Some(line.clone()) });
+                verdict.snapshot = Some(SnapshotOutcome {
+                    status,
+                    path: path.clone(),
+                    written,
+                    old,
+                    new: Some(line.clone()),
+                    reworded: None,
+                });
             }
             if let Some(expected) = &outcome.expected {
                 open.labelled = true;

@@ -12,6 +12,7 @@ use super::snapshot::SnapshotRules;
 use super::table;
 use super::{CaseVerdict, SampleOutcome, SnapshotStatus};
 use super::{assertions, bare, settle};
+use crate::grading::SampleGrades;
 use crate::normalize::normalize;
 use crate::plan::Case;
 use crate::response::ModelResponse;
@@ -32,7 +33,7 @@ pub(crate) struct RowOutcome {
 
 /// Judges one row: assertions on each sample, its table line, its label. The snapshot
 /// comparison waits for [`Book::row_finished`], which holds the stored table.
-pub(crate) fn judge_row(case: &Case, responses: Vec<ModelResponse>) -> CaseVerdict {
+pub(crate) fn judge_row(case: &Case, responses: Vec<ModelResponse>, grades: Vec<SampleGrades>) -> CaseVerdict {
     let (checks, rules) = match (
         assertions::compile(&case.spec.expect, &case.scenario_dir()),
         SnapshotRules::new(case.spec.snapshot.as_ref()),
@@ -44,11 +45,11 @@ pub(crate) fn judge_row(case: &Case, responses: Vec<ModelResponse>) -> CaseVerdi
     let columns = rules.columns(case.api == crate::scenario::Api::Agent);
     let mut lines = Vec::new();
     let mut samples: Vec<SampleOutcome> = Vec::new();
-    for response in responses {
+    for (response, grades) in responses.into_iter().zip(grades) {
         let answered = response.error.is_none();
-        let assertions = if answered { assertions::evaluate(&checks, &response) } else { Vec::new() };
+        let assertions = if answered { assertions::evaluate(&checks, &response, &grades) } else { Vec::new() };
         lines.push((answered && !columns.is_empty()).then(|| table::row_line(id, rules.cells(&response, &columns))));
-        samples.push(SampleOutcome { response, assertions, snapshot_matched: None, passed: false });
+        samples.push(SampleOutcome { response, assertions, snapshot_matched: None, passed: false, grades });
     }
     let label = case.spec.metrics.as_ref().and_then(|m| m.label.as_ref());
     let answer = samples.iter().find(|s| s.response.error.is_none()).map(|s| s.response.final_text.as_str());

@@ -6,6 +6,7 @@ pub(crate) mod assertions;
 pub(crate) mod book;
 pub(crate) mod dataset;
 pub(crate) mod metrics;
+pub(crate) mod semantic;
 pub(crate) mod snapshot;
 pub(crate) mod store;
 pub(crate) mod table;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::grading::{Grade, SampleGrades};
 use crate::plan::Case;
 use crate::response::ModelResponse;
 use assertions::AssertionResult;
@@ -125,6 +127,9 @@ pub(crate) struct SnapshotOutcome {
     /// The stored body and the new one, for a diff.
     pub(crate) old: Option<String>,
     pub(crate) new: Option<String>,
+    /// `final: semantic`: the equivalence grade of the answer shown, when it was
+    /// worded differently (judged equivalent when matched, not when changed).
+    pub(crate) reworded: Option<Grade>,
 }
 
 /// One run of a case, judged.
@@ -132,9 +137,48 @@ pub(crate) struct SnapshotOutcome {
 pub(crate) struct SampleOutcome {
     pub(crate) response: ModelResponse,
     pub(crate) assertions: Vec<AssertionResult>,
-    /// `None` when the sample errored or nothing is snapshotted.
+    /// `None` when the sample errored, nothing is snapshotted, or a reworded answer
+    /// could not be judged.
     pub(crate) snapshot_matched: Option<bool>,
     pub(crate) passed: bool,
+    /// What graders said of it (`judge` checks, a semantic snapshot's rewording).
+    pub(crate) grades: SampleGrades,
+}
+
+impl SampleOutcome {
+    fn unjudged(response: ModelResponse) -> SampleOutcome {
+        SampleOutcome {
+            response,
+            assertions: Vec::new(),
+            snapshot_matched: None,
+            passed: false,
+            grades: SampleGrades::default(),
+        }
+    }
+
+    /// Whether it did not pass for want of an answer, not for a wrong one: the call
+    /// errored, or a grader did while nothing else failed.
+    pub(crate) fn errored(&self) -> bool {
+        if self.response.error.is_some() {
+            return true;
+        }
+        let failed = self.assertions.iter().any(|a| !a.passed && !a.errored) || self.snapshot_matched == Some(false);
+        !failed && (self.assertions.iter().any(|a| a.errored) || self.rewording_errored())
+    }
+
+    /// Why a grader left it undecided, when one did and the call itself answered.
+    pub(crate) fn judge_error(&self) -> Option<String> {
+        if !self.errored() || self.response.error.is_some() {
+            return None;
+        }
+        let check = self.assertions.iter().find(|a| a.errored).map(|a| format!("a `judge` check {}", a.message));
+        let rewording = self.grades.equivalence.as_ref().and_then(|g| g.outcome.as_ref().err());
+        check.or_else(|| rewording.map(|e| format!("the semantic snapshot's comparison errored: {e}")))
+    }
+
+    fn rewording_errored(&self) -> bool {
+        self.grades.equivalence.as_ref().is_some_and(|g| g.outcome.is_err())
+    }
 }
 
 /// A case, judged.
@@ -172,7 +216,7 @@ impl CaseVerdict {
     /// A case that ended without a verdict of its own (cancelled, or its task failed):
     /// one errored sample holding `response`.
     pub(crate) fn errored(response: ModelResponse) -> CaseVerdict {
-        let sample = SampleOutcome { response, assertions: Vec::new(), snapshot_matched: None, passed: false };
+        let sample = SampleOutcome::unjudged(response);
         CaseVerdict { status: Status::Errored, ..CaseVerdict::with_samples(vec![sample]) }
     }
 
@@ -187,19 +231,23 @@ impl CaseVerdict {
 
 /// Samples that were not judged (the case could not be).
 fn bare(responses: Vec<ModelResponse>) -> Vec<SampleOutcome> {
-    responses
-        .into_iter()
-        .map(|response| SampleOutcome { response, assertions: Vec::new(), snapshot_matched: None, passed: false })
-        .collect()
+    responses.into_iter().map(SampleOutcome::unjudged).collect()
 }
 
-/// Judges a case's responses (one per sample): assertions on each, every sample
-/// against the one stored snapshot, writes as `settings` say, then the pass rate.
-pub(crate) fn judge(case: &Case, responses: Vec<ModelResponse>, settings: SnapshotSettings) -> CaseVerdict {
+/// Judges a case's responses (one per sample) with what graders said of each:
+/// assertions on each, every sample against the one stored snapshot (a semantic one
+/// matches a rewording judged equivalent), writes as `settings` say, then the pass rate.
+pub(crate) fn judge(
+    case: &Case,
+    responses: Vec<ModelResponse>,
+    mut grades: Vec<SampleGrades>,
+    settings: SnapshotSettings,
+) -> CaseVerdict {
+    grades.resize_with(responses.len(), SampleGrades::default);
     if case.row.is_some() {
         // A row's snapshot is a line of its dataset's table, which the runner's
         // `dataset::Book` compares and writes once for all rows.
-        return dataset::judge_row(case, responses);
+        return dataset::judge_row(case, responses, grades);
     }
     let dir = case.scenario_dir();
     let (checks, rules) =
@@ -214,24 +262,36 @@ pub(crate) fn judge(case: &Case, responses: Vec<ModelResponse>, settings: Snapsh
     };
     let mut samples: Vec<SampleOutcome> = Vec::new();
     let mut bodies: Vec<Option<String>> = Vec::new();
-    for response in responses {
+    for (response, grades) in responses.into_iter().zip(grades) {
         let errored = response.error.is_some();
-        let assertions = if errored { Vec::new() } else { assertions::evaluate(&checks, &response) };
+        let assertions = if errored { Vec::new() } else { assertions::evaluate(&checks, &response, &grades) };
         let body = if errored { None } else { rules.body(&response) };
         let snapshot_matched = match (&body, &stored) {
-            (Some(new), Some(old)) => Some(contents_match(old, new)),
+            (Some(new), Some(old)) if contents_match(old, new) => Some(true),
+            // A semantic snapshot's rewording: the grader decides, or nothing is known.
+            (Some(_), Some(_)) => match grades.equivalence.as_ref().map(|g| &g.outcome) {
+                Some(Ok(decision)) => Some(decision.passed),
+                Some(Err(_)) => None,
+                None => Some(false),
+            },
             (Some(_), None) => Some(false),
             (None, _) => None,
         };
         bodies.push(body);
-        samples.push(SampleOutcome { response, assertions, snapshot_matched, passed: false });
+        samples.push(SampleOutcome { response, assertions, snapshot_matched, passed: false, grades });
     }
 
     // One decision per case: the first sample that differs is the one proposed.
     let first_body = bodies.iter().flatten().next().cloned();
-    let differing =
-        samples.iter().zip(&bodies).find(|(s, _)| s.snapshot_matched == Some(false)).and_then(|(_, b)| b.clone());
-    let any_answer = samples.iter().any(|s| s.response.error.is_none());
+    let differing_at = samples.iter().position(|s| s.snapshot_matched == Some(false));
+    let differing = differing_at.and_then(|i| bodies[i].clone());
+    // The equivalence grade shown: the proposed sample's, else the first rewording's.
+    let reworded = differing_at.map_or_else(
+        || samples.iter().find_map(|s| s.grades.equivalence.clone()),
+        |i| samples[i].grades.equivalence.clone(),
+    );
+    let undecided = samples.iter().any(SampleOutcome::rewording_errored);
+    let any_answer = samples.iter().any(|s| s.response.error.is_none() && !s.rewording_errored());
     let snapshot_status = if !any_answer {
         None
     } else if first_body.is_none() {
@@ -252,7 +312,7 @@ pub(crate) fn judge(case: &Case, responses: Vec<ModelResponse>, settings: Snapsh
         }
         // A match makes any pending proposal from an earlier run stale. Only an existing
         // one is removed: a read-only checkout where nothing needs writing stays green.
-        _ if snapshot_status == Some(SnapshotStatus::Matched) && pending.symlink_metadata().is_ok() => {
+        _ if snapshot_status == Some(SnapshotStatus::Matched) && !undecided && pending.symlink_metadata().is_ok() => {
             crate::fs::remove(&pending)
         }
         _ => Ok(()),
@@ -270,6 +330,7 @@ pub(crate) fn judge(case: &Case, responses: Vec<ModelResponse>, settings: Snapsh
             written: target,
             old: stored,
             new: proposal,
+            reworded,
         }),
         samples,
         passed_samples,
@@ -300,14 +361,15 @@ pub(crate) fn settle(samples: &mut [SampleOutcome], accepted: bool, min_pass_rat
     for sample in samples.iter_mut() {
         sample.passed = sample.response.error.is_none()
             && sample.assertions.iter().all(|a| a.passed)
-            && (sample.snapshot_matched != Some(false) || accepted);
+            && (sample.snapshot_matched != Some(false) || accepted)
+            && !sample.rewording_errored();
         passed_samples += u32::from(sample.passed);
     }
     let pass_rate = f64::from(passed_samples) / samples.len().max(1) as f64;
     let required = min_pass_rate.unwrap_or(1.0);
     let status = if !samples.is_empty() && pass_rate + 1e-9 >= required {
         Status::Passed
-    } else if samples.iter().filter(|s| !s.passed).all(|s| s.response.error.is_some()) {
+    } else if samples.iter().filter(|s| !s.passed).all(SampleOutcome::errored) {
         Status::Errored
     } else {
         Status::Failed
@@ -368,6 +430,11 @@ mod tests {
 
     fn answer(text: &str) -> ModelResponse {
         ModelResponse { final_text: text.into(), stop_reason: Some("end_turn".into()), ..ModelResponse::default() }
+    }
+
+    /// The judge with no grader's word on anything.
+    fn judge(case: &Case, responses: Vec<ModelResponse>, settings: SnapshotSettings) -> CaseVerdict {
+        super::judge(case, responses, Vec::new(), settings)
     }
 
     const LOCAL: SnapshotSettings = SnapshotSettings { action: UpdateAction::WritePending, force_pass: false };

@@ -33,6 +33,8 @@ enum Rule {
     Present,
     Extract(Regex),
     Json,
+    /// Kept as `Exact`; a different text is judged (`verdict::semantic`).
+    Semantic,
 }
 
 impl SnapshotRules {
@@ -47,6 +49,7 @@ impl SnapshotRules {
                 Some(PartPolicy::Ignore) => Rule::Ignore,
                 Some(PartPolicy::Present) => Rule::Present,
                 Some(PartPolicy::Json) => Rule::Json,
+                Some(PartPolicy::Semantic) => Rule::Semantic,
                 Some(PartPolicy::Extract(re)) => {
                     Rule::Extract(Regex::new(re).map_err(|source| CompileError::Regex { pattern: re.clone(), source })?)
                 }
@@ -61,6 +64,11 @@ impl SnapshotRules {
             json_redact: p.json_redact.clone(),
             keep: p.keep.clone(),
         })
+    }
+
+    /// Whether the final answer is compared by meaning (`final: semantic`).
+    pub(crate) fn semantic(&self) -> bool {
+        matches!(self.final_policy, Rule::Semantic)
     }
 
     /// The snapshot body of a response, or `None` when the policy keeps nothing.
@@ -143,15 +151,17 @@ impl SnapshotRules {
     }
 
     /// One agent turn: its reasoning (under the reasoning policy), its text (under the
-    /// `final` policy: the last turn's text is the answer, word for word), and each
-    /// tool call with what the tool gave back.
+    /// `final` policy: the last turn's text is the answer, word for word; only whether
+    /// it is there under `semantic`, whose meaning is judged on the final answer), and
+    /// each tool call with what the tool gave back.
     fn turn(&self, t: &crate::response::Turn) -> Yaml {
         let mut entries = Vec::new();
         if let Some(v) = self.part(&self.reasoning_policy, &t.reasoning, false) {
             entries.push(("reasoning".to_owned(), v));
         }
+        let text_rule = if self.semantic() { &Rule::Present } else { &self.final_policy };
         if !normalize(&t.text).is_empty()
-            && let Some(v) = self.part(&self.final_policy, &t.text, false)
+            && let Some(v) = self.part(text_rule, &t.text, false)
         {
             entries.push(("text".to_owned(), v));
         }
@@ -191,7 +201,7 @@ impl SnapshotRules {
         let text = self.redactor.apply(&normalize(raw));
         match rule {
             Rule::Ignore => None,
-            Rule::Exact => Some(Yaml::Str(text)),
+            Rule::Exact | Rule::Semantic => Some(Yaml::Str(text)),
             Rule::Present => Some(Yaml::str(if text.is_empty() { "[empty]" } else { "[present]" })),
             Rule::Extract(re) => {
                 // One capture group: snapshot what it captured; otherwise the whole match.

@@ -35,8 +35,11 @@ fn the_bundled_suite_passes_offline_from_its_cassettes() {
         let out = bundled(None, mode);
         let text = stdout(&out);
         assert_eq!(out.status.code(), Some(0), "{mode:?}: {text}\n{}", stderr(&out));
-        assert!(text.contains("39 cases: 39 passed, 0 failed, 0 errored, 0 skipped; 0 pending snapshot(s)"), "{text}");
+        assert!(text.contains("40 cases: 40 passed, 0 failed, 0 errored, 0 skipped; 0 pending snapshot(s)"), "{text}");
         assert!(text.contains("1 dataset(s): 1 passed, 0 failed"), "{text}");
+        // The judged example: its grader's answers replay from its cassette too.
+        assert!(text.contains("reworded, judged equivalent by openai.gpt-oss-120b-1:0"), "{text}");
+        assert!(text.contains("judging            2 calls"), "{text}");
     }
 }
 
@@ -51,7 +54,7 @@ fn replay_never_opens_a_connection_off_the_machine() {
     );
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
-    assert!(text.contains("39 passed"), "{text}");
+    assert!(text.contains("40 passed"), "{text}");
     let calls = std::fs::read_to_string(trace.path()).unwrap();
     let inet: Vec<&str> = calls.lines().filter(|l| l.contains("connect(") && l.contains("AF_INET")).collect();
     assert!(!inet.is_empty(), "replayed cases connect to the loopback server:\n{calls}");

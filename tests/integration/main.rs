@@ -9,6 +9,7 @@ mod datasets;
 mod defaults;
 mod faults;
 mod install;
+mod judges;
 mod readme;
 mod replay;
 mod reports;
