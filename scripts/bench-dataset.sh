@@ -64,18 +64,11 @@ for i in $(seq 1 "$runs"); do
   echo "replay-10000 $(cd d10000 && measure "$bin" run --mode replay --concurrency 50 --update-snapshots no)"
 done > rusage.txt
 
-python3 - "$runs" <<'PY'
-import json, statistics, sys
-wall = {r["command"]: r["median"] for r in json.load(open("wall.json"))["results"]}
-rows = {}
-for line in open("rusage.txt"):
-    name, w, cpu, rss, code = line.split()
-    rows.setdefault(name, []).append((float(w), float(cpu), float(rss), int(code)))
-med = lambda name, i: statistics.median(r[i] for r in rows[name])
-for name in rows:
-    bad = [r[3] for r in rows[name] if r[3] != 0]
-    if bad:
-        print(f"WARNING: {name} exited {bad[0]} in {len(bad)} run(s)")
+python3 - "$runs" "$scripts" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+from bench_medians import load
+wall, med, rows = load(["wall.json"])
 print(f"medians over {sys.argv[1]} runs (hyperfine wall; getrusage CPU and peak RSS)")
 for n in ("validate-1000", "validate-10000"):
     print(f"  {n:15}: wall {wall[n]*1000:.0f} ms, CPU {med(n, 1)*1000:.0f} ms, peak {med(n, 2):.1f} MiB")

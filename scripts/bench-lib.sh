@@ -1,6 +1,6 @@
 # Shared by the benchmark scripts (sourced, not run): hyperfine, a release build, a
 # scratch folder cleaned up on exit with the servers started in it, and `measure`.
-# Sets $bin and $work; `pids` holds the servers to stop.
+# Sets $bin, $work and $scripts (for bench_medians.py); `pids` holds the servers to stop.
 
 if ! command -v hyperfine >/dev/null; then
   sudo=; [ "$(id -u)" != 0 ] && sudo=sudo
@@ -8,6 +8,7 @@ if ! command -v hyperfine >/dev/null; then
 fi
 cargo build --release --quiet
 bin=$PWD/target/release/gpt-oss-scenarios
+scripts=$PWD/scripts
 unset CI INSTA_UPDATE INSTA_FORCE_PASS
 export OPENAI_API_KEY=bench NO_COLOR=1
 

@@ -69,20 +69,12 @@ for i in $(seq 1 3); do
   echo "big $(cd s10000 && measure "$bin" run --mode replay $common)"
 done >> rusage.txt
 
-python3 - "$runs" <<'PY'
-import json, statistics, sys
+python3 - "$runs" "$scripts" <<'PY'
+import statistics, sys
+sys.path.insert(0, sys.argv[2])
+from bench_medians import load
 runs = sys.argv[1]
-wall = {r["command"]: r["median"] for r in json.load(open("wall.json"))["results"]}
-rows = {}
-for line in open("rusage.txt"):
-    name, w, cpu, rss, code = line.split()
-    rows.setdefault(name, []).append((float(w), float(cpu), float(rss), int(code)))
-def med(name, i):
-    return statistics.median(r[i] for r in rows[name])
-for name in rows:
-    bad = [r[3] for r in rows[name] if r[3] != 0]
-    if bad:
-        print(f"WARNING: {name} exited {bad[0]} in {len(bad)} run(s)")
+wall, med, rows = load(["wall.json"])
 cpu_case = {n: med(n, 1) / 500 * 1000 for n in ("replay", "live", "hits", "auto", "start")}
 print(f"medians over {runs} runs, 500 chat cases, --concurrency 50 (hyperfine wall; getrusage CPU and peak RSS)")
 print(f"  replay : wall {wall['replay']:.3f} s, CPU {med('replay', 1):.3f} s = {cpu_case['replay']:.3f} ms/case, peak {med('replay', 2):.1f} MiB"
