@@ -202,27 +202,19 @@ fn print_requests(cases: &[crate::plan::Case], flags: &Connection, env: &Environ
 
 /// The graders' questions about `case`, each with when it is asked.
 fn graders(case: &crate::plan::Case) -> Vec<(crate::plan::Case, String)> {
-    use crate::grading::prompt;
-    use crate::plan::grader;
-    let conversation = prompt::conversation(&case.spec);
+    use crate::grading::questions;
     let mut out = Vec::new();
     for (i, e) in case.spec.expect.iter().enumerate() {
         let Some(judge) = &e.judge else { continue };
-        let Ok(plan) = grader::resolve(case, judge.grader.as_ref()) else { continue };
-        let user = prompt::rubric_user(&judge.rubric, &conversation, "[the answer]");
-        let asked = judge.samples.unwrap_or(1) * case.samples;
-        out.push((plan.case_for(case, prompt::rubric_system(), user), format!("expect {i}: x{asked}")));
-    }
-    let semantic =
-        case.spec.snapshot.as_ref().filter(|p| p.final_answer == Some(crate::scenario::PartPolicy::Semantic));
-    if let Some(policy) = semantic {
-        let own = policy.semantic.as_ref();
-        if let Ok(plan) = grader::resolve(case, own.and_then(|s| s.grader.as_ref())) {
-            let criterion = own.and_then(|s| s.rubric.as_deref()).unwrap_or(prompt::DEFAULT_EQUIVALENCE);
-            let user = prompt::equivalence_user(criterion, &conversation, "[the stored answer]", "[the answer]");
-            let when = "semantic snapshot: only for an answer worded differently from the stored one";
-            out.push((plan.case_for(case, prompt::equivalence_system(), user), when.to_owned()));
+        // The planner refused a judge without a grader: there is none here.
+        if let Ok(grader) = questions::rubric(case, judge, "[the answer]") {
+            out.push((grader, format!("expect {i}: x{}", judge.samples.unwrap_or(1) * case.samples)));
         }
+    }
+    if questions::is_semantic(case)
+        && let Ok(grader) = questions::equivalence(case, "[the stored answer]", "[the answer]")
+    {
+        out.push((grader, "semantic snapshot: only for an answer worded differently from the stored one".into()));
     }
     out
 }

@@ -164,7 +164,7 @@ impl DatasetCassette {
 }
 
 /// What replay needs of a dataset cassette: each row's responses, by request hash.
-/// Requests are skipped while reading: each row's holds its whole prompt (a long
+/// Of each request only its hash is read: a row's holds its whole prompt (a long
 /// policy, ten thousand times), which replay never looks at.
 #[derive(Debug, Deserialize)]
 pub(crate) struct DatasetReplay {
@@ -180,7 +180,6 @@ struct ReplayRow {
 
 #[derive(Debug, Deserialize)]
 struct ReplayInteraction {
-    /// Only the hash is kept of the request.
     request: RequestHash,
     /// Kept as text, parsed when its row runs: text is a fraction of a parsed tree.
     response: Box<serde_json::value::RawValue>,
@@ -300,7 +299,6 @@ impl Cassette {
         })
     }
 
-    /// What replay needs of it.
     pub(crate) fn into_recorded(self) -> Recorded {
         Recorded {
             samples: self.interactions.into_iter().map(|i| i.response).collect(),

@@ -4,9 +4,8 @@
 //! the case is; what the grader answers is read and decided by `grading`.
 
 use super::modes::Session;
-use crate::grading::{Cost, Grade, GradeError, Rewording, SampleGrades, Vote, decide, parse, prompt};
+use crate::grading::{Cost, Grade, GradeError, Rewording, SampleGrades, Vote, decide, parse, questions};
 use crate::plan::Case;
-use crate::plan::grader::{self, GraderPlan};
 use crate::response::{ErrorKind, ModelResponse};
 use crate::scenario::Part;
 
@@ -33,22 +32,9 @@ pub(crate) async fn grade_checks(
                     Part::Reasoning => &response.reasoning,
                     Part::RawText => &response.raw_text,
                 };
-                let grade = match grader::resolve(case, judge.grader.as_ref()) {
-                    Ok(plan) => {
-                        let conversation = prompt::conversation(&case.spec);
-                        let user = prompt::rubric_user(&judge.rubric, &conversation, answer.trim());
-                        ask(
-                            session,
-                            case,
-                            &plan,
-                            prompt::rubric_system(),
-                            user,
-                            judge.samples.unwrap_or(1),
-                            judge.min_score,
-                        )
-                        .await
-                    }
-                    Err(e) => Grade::failed(GradeError::Setup(e.to_string()), ""),
+                let grade = match questions::rubric(case, judge, answer) {
+                    Ok(grader) => ask(session, &grader, judge.samples.unwrap_or(1), judge.min_score).await,
+                    Err(e) => Grade::failed(GradeError::Setup(e), ""),
                 };
                 grades.checks.push((i, grade));
             }
@@ -65,55 +51,86 @@ pub(crate) async fn grade_rewordings(
     rewordings: Vec<Option<Rewording>>,
     grades: &mut [SampleGrades],
 ) {
-    let policy = case.spec.snapshot.as_ref().and_then(|s| s.semantic.as_ref());
-    let criterion = policy.and_then(|p| p.rubric.as_deref()).unwrap_or(prompt::DEFAULT_EQUIVALENCE);
     for (rewording, grades) in rewordings.into_iter().zip(grades) {
         let Some(Rewording { accepted, answer }) = rewording else { continue };
-        let grade = match grader::resolve(case, policy.and_then(|p| p.grader.as_ref())) {
-            Ok(plan) => {
-                let conversation = prompt::conversation(&case.spec);
-                let user = prompt::equivalence_user(criterion, &conversation, &accepted, &answer);
-                ask(session, case, &plan, prompt::equivalence_system(), user, 1, None).await
-            }
-            Err(e) => Grade::failed(GradeError::Setup(e.to_string()), ""),
-        };
-        grades.equivalence = Some(grade);
+        grades.equivalence = Some(match questions::equivalence(case, &accepted, &answer) {
+            Ok(grader) => ask(session, &grader, 1, None).await,
+            Err(e) => Grade::failed(GradeError::Setup(e), ""),
+        });
     }
 }
 
-/// Asks `plan`'s grader the same question `asked` times and decides by majority.
-async fn ask(
-    session: &mut Session<'_>,
-    case: &Case,
-    plan: &GraderPlan,
-    system: String,
-    user: String,
-    asked: u32,
-    min_score: Option<f64>,
-) -> Grade {
-    let grader = plan.case_for(case, system, user);
+/// Asks `grader` its question `asked` times and decides by majority.
+async fn ask(session: &mut Session<'_>, grader: &Case, asked: u32, min_score: Option<f64>) -> Grade {
     let mut votes: Vec<Result<Vote, GradeError>> = Vec::with_capacity(asked as usize);
     let mut reasonings = Vec::with_capacity(asked as usize);
     let mut cost = Cost::default();
     for _ in 0..asked {
-        let response = session.ask(&grader).await;
-        cost.add(Cost { calls: response.attempts.max(1), usage: response.usage, latency_ms: response.latency_ms });
-        votes.push(match &response.error {
-            Some(e) if e.kind == ErrorKind::Cassette => Err(GradeError::Cassette(e.message.clone())),
-            Some(e) => {
-                let status = e.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
-                Err(GradeError::Call(format!("{}{status}: {}", e.kind.as_str(), e.message)))
-            }
-            None => parse::vote(&response.final_text),
+        let response = session.ask(grader).await;
+        let throttled =
+            response.attempts > 1 || response.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Throttled);
+        cost.add(Cost {
+            calls: response.attempts.max(1),
+            usage: response.usage,
+            latency_ms: response.latency_ms,
+            throttled: u32::from(throttled),
         });
+        votes.push(read(&response));
         reasonings.push(response.reasoning);
     }
     let outcome = decide(asked, &votes, min_score);
-    // The reasoning behind the reason shown: the first grade that agrees.
+    // The reasoning behind the reason shown.
     let shown = match &outcome {
         Ok(d) => Some(d.shown),
         Err(_) => votes.iter().position(Result::is_err),
     };
     let reasoning = shown.and_then(|i| reasonings.get(i).cloned()).unwrap_or_default();
-    Grade { outcome, reasoning, model: plan.model.clone(), cost }
+    Grade { outcome, reasoning, model: grader.model.clone(), cost }
+}
+
+/// One answer of the grader as a vote, or why it is none.
+fn read(response: &ModelResponse) -> Result<Vote, GradeError> {
+    match &response.error {
+        Some(e) if e.kind == ErrorKind::Cassette => Err(GradeError::Cassette(e.message.clone())),
+        Some(e) => {
+            let status = e.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+            let message = format!("{}{status}: {}", e.kind.as_str(), e.message);
+            Err(GradeError::Call { message, retryable: e.retryable })
+        }
+        None => match parse::vote(&response.final_text) {
+            // Reasoning that used up the budget is the likelier story than a bad grader.
+            Err(GradeError::Unparseable { .. }) if response.stop_reason.as_deref() == Some("max_tokens") => {
+                Err(GradeError::Truncated)
+            }
+            read => read,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::response::CallError;
+
+    fn answered(text: &str, stop: &str) -> ModelResponse {
+        ModelResponse { final_text: text.into(), stop_reason: Some(stop.into()), ..ModelResponse::default() }
+    }
+
+    #[test]
+    fn each_grader_answer_reads_as_a_vote_or_as_why_not() {
+        assert!(read(&answered(r#"{"pass": true}"#, "end_turn")).unwrap().pass);
+        assert!(matches!(read(&answered("Let me think", "end_turn")), Err(GradeError::Unparseable { .. })));
+        assert_eq!(read(&answered("", "max_tokens")), Err(GradeError::Truncated));
+        let throttled = ModelResponse {
+            error: Some(CallError::new(ErrorKind::Throttled, Some(429), "slow down")),
+            ..ModelResponse::default()
+        };
+        let e = read(&throttled).unwrap_err();
+        assert!(e.retryable() && e.to_string().contains("throttled (HTTP 429): slow down"), "{e}");
+        let missing = ModelResponse {
+            error: Some(CallError::new(ErrorKind::Cassette, None, "re-record")),
+            ..ModelResponse::default()
+        };
+        assert_eq!(read(&missing), Err(GradeError::Cassette("re-record".into())));
+    }
 }

@@ -8,6 +8,7 @@
 //! cassette by its request's hash) and recorded into the same cassette.
 
 use std::collections::{HashMap, VecDeque};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,7 +35,7 @@ pub async fn run_samples(
 }
 
 /// A case's answers and its graders' in one mode.
-pub struct Session<'a> {
+pub(crate) struct Session<'a> {
     case: &'a Case,
     clients: &'a Clients,
     recordings: &'a Recordings,
@@ -57,7 +58,7 @@ enum From {
 impl<'a> Session<'a> {
     /// Runs every sample of `case` in `mode`. A dataset row's recording is in its
     /// dataset's cassette, which `recordings` reads once for all rows.
-    pub async fn start(
+    pub(crate) async fn start(
         case: &'a Case,
         clients: &'a Clients,
         recordings: &'a Recordings,
@@ -77,11 +78,17 @@ impl<'a> Session<'a> {
         };
         let (from, responses) = match mode {
             Mode::Live => (From::Live, live(case, clients, policy, false).await),
-            Mode::Record => (From::Record(Vec::new()), live(case, clients, policy, true).await),
+            Mode::Record => {
+                let mut responses = live(case, clients, policy, true).await;
+                // Written now, not after the graders: answers paid for are kept even if
+                // the run stops the case while it is being graded.
+                record(case, clients, recordings, &mut responses, Vec::new());
+                (From::Record(Vec::new()), responses)
+            }
             Mode::Replay => match load() {
                 Ok(recorded) => {
                     let (from, samples) = replaying(recorded, false);
-                    (from, replay(case, clients, &samples).await)
+                    (from, replay(case, clients, &samples, &cassette::path_for(case)).await)
                 }
                 // Its graders are never asked: the case has no answer to grade.
                 Err(e) => (
@@ -92,7 +99,7 @@ impl<'a> Session<'a> {
             Mode::Auto => match load() {
                 Ok(recorded) => {
                     let (from, samples) = replaying(recorded, true);
-                    (from, replay(case, clients, &samples).await)
+                    (from, replay(case, clients, &samples, &cassette::path_for(case)).await)
                 }
                 Err(CassetteError::Missing { .. } | CassetteError::MissingRow { .. }) => {
                     (From::Live, live(case, clients, policy, false).await)
@@ -138,12 +145,13 @@ impl<'a> Session<'a> {
             }
             From::Replay { judge, live_when_missing } => {
                 let hash = cassette::recorded_request(grader.api, &request).hash;
+                let path = cassette::path_for(self.case);
                 let missing = format!(
-                    "the cassette {} holds no grader answer to this question (its rubric, its grader or the answer judged changed since it was recorded): re-record with `run --mode record`",
-                    crate::fs::shown(&cassette::path_for(self.case))
+                    "the cassette {} holds no grader answer to this question (its rubric, its grader or the answer judged changed since it was recorded, or the grader failed while recording): re-record with `run --mode record`",
+                    crate::fs::shown(&path)
                 );
                 match judge.get_mut(&hash).and_then(VecDeque::pop_front) {
-                    Some(recorded) => replay_one(grader, clients, &recorded).await,
+                    Some(recorded) => replay_one(grader, clients, &recorded, &path).await,
                     None if *live_when_missing => {
                         let mut response =
                             with_retries(clients, grader, grader.api, &request, policy, false, deadline).await;
@@ -162,11 +170,15 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Ends the case's session: in record mode, writes its cassette (its samples, then
-    /// its graders' exchanges) and marks the answers it holds as recorded.
-    pub fn finish(self, responses: &mut [ModelResponse]) {
-        let From::Record(judge) = self.from else { return };
-        record(self.case, self.clients, self.recordings, responses, judge);
+    /// Ends the case's session: in record mode, writes its cassette again with its
+    /// graders' exchanges after its samples.
+    pub(crate) fn finish(self, responses: &mut [ModelResponse]) {
+        match self.from {
+            From::Record(judge) if !judge.is_empty() => {
+                record(self.case, self.clients, self.recordings, responses, judge)
+            }
+            _ => {}
+        }
     }
 }
 
@@ -251,14 +263,12 @@ fn record(
 
 /// Serves `responses` in order on a route of the run's loopback server, to clients
 /// that are views of the run's, and runs the case's samples against them.
-async fn replay(case: &Case, clients: &Clients, responses: &[WireResponse]) -> Vec<ModelResponse> {
+async fn replay(case: &Case, clients: &Clients, responses: &[WireResponse], path: &Path) -> Vec<ModelResponse> {
     let replies: Result<Vec<Reply>, _> = responses.iter().map(Reply::from_wire).collect();
     let replies = match replies {
         Ok(r) => r,
         Err(e) => {
-            let message =
-                format!("the cassette {} cannot be replayed: {e}", crate::fs::shown(&cassette::path_for(case)));
-            return vec![replay_failed(message)];
+            return vec![replay_failed(format!("the cassette {} cannot be replayed: {e}", crate::fs::shown(path)))];
         }
     };
     // The route lives until `_route` is dropped.
@@ -275,9 +285,9 @@ async fn replay(case: &Case, clients: &Clients, responses: &[WireResponse]) -> V
     responses
 }
 
-/// One recorded grader answer, replayed as the case's are.
-async fn replay_one(grader: &Case, clients: &Clients, recorded: &WireResponse) -> ModelResponse {
-    match replay(grader, clients, std::slice::from_ref(recorded)).await.into_iter().next() {
+/// One recorded grader answer (from the cassette at `path`), replayed as the case's are.
+async fn replay_one(grader: &Case, clients: &Clients, recorded: &WireResponse, path: &Path) -> ModelResponse {
+    match replay(grader, clients, std::slice::from_ref(recorded), path).await.into_iter().next() {
         Some(response) => response,
         None => replay_failed("the grader's recording gave no answer".into()),
     }

@@ -1,10 +1,12 @@
 //! Grading: what a judge asks a grading model and how its answers are read and
-//! decided. Pure: the prompts ([`prompt`]), the tolerant reading of a verdict
-//! ([`parse`]) and the majority decision ([`decide`]). `execute` asks the grader;
-//! `verdict` turns a [`Grade`] into an assertion's outcome or a snapshot's.
+//! decided. Pure: the prompts ([`prompt`]), each question as the grader's own case
+//! ([`questions`]), the tolerant reading of a verdict ([`parse`]) and the majority
+//! decision ([`decide`]). `execute` asks the grader; `verdict` turns a [`Grade`] into
+//! an assertion's outcome or a snapshot's.
 
 pub(crate) mod parse;
 pub(crate) mod prompt;
+pub(crate) mod questions;
 
 use crate::response::Usage;
 
@@ -22,19 +24,37 @@ pub(crate) struct Vote {
 pub(crate) enum GradeError {
     /// The grader answered, but not with a verdict.
     #[error("the grader's answer is not a verdict ({why}): {excerpt:?}")]
-    Unparseable { why: String, excerpt: String },
+    Unparseable { why: parse::NotAVerdict, excerpt: String },
+    /// The grader's token budget ran out before its verdict.
+    #[error(
+        "the grader ran out of tokens before its verdict (stop reason max_tokens): raise the grader's `params.max_tokens`"
+    )]
+    Truncated,
     /// No answer: throttled after retries, a transport error, a timeout.
-    #[error("the grader could not be asked: {0}")]
-    Call(String),
-    /// Replay found no recording of this grader request.
+    #[error("the grader could not be asked: {message}")]
+    Call { message: String, retryable: bool },
+    /// Replay found no recording of this grader request (the message says why and what to do).
     #[error("{0}")]
     Cassette(String),
     /// Too few grades came back to make a majority either way.
     #[error("{errored} of {asked} grades failed, too many to decide: {first}")]
     Undecided { asked: u32, errored: u32, first: Box<GradeError> },
-    /// The grader could not be set up (no model, an agent API).
+    /// No grader model (the planner reports it first; a file changed since).
     #[error("{0}")]
-    Setup(String),
+    Setup(crate::plan::grader::NoGrader),
+}
+
+impl GradeError {
+    /// Whether asking again may give a grade: a throttled or unreachable grader.
+    pub(crate) fn retryable(&self) -> bool {
+        match self {
+            GradeError::Call { retryable, .. } => *retryable,
+            GradeError::Undecided { first, .. } => first.retryable(),
+            GradeError::Unparseable { .. } | GradeError::Truncated | GradeError::Cassette(_) | GradeError::Setup(_) => {
+                false
+            }
+        }
+    }
 }
 
 /// The outcome of asking the grader `asked` times.
@@ -59,11 +79,15 @@ pub(crate) struct Cost {
     pub(crate) calls: u32,
     pub(crate) usage: Option<Usage>,
     pub(crate) latency_ms: u64,
+    /// Questions that met throttling (retried, or throttled in the end): the runner's
+    /// adaptive limit eases off for a throttled grader as for a throttled model.
+    pub(crate) throttled: u32,
 }
 
 impl Cost {
     pub(crate) fn add(&mut self, other: Cost) {
         self.calls = self.calls.saturating_add(other.calls);
+        self.throttled = self.throttled.saturating_add(other.throttled);
         self.usage = Usage::sum(self.usage.into_iter().chain(other.usage));
         self.latency_ms = self.latency_ms.saturating_add(other.latency_ms);
     }
@@ -136,7 +160,7 @@ pub(crate) fn decide(
         false
     } else {
         let first = grades.iter().find_map(|g| g.as_ref().err()).cloned();
-        let first = first.unwrap_or_else(|| GradeError::Call("no grade came back".into()));
+        let first = first.unwrap_or_else(|| GradeError::Call { message: "no grade came back".into(), retryable: true });
         let errored = asked.saturating_sub(votes.len() as u32);
         // One grade asked for: its own error says it best.
         return Err(if asked == 1 { first } else { GradeError::Undecided { asked, errored, first: Box::new(first) } });
@@ -156,7 +180,7 @@ mod tests {
     }
 
     fn error() -> Result<Vote, GradeError> {
-        Err(GradeError::Call("throttled".into()))
+        Err(GradeError::Call { message: "throttled".into(), retryable: true })
     }
 
     #[test]
@@ -166,7 +190,8 @@ mod tests {
         assert_eq!((d.agreeing, d.asked, d.reason.as_str()), (1, 1, "true 0.6"));
         assert!(!decide(1, &[vote(true, 0.6)], Some(0.7)).unwrap().passed);
         assert!(decide(1, &[vote(false, 0.7)], Some(0.7)).unwrap().passed);
-        assert_eq!(decide(1, &[error()], None), Err(GradeError::Call("throttled".into())));
+        let throttled = GradeError::Call { message: "throttled".into(), retryable: true };
+        assert_eq!(decide(1, &[error()], None).unwrap_err(), throttled);
     }
 
     #[test]

@@ -7,6 +7,21 @@ use serde_json::Value;
 use super::{GradeError, Vote};
 use crate::separate::Separator;
 
+/// Why an answer is not a verdict.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum NotAVerdict {
+    #[error("no JSON object")]
+    NoObject,
+    #[error("neither `pass` nor `score`")]
+    Neither,
+    #[error("`pass` is {0}, not true or false")]
+    Pass(String),
+    #[error("`score` is {0}, not a number")]
+    Score(String),
+    #[error("`score` is {0}, outside 0 to 1")]
+    Range(f64),
+}
+
 /// The verdict in a grader's final answer.
 pub(crate) fn vote(answer: &str) -> Result<Vote, GradeError> {
     // The transports separate reasoning already; a grader that leaks tags into its
@@ -14,60 +29,63 @@ pub(crate) fn vote(answer: &str) -> Result<Vote, GradeError> {
     let mut separator = Separator::new();
     separator.push_text(answer);
     let text = separator.finish(false).final_text;
-    let Some(object) = find_object(&text) else {
-        return Err(unparseable("no JSON object", &text));
-    };
-    read(&object).map_err(|why| unparseable(&why, &text))
+    let unparseable = |why| GradeError::Unparseable { why, excerpt: text.trim().chars().take(200).collect() };
+    let object = find_object(&text).ok_or_else(|| unparseable(NotAVerdict::NoObject))?;
+    read(&object).map_err(unparseable)
 }
 
-fn unparseable(why: &str, text: &str) -> GradeError {
-    let excerpt: String = text.trim().chars().take(200).collect();
-    GradeError::Unparseable { why: why.to_owned(), excerpt }
-}
-
-/// The first JSON object in `text` that carries a verdict field (a fence's language
-/// tag and the fence itself are just text before and after it).
+/// The last JSON object in `text` that carries a verdict field, else the first object:
+/// a grader that quotes the answer's JSON, or drafts, ends with its verdict. A fence's
+/// language tag and the fence itself are text around it.
 fn find_object(text: &str) -> Option<serde_json::Map<String, Value>> {
-    let mut fallback = None;
-    for (i, _) in text.match_indices('{') {
-        let mut stream = serde_json::Deserializer::from_str(&text[i..]).into_iter::<Value>();
-        if let Some(Ok(Value::Object(map))) = stream.next() {
-            if map.contains_key("pass") || map.contains_key("score") {
-                return Some(map);
+    let mut first = None;
+    let mut verdict = None;
+    let mut from = 0;
+    while let Some(at) = text[from..].find('{').map(|i| from + i) {
+        let mut stream = serde_json::Deserializer::from_str(&text[at..]).into_iter::<Value>();
+        match stream.next() {
+            Some(Ok(Value::Object(map))) => {
+                // Past this object: objects inside it are its own fields.
+                from = at + stream.byte_offset();
+                if map.contains_key("pass") || map.contains_key("score") {
+                    verdict = Some(map);
+                } else {
+                    first.get_or_insert(map);
+                }
             }
-            fallback.get_or_insert(map);
+            _ => from = at + 1,
         }
     }
-    fallback
+    verdict.or(first)
 }
 
-fn read(map: &serde_json::Map<String, Value>) -> Result<Vote, String> {
+fn read(map: &serde_json::Map<String, Value>) -> Result<Vote, NotAVerdict> {
     let pass = match map.get("pass") {
         None | Some(Value::Null) => None,
         Some(Value::Bool(b)) => Some(*b),
         Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
             "true" | "pass" | "passed" | "yes" => Some(true),
             "false" | "fail" | "failed" | "no" => Some(false),
-            other => return Err(format!("`pass` is {other:?}, not true or false")),
+            _ => return Err(NotAVerdict::Pass(format!("{s:?}"))),
         },
-        Some(other) => return Err(format!("`pass` is {other}, not true or false")),
+        Some(other) => return Err(NotAVerdict::Pass(other.to_string())),
     };
     let score = match map.get("score") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => n.as_f64(),
-        Some(Value::String(s)) => Some(s.trim().parse::<f64>().map_err(|_| format!("`score` is {s:?}, not a number"))?),
-        Some(other) => return Err(format!("`score` is {other}, not a number")),
+        Some(Value::String(s)) => Some(s.trim().parse::<f64>().map_err(|_| NotAVerdict::Score(format!("{s:?}")))?),
+        Some(other) => return Err(NotAVerdict::Score(other.to_string())),
     };
     if let Some(s) = score
         && !(0.0..=1.0).contains(&s)
     {
-        return Err(format!("`score` is {s}, outside 0 to 1"));
+        return Err(NotAVerdict::Range(s));
     }
     let (pass, score) = match (pass, score) {
         (Some(p), Some(s)) => (p, s),
         (Some(p), None) => (p, if p { 1.0 } else { 0.0 }),
         (None, Some(s)) => (s >= 0.5, s),
-        (None, None) => return Err("neither `pass` nor `score`".to_owned()),
+        (None, None) => return Err(NotAVerdict::Neither),
     };
     let reason = match map.get("reason") {
         Some(Value::String(s)) => s.trim().to_owned(),
@@ -96,6 +114,13 @@ mod tests {
     }
 
     #[test]
+    fn the_last_verdict_wins_over_a_quoted_one() {
+        let text =
+            r#"The answer was {"pass": true, "note": {"score": 1}}. My verdict: {"pass": false, "reason": "No."}"#;
+        assert_eq!(vote(text).unwrap(), Vote { pass: false, score: 0.0, reason: "No.".into() });
+    }
+
+    #[test]
     fn a_missing_half_is_derived_from_the_other() {
         assert_eq!(vote(r#"{"score": 0.4}"#).unwrap(), Vote { pass: false, score: 0.4, reason: String::new() });
         assert_eq!(vote(r#"{"pass": true}"#).unwrap().score, 1.0);
@@ -113,7 +138,7 @@ mod tests {
         ] {
             match vote(text) {
                 Err(GradeError::Unparseable { why: got, excerpt }) => {
-                    assert!(got.contains(why), "{text}: {got}");
+                    assert!(got.to_string().contains(why), "{text}: {got}");
                     assert!(!excerpt.is_empty());
                 }
                 other => panic!("{text}: {other:?}"),

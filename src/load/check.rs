@@ -260,13 +260,6 @@ fn snapshot(cx: &mut Ctx, raw: &Value) {
             "`semantic` applies to `final` only: reasoning is snapshotted `exact`, `present` or `ignore`",
         );
     }
-    let semantic = policy.get("final").is_some_and(|p| p == "semantic");
-    if semantic && (raw.get("dataset").is_some() || raw.get("rows").is_some()) {
-        cx.error(
-            "/snapshot/final",
-            "a dataset's rows share one snapshot table, which `semantic` does not apply to: judge each row's meaning with a `judge` check instead",
-        );
-    }
     if policy.get("semantic").is_some() && policy.get("final").is_some_and(|p| p != "semantic") {
         cx.key_error(
             "/snapshot/semantic",

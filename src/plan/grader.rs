@@ -28,7 +28,6 @@ pub(crate) struct NoGrader;
 /// The grader of a judge of `case`, whose own settings are `own`.
 pub(crate) fn resolve(case: &Case, own: Option<&Grader>) -> Result<GraderPlan, NoGrader> {
     let suite = case.spec.grader.as_ref();
-    // The check's own value, else the suite's.
     fn pick<T: Clone>(own: Option<&Grader>, suite: Option<&Grader>, field: fn(&Grader) -> Option<&T>) -> Option<T> {
         own.and_then(field).or_else(|| suite.and_then(field)).cloned()
     }

@@ -380,9 +380,17 @@ fn resolve(
     Ok(case)
 }
 
-/// Every judge of the case has a grader with a model.
+/// Every judge of the case has a grader with a model; a dataset's table is not
+/// semantic (here, after merging: a defaults.yaml may have said `semantic`).
 fn graders(s: &LoadedScenario, case: &Case) -> Result<(), Diagnostic> {
     let spec = &case.spec;
+    let semantic = spec.snapshot.as_ref().is_some_and(|p| p.final_answer == Some(PartPolicy::Semantic));
+    if semantic && (spec.dataset.is_some() || spec.rows.is_some()) {
+        return Err(s.diagnostic(
+            "/snapshot/final",
+            "a dataset's rows share one snapshot table, which `semantic` does not apply to: set another `final` policy (a defaults.yaml may have set this one) and judge each row's meaning with a `judge` check",
+        ));
+    }
     let checks = spec.expect.iter().filter_map(|e| e.judge.as_ref()).map(|j| ("a `judge` check", j.grader.as_ref()));
     let semantic = spec.snapshot.as_ref().filter(|p| p.final_answer == Some(PartPolicy::Semantic));
     let snapshot = semantic.map(|p| ("the `semantic` snapshot", p.semantic.as_ref().and_then(|s| s.grader.as_ref())));

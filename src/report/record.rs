@@ -318,7 +318,8 @@ pub(crate) struct UsageRecord {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ErrorRecord {
     /// throttled, unavailable, server, timeout, invalid_request, auth, not_found,
-    /// model, stream_error, truncated; or `case` for a problem with the case itself.
+    /// model, stream_error, truncated; `judge` when a grader left a check or a
+    /// semantic snapshot undecided; or `case` for a problem with the case itself.
     pub(crate) kind: String,
     pub(crate) message: String,
     pub(crate) retryable: bool,
@@ -420,9 +421,12 @@ impl CaseRecord {
                 retryable: e.retryable,
                 status: e.status,
             }),
-            (None, None) => {
-                judge_error.map(|message| ErrorRecord { kind: "judge".into(), message, retryable: true, status: None })
-            }
+            (None, None) => judge_error.map(|(message, retryable)| ErrorRecord {
+                kind: "judge".into(),
+                message,
+                retryable,
+                status: None,
+            }),
         };
         CaseRecord {
             id: r.case.id.clone(),

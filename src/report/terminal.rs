@@ -147,7 +147,7 @@ fn failure_line(case: &Case, verdict: &CaseVerdict) -> Option<String> {
                 .as_ref()
                 .map(ToString::to_string)
                 .or_else(|| s.assertions.iter().find(|a| !a.passed).map(|a| format!("{}: {}", a.kind, a.message)))
-                .or_else(|| s.judge_error())
+                .or_else(|| s.judge_error().map(|(message, _)| message))
         })
     });
     let reason = reason.unwrap_or_else(|| match &verdict.snapshot {

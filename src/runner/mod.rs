@@ -321,11 +321,13 @@ fn ended(case: Arc<Case>, error: &tokio::task::JoinError, ran: Duration) -> Case
     CaseResult { case, verdict: CaseVerdict::errored(response), duration: ran, skip_reason: None }
 }
 
+/// The case's model, or one of its graders, asked the run to slow down.
 fn met_throttling(verdict: &CaseVerdict) -> bool {
-    verdict
-        .samples
-        .iter()
-        .any(|s| s.response.attempts > 1 || s.response.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Throttled))
+    verdict.samples.iter().any(|s| {
+        s.response.attempts > 1
+            || s.response.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Throttled)
+            || s.grades.cost().throttled > 0
+    })
 }
 
 /// The smallest `max_concurrency` given for each model.

@@ -608,7 +608,11 @@ mod tests {
         assert_eq!(pass.judge.as_ref().unwrap().reasoning, "thought");
         let fail = &evaluate(&checks, &response(), &graded(Ok(decision(false))))[0];
         assert!(!fail.passed && !fail.errored && fail.looked_at.is_some(), "{fail:?}");
-        let error = &evaluate(&checks, &response(), &graded(Err(GradeError::Call("throttled".into()))))[0];
+        let error = &evaluate(
+            &checks,
+            &response(),
+            &graded(Err(GradeError::Call { message: "throttled".into(), retryable: true })),
+        )[0];
         assert!(!error.passed && error.errored, "{error:?}");
         assert!(error.message.contains("throttled"), "{}", error.message);
         let none = &evaluate(&checks, &response(), &SampleGrades::default())[0];

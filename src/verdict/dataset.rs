@@ -39,7 +39,7 @@ pub(crate) fn judge_row(case: &Case, responses: Vec<ModelResponse>, grades: Vec<
         SnapshotRules::new(case.spec.snapshot.as_ref()),
     ) {
         (Ok(checks), Ok(rules)) => (checks, rules),
-        (Err(e), _) | (_, Err(e)) => return CaseVerdict::problem(e.to_string(), bare(responses)),
+        (Err(e), _) | (_, Err(e)) => return CaseVerdict::problem(e.to_string(), bare(responses, grades)),
     };
     let id = case.row.as_ref().map_or("", |r| r.id.as_str());
     let columns = rules.columns(case.api == crate::scenario::Api::Agent);
@@ -49,7 +49,14 @@ pub(crate) fn judge_row(case: &Case, responses: Vec<ModelResponse>, grades: Vec<
         let answered = response.error.is_none();
         let assertions = if answered { assertions::evaluate(&checks, &response, &grades) } else { Vec::new() };
         lines.push((answered && !columns.is_empty()).then(|| table::row_line(id, rules.cells(&response, &columns))));
-        samples.push(SampleOutcome { response, assertions, snapshot_matched: None, passed: false, grades });
+        samples.push(SampleOutcome {
+            response,
+            assertions,
+            snapshot_matched: None,
+            passed: false,
+            errored: false,
+            grades,
+        });
     }
     let label = case.spec.metrics.as_ref().and_then(|m| m.label.as_ref());
     let answer = samples.iter().find(|s| s.response.error.is_none()).map(|s| s.response.final_text.as_str());

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::grading::{Grade, SampleGrades};
+use crate::grading::{Grade, GradeError, SampleGrades};
 use crate::plan::Case;
 use crate::response::ModelResponse;
 use assertions::AssertionResult;
@@ -141,43 +141,36 @@ pub(crate) struct SampleOutcome {
     /// could not be judged.
     pub(crate) snapshot_matched: Option<bool>,
     pub(crate) passed: bool,
+    /// It did not pass for want of an answer, not for a wrong one: the call errored, or
+    /// a grader did while nothing else failed. Decided with `passed` (`settle`).
+    pub(crate) errored: bool,
     /// What graders said of it (`judge` checks, a semantic snapshot's rewording).
     pub(crate) grades: SampleGrades,
 }
 
 impl SampleOutcome {
-    fn unjudged(response: ModelResponse) -> SampleOutcome {
-        SampleOutcome {
-            response,
-            assertions: Vec::new(),
-            snapshot_matched: None,
-            passed: false,
-            grades: SampleGrades::default(),
-        }
+    fn unjudged(response: ModelResponse, grades: SampleGrades) -> SampleOutcome {
+        let errored = response.error.is_some();
+        SampleOutcome { response, assertions: Vec::new(), snapshot_matched: None, passed: false, errored, grades }
     }
 
-    /// Whether it did not pass for want of an answer, not for a wrong one: the call
-    /// errored, or a grader did while nothing else failed.
-    pub(crate) fn errored(&self) -> bool {
-        if self.response.error.is_some() {
-            return true;
-        }
-        let failed = self.assertions.iter().any(|a| !a.passed && !a.errored) || self.snapshot_matched == Some(false);
-        !failed && (self.assertions.iter().any(|a| a.errored) || self.rewording_errored())
-    }
-
-    /// Why a grader left it undecided, when one did and the call itself answered.
-    pub(crate) fn judge_error(&self) -> Option<String> {
-        if !self.errored() || self.response.error.is_some() {
+    /// The first grader error that left it undecided (and whether asking again may
+    /// help), when the call itself answered.
+    pub(crate) fn judge_error(&self) -> Option<(String, bool)> {
+        if !self.errored || self.response.error.is_some() {
             return None;
         }
-        let check = self.assertions.iter().find(|a| a.errored).map(|a| format!("a `judge` check {}", a.message));
-        let rewording = self.grades.equivalence.as_ref().and_then(|g| g.outcome.as_ref().err());
-        check.or_else(|| rewording.map(|e| format!("the semantic snapshot's comparison errored: {e}")))
+        let check = self.grades.checks.iter().find_map(|(_, g)| g.outcome.as_ref().err());
+        let (what, error) = match (check, self.equivalence_error()) {
+            (Some(e), _) => ("a `judge` check", e),
+            (None, Some(e)) => ("the semantic snapshot's comparison", e),
+            (None, None) => return None,
+        };
+        Some((format!("{what} errored: {error}"), error.retryable()))
     }
 
-    fn rewording_errored(&self) -> bool {
-        self.grades.equivalence.as_ref().is_some_and(|g| g.outcome.is_err())
+    fn equivalence_error(&self) -> Option<&GradeError> {
+        self.grades.equivalence.as_ref().and_then(|g| g.outcome.as_ref().err())
     }
 }
 
@@ -216,7 +209,7 @@ impl CaseVerdict {
     /// A case that ended without a verdict of its own (cancelled, or its task failed):
     /// one errored sample holding `response`.
     pub(crate) fn errored(response: ModelResponse) -> CaseVerdict {
-        let sample = SampleOutcome::unjudged(response);
+        let sample = SampleOutcome::unjudged(response, SampleGrades::default());
         CaseVerdict { status: Status::Errored, ..CaseVerdict::with_samples(vec![sample]) }
     }
 
@@ -229,9 +222,10 @@ impl CaseVerdict {
     }
 }
 
-/// Samples that were not judged (the case could not be).
-fn bare(responses: Vec<ModelResponse>) -> Vec<SampleOutcome> {
-    responses.into_iter().map(SampleOutcome::unjudged).collect()
+/// Samples that were not judged (the case could not be), with what graders said of
+/// them (for what it cost).
+fn bare(responses: Vec<ModelResponse>, grades: Vec<SampleGrades>) -> Vec<SampleOutcome> {
+    responses.into_iter().zip(grades).map(|(r, g)| SampleOutcome::unjudged(r, g)).collect()
 }
 
 /// Judges a case's responses (one per sample) with what graders said of each:
@@ -253,12 +247,12 @@ pub(crate) fn judge(
     let (checks, rules) =
         match (assertions::compile(&case.spec.expect, &dir), SnapshotRules::new(case.spec.snapshot.as_ref())) {
             (Ok(checks), Ok(rules)) => (checks, rules),
-            (Err(e), _) | (_, Err(e)) => return CaseVerdict::problem(e.to_string(), bare(responses)),
+            (Err(e), _) | (_, Err(e)) => return CaseVerdict::problem(e.to_string(), bare(responses, grades)),
         };
     let path = case.snapshot_path();
     let stored = match store::read_body(&path, &case.project_root) {
         Ok(stored) => stored,
-        Err(e) => return CaseVerdict::problem(e.to_string(), bare(responses)),
+        Err(e) => return CaseVerdict::problem(e.to_string(), bare(responses, grades)),
     };
     let mut samples: Vec<SampleOutcome> = Vec::new();
     let mut bodies: Vec<Option<String>> = Vec::new();
@@ -278,7 +272,7 @@ pub(crate) fn judge(
             (None, _) => None,
         };
         bodies.push(body);
-        samples.push(SampleOutcome { response, assertions, snapshot_matched, passed: false, grades });
+        samples.push(SampleOutcome { response, assertions, snapshot_matched, passed: false, errored: false, grades });
     }
 
     // One decision per case: the first sample that differs is the one proposed.
@@ -286,12 +280,13 @@ pub(crate) fn judge(
     let differing_at = samples.iter().position(|s| s.snapshot_matched == Some(false));
     let differing = differing_at.and_then(|i| bodies[i].clone());
     // The equivalence grade shown: the proposed sample's, else the first rewording's.
-    let reworded = differing_at.map_or_else(
-        || samples.iter().find_map(|s| s.grades.equivalence.clone()),
-        |i| samples[i].grades.equivalence.clone(),
-    );
-    let undecided = samples.iter().any(SampleOutcome::rewording_errored);
-    let any_answer = samples.iter().any(|s| s.response.error.is_none() && !s.rewording_errored());
+    let decided = |s: &SampleOutcome| s.grades.equivalence.clone().filter(|g| g.outcome.is_ok());
+    let reworded = match differing_at {
+        Some(i) => samples[i].grades.equivalence.clone(),
+        None => samples.iter().find_map(decided),
+    };
+    let undecided = samples.iter().any(|s| s.equivalence_error().is_some());
+    let any_answer = samples.iter().any(|s| s.response.error.is_none() && s.equivalence_error().is_none());
     let snapshot_status = if !any_answer {
         None
     } else if first_body.is_none() {
@@ -359,17 +354,18 @@ pub(crate) fn target(status: SnapshotStatus, action: UpdateAction, path: &std::p
 pub(crate) fn settle(samples: &mut [SampleOutcome], accepted: bool, min_pass_rate: Option<f64>) -> (Status, u32, f64) {
     let mut passed_samples = 0;
     for sample in samples.iter_mut() {
-        sample.passed = sample.response.error.is_none()
-            && sample.assertions.iter().all(|a| a.passed)
-            && (sample.snapshot_matched != Some(false) || accepted)
-            && !sample.rewording_errored();
+        let changed = sample.snapshot_matched == Some(false) && !accepted;
+        let failed = sample.assertions.iter().any(|a| !a.passed && !a.errored) || changed;
+        let ungraded = sample.assertions.iter().any(|a| a.errored) || sample.equivalence_error().is_some();
+        sample.errored = sample.response.error.is_some() || (!failed && ungraded);
+        sample.passed = !failed && !sample.errored;
         passed_samples += u32::from(sample.passed);
     }
     let pass_rate = f64::from(passed_samples) / samples.len().max(1) as f64;
     let required = min_pass_rate.unwrap_or(1.0);
     let status = if !samples.is_empty() && pass_rate + 1e-9 >= required {
         Status::Passed
-    } else if samples.iter().filter(|s| !s.passed).all(SampleOutcome::errored) {
+    } else if samples.iter().filter(|s| !s.passed).all(|s| s.errored) {
         Status::Errored
     } else {
         Status::Failed
@@ -535,5 +531,21 @@ mod tests {
         assert_eq!(v.status, Status::Errored);
         assert!(v.snapshot.is_none());
         assert!(!dir.path().join("snapshots").exists());
+    }
+
+    #[test]
+    fn a_grader_that_fails_errors_the_case_even_when_its_snapshot_is_accepted() {
+        use crate::grading::{Cost, Grade, GradeError};
+        let dir = tempfile::tempdir().unwrap();
+        let c = case(dir.path(), json!({"expect": [{"judge": {"rubric": "Says 3.9."}}]}));
+        let failed = GradeError::Call { message: "throttled".into(), retryable: true };
+        let grade = Grade { outcome: Err(failed), reasoning: String::new(), model: "g".into(), cost: Cost::default() };
+        let grades = vec![SampleGrades { checks: vec![(0, grade)], equivalence: None }];
+        let accept = SnapshotSettings { action: UpdateAction::Overwrite, force_pass: false };
+        let v = super::judge(&c, vec![answer("3.9")], grades, accept);
+        assert_eq!(v.status, Status::Errored);
+        let (message, retryable) = v.samples[0].judge_error().unwrap();
+        assert!(message.starts_with("a `judge` check errored: the grader could not be asked"), "{message}");
+        assert!(retryable);
     }
 }
