@@ -12,6 +12,7 @@ use crate::report::diff::unified;
 use crate::response::{Source, ToolCall, Turn, Usage};
 use crate::runner::{CaseResult, Summary};
 use crate::verdict::assertions::{AssertionResult, JudgeNote};
+use crate::verdict::metrics::wilson;
 use crate::verdict::{SnapshotStatus, Status};
 
 /// The version of this report format; bumped on incompatible changes.
@@ -401,7 +402,50 @@ pub(crate) struct RewordedRecord {
 pub(crate) struct SamplesRecord {
     pub(crate) n: u32,
     pub(crate) passed: u32,
+    /// passed / n.
     pub(crate) rate: f64,
+    /// The 95% Wilson interval of the pass rate: how sure `n` samples make it.
+    #[serde(default)]
+    pub(crate) low: f64,
+    #[serde(default = "one")]
+    pub(crate) high: f64,
+    /// pass^k for k = n: every sample passed (a case that is right every time, not
+    /// just on average).
+    #[serde(default)]
+    pub(crate) all_passed: bool,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl SamplesRecord {
+    pub(crate) fn of(n: u32, passed: u32) -> SamplesRecord {
+        let share = wilson(u64::from(passed), u64::from(n));
+        SamplesRecord {
+            n,
+            passed,
+            rate: share.value,
+            low: share.low,
+            high: share.high,
+            all_passed: n > 0 && passed == n,
+        }
+    }
+
+    /// `3/5 samples passed (60%, 95% CI 23-88%; pass^5 no)`.
+    pub(crate) fn describe(&self) -> String {
+        let pct = |v: f64| format!("{:.0}", v * 100.0);
+        let all = if self.all_passed { "yes" } else { "no" };
+        format!(
+            "{}/{} samples passed ({}%, 95% CI {}-{}%; pass^{} {all})",
+            self.passed,
+            self.n,
+            pct(self.rate),
+            pct(self.low),
+            pct(self.high),
+            self.n
+        )
+    }
 }
 
 impl CaseRecord {
@@ -457,7 +501,7 @@ impl CaseRecord {
                     grade: GradeRecord::of(&JudgeNote::of(g)),
                 }),
             }),
-            samples: SamplesRecord { n: v.samples.len() as u32, passed: v.passed_samples, rate: v.pass_rate },
+            samples: SamplesRecord::of(v.samples.len() as u32, v.passed_samples),
             skip_reason: r.skip_reason.clone(),
             duration_ms: u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
             source: response.map(|r| r.source),

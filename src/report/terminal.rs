@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::dataset::DatasetRecord;
 use super::diff::unified;
-use super::record::JudgingRecord;
+use super::record::{JudgingRecord, SamplesRecord};
 use super::{Reporter, printable};
 use crate::plan::Case;
 use crate::response::ModelResponse;
@@ -255,7 +255,8 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, took: std::time::Du
     let label = if color { format!("{style}{label:>5}\x1b[0m") } else { format!("{label:>5}") };
     let _ = write!(out, "{label} {} ({}, {})", case.id, case.api, case.model);
     if verdict.samples.len() > 1 {
-        let _ = write!(out, " {}/{} samples passed", verdict.passed_samples, verdict.samples.len());
+        let samples = SamplesRecord::of(verdict.samples.len() as u32, verdict.passed_samples);
+        let _ = write!(out, " {}", samples.describe());
     }
     if verdict.status != Status::Skipped {
         // The case's wall time, retries and waits included: what the user waited for.

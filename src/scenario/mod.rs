@@ -107,10 +107,18 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub(crate) max_concurrency: Option<u32>,
-    /// The share of samples (0 to 1) that must pass for the case to pass. Default: 1.
+    /// The share of samples (0 to 1) that must pass for the case to pass. Default: 1
+    /// (0 when only `min_pass_rate_lower_bound` is given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1))]
     pub(crate) min_pass_rate: Option<f64>,
+    /// The least lower bound (0 to 1) of the pass rate's 95% Wilson interval: the case
+    /// passes only when its samples show, with 95% confidence, a pass rate at least
+    /// this high. It takes more samples than a point estimate: 10 of 10 passed gives a
+    /// bound of 0.72, 20 of 20 one of 0.84.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
+    pub(crate) min_pass_rate_lower_bound: Option<f64>,
     /// Time limit for one run of a case, e.g. `90s`, `2m`, `500ms`. Default: `120s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h|d))+$"))]
@@ -197,6 +205,10 @@ pub(crate) struct Defaults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1))]
     pub(crate) min_pass_rate: Option<f64>,
+    /// Default least lower bound of the pass rate's 95% Wilson interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
+    pub(crate) min_pass_rate_lower_bound: Option<f64>,
     /// Default time limit for one run of a case.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h|d))+$"))]

@@ -116,7 +116,7 @@ impl Book {
                 open.confusion.add(expected, outcome.got.as_deref());
             }
             if verdict.problem.is_none() {
-                let (status, passed, rate) = settle(&mut verdict.samples, accepted, case.spec.min_pass_rate);
+                let (status, passed, rate) = settle(&mut verdict.samples, accepted, &case.spec);
                 (verdict.status, verdict.passed_samples, verdict.pass_rate) = (status, passed, rate);
             }
         }

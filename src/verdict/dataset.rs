@@ -64,7 +64,7 @@ pub(crate) fn judge_row(case: &Case, responses: Vec<ModelResponse>, grades: Vec<
         (Some(label), Some(answer)) => extract_label(&label.extract, answer),
         _ => None,
     };
-    let (status, passed_samples, pass_rate) = settle(&mut samples, true, case.spec.min_pass_rate);
+    let (status, passed_samples, pass_rate) = settle(&mut samples, true, &case.spec);
     CaseVerdict {
         status,
         samples,

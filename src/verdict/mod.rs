@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::grading::{Grade, GradeError, SampleGrades};
 use crate::plan::Case;
 use crate::response::ModelResponse;
+use crate::scenario::Scenario;
 use assertions::AssertionResult;
 use snapshot::{SnapshotFile, SnapshotRules, contents_match};
 
@@ -316,7 +317,7 @@ pub(crate) fn judge(
         return CaseVerdict::problem(e.to_string(), samples);
     }
     let accepted = target.as_ref() == Some(&path) || settings.force_pass;
-    let (status, passed_samples, pass_rate) = settle(&mut samples, accepted, case.spec.min_pass_rate);
+    let (status, passed_samples, pass_rate) = settle(&mut samples, accepted, &case.spec);
     CaseVerdict {
         status,
         snapshot: snapshot_status.map(|status| SnapshotOutcome {
@@ -350,8 +351,9 @@ pub(crate) fn target(status: SnapshotStatus, action: UpdateAction, path: &std::p
 }
 
 /// Decides each sample (answered, assertions passed, snapshot matched unless
-/// `accepted`) and the case, by the share of samples that must pass.
-pub(crate) fn settle(samples: &mut [SampleOutcome], accepted: bool, min_pass_rate: Option<f64>) -> (Status, u32, f64) {
+/// `accepted`) and the case, by the share of samples that must pass (`min_pass_rate`)
+/// and the least lower bound of its 95% Wilson interval (`min_pass_rate_lower_bound`).
+pub(crate) fn settle(samples: &mut [SampleOutcome], accepted: bool, spec: &Scenario) -> (Status, u32, f64) {
     let mut passed_samples = 0;
     for sample in samples.iter_mut() {
         let changed = sample.snapshot_matched == Some(false) && !accepted;
@@ -361,16 +363,18 @@ pub(crate) fn settle(samples: &mut [SampleOutcome], accepted: bool, min_pass_rat
         sample.passed = !failed && !sample.errored;
         passed_samples += u32::from(sample.passed);
     }
-    let pass_rate = f64::from(passed_samples) / samples.len().max(1) as f64;
-    let required = min_pass_rate.unwrap_or(1.0);
-    let status = if !samples.is_empty() && pass_rate + 1e-9 >= required {
+    let share = metrics::wilson(u64::from(passed_samples), samples.len() as u64);
+    // A bound alone is the whole rule: the point estimate's default of 1 would defeat it.
+    let required = spec.min_pass_rate.unwrap_or(if spec.min_pass_rate_lower_bound.is_some() { 0.0 } else { 1.0 });
+    let enough = share.value + 1e-9 >= required && spec.min_pass_rate_lower_bound.is_none_or(|m| share.low + 1e-9 >= m);
+    let status = if !samples.is_empty() && enough {
         Status::Passed
     } else if samples.iter().filter(|s| !s.passed).all(|s| s.errored) {
         Status::Errored
     } else {
         Status::Failed
     };
-    (status, passed_samples, pass_rate)
+    (status, passed_samples, share.value)
 }
 
 #[cfg(test)]
@@ -507,6 +511,20 @@ mod tests {
         let lenient = judge(&case(dir.path(), json!({"snapshot": policy, "min_pass_rate": 0.6})), responses(), LOCAL);
         assert_eq!(lenient.status, Status::Passed);
         assert!((lenient.pass_rate - 2.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_intervals_lower_bound_can_judge_instead_of_the_estimate() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = json!({"final": "ignore", "reasoning": "ignore", "stop_reason": false});
+        let ten = |failing: usize| (0..10).map(|i| answer(if i < failing { "3.11" } else { "3.9" })).collect();
+        let bound = case(dir.path(), json!({"snapshot": policy, "min_pass_rate_lower_bound": 0.7}));
+        // 10 of 10 bound the rate at 0.72; 9 of 10 only at 0.60.
+        assert_eq!(judge(&bound, ten(0), LOCAL).status, Status::Passed);
+        assert_eq!(judge(&bound, ten(1), LOCAL).status, Status::Failed);
+        let both =
+            case(dir.path(), json!({"snapshot": policy, "min_pass_rate": 0.95, "min_pass_rate_lower_bound": 0.5}));
+        assert_eq!(judge(&both, ten(1), LOCAL).status, Status::Failed, "the estimate still judges when it is given");
     }
 
     #[test]

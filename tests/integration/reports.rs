@@ -83,7 +83,12 @@ fn json_junit_and_markdown_reports() {
     assert_eq!(mars["assertions"][0]["passed"], false);
     assert!(mars["final"].as_str().unwrap().contains("Earth"));
     assert_eq!(mars["usage"]["output_tokens"], 57);
-    assert_eq!(mars["samples"], serde_json::json!({"n": 1, "passed": 0, "rate": 0.0}));
+    let samples = &mars["samples"];
+    assert_eq!(
+        (samples["n"].as_u64(), samples["passed"].as_u64(), samples["rate"].as_f64()),
+        (Some(1), Some(0), Some(0.0))
+    );
+    assert_eq!((samples["low"].as_f64(), samples["all_passed"].as_bool()), (Some(0.0), Some(false)));
     let later = report["cases"].as_array().unwrap().iter().find(|c| c["id"] == "later").unwrap();
     assert_eq!((later["status"].as_str(), later["skip_reason"].as_str()), (Some("skipped"), Some("skip: true")));
 
@@ -294,4 +299,42 @@ fn the_end_of_a_run_lists_the_failing_cases_once() {
     assert!(end.starts_with("   FAIL mars: contains: expected final to contain \"Mars\"\n"), "{end}");
     assert_eq!(text.matches(" passed, ").count(), 1, "one summary line:\n{text}");
     assert!(text.contains("5 cases: 3 passed, 1 failed, 0 errored, 1 skipped"), "{text}");
+}
+
+/// Answers with the planet recording and the greeting in turn.
+struct Alternate(AtomicUsize);
+
+impl Responder for Alternate {
+    fn respond(&self, _: &RecordedRequest) -> Reply {
+        let n = self.0.fetch_add(1, Ordering::SeqCst);
+        corpus(if n % 2 == 0 { "chat-20b-planet" } else { "chat-20b-hello" })
+    }
+}
+
+#[test]
+fn samples_report_their_wilson_interval_and_pass_k_and_the_bound_can_judge() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(Arc::new(Alternate(AtomicUsize::new(0))))).unwrap();
+    let dir = repo();
+    write(
+        dir.path(),
+        "scenarios/defaults.yaml",
+        "api: chat\nmodel: m\nsamples: 4\nsnapshot: {final: ignore, reasoning: ignore, stop_reason: false}\nexpect: [{icontains: earth}]\n",
+    );
+    write(dir.path(), "scenarios/a-estimate.yaml", "name: a-estimate\nprompt: Which planet?\nmin_pass_rate: 0.5\n");
+    write(
+        dir.path(),
+        "scenarios/b-bound.yaml",
+        "name: b-bound\nprompt: Which planet?\nmin_pass_rate_lower_bound: 0.5\n",
+    );
+    let out = run(dir.path(), &server, &["scenarios", "--concurrency", "1", "--report-json", "report.json"], &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains("PASS a-estimate (chat, m) 2/4 samples passed (50%, 95% CI 15-85%; pass^4 no)"), "{text}");
+    assert!(text.contains("FAIL b-bound (chat, m) 2/4 samples passed (50%, 95% CI 15-85%; pass^4 no)"), "{text}");
+    let report = json_file(&dir.path().join("report.json"));
+    let samples = &report["cases"][0]["samples"];
+    assert!((samples["low"].as_f64().unwrap() - 0.150).abs() < 1e-3, "{samples}");
+    assert!((samples["high"].as_f64().unwrap() - 0.850).abs() < 1e-3, "{samples}");
+    assert_eq!(samples["all_passed"], false);
 }
