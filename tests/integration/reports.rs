@@ -307,7 +307,7 @@ struct Alternate(AtomicUsize);
 impl Responder for Alternate {
     fn respond(&self, _: &RecordedRequest) -> Reply {
         let n = self.0.fetch_add(1, Ordering::SeqCst);
-        corpus(if n % 2 == 0 { "chat-20b-planet" } else { "chat-20b-hello" })
+        corpus(if n.is_multiple_of(2) { "chat-20b-planet" } else { "chat-20b-hello" })
     }
 }
 
