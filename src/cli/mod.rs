@@ -103,6 +103,8 @@ pub(crate) enum Command {
         /// Write a merged Markdown summary here.
         #[arg(long, value_name = "FILE")]
         summary_md: Option<PathBuf>,
+        #[command(flatten)]
+        baseline: BaselineArgs,
     },
     /// Serve recorded exchanges (wire-corpus cases, or every interaction of cassettes) on
     /// 127.0.0.1 to any client, until Ctrl-C.
@@ -241,6 +243,51 @@ pub(crate) struct RunArgs {
     /// Print every answer with its reasoning, not only failures.
     #[arg(short, long)]
     pub(crate) verbose: bool,
+    #[command(flatten)]
+    pub(crate) baseline: BaselineArgs,
+}
+
+/// Comparison with an earlier report.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct BaselineArgs {
+    /// Compare each case with this earlier report (from --report-json or merge-reports):
+    /// new failures, fixes, cases still failing, changed answers, moved tokens and latency.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) baseline: Option<PathBuf>,
+    /// With --baseline: the relative change beyond which output tokens and latency are
+    /// listed (0.25: 25%; latency also by at least 100 ms).
+    #[arg(long, value_name = "RATIO", default_value_t = 0.25, value_parser = ratio)]
+    pub(crate) baseline_threshold: f64,
+    /// With --baseline: what to call it in summaries, e.g. "last night" (default: its path).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) baseline_name: Option<String>,
+}
+
+impl BaselineArgs {
+    /// The baseline report, read; `Err` says which file and why.
+    pub(crate) fn read(
+        &self,
+    ) -> Result<Option<std::sync::Arc<crate::report::baseline::Baseline>>, crate::report::ReportError> {
+        self.baseline
+            .as_deref()
+            .map(|path| {
+                crate::report::baseline::Baseline::read(path, self.baseline_name.as_deref(), self.baseline_threshold)
+                    .map(std::sync::Arc::new)
+            })
+            .transpose()
+    }
+}
+
+/// A `--baseline-threshold` that is not a ratio.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a ratio such as 0.25")]
+struct NotARatio(String);
+
+fn ratio(text: &str) -> Result<f64, NotARatio> {
+    match text.parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        _ => Err(NotARatio(text.to_owned())),
+    }
 }
 
 /// The files `schema` describes.
@@ -293,6 +340,7 @@ impl RunArgs {
             mode: self.mode,
             max_response_mib: self.max_response_mib,
             allow_empty: self.allow_empty,
+            baseline: self.baseline,
         }
     }
 }
@@ -340,8 +388,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
             clap_complete::generate(shell, &mut Cli::command(), "gpt-oss-scenarios", &mut std::io::stdout());
             exit::SUCCESS
         }
-        Command::MergeReports { inputs, report_json, junit, summary_md } => {
-            tools::merge_reports(&inputs, report_json.as_deref(), junit.as_deref(), summary_md.as_deref())
+        Command::MergeReports { inputs, report_json, junit, summary_md, baseline } => {
+            let outputs = tools::Outputs { report_json, junit, summary_md };
+            tools::merge_reports(&inputs, &outputs, &baseline)
         }
         Command::Serve { cases, port, latency, matching, log } => {
             tools::serve(&cases, port, latency, matching, log.as_deref())
@@ -370,7 +419,8 @@ fn enter_suite_root(command: &mut Command) -> Result<(), SuiteRootError> {
     }
     let Some(root) = std::env::current_dir().ok().and_then(|cwd| crate::load::suite_above(&cwd)) else { return Ok(()) };
     if let Command::Run(args) = command {
-        for file in [&mut args.report_json, &mut args.junit, &mut args.summary_md].into_iter().flatten() {
+        let files = [&mut args.report_json, &mut args.junit, &mut args.summary_md, &mut args.baseline.baseline];
+        for file in files.into_iter().flatten() {
             *file = crate::load::absolute(file);
         }
     }

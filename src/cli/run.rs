@@ -46,6 +46,7 @@ pub(crate) struct RunOptions {
     /// The largest response a case may receive, in MiB.
     pub(crate) max_response_mib: u64,
     pub(crate) allow_empty: bool,
+    pub(crate) baseline: super::BaselineArgs,
 }
 
 pub(crate) fn run(options: RunOptions) -> u8 {
@@ -54,6 +55,14 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             s.force_pass |= options.drift_warn;
             s
         }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    // Read before anything runs: a wrong path should not cost a live run.
+    let baseline = match options.baseline.read() {
+        Ok(b) => b,
         Err(e) => {
             eprintln!("error: {e}");
             return exit::INVALID;
@@ -98,13 +107,14 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             use_color(std::io::stdout().is_terminal()),
             options.verbose,
             std::io::stderr().is_terminal(),
+            baseline.clone(),
         )),
     )];
     if let Some(path) = &options.report_json {
         let mode = options.mode.and_then(|m| serde_json::to_value(m).ok()).and_then(|m| m.as_str().map(str::to_owned));
         reporters.push((
             path.display().to_string(),
-            Box::new(JsonReporter::new(path, options.selection_flags.clone(), mode)),
+            Box::new(JsonReporter::new(path, options.selection_flags.clone(), mode, baseline.clone())),
         ));
     }
     if let Some(path) = &options.junit {
@@ -113,7 +123,8 @@ pub(crate) fn run(options: RunOptions) -> u8 {
     let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()).map(PathBuf::from);
     if options.summary_md.is_some() || step_summary.is_some() {
         let name = options.summary_md.as_ref().map_or("GITHUB_STEP_SUMMARY".into(), |p| p.display().to_string());
-        reporters.push((name, Box::new(MarkdownReporter::new(options.summary_md.as_deref(), step_summary))));
+        let markdown = MarkdownReporter::new(options.summary_md.as_deref(), step_summary, baseline.clone());
+        reporters.push((name, Box::new(markdown)));
     }
     let runner_options = RunnerOptions {
         concurrency: options.concurrency.max(1),

@@ -8,17 +8,27 @@ use std::time::Duration;
 use crate::execute::playback::{self, Match, Playback};
 use crate::exit;
 use crate::fs::write_atomic;
+use crate::report::baseline::Comparison;
 use crate::report::dataset::DatasetRecord;
 use crate::report::record::{FORMAT, ModeRecord, RunRecord, SummaryRecord};
 use crate::report::{ReportError, json, junit, markdown};
 use crate::wire::server::WireServer;
 
-pub(crate) fn merge_reports(
-    inputs: &[PathBuf],
-    report_json: Option<&Path>,
-    junit_out: Option<&Path>,
-    summary_md: Option<&Path>,
-) -> u8 {
+/// Where `merge-reports` writes.
+pub(crate) struct Outputs {
+    pub(crate) report_json: Option<PathBuf>,
+    pub(crate) junit: Option<PathBuf>,
+    pub(crate) summary_md: Option<PathBuf>,
+}
+
+pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &super::BaselineArgs) -> u8 {
+    let baseline = match baseline.read() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
     let mut runs = Vec::new();
     for path in inputs {
         match json::read(path) {
@@ -45,6 +55,11 @@ pub(crate) fn merge_reports(
         [one] => one.clone(),
         _ => Some("mixed".to_owned()),
     };
+    let baseline = baseline.map(|b| {
+        let mut comparison = Comparison::new(b);
+        cases.iter().for_each(|c| comparison.add(c));
+        comparison.finish()
+    });
     let merged = RunRecord {
         format: FORMAT,
         version: env!("CARGO_PKG_VERSION").into(),
@@ -56,6 +71,7 @@ pub(crate) fn merge_reports(
         summary: SummaryRecord::from_cases(&cases, &datasets, interrupted),
         cases,
         datasets,
+        baseline,
     };
     let write = |path: Option<&Path>, text: Result<String, ReportError>| -> Result<(), ReportError> {
         match path {
@@ -63,10 +79,17 @@ pub(crate) fn merge_reports(
             None => Ok(()),
         }
     };
+    let md = markdown::render(
+        &merged.summary,
+        &merged.cases,
+        &merged.datasets,
+        merged.baseline.as_ref(),
+        merged.duration_ms,
+    );
     let results = [
-        write(report_json, serde_json::to_string_pretty(&merged).map_err(ReportError::from)),
-        write(junit_out, junit::render(&merged.cases, &merged.datasets)),
-        write(summary_md, Ok(markdown::render(&merged.summary, &merged.cases, &merged.datasets, merged.duration_ms))),
+        write(outputs.report_json.as_deref(), serde_json::to_string_pretty(&merged).map_err(ReportError::from)),
+        write(outputs.junit.as_deref(), junit::render(&merged.cases, &merged.datasets)),
+        write(outputs.summary_md.as_deref(), Ok(md)),
     ];
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         eprintln!("error: {e}");
@@ -81,6 +104,12 @@ pub(crate) fn merge_reports(
         s.errored,
         s.skipped
     );
+    if let Some(b) = &merged.baseline {
+        println!("{}", b.headline());
+        for line in b.lists(10) {
+            println!("  {line}");
+        }
+    }
     if results.iter().any(Result::is_err) {
         exit::INVALID
     } else if s.failing() {

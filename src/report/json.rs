@@ -6,7 +6,9 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use super::baseline::{Baseline, Comparison};
 use super::dataset::DatasetRecord;
 use super::record::{CaseRecord, FORMAT, ModeRecord, RunRecord, SummaryRecord};
 use super::{ReportError, Reporter};
@@ -20,13 +22,20 @@ pub(crate) struct JsonReporter {
     first: bool,
     /// Datasets are few (one per dataset scenario): kept until the end.
     datasets: Vec<DatasetRecord>,
+    comparison: Option<Comparison>,
 }
 
 impl JsonReporter {
     /// `mode` is `--mode` as given, if it was.
-    pub(crate) fn new(path: &Path, filters: Vec<String>, mode: Option<String>) -> JsonReporter {
+    pub(crate) fn new(
+        path: &Path,
+        filters: Vec<String>,
+        mode: Option<String>,
+        baseline: Option<Arc<Baseline>>,
+    ) -> JsonReporter {
         let mode = ModeRecord { requested: mode, ..ModeRecord::default() };
-        JsonReporter { path: path.to_owned(), filters, mode, out: None, first: true, datasets: Vec::new() }
+        let comparison = baseline.map(Comparison::new);
+        JsonReporter { path: path.to_owned(), filters, mode, out: None, first: true, datasets: Vec::new(), comparison }
     }
 
     fn out(&mut self) -> std::io::Result<&mut BufWriter<File>> {
@@ -62,6 +71,9 @@ impl Reporter for JsonReporter {
             Event::CaseFinished { result } => {
                 let record = CaseRecord::from_result(result);
                 self.mode.count(&record);
+                if let Some(c) = &mut self.comparison {
+                    c.add(&record);
+                }
                 let comma = if self.first { "" } else { "," };
                 self.first = false;
                 let out = self.out()?;
@@ -75,10 +87,11 @@ impl Reporter for JsonReporter {
                 let duration = u64::try_from(summary.duration.as_millis()).unwrap_or(u64::MAX);
                 let mode = serde_json::to_string(&self.mode)?;
                 let datasets = serde_json::to_string(&self.datasets)?;
+                let baseline = serde_json::to_string(&self.comparison.take().map(Comparison::finish))?;
                 let out = self.out()?;
                 write!(
                     out,
-                    "\n],\"datasets\":{datasets},\"duration_ms\":{duration},\"mode\":{mode},\"summary\":{totals}}}\n"
+                    "\n],\"baseline\":{baseline},\"datasets\":{datasets},\"duration_ms\":{duration},\"mode\":{mode},\"summary\":{totals}}}\n"
                 )?;
                 let file = self.out.take().expect("checked above").into_inner().map_err(|e| e.into_error())?;
                 file.sync_all()?;

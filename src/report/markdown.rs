@@ -4,7 +4,10 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use super::Reporter;
+use super::baseline::{Baseline, BaselineRecord, Comparison};
 use super::dataset::{DatasetRecord, share};
 use super::record::{CaseRecord, SummaryRecord};
 use crate::runner::Event;
@@ -16,6 +19,7 @@ pub(crate) fn render(
     summary: &SummaryRecord,
     cases: &[CaseRecord],
     datasets: &[DatasetRecord],
+    baseline: Option<&BaselineRecord>,
     duration_ms: u64,
 ) -> String {
     let mut md = String::new();
@@ -27,6 +31,14 @@ pub(crate) fn render(
         ("❌", "")
     };
     let _ = writeln!(md, "## {icon} gpt-oss-scenarios{note}\n");
+    if let Some(b) = baseline {
+        // First: what a nightly reader looks for.
+        let _ = writeln!(md, "**{}**\n", escape(&b.headline()));
+        for line in b.lists(20) {
+            let _ = writeln!(md, "- {}", escape(&line));
+        }
+        md.push('\n');
+    }
     let _ =
         writeln!(md, "| cases | passed | failed | errored | skipped | pending snapshots | time | tokens in / out |");
     let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -101,29 +113,51 @@ pub(crate) struct MarkdownReporter {
     step_summary: Option<PathBuf>,
     cases: Vec<CaseRecord>,
     datasets: Vec<DatasetRecord>,
+    comparison: Option<Comparison>,
 }
 
 impl MarkdownReporter {
-    pub(crate) fn new(file: Option<&Path>, step_summary: Option<PathBuf>) -> MarkdownReporter {
-        MarkdownReporter { file: file.map(Path::to_path_buf), step_summary, cases: Vec::new(), datasets: Vec::new() }
+    pub(crate) fn new(
+        file: Option<&Path>,
+        step_summary: Option<PathBuf>,
+        baseline: Option<Arc<Baseline>>,
+    ) -> MarkdownReporter {
+        MarkdownReporter {
+            file: file.map(Path::to_path_buf),
+            step_summary,
+            cases: Vec::new(),
+            datasets: Vec::new(),
+            comparison: baseline.map(Comparison::new),
+        }
     }
 }
 
 impl Reporter for MarkdownReporter {
     fn event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
         match event {
-            Event::CaseFinished { result } if matches!(result.verdict.status, Status::Failed | Status::Errored) => {
+            Event::CaseFinished { result } => {
+                let failing = matches!(result.verdict.status, Status::Failed | Status::Errored);
+                if !failing && self.comparison.is_none() {
+                    return Ok(());
+                }
                 let mut record = CaseRecord::from_result(result);
-                record.final_text = None;
-                record.reasoning = None;
-                self.cases.push(record);
+                if let Some(c) = &mut self.comparison {
+                    c.add(&record);
+                }
+                if failing {
+                    record.final_text = None;
+                    record.reasoning = None;
+                    self.cases.push(record);
+                }
             }
             Event::DatasetFinished { result } => self.datasets.push(DatasetRecord::from_result(result)),
             Event::RunFinished { summary } => {
+                let baseline = self.comparison.take().map(Comparison::finish);
                 let md = render(
                     &SummaryRecord::from_summary(summary),
                     &self.cases,
                     &self.datasets,
+                    baseline.as_ref(),
                     u64::try_from(summary.duration.as_millis()).unwrap_or(u64::MAX),
                 );
                 if let Some(path) = &self.file {
@@ -149,9 +183,9 @@ mod tests {
     #[test]
     fn an_interrupted_run_is_not_shown_as_a_success() {
         let summary = SummaryRecord { cases: 3, passed: 1, skipped: 2, interrupted: true, ..SummaryRecord::default() };
-        let md = render(&summary, &[], &[], 10);
+        let md = render(&summary, &[], &[], None, 10);
         assert!(md.starts_with("## ⚠️ gpt-oss-scenarios (interrupted"), "{md}");
-        let passed = render(&SummaryRecord { cases: 1, passed: 1, ..SummaryRecord::default() }, &[], &[], 10);
+        let passed = render(&SummaryRecord { cases: 1, passed: 1, ..SummaryRecord::default() }, &[], &[], None, 10);
         assert!(passed.starts_with("## ✅ gpt-oss-scenarios\n"), "{passed}");
     }
 }

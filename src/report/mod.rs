@@ -1,6 +1,7 @@
 //! Report: turns results into text for people (and, later, machines). Reporters only
 //! print what they are given; they never decide an outcome.
 
+pub(crate) mod baseline;
 pub(crate) mod dataset;
 pub(crate) mod diff;
 pub(crate) mod json;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::grading::Cost;
+use crate::report::baseline::BaselineRecord;
 use crate::report::dataset::DatasetRecord;
 use crate::report::diff::unified;
 use crate::response::{Source, ToolCall, Turn, Usage};
@@ -41,6 +42,9 @@ pub(crate) struct RunRecord {
     /// thresholds and snapshot table. Its rows are among `cases`.
     #[serde(default)]
     pub(crate) datasets: Vec<DatasetRecord>,
+    /// With `--baseline`: what changed since that report.
+    #[serde(default)]
+    pub(crate) baseline: Option<BaselineRecord>,
 }
 
 /// The mode asked for and where the answers came from. In `auto` mode, `replayed`

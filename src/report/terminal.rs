@@ -4,12 +4,14 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::baseline::{Baseline, Comparison};
 use super::dataset::DatasetRecord;
 use super::diff::unified;
-use super::record::{JudgingRecord, SamplesRecord};
+use super::record::{CaseRecord, JudgingRecord, SamplesRecord};
 use super::{Reporter, printable};
 use crate::plan::Case;
 use crate::response::ModelResponse;
@@ -24,12 +26,14 @@ pub(crate) struct TerminalReporter {
     progress: bool,
     /// One line per case that failed or errored, for the end of the run.
     failures: Vec<String>,
+    comparison: Option<Comparison>,
 }
 
 impl TerminalReporter {
     /// `progress`: stderr is a terminal, so a bar can be drawn.
-    pub(crate) fn new(color: bool, verbose: bool, progress: bool) -> TerminalReporter {
-        TerminalReporter { color, verbose, bar: None, progress, failures: Vec::new() }
+    pub(crate) fn new(color: bool, verbose: bool, progress: bool, baseline: Option<Arc<Baseline>>) -> TerminalReporter {
+        let comparison = baseline.map(Comparison::new);
+        TerminalReporter { color, verbose, bar: None, progress, failures: Vec::new(), comparison }
     }
 
     fn print(&self, text: &str) {
@@ -100,6 +104,9 @@ impl Reporter for TerminalReporter {
                 if let Some(line) = failure_line(&result.case, &result.verdict) {
                     self.failures.push(line);
                 }
+                if let Some(c) = &mut self.comparison {
+                    c.add(&CaseRecord::from_result(result));
+                }
             }
             Event::DatasetFinished { result } => {
                 let record = DatasetRecord::from_result(result);
@@ -118,6 +125,12 @@ impl Reporter for TerminalReporter {
                     end.push_str("\nfailures:\n");
                     for line in &self.failures {
                         let _ = writeln!(end, "  {line}");
+                    }
+                }
+                if let Some(b) = self.comparison.take().map(Comparison::finish) {
+                    let _ = writeln!(end, "\n{}", printable(&b.headline()));
+                    for line in b.lists(10) {
+                        let _ = writeln!(end, "  {}", printable(&line));
                     }
                 }
                 end.push_str(&summary_table(summary));

@@ -3,6 +3,7 @@
 
 mod agents;
 mod architecture;
+mod baseline;
 mod bundled;
 mod cli;
 mod datasets;

@@ -48,6 +48,17 @@ fn scaffolded_workflows_install_this_release_and_lint_clean() {
         assert!(text.contains(&format!("version: {version}\n")), "{}: {text}", file.display());
         assert!(!text.contains("GPT_OSS_SCENARIOS_VERSION") && !text.contains("cargo install"), "{text}");
     }
+    // Issue 18: both nightlies compare the merged run with last night's merged report.
+    let repo_nightly =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.github/workflows/nightly.yml")).unwrap();
+    for nightly in [std::fs::read_to_string(&files[1]).unwrap(), repo_nightly] {
+        assert!(
+            nightly.contains("gh run download \"$run_id\" --repo \"$GITHUB_REPOSITORY\" --name merged-reports"),
+            "{nightly}"
+        );
+        assert!(nightly.contains("--baseline previous/report.json --baseline-name \"last night\""), "{nightly}");
+        assert!(nightly.contains("actions: read"), "{nightly}");
+    }
     let out = actionlint(&[files[0].as_path(), files[1].as_path()]);
     assert!(out.status.success(), "actionlint found problems:\n{}{}", stdout(&out), stderr(&out));
 }

@@ -1,0 +1,289 @@
+//! `--baseline PREVIOUS.json`: each case compared with the same case (by id) of an
+//! earlier report: new failures, fixed cases, cases still failing, answers that changed
+//! (after normalization), and tokens or latency that moved beyond a threshold. Pure: a
+//! [`Comparison`] takes case records one by one, as reporters see them.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::ReportError;
+use super::record::{CaseRecord, RunRecord};
+use crate::normalize::normalize;
+use crate::verdict::Status;
+
+/// Latency moves by less than this are noise, whatever the ratio.
+const LATENCY_FLOOR_MS: u64 = 100;
+
+/// The earlier report, kept as what a comparison needs of each case.
+#[derive(Debug, Clone)]
+pub(crate) struct Baseline {
+    file: String,
+    threshold: f64,
+    cases: HashMap<String, Before>,
+}
+
+#[derive(Debug, Clone)]
+struct Before {
+    failing: bool,
+    answer: Option<String>,
+    output_tokens: Option<u64>,
+    latency_ms: Option<u64>,
+}
+
+impl Baseline {
+    /// Reads `path` (a `--report-json` or `merge-reports` report), called `name` in
+    /// what is printed (the file's path without one). `threshold` is the relative change
+    /// (0.25: 25%) beyond which tokens and latency are reported.
+    pub(crate) fn read(path: &Path, name: Option<&str>, threshold: f64) -> Result<Baseline, ReportError> {
+        let name = name.map_or_else(|| crate::fs::shown(path), str::to_owned);
+        Ok(Baseline::of(&name, &super::json::read(path)?, threshold))
+    }
+
+    pub(crate) fn of(file: &str, run: &RunRecord, threshold: f64) -> Baseline {
+        let cases = run
+            .cases
+            .iter()
+            .filter(|c| c.status != Status::Skipped)
+            .map(|c| {
+                let before = Before {
+                    failing: failing(c.status),
+                    answer: c.final_text.as_deref().map(normalize),
+                    output_tokens: c.usage.map(|u| u.output_tokens),
+                    latency_ms: c.latency_ms,
+                };
+                (c.id.clone(), before)
+            })
+            .collect();
+        Baseline { file: file.to_owned(), threshold, cases }
+    }
+}
+
+fn failing(status: Status) -> bool {
+    matches!(status, Status::Failed | Status::Errored)
+}
+
+/// What changed since the baseline: the JSON report's `baseline` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BaselineRecord {
+    /// The report compared with: `--baseline-name`, else its path.
+    pub(crate) file: String,
+    /// The relative change beyond which tokens and latency are listed.
+    pub(crate) threshold: f64,
+    /// Passed in the baseline, failed or errored now.
+    pub(crate) new_failures: Vec<String>,
+    /// Failed or errored in the baseline, passed now.
+    pub(crate) fixed: Vec<String>,
+    /// Failed or errored in both.
+    pub(crate) still_failing: Vec<String>,
+    /// The final answer shown differs (after normalization).
+    pub(crate) answers_changed: Vec<String>,
+    /// Run now, not in the baseline.
+    pub(crate) new_cases: Vec<String>,
+    /// In the baseline, not run now (removed, renamed, or not selected).
+    pub(crate) missing_cases: Vec<String>,
+    /// Output tokens that moved by more than the threshold.
+    pub(crate) tokens_changed: Vec<Moved>,
+    /// Latency that moved by more than the threshold (and 100 ms).
+    pub(crate) latency_changed: Vec<Moved>,
+}
+
+/// A figure of a case, before and now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Moved {
+    pub(crate) id: String,
+    pub(crate) before: u64,
+    pub(crate) after: u64,
+}
+
+/// A comparison in progress: cases are added as they finish.
+#[derive(Debug, Clone)]
+pub(crate) struct Comparison {
+    baseline: std::sync::Arc<Baseline>,
+    record: BaselineRecord,
+    seen: HashSet<String>,
+}
+
+impl Comparison {
+    pub(crate) fn new(baseline: std::sync::Arc<Baseline>) -> Comparison {
+        let record =
+            BaselineRecord { file: baseline.file.clone(), threshold: baseline.threshold, ..Default::default() };
+        Comparison { baseline, record, seen: HashSet::new() }
+    }
+
+    /// Compares one case with its baseline self.
+    pub(crate) fn add(&mut self, case: &CaseRecord) {
+        if case.status == Status::Skipped {
+            return;
+        }
+        self.seen.insert(case.id.clone());
+        let r = &mut self.record;
+        let id = || case.id.clone();
+        let Some(before) = self.baseline.cases.get(&case.id) else {
+            r.new_cases.push(id());
+            return;
+        };
+        match (before.failing, failing(case.status)) {
+            (false, true) => r.new_failures.push(id()),
+            (true, false) => r.fixed.push(id()),
+            (true, true) => r.still_failing.push(id()),
+            (false, false) => {}
+        }
+        if let (Some(old), Some(new)) = (&before.answer, &case.final_text)
+            && *old != normalize(new)
+        {
+            r.answers_changed.push(id());
+        }
+        let threshold = self.baseline.threshold;
+        let new_tokens = case.usage.map(|u| u.output_tokens);
+        if let Some(m) = moved(&case.id, before.output_tokens, new_tokens, threshold, 1) {
+            r.tokens_changed.push(m);
+        }
+        if let Some(m) = moved(&case.id, before.latency_ms, case.latency_ms, threshold, LATENCY_FLOOR_MS) {
+            r.latency_changed.push(m);
+        }
+    }
+
+    /// The record, with the baseline's cases that were not run, every list sorted.
+    pub(crate) fn finish(mut self) -> BaselineRecord {
+        let mut missing: Vec<String> =
+            self.baseline.cases.keys().filter(|id| !self.seen.contains(*id)).cloned().collect();
+        missing.sort();
+        let r = &mut self.record;
+        r.missing_cases = missing;
+        for list in [&mut r.new_failures, &mut r.fixed, &mut r.still_failing, &mut r.answers_changed, &mut r.new_cases]
+        {
+            list.sort();
+        }
+        r.tokens_changed.sort_by(|a, b| a.id.cmp(&b.id));
+        r.latency_changed.sort_by(|a, b| a.id.cmp(&b.id));
+        self.record
+    }
+}
+
+/// `before` -> `after` when it moved by more than `threshold` of `before` and `floor`.
+fn moved(id: &str, before: Option<u64>, after: Option<u64>, threshold: f64, floor: u64) -> Option<Moved> {
+    let (before, after) = (before?, after?);
+    let delta = before.abs_diff(after);
+    let beyond = delta >= floor && delta as f64 > threshold * before.max(1) as f64;
+    beyond.then(|| Moved { id: id.to_owned(), before, after })
+}
+
+impl BaselineRecord {
+    /// `since the baseline: 2 new failures, 1 fixed, 5 answers changed`.
+    pub(crate) fn headline(&self) -> String {
+        let mut parts = Vec::new();
+        let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        parts.push(count(self.new_failures.len(), "new failure", "new failures"));
+        parts.push(format!("{} fixed", self.fixed.len()));
+        parts.push(count(self.answers_changed.len(), "answer changed", "answers changed"));
+        if !self.still_failing.is_empty() {
+            parts.push(format!("{} still failing", self.still_failing.len()));
+        }
+        for (n, one, many) in [
+            (self.tokens_changed.len(), "case with tokens moved", "cases with tokens moved"),
+            (self.latency_changed.len(), "case with latency moved", "cases with latency moved"),
+            (self.new_cases.len(), "new case", "new cases"),
+            (self.missing_cases.len(), "case not run", "cases not run"),
+        ] {
+            if n > 0 {
+                parts.push(count(n, one, many));
+            }
+        }
+        format!("since {}: {}", self.file, parts.join(", "))
+    }
+
+    /// Each non-empty list as `label: a, b, c` (at most `max` ids, then how many more).
+    pub(crate) fn lists(&self, max: usize) -> Vec<String> {
+        let ids = |label: &str, ids: Vec<String>| {
+            let more = ids.len().saturating_sub(max);
+            let mut shown = ids.into_iter().take(max).collect::<Vec<_>>().join(", ");
+            if more > 0 {
+                shown.push_str(&format!(" and {more} more"));
+            }
+            format!("{label}: {shown}")
+        };
+        let figure = |m: &Moved, unit: &str| format!("{} ({} -> {}{unit})", m.id, m.before, m.after);
+        [
+            ("new failures", self.new_failures.clone()),
+            ("fixed", self.fixed.clone()),
+            ("answers changed", self.answers_changed.clone()),
+            ("still failing", self.still_failing.clone()),
+            ("output tokens moved", self.tokens_changed.iter().map(|m| figure(m, "")).collect()),
+            ("latency moved", self.latency_changed.iter().map(|m| figure(m, " ms")).collect()),
+            ("new cases", self.new_cases.clone()),
+            ("not run", self.missing_cases.clone()),
+        ]
+        .into_iter()
+        .filter(|(_, list)| !list.is_empty())
+        .map(|(label, list)| ids(label, list))
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::record::UsageRecord;
+
+    fn case(id: &str, status: Status, answer: &str, tokens: u64, latency: u64) -> CaseRecord {
+        let mut c: CaseRecord = serde_json::from_value(serde_json::json!({
+            "id": id, "scenario": "s.yaml", "api": "chat", "model": "m", "params": {}, "status": status,
+            "final": answer, "reasoning": "", "stop_reason": "end_turn", "tool_calls": [], "usage": null,
+            "latency_ms": latency, "flags": [], "error": null, "assertions": [], "snapshot": null,
+            "samples": {"n": 1, "passed": 1, "rate": 1.0}, "skip_reason": null, "duration_ms": 1
+        }))
+        .unwrap();
+        c.usage = Some(UsageRecord { input_tokens: 10, output_tokens: tokens });
+        c
+    }
+
+    #[test]
+    fn failures_fixes_changed_answers_and_moved_figures_are_found() {
+        let before = RunRecord {
+            cases: vec![
+                case("steady", Status::Passed, "Paris.", 100, 1000),
+                case("breaks", Status::Passed, "Paris.", 100, 1000),
+                case("heals", Status::Failed, "Lyon.", 100, 1000),
+                case("stuck", Status::Errored, "", 100, 1000),
+                case("reworded", Status::Passed, "Paris.", 100, 1000),
+                case("gone", Status::Passed, "x", 1, 1),
+            ],
+            ..serde_json::from_value(serde_json::json!({
+                "format": 1, "version": "0", "started_at": "", "duration_ms": 0, "filters": [],
+                "summary": {"cases": 0, "passed": 0, "failed": 0, "errored": 0, "skipped": 0,
+                    "pending_snapshots": 0, "input_tokens": 0, "output_tokens": 0, "interrupted": false},
+                "cases": []
+            }))
+            .unwrap()
+        };
+        let mut c = Comparison::new(std::sync::Arc::new(Baseline::of("last.json", &before, 0.25)));
+        c.add(&case("steady", Status::Passed, "Paris.\r\n", 110, 1050));
+        c.add(&case("breaks", Status::Failed, "Paris.", 100, 1000));
+        c.add(&case("heals", Status::Passed, "Lyon.", 100, 1000));
+        c.add(&case("stuck", Status::Errored, "", 200, 1000));
+        c.add(&case("reworded", Status::Passed, "The capital is Paris.", 100, 2000));
+        c.add(&case("fresh", Status::Passed, "x", 1, 1));
+        let r = c.finish();
+        assert_eq!(r.new_failures, ["breaks"]);
+        assert_eq!(r.fixed, ["heals"]);
+        assert_eq!(r.still_failing, ["stuck"]);
+        assert_eq!(r.answers_changed, ["reworded"], "normalized: a CRLF is no change");
+        assert_eq!(r.tokens_changed, [Moved { id: "stuck".into(), before: 100, after: 200 }]);
+        assert_eq!(r.latency_changed, [Moved { id: "reworded".into(), before: 1000, after: 2000 }]);
+        assert_eq!(
+            (r.new_cases.as_slice(), r.missing_cases.as_slice()),
+            (&["fresh".to_owned()][..], &["gone".to_owned()][..])
+        );
+        assert_eq!(
+            r.headline(),
+            "since last.json: 1 new failure, 1 fixed, 1 answer changed, 1 still failing, 1 case with tokens moved, 1 case with latency moved, 1 new case, 1 case not run"
+        );
+        assert_eq!(r.lists(10)[0], "new failures: breaks");
+        assert!(r.lists(10).contains(&"latency moved: reworded (1000 -> 2000 ms)".to_owned()));
+    }
+}

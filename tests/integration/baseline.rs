@@ -1,0 +1,126 @@
+//! `--baseline`: a run compared with the report of an earlier one, through the real
+//! binary: a changed answer, a new failure and a fix, in the terminal, the JSON report
+//! (validated against its schema), the Markdown summary and `merge-reports`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder, WireServer};
+use serde_json::{Value, json};
+
+use crate::reports::json_file;
+use crate::support::{binary, repo, stderr, stdout, write};
+
+/// Answers each prompt with the text set for it.
+#[derive(Default)]
+struct ByPrompt(Mutex<HashMap<String, String>>);
+
+impl ByPrompt {
+    fn set(&self, prompt: &str, answer: &str) {
+        self.0.lock().unwrap().insert(prompt.to_owned(), answer.to_owned());
+    }
+}
+
+impl Responder for ByPrompt {
+    fn respond(&self, request: &RecordedRequest) -> Reply {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let prompt =
+            body["messages"].as_array().and_then(|m| m.last()).and_then(|m| m["content"].as_str()).unwrap_or("");
+        let answer = self.0.lock().unwrap().get(prompt).cloned().unwrap_or_default();
+        Reply::json(
+            200,
+            &json!({
+                "id": "b", "object": "chat.completion", "created": 0, "model": "m",
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+            }),
+        )
+    }
+}
+
+fn run(dir: &Path, server: &WireServer, args: &[&str]) -> std::process::Output {
+    binary(dir)
+        .args(["run", "scenarios", "--mode", "live", "--openai-base-url", &format!("{}/openai/v1", server.url())])
+        .args(args)
+        .env("OPENAI_API_KEY", "k")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_run_compared_with_last_nights_finds_the_changed_answer_the_new_failure_and_the_fix() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let answers = Arc::new(ByPrompt::default());
+    let server = rt.block_on(WireServer::start(answers.clone())).unwrap();
+    let dir = repo();
+    write(
+        dir.path(),
+        "scenarios/defaults.yaml",
+        "api: chat\nmodel: m\nsnapshot: {final: ignore, reasoning: ignore, stop_reason: false}\nexpect: [{icontains: earth}]\n",
+    );
+    for name in ["reworded", "breaks", "heals"] {
+        write(dir.path(), &format!("scenarios/{name}.yaml"), &format!("name: {name}\nprompt: {name}?\n"));
+    }
+    answers.set("reworded?", "Earth.");
+    answers.set("breaks?", "Earth.");
+    answers.set("heals?", "Mars.");
+    let out = run(dir.path(), &server, &["--report-json", "last.json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+
+    answers.set("reworded?", "It is Earth.");
+    answers.set("breaks?", "Mars.");
+    answers.set("heals?", "Earth.");
+    let args = [
+        "--report-json",
+        "now.json",
+        "--summary-md",
+        "now.md",
+        "--baseline",
+        "last.json",
+        "--baseline-name",
+        "last night",
+    ];
+    let out = run(dir.path(), &server, &args);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains("since last night: 1 new failure, 1 fixed, 3 answers changed\n"), "{text}");
+    assert!(
+        text.contains("  new failures: breaks\n  fixed: heals\n  answers changed: breaks, heals, reworded\n"),
+        "{text}"
+    );
+
+    let report = json_file(&dir.path().join("now.json"));
+    let schema = json_file(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/schema/report.schema.json")));
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&report).map(|e| format!("{}: {e}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let baseline = &report["baseline"];
+    assert_eq!(baseline["file"], "last night");
+    assert_eq!(baseline["new_failures"], json!(["breaks"]));
+    assert_eq!(baseline["fixed"], json!(["heals"]));
+    assert_eq!(baseline["still_failing"], json!([]));
+    assert_eq!(baseline["answers_changed"], json!(["breaks", "heals", "reworded"]));
+
+    let md = std::fs::read_to_string(dir.path().join("now.md")).unwrap();
+    let lines: Vec<&str> = md.lines().collect();
+    assert!(lines[0].starts_with("## ❌ gpt-oss-scenarios"), "{md}");
+    assert_eq!(lines[2], "**since last night: 1 new failure, 1 fixed, 3 answers changed**", "{md}");
+
+    // merge-reports compares the merged run the same way.
+    let merged = binary(dir.path())
+        .args(["merge-reports", "now.json", "--report-json", "merged.json", "--baseline", "last.json"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&merged).contains("since last.json: 1 new failure, 1 fixed, 3 answers changed"),
+        "{}",
+        stdout(&merged)
+    );
+    assert_eq!(json_file(&dir.path().join("merged.json"))["baseline"]["fixed"], json!(["heals"]));
+
+    // A baseline that cannot be read stops the run before anything is sent.
+    let out = run(dir.path(), &server, &["--baseline", "missing.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("missing.json"), "{}", stderr(&out));
+}
