@@ -103,6 +103,9 @@ pub(crate) enum Command {
         /// Write a merged Markdown summary here.
         #[arg(long, value_name = "FILE")]
         summary_md: Option<PathBuf>,
+        /// Write a merged self-contained HTML report here.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
         #[command(flatten)]
         baseline: BaselineArgs,
     },
@@ -222,6 +225,9 @@ pub(crate) struct RunArgs {
     /// Write a Markdown summary here (also appended to $GITHUB_STEP_SUMMARY when set).
     #[arg(long, value_name = "FILE")]
     pub(crate) summary_md: Option<PathBuf>,
+    /// Write a self-contained HTML report here: one file, no network, opens from disk.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html: Option<PathBuf>,
     /// Bedrock runtime endpoint for converse* (overrides scenarios and AWS_ENDPOINT_URL_BEDROCK_RUNTIME).
     #[arg(long, value_name = "URL")]
     pub(crate) bedrock_endpoint: Option<String>,
@@ -337,6 +343,7 @@ impl RunArgs {
             report_json: self.report_json,
             junit: self.junit,
             summary_md: self.summary_md,
+            html: self.html,
             mode: self.mode,
             max_response_mib: self.max_response_mib,
             allow_empty: self.allow_empty,
@@ -388,8 +395,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
             clap_complete::generate(shell, &mut Cli::command(), "gpt-oss-scenarios", &mut std::io::stdout());
             exit::SUCCESS
         }
-        Command::MergeReports { inputs, report_json, junit, summary_md, baseline } => {
-            let outputs = tools::Outputs { report_json, junit, summary_md };
+        Command::MergeReports { inputs, report_json, junit, summary_md, html, baseline } => {
+            let outputs = tools::Outputs { report_json, junit, summary_md, html };
             tools::merge_reports(&inputs, &outputs, &baseline)
         }
         Command::Serve { cases, port, latency, matching, log } => {
@@ -419,7 +426,8 @@ fn enter_suite_root(command: &mut Command) -> Result<(), SuiteRootError> {
     }
     let Some(root) = std::env::current_dir().ok().and_then(|cwd| crate::load::suite_above(&cwd)) else { return Ok(()) };
     if let Command::Run(args) = command {
-        let files = [&mut args.report_json, &mut args.junit, &mut args.summary_md, &mut args.baseline.baseline];
+        let files =
+            [&mut args.report_json, &mut args.junit, &mut args.summary_md, &mut args.html, &mut args.baseline.baseline];
         for file in files.into_iter().flatten() {
             *file = crate::load::absolute(file);
         }

@@ -12,6 +12,7 @@ use crate::plan::select::Selection;
 use crate::providers::{
     CallRequest, Connection, Encoded, Environment, Limits, encode, endpoint, resolve_connection, wire_api,
 };
+use crate::report::html::HtmlReporter;
 use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
 use crate::report::markdown::MarkdownReporter;
@@ -42,6 +43,7 @@ pub(crate) struct RunOptions {
     pub(crate) report_json: Option<PathBuf>,
     pub(crate) junit: Option<PathBuf>,
     pub(crate) summary_md: Option<PathBuf>,
+    pub(crate) html: Option<PathBuf>,
     pub(crate) mode: Option<crate::scenario::Mode>,
     /// The largest response a case may receive, in MiB.
     pub(crate) max_response_mib: u64,
@@ -116,6 +118,11 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             path.display().to_string(),
             Box::new(JsonReporter::new(path, options.selection_flags.clone(), mode, baseline.clone())),
         ));
+    }
+    if let Some(path) = &options.html {
+        let mode = options.mode.and_then(|m| serde_json::to_value(m).ok()).and_then(|m| m.as_str().map(str::to_owned));
+        let html = HtmlReporter::new(path, options.selection_flags.clone(), mode, baseline.clone());
+        reporters.push((path.display().to_string(), Box::new(html)));
     }
     if let Some(path) = &options.junit {
         reporters.push((path.display().to_string(), Box::new(JunitReporter::new(path))));

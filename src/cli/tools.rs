@@ -11,7 +11,7 @@ use crate::fs::write_atomic;
 use crate::report::baseline::Comparison;
 use crate::report::dataset::DatasetRecord;
 use crate::report::record::{FORMAT, ModeRecord, RunRecord, SummaryRecord};
-use crate::report::{ReportError, json, junit, markdown};
+use crate::report::{ReportError, html, json, junit, markdown};
 use crate::wire::server::WireServer;
 
 /// Where `merge-reports` writes.
@@ -19,6 +19,7 @@ pub(crate) struct Outputs {
     pub(crate) report_json: Option<PathBuf>,
     pub(crate) junit: Option<PathBuf>,
     pub(crate) summary_md: Option<PathBuf>,
+    pub(crate) html: Option<PathBuf>,
 }
 
 pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &super::BaselineArgs) -> u8 {
@@ -90,6 +91,7 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &su
         write(outputs.report_json.as_deref(), serde_json::to_string_pretty(&merged).map_err(ReportError::from)),
         write(outputs.junit.as_deref(), junit::render(&merged.cases, &merged.datasets)),
         write(outputs.summary_md.as_deref(), Ok(md)),
+        write(outputs.html.as_deref(), html::render(&merged)),
     ];
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
         eprintln!("error: {e}");

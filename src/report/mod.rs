@@ -4,6 +4,7 @@
 pub(crate) mod baseline;
 pub(crate) mod dataset;
 pub(crate) mod diff;
+pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod junit;
 pub(crate) mod markdown;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::grading::Cost;
+use crate::grading::prompt::conversation;
 use crate::report::baseline::BaselineRecord;
 use crate::report::dataset::DatasetRecord;
 use crate::report::diff::unified;
@@ -247,6 +248,12 @@ pub(crate) struct CaseRecord {
     /// What asking its graders cost, over all samples; null when none was asked.
     #[serde(default)]
     pub(crate) judging: Option<JudgingRecord>,
+    /// The conversation sent, as `role: text` blocks (a dataset row's, rendered).
+    #[serde(default)]
+    pub(crate) prompt: Option<String>,
+    /// The scenario's tags.
+    #[serde(default)]
+    pub(crate) tags: Vec<String>,
 }
 
 /// A dataset row's part in a case.
@@ -522,6 +529,8 @@ impl CaseRecord {
                 v.samples.iter().for_each(|s| cost.add(s.grades.cost()));
                 (cost.calls > 0).then(|| JudgingRecord::of(cost))
             },
+            prompt: Some(conversation(&r.case.spec)),
+            tags: r.case.spec.tags.clone(),
         }
     }
 

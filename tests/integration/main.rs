@@ -9,6 +9,7 @@ mod cli;
 mod datasets;
 mod defaults;
 mod faults;
+mod html;
 mod install;
 mod judges;
 mod readme;

@@ -1,0 +1,187 @@
+//! `--html FILE`: one self-contained HTML file a person opens from a CI artifact. The
+//! run's record is embedded as JSON and drawn by a small script of our own: filters,
+//! the cases page by page, and each case's prompt, answer, reasoning, assertions, diff,
+//! trajectory and grades on demand; charts are SVG drawn by the same script. A Content
+//! Security Policy forbids every network request, so nothing is fetched from anywhere.
+//!
+//! Hand-made SVG rather than a charting library: two simple charts (a bar per scenario,
+//! a latency histogram) are a few dozen lines, where a library would be hundreds of
+//! kilobytes in every report, and a dependency to vet and keep up.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::baseline::{Baseline, Comparison};
+use super::dataset::DatasetRecord;
+use super::record::{CaseRecord, FORMAT, ModeRecord, RunRecord, SummaryRecord};
+use super::{ReportError, Reporter};
+use crate::runner::Event;
+
+const CSS: &str = include_str!("html/report.css");
+const JS: &str = include_str!("html/report.js");
+
+/// A text longer than this is cut in the HTML (the JSON report keeps it whole): ten
+/// thousand cases must stay a file a browser opens at once.
+const MAX_TEXT: usize = 8 * 1024;
+
+/// What the page's script reads: the run, with each distinct prompt once (a dataset's
+/// ten thousand rows share their policy) and each case's by its index.
+#[derive(serde::Serialize)]
+struct PageData {
+    run: RunRecord,
+    prompts: Vec<String>,
+    prompt_of: Vec<Option<usize>>,
+}
+
+/// The whole page for `run`.
+pub(crate) fn render(run: &RunRecord) -> Result<String, ReportError> {
+    let title = format!("gpt-oss-scenarios: {} cases, {}", run.summary.cases, run.started_at);
+    let mut run = run.clone();
+    let mut prompts: Vec<String> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut prompt_of = Vec::with_capacity(run.cases.len());
+    for case in &mut run.cases {
+        for text in [&mut case.final_text, &mut case.reasoning].into_iter().flatten() {
+            cut(text);
+        }
+        for turn in &mut case.turns {
+            cut(&mut turn.reasoning);
+            cut(&mut turn.text);
+        }
+        prompt_of.push(case.prompt.take().map(|mut prompt| {
+            cut(&mut prompt);
+            *seen.entry(prompt).or_insert_with_key(|prompt| {
+                prompts.push(prompt.clone());
+                prompts.len() - 1
+            })
+        }));
+    }
+    let data = PageData { run, prompts, prompt_of };
+    // Inside <script>, only `</` (and `<!--`) could end or bend the element: JSON lets
+    // both be written with escapes.
+    let data = serde_json::to_string(&data)?.replace("</", "<\\/").replace("<!--", "<\\u0021--");
+    Ok(format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>\n{CSS}</style>\n</head>\n\
+         <body>\n<div id=\"app\">Loading the report…</div>\n<script type=\"application/json\" id=\"run\">{data}</script>\n<script>\n{JS}</script>\n</body>\n</html>\n",
+        escape(&title)
+    ))
+}
+
+fn cut(text: &mut String) {
+    if text.len() > MAX_TEXT {
+        let mut end = MAX_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("\n… (cut here; the JSON report holds the whole text)");
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Collects the run's records and writes the page when it ends.
+pub(crate) struct HtmlReporter {
+    path: PathBuf,
+    filters: Vec<String>,
+    mode: ModeRecord,
+    started_at: String,
+    cases: Vec<CaseRecord>,
+    datasets: Vec<DatasetRecord>,
+    comparison: Option<Comparison>,
+}
+
+impl HtmlReporter {
+    pub(crate) fn new(
+        path: &Path,
+        filters: Vec<String>,
+        mode: Option<String>,
+        baseline: Option<Arc<Baseline>>,
+    ) -> HtmlReporter {
+        HtmlReporter {
+            path: path.to_owned(),
+            filters,
+            mode: ModeRecord { requested: mode, ..ModeRecord::default() },
+            started_at: String::new(),
+            cases: Vec::new(),
+            datasets: Vec::new(),
+            comparison: baseline.map(Comparison::new),
+        }
+    }
+}
+
+impl Reporter for HtmlReporter {
+    fn event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
+        match event {
+            Event::RunStarted { started_at, .. } => {
+                self.started_at = humantime::format_rfc3339_seconds(*started_at).to_string();
+            }
+            Event::CaseFinished { result } => {
+                let record = CaseRecord::from_result(result);
+                self.mode.count(&record);
+                if let Some(c) = &mut self.comparison {
+                    c.add(&record);
+                }
+                self.cases.push(record);
+            }
+            Event::DatasetFinished { result } => self.datasets.push(DatasetRecord::from_result(result)),
+            Event::RunFinished { summary } => {
+                let run = RunRecord {
+                    format: FORMAT,
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    started_at: std::mem::take(&mut self.started_at),
+                    duration_ms: u64::try_from(summary.duration.as_millis()).unwrap_or(u64::MAX),
+                    filters: std::mem::take(&mut self.filters),
+                    mode: std::mem::take(&mut self.mode),
+                    summary: SummaryRecord::from_summary(summary),
+                    cases: std::mem::take(&mut self.cases),
+                    datasets: std::mem::take(&mut self.datasets),
+                    baseline: self.comparison.take().map(Comparison::finish),
+                };
+                let page = render(&run).map_err(std::io::Error::other)?;
+                crate::fs::write_atomic(&self.path, &page).map_err(std::io::Error::other)?;
+            }
+            Event::CaseStarted { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_embeds_the_run_so_that_no_text_can_end_its_script() {
+        let run: RunRecord = serde_json::from_value(serde_json::json!({
+            "format": 1, "version": "0", "started_at": "2026-12-02T00:00:00Z", "duration_ms": 5, "filters": [],
+            "summary": {"cases": 1, "passed": 1, "failed": 0, "errored": 0, "skipped": 0, "pending_snapshots": 0,
+                "input_tokens": 0, "output_tokens": 0, "interrupted": false},
+            "cases": [{"id": "c", "scenario": "s.yaml", "api": "chat", "model": "m", "params": {}, "status": "passed",
+                "final": "</script><script>alert(1)</script><!-- x", "reasoning": "r", "stop_reason": null,
+                "tool_calls": [], "usage": null, "latency_ms": 1, "flags": [], "error": null, "assertions": [],
+                "snapshot": null, "samples": {"n": 1, "passed": 1, "rate": 1.0}, "skip_reason": null, "duration_ms": 1}]
+        }))
+        .unwrap();
+        let page = render(&run).unwrap();
+        assert_eq!(page.matches("</script>").count(), 2, "only the page's own scripts end");
+        assert!(!page.contains("<!-- x"));
+        assert!(page.contains("default-src 'none'"), "no request leaves the page");
+        let start = page.find("id=\"run\">").unwrap() + "id=\"run\">".len();
+        let end = start + page[start..].find("</script>").unwrap();
+        let back: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+        assert_eq!(back["run"]["cases"][0]["final"], "</script><script>alert(1)</script><!-- x");
+    }
+
+    #[test]
+    fn long_texts_are_cut_on_a_character_boundary() {
+        let mut text = "é".repeat(MAX_TEXT);
+        cut(&mut text);
+        assert!(text.len() < MAX_TEXT + 100 && text.ends_with("whole text)"));
+    }
+}
