@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Benchmark: the HTML report at 10,000 cases (the bundled suite's cases, 250 times, one
-# in 97 failed with a diff): its size, and how long headless Chromium takes to open it
+# Benchmark: the HTML report at 10,000 cases (the bundled suite's cases, 250 times, each
+# with its own question, one in 97 failed with a diff): its size, and how long headless Chromium takes to open it
 # until the first page of rows is drawn (tests/browser/report.cjs), median of RUNS runs.
 # Target (issue 18): under 2 s, and under 20 MB.
 #
@@ -19,7 +19,8 @@ run = json.load(open(f"{work}/bundled.json"))
 cases = run["cases"]
 many = []
 for i in range(10_000):
-    case = dict(cases[i % len(cases)], id=f"{cases[i % len(cases)]['id']}#{i}")
+    base = cases[i % len(cases)]
+    case = dict(base, id=f"{base['id']}#{i}", prompt=f"{base['prompt']}\n\nuser: row {i} of the dataset")
     if i % 97 == 0:
         case.update(status="failed", snapshot={"status": "changed", "path": "snapshots/x.snap", "pending": True,
                     "diff": "- final: Humans live on Mars.\n+ final: Humans live on Earth.\n"})

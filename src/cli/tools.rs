@@ -10,7 +10,7 @@ use crate::exit;
 use crate::fs::write_atomic;
 use crate::report::baseline::Comparison;
 use crate::report::dataset::DatasetRecord;
-use crate::report::record::{FORMAT, ModeRecord, RunRecord, SummaryRecord};
+use crate::report::record::{FORMAT, ModeRecord, RunRecord, SamplesRecord, SummaryRecord};
 use crate::report::{ReportError, html, json, junit, markdown};
 use crate::wire::server::WireServer;
 
@@ -40,7 +40,11 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &su
             }
         }
     }
-    let cases: Vec<_> = runs.iter().flat_map(|r| r.cases.iter().cloned()).collect();
+    let mut cases: Vec<_> = runs.iter().flat_map(|r| r.cases.iter().cloned()).collect();
+    // Reports written before the interval was recorded default it: recompute from the counts.
+    for case in &mut cases {
+        case.samples = SamplesRecord::of(case.samples.n, case.samples.passed);
+    }
     let interrupted = runs.iter().any(|r| r.summary.interrupted);
     // A dataset's rows are spread over the shards: its records add up.
     let mut datasets: Vec<DatasetRecord> = Vec::new();
@@ -108,7 +112,7 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &su
     );
     if let Some(b) = &merged.baseline {
         println!("{}", b.headline());
-        for line in b.lists(10) {
+        for line in b.lists(10, str::to_owned) {
             println!("  {line}");
         }
     }

@@ -26,6 +26,8 @@ use crate::schema::validators;
 pub(crate) const DEFAULT_REGION: &str = "us-west-2";
 /// The time limit for one run of a case when none is given.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// z² for a 95% interval, as `verdict::metrics` computes Wilson's.
+const Z95_SQUARED: f64 = 1.959_963_984_540_054 * 1.959_963_984_540_054;
 /// A matrix larger than this is almost certainly a mistake.
 pub(crate) const MAX_CASES_PER_SCENARIO: usize = 10_000;
 
@@ -360,6 +362,19 @@ fn resolve(
     } else {
         None
     };
+    let samples = spec.samples.unwrap_or(1);
+    if let Some(bound) = spec.min_pass_rate_lower_bound {
+        // All n of n passed bound the rate at n / (n + z²): fewer samples can never pass.
+        let need = (bound * Z95_SQUARED / (1.0 - bound)).ceil().max(1.0);
+        if f64::from(samples) < need {
+            return Err(s.diagnostic(
+                "/name",
+                format!(
+                    "min_pass_rate_lower_bound {bound} needs at least {need} samples to be reachable (even all of them passing), and this case runs {samples}: raise `samples` or lower the bound"
+                ),
+            ));
+        }
+    }
     let case = Case {
         id,
         file: s.file.clone(),
@@ -369,7 +384,7 @@ fn resolve(
         api,
         model,
         region: spec.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_owned()),
-        samples: spec.samples.unwrap_or(1),
+        samples,
         timeout,
         tool_timeouts,
         skip,

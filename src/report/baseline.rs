@@ -28,6 +28,8 @@ pub(crate) struct Baseline {
 #[derive(Debug, Clone)]
 struct Before {
     failing: bool,
+    /// The normalized answer, when one sample shows it (with several, which one is
+    /// shown depends on which failed, so it says nothing of a change).
     answer: Option<String>,
     output_tokens: Option<u64>,
     latency_ms: Option<u64>,
@@ -49,8 +51,8 @@ impl Baseline {
             .filter(|c| c.status != Status::Skipped)
             .map(|c| {
                 let before = Before {
-                    failing: failing(c.status),
-                    answer: c.final_text.as_deref().map(normalize),
+                    failing: failing(c),
+                    answer: answer(c),
                     output_tokens: c.usage.map(|u| u.output_tokens),
                     latency_ms: c.latency_ms,
                 };
@@ -61,8 +63,13 @@ impl Baseline {
     }
 }
 
-fn failing(status: Status) -> bool {
-    matches!(status, Status::Failed | Status::Errored)
+/// Failed or errored, and not a row its dataset's `min_rows_passed` judges instead.
+fn failing(case: &CaseRecord) -> bool {
+    matches!(case.status, Status::Failed | Status::Errored) && !case.tolerated
+}
+
+fn answer(case: &CaseRecord) -> Option<String> {
+    (case.samples.n <= 1).then(|| case.final_text.as_deref().map(normalize)).flatten()
 }
 
 /// What changed since the baseline: the JSON report's `baseline` section.
@@ -127,14 +134,17 @@ impl Comparison {
             r.new_cases.push(id());
             return;
         };
-        match (before.failing, failing(case.status)) {
+        let now = failing(case);
+        match (before.failing, now) {
             (false, true) => r.new_failures.push(id()),
             (true, false) => r.fixed.push(id()),
             (true, true) => r.still_failing.push(id()),
             (false, false) => {}
         }
-        if let (Some(old), Some(new)) = (&before.answer, &case.final_text)
-            && *old != normalize(new)
+        // A case that broke or was fixed is listed as such: its answer changing is no news.
+        if before.failing == now
+            && let (Some(old), Some(new)) = (&before.answer, answer(case))
+            && *old != new
         {
             r.answers_changed.push(id());
         }
@@ -197,8 +207,9 @@ impl BaselineRecord {
         format!("since {}: {}", self.file, parts.join(", "))
     }
 
-    /// Each non-empty list as `label: a, b, c` (at most `max` ids, then how many more).
-    pub(crate) fn lists(&self, max: usize) -> Vec<String> {
+    /// Each non-empty list as `label: a, b, c` (at most `max` ids, then how many more),
+    /// each id written by `quote` (a Markdown code span, or as it is).
+    pub(crate) fn lists(&self, max: usize, quote: fn(&str) -> String) -> Vec<String> {
         let ids = |label: &str, ids: Vec<String>| {
             let more = ids.len().saturating_sub(max);
             let mut shown = ids.into_iter().take(max).collect::<Vec<_>>().join(", ");
@@ -207,16 +218,17 @@ impl BaselineRecord {
             }
             format!("{label}: {shown}")
         };
-        let figure = |m: &Moved, unit: &str| format!("{} ({} -> {}{unit})", m.id, m.before, m.after);
+        let figure = |m: &Moved, unit: &str| format!("{} ({} -> {}{unit})", quote(&m.id), m.before, m.after);
+        let quoted = |list: &[String]| list.iter().map(|id| quote(id)).collect::<Vec<_>>();
         [
-            ("new failures", self.new_failures.clone()),
-            ("fixed", self.fixed.clone()),
-            ("answers changed", self.answers_changed.clone()),
-            ("still failing", self.still_failing.clone()),
+            ("new failures", quoted(&self.new_failures)),
+            ("fixed", quoted(&self.fixed)),
+            ("answers changed", quoted(&self.answers_changed)),
+            ("still failing", quoted(&self.still_failing)),
             ("output tokens moved", self.tokens_changed.iter().map(|m| figure(m, "")).collect()),
             ("latency moved", self.latency_changed.iter().map(|m| figure(m, " ms")).collect()),
-            ("new cases", self.new_cases.clone()),
-            ("not run", self.missing_cases.clone()),
+            ("new cases", quoted(&self.new_cases)),
+            ("not run", quoted(&self.missing_cases)),
         ]
         .into_iter()
         .filter(|(_, list)| !list.is_empty())
@@ -272,7 +284,7 @@ mod tests {
         assert_eq!(r.new_failures, ["breaks"]);
         assert_eq!(r.fixed, ["heals"]);
         assert_eq!(r.still_failing, ["stuck"]);
-        assert_eq!(r.answers_changed, ["reworded"], "normalized: a CRLF is no change");
+        assert_eq!(r.answers_changed, ["reworded"], "normalized: a CRLF is no change; a fixed case is listed as fixed");
         assert_eq!(r.tokens_changed, [Moved { id: "stuck".into(), before: 100, after: 200 }]);
         assert_eq!(r.latency_changed, [Moved { id: "reworded".into(), before: 1000, after: 2000 }]);
         assert_eq!(
@@ -283,7 +295,9 @@ mod tests {
             r.headline(),
             "since last.json: 1 new failure, 1 fixed, 1 answer changed, 1 still failing, 1 case with tokens moved, 1 case with latency moved, 1 new case, 1 case not run"
         );
-        assert_eq!(r.lists(10)[0], "new failures: breaks");
-        assert!(r.lists(10).contains(&"latency moved: reworded (1000 -> 2000 ms)".to_owned()));
+        let plain = |id: &str| id.to_owned();
+        assert_eq!(r.lists(10, plain)[0], "new failures: breaks");
+        assert!(r.lists(10, plain).contains(&"latency moved: reworded (1000 -> 2000 ms)".to_owned()));
+        assert_eq!(r.lists(10, |id| format!("`{id}`"))[1], "fixed: `heals`");
     }
 }

@@ -25,39 +25,41 @@ const JS: &str = include_str!("html/report.js");
 /// thousand cases must stay a file a browser opens at once.
 const MAX_TEXT: usize = 8 * 1024;
 
-/// What the page's script reads: the run, with each distinct prompt once (a dataset's
-/// ten thousand rows share their policy) and each case's by its index.
+/// What the page's script reads: the run, with each distinct block of the prompts
+/// (`role: text`, as `conversation` joins them with a blank line) stored once, and each
+/// case's prompt as the indices of its blocks: a dataset's ten thousand rows share their
+/// policy, and differ in a line.
 #[derive(serde::Serialize)]
 struct PageData {
     run: RunRecord,
-    prompts: Vec<String>,
-    prompt_of: Vec<Option<usize>>,
+    blocks: Vec<String>,
+    prompt_of: Vec<Option<Vec<usize>>>,
 }
 
 /// The whole page for `run`.
 pub(crate) fn render(run: &RunRecord) -> Result<String, ReportError> {
     let title = format!("gpt-oss-scenarios: {} cases, {}", run.summary.cases, run.started_at);
     let mut run = run.clone();
-    let mut prompts: Vec<String> = Vec::new();
+    let mut blocks: Vec<String> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut prompt_of = Vec::with_capacity(run.cases.len());
     for case in &mut run.cases {
-        for text in [&mut case.final_text, &mut case.reasoning].into_iter().flatten() {
-            cut(text);
-        }
-        for turn in &mut case.turns {
-            cut(&mut turn.reasoning);
-            cut(&mut turn.text);
-        }
-        prompt_of.push(case.prompt.take().map(|mut prompt| {
-            cut(&mut prompt);
-            *seen.entry(prompt).or_insert_with_key(|prompt| {
-                prompts.push(prompt.clone());
-                prompts.len() - 1
-            })
+        cut_texts(case);
+        prompt_of.push(case.prompt.take().map(|prompt| {
+            prompt
+                .split("\n\n")
+                .map(|block| {
+                    let mut block = block.to_owned();
+                    cut(&mut block);
+                    *seen.entry(block).or_insert_with_key(|block| {
+                        blocks.push(block.clone());
+                        blocks.len() - 1
+                    })
+                })
+                .collect()
         }));
     }
-    let data = PageData { run, prompts, prompt_of };
+    let data = PageData { run, blocks, prompt_of };
     // Inside <script>, only `</` (and `<!--`) could end or bend the element: JSON lets
     // both be written with escapes.
     let data = serde_json::to_string(&data)?.replace("</", "<\\/").replace("<!--", "<\\u0021--");
@@ -68,6 +70,31 @@ pub(crate) fn render(run: &RunRecord) -> Result<String, ReportError> {
          <body>\n<div id=\"app\">Loading the report…</div>\n<script type=\"application/json\" id=\"run\">{data}</script>\n<script>\n{JS}</script>\n</body>\n</html>\n",
         escape(&title)
     ))
+}
+
+/// Every free text of a case that can be long: answers, reasoning, tool results,
+/// diffs, messages, the graders' reasoning.
+fn cut_texts(case: &mut CaseRecord) {
+    for text in [&mut case.final_text, &mut case.reasoning].into_iter().flatten() {
+        cut(text);
+    }
+    for turn in &mut case.turns {
+        cut(&mut turn.reasoning);
+        cut(&mut turn.text);
+        turn.tool_calls.iter_mut().for_each(|t| cut(&mut t.result));
+    }
+    for a in &mut case.assertions {
+        cut(&mut a.message);
+        if let Some(j) = &mut a.judge {
+            cut(&mut j.reasoning);
+        }
+    }
+    if let Some(e) = &mut case.error {
+        cut(&mut e.message);
+    }
+    if let Some(diff) = case.snapshot.as_mut().and_then(|s| s.diff.as_mut()) {
+        cut(diff);
+    }
 }
 
 fn cut(text: &mut String) {
@@ -176,6 +203,26 @@ mod tests {
         let end = start + page[start..].find("</script>").unwrap();
         let back: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
         assert_eq!(back["run"]["cases"][0]["final"], "</script><script>alert(1)</script><!-- x");
+    }
+
+    #[test]
+    fn rows_share_the_blocks_of_their_prompts() {
+        let case = |id: &str, prompt: &str| {
+            serde_json::json!({"id": id, "scenario": "s.yaml", "api": "chat", "model": "m", "params": {}, "status": "passed",
+                "final": "", "reasoning": "", "stop_reason": null, "tool_calls": [], "usage": null, "latency_ms": 1,
+                "flags": [], "error": null, "assertions": [], "snapshot": null,
+                "samples": {"n": 1, "passed": 1, "rate": 1.0}, "skip_reason": null, "duration_ms": 1, "prompt": prompt})
+        };
+        let run: RunRecord = serde_json::from_value(serde_json::json!({
+            "format": 1, "version": "0", "started_at": "", "duration_ms": 5, "filters": [],
+            "summary": {"cases": 2, "passed": 2, "failed": 0, "errored": 0, "skipped": 0, "pending_snapshots": 0,
+                "input_tokens": 0, "output_tokens": 0, "interrupted": false},
+            "cases": [case("a", "system: POLICY\n\nuser: one"), case("b", "system: POLICY\n\nuser: two")]
+        }))
+        .unwrap();
+        let page = render(&run).unwrap();
+        assert_eq!(page.matches("system: POLICY").count(), 1, "the policy is stored once");
+        assert!(page.contains(r#""prompt_of":[[0,1],[0,2]]"#), "{page}");
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub(crate) fn render(
     if let Some(b) = baseline {
         // First: what a nightly reader looks for.
         let _ = writeln!(md, "**{}**\n", escape(&b.headline()));
-        for line in b.lists(20) {
+        for line in b.lists(20, |id| format!("`{}`", id.replace('`', "'"))) {
             let _ = writeln!(md, "- {}", escape(&line));
         }
         md.push('\n');

@@ -15,7 +15,7 @@ use crate::response::{Source, ToolCall, Turn, Usage};
 use crate::runner::{CaseResult, Summary};
 use crate::verdict::assertions::{AssertionResult, JudgeNote};
 use crate::verdict::metrics::wilson;
-use crate::verdict::{SnapshotStatus, Status};
+use crate::verdict::{SnapshotStatus, Status, shortfall};
 
 /// The version of this report format; bumped on incompatible changes.
 pub(crate) const FORMAT: u32 = 1;
@@ -254,6 +254,10 @@ pub(crate) struct CaseRecord {
     /// The scenario's tags.
     #[serde(default)]
     pub(crate) tags: Vec<String>,
+    /// Why too few samples passed, when that failed the case (`min_pass_rate`,
+    /// `min_pass_rate_lower_bound`).
+    #[serde(default)]
+    pub(crate) shortfall: Option<String>,
 }
 
 /// A dataset row's part in a case.
@@ -531,6 +535,9 @@ impl CaseRecord {
             },
             prompt: Some(conversation(&r.case.spec)),
             tags: r.case.spec.tags.clone(),
+            shortfall: (v.status == Status::Failed)
+                .then(|| shortfall(v.passed_samples, v.samples.len() as u32, &r.case.spec))
+                .flatten(),
         }
     }
 
@@ -544,6 +551,7 @@ impl CaseRecord {
         for a in self.assertions.iter().filter(|a| !a.passed) {
             lines.push(format!("{}: {}", a.kind, a.message));
         }
+        lines.extend(self.shortfall.clone());
         if let Some(s) = &self.snapshot {
             let reworded = s.reworded.as_ref().map(|r| {
                 format!(

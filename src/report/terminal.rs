@@ -129,7 +129,7 @@ impl Reporter for TerminalReporter {
                 }
                 if let Some(b) = self.comparison.take().map(Comparison::finish) {
                     let _ = writeln!(end, "\n{}", printable(&b.headline()));
-                    for line in b.lists(10) {
+                    for line in b.lists(10, str::to_owned) {
                         let _ = writeln!(end, "  {}", printable(&line));
                     }
                 }
@@ -153,7 +153,11 @@ fn failure_line(case: &Case, verdict: &CaseVerdict) -> Option<String> {
         Status::Errored => "ERROR",
         Status::Passed | Status::Skipped => return None,
     };
-    let reason = verdict.problem.clone().or_else(|| {
+    // Several samples: the share that passed is what failed the case.
+    let rate = (verdict.status == Status::Failed)
+        .then(|| crate::verdict::shortfall(verdict.passed_samples, verdict.samples.len() as u32, &case.spec))
+        .flatten();
+    let reason = verdict.problem.clone().or(rate).or_else(|| {
         verdict.samples.iter().find_map(|s| {
             s.response
                 .error

@@ -117,7 +117,7 @@ pub struct Scenario {
     /// this high. It takes more samples than a point estimate: 10 of 10 passed gives a
     /// bound of 0.72, 20 of 20 one of 0.84.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 1))]
+    #[schemars(range(min = 0), extend("exclusiveMaximum" = 1))]
     pub(crate) min_pass_rate_lower_bound: Option<f64>,
     /// Time limit for one run of a case, e.g. `90s`, `2m`, `500ms`. Default: `120s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -207,7 +207,7 @@ pub(crate) struct Defaults {
     pub(crate) min_pass_rate: Option<f64>,
     /// Default least lower bound of the pass rate's 95% Wilson interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 1))]
+    #[schemars(range(min = 0), extend("exclusiveMaximum" = 1))]
     pub(crate) min_pass_rate_lower_bound: Option<f64>,
     /// Default time limit for one run of a case.
     #[serde(default, skip_serializing_if = "Option::is_none")]

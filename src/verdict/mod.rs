@@ -377,6 +377,25 @@ pub(crate) fn settle(samples: &mut [SampleOutcome], accepted: bool, spec: &Scena
     (status, passed_samples, share.value)
 }
 
+/// Why the share of samples that passed was not enough, when it was not: the reason a
+/// case fails whose every failing sample is explained elsewhere, or none is.
+pub(crate) fn shortfall(passed: u32, n: u32, spec: &Scenario) -> Option<String> {
+    // One sample's failure is its own reason.
+    if n <= 1 && spec.min_pass_rate_lower_bound.is_none() {
+        return None;
+    }
+    let share = metrics::wilson(u64::from(passed), u64::from(n));
+    let required = spec.min_pass_rate.unwrap_or(if spec.min_pass_rate_lower_bound.is_some() { 0.0 } else { 1.0 });
+    if share.value + 1e-9 < required {
+        return Some(format!("{passed}/{n} samples passed, below min_pass_rate {required}"));
+    }
+    let bound = spec.min_pass_rate_lower_bound.filter(|b| share.low + 1e-9 < *b)?;
+    Some(format!(
+        "{passed}/{n} samples passed, but the 95% lower bound {:.2} is below min_pass_rate_lower_bound {bound}",
+        share.low
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

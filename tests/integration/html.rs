@@ -96,7 +96,8 @@ fn the_report_shows_the_cases_filters_them_and_shows_a_failed_cases_diff() {
 
 #[test]
 fn a_report_of_ten_thousand_cases_stays_small_and_usable() {
-    // The bundled suite's cases (answers, reasoning, a policy-sized prompt), 250 times.
+    // The bundled suite's cases (answers, reasoning, a policy-sized prompt), 250 times,
+    // each asking its own question.
     let dir = repo();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let report = dir.path().join("bundled.json");
@@ -120,6 +121,9 @@ fn a_report_of_ten_thousand_cases_stays_small_and_usable() {
     for i in 0..10_000 {
         let mut case = cases[i % cases.len()].clone();
         case["id"] = json!(format!("{}#{i}", case["id"].as_str().unwrap()));
+        // Every case asks its own question, as a dataset's rows do: only shared blocks
+        // (a policy, a system prompt) may be stored once.
+        case["prompt"] = json!(format!("{}\n\nuser: row {i} of the dataset", case["prompt"].as_str().unwrap()));
         if i % 97 == 0 {
             case["status"] = json!("failed");
             case["snapshot"] = json!({"status": "changed", "path": "snapshots/x.snap", "pending": true,

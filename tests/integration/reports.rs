@@ -332,6 +332,10 @@ fn samples_report_their_wilson_interval_and_pass_k_and_the_bound_can_judge() {
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
     assert!(text.contains("PASS a-estimate (chat, m) 2/4 samples passed (50%, 95% CI 15-85%; pass^4 no)"), "{text}");
     assert!(text.contains("FAIL b-bound (chat, m) 2/4 samples passed (50%, 95% CI 15-85%; pass^4 no)"), "{text}");
+    let why = "2/4 samples passed, but the 95% lower bound 0.15 is below min_pass_rate_lower_bound 0.5";
+    assert!(text.contains(&format!("FAIL b-bound: {why}")), "the failure says why: {text}");
+    let report = json_file(&dir.path().join("report.json"));
+    assert_eq!(report["cases"][1]["shortfall"], why);
     let report = json_file(&dir.path().join("report.json"));
     let samples = &report["cases"][0]["samples"];
     assert!((samples["low"].as_f64().unwrap() - 0.150).abs() < 1e-3, "{samples}");

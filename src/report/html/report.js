@@ -5,8 +5,12 @@
   const data = JSON.parse(document.getElementById("run").textContent);
   const run = data.run;
   const cases = run.cases;
-  // Prompts are stored once each (a dataset's rows share theirs).
-  cases.forEach((c, i) => { c.prompt = data.prompt_of[i] === null ? null : data.prompts[data.prompt_of[i]]; });
+  // Each block of the prompts is stored once (a dataset's rows share their policy).
+  cases.forEach((c, i) => { const of = data.prompt_of[i]; c.prompt = of ? of.map((b) => data.blocks[b]).join("\n\n") : null; });
+  // What the search looks in, lowercased once.
+  const haystack = cases.map((c) => [c.id, c.final, c.reasoning, c.prompt,
+    ...c.turns.flatMap((t) => [t.text, ...t.tool_calls.map((r) => `${r.name} ${JSON.stringify(r.input)} ${r.result}`)]),
+    ...c.tool_calls.map((t) => `${t.name} ${JSON.stringify(t.input)}`)].filter(Boolean).join("\n").toLowerCase());
   const PAGE = 200;
   const STATUSES = ["passed", "failed", "errored", "skipped"];
   const state = { statuses: new Set(STATUSES), api: "", model: "", tag: "", text: "", shown: PAGE, open: new Set() };
@@ -96,9 +100,10 @@
         svg("text", { x: W - 85, y: i * bar + 13, "font-size": 11 }, `${pct(g.passed / g.total)} of ${g.total}`),
       ]));
     const latencies = cases.filter((c) => c.latency_ms !== null && c.latency_ms !== undefined && c.status !== "skipped").map((c) => c.latency_ms);
-    const max = Math.max(1, ...latencies), BINS = 20, counts = new Array(BINS).fill(0);
+    // A reduce, not Math.max(...list): spreading a huge list overflows the stack.
+    const max = latencies.reduce((a, b) => Math.max(a, b), 1), BINS = 20, counts = new Array(BINS).fill(0);
     for (const l of latencies) counts[Math.min(BINS - 1, Math.floor((l / max) * BINS))] += 1;
-    const top = Math.max(1, ...counts), H = 160, bw = (W - 40) / BINS;
+    const top = counts.reduce((a, b) => Math.max(a, b), 1), H = 160, bw = (W - 40) / BINS;
     const histogram = svg("svg", { viewBox: `0 0 ${W} ${H + 30}`, role: "img", "aria-label": "latency distribution" },
       counts.map((n, i) => svg("rect", { x: 30 + i * bw, y: H - (H - 10) * n / top, width: bw - 2, height: (H - 10) * n / top, fill: "#0969da" },
         svg("title", {}, `${Math.round((i * max) / BINS)}–${Math.round(((i + 1) * max) / BINS)} ms: ${n} cases`))),
@@ -123,10 +128,14 @@
           el("tr", {}, el("th", {}, "expected \\ extracted"), classes.map((c) => el("th", {}, c)), el("th", {}, "unextracted")),
           classes.map((e) => el("tr", {}, el("th", {}, e), classes.map((g) => el("td", {}, (l.confusion.matrix[e] || {})[g] || 0)), el("td", {}, l.confusion.unextracted[e] || 0)))) : null,
         d.thresholds.length ? el("ul", {}, d.thresholds.map((t) => el("li", { class: t.met ? "passed" : "failed" }, `${t.name} ${t.min}: ${t.value.toFixed(3)} (${t.met ? "met" : "not met"})`))) : null,
+        d.snapshot ? el("div", { class: "muted" }, `snapshot table ${d.snapshot.path}: ${d.snapshot.status}${d.snapshot.pending ? " (pending review)" : ""}`,
+          ["changed", "added", "removed"].filter((k) => d.snapshot[k].length).map((k) => ` · ${k}: ${d.snapshot[k].join(", ")}`)) : null,
+        d.problems.length ? el("ul", {}, d.problems.map((p) => el("li", { class: "errored" }, p))) : null,
         d.reasons.length ? el("ul", {}, d.reasons.map((r) => el("li", { class: "failed" }, r))) : null);
     }));
   }
 
+  let typing = null;
   function filters() {
     const pick = (key, label, values) => el("select", { "aria-label": label, onchange: (e) => { state[key] = e.target.value; state.shown = PAGE; draw(); } },
       el("option", { value: "" }, `all ${label}s`), values.map((v) => el("option", { value: v }, v)));
@@ -139,17 +148,20 @@
       } }, `${s} (${cases.filter((c) => c.status === s).length})`)),
       pick("api", "api", unique((c) => [c.api])), pick("model", "model", unique((c) => [c.model])),
       pick("tag", "tag", unique((c) => c.tags || [])),
-      el("input", { type: "search", placeholder: "search ids, answers, reasoning, prompts", "aria-label": "search",
-        oninput: (e) => { state.text = e.target.value.toLowerCase(); state.shown = PAGE; draw(); } }));
+      el("input", { type: "search", placeholder: "search ids, answers, reasoning, prompts, tool calls", "aria-label": "search",
+        oninput: (e) => {
+          clearTimeout(typing);
+          typing = setTimeout(() => { state.text = e.target.value.toLowerCase(); state.shown = PAGE; draw(); }, 150);
+        } }));
   }
 
-  function matches(c) {
+  function matches(c, i) {
     if (!state.statuses.has(c.status)) return false;
     if (state.api && c.api !== state.api) return false;
     if (state.model && c.model !== state.model) return false;
     if (state.tag && !(c.tags || []).includes(state.tag)) return false;
     if (!state.text) return true;
-    return [c.id, c.final, c.reasoning, c.prompt].some((t) => t && t.toLowerCase().includes(state.text));
+    return haystack[i].includes(state.text);
   }
 
   function diff(text) {
@@ -168,6 +180,10 @@
       c.samples.n > 1 ? `${c.samples.passed}/${c.samples.n} samples passed (95% CI ${pct(c.samples.low)}–${pct(c.samples.high)}; pass^${c.samples.n} ${c.samples.all_passed ? "yes" : "no"})` : null,
       c.judging ? `judging ${c.judging.calls} calls, ${c.judging.input_tokens} / ${c.judging.output_tokens} tokens` : null].filter(Boolean);
     parts.push(el("div", { class: "muted" }, facts.join(" · "), c.flags.map((f) => el("span", { class: "tag flag" }, f))));
+    if (c.row) parts.push(el("p", { class: "row" }, `dataset ${c.row.dataset}, row ${c.row.id} at ${c.row.at}`,
+      c.row.expected_label !== null ? ` · expected label ${c.row.expected_label}, extracted ${c.row.label === null ? "none" : c.row.label}` : "",
+      c.tolerated ? " · judged by the dataset's min_rows_passed" : ""));
+    if (c.shortfall) parts.push(el("p", { class: "failed" }, c.shortfall));
     if (c.error) parts.push(el("p", { class: "errored" }, `error (${c.error.kind}${c.error.status ? ", HTTP " + c.error.status : ""}): ${c.error.message}`));
     if (c.skip_reason) parts.push(el("p", { class: "skipped" }, c.skip_reason));
     if (c.assertions.length) {
@@ -212,7 +228,7 @@
 
   const list = el("section", { id: "list" });
   function draw() {
-    const found = cases.filter(matches);
+    const found = cases.filter((c, i) => matches(c, i));
     list.replaceChildren(
       el("p", { class: "muted", id: "count" }, `${found.length} of ${cases.length} cases`),
       table(found),
