@@ -6,11 +6,15 @@
   const run = data.run;
   const cases = run.cases;
   // Each block of the prompts is stored once (a dataset's rows share their policy).
-  cases.forEach((c, i) => { const of = data.prompt_of[i]; c.prompt = of ? of.map((b) => data.blocks[b]).join("\n\n") : null; });
-  // What the search looks in, lowercased once.
-  const haystack = cases.map((c) => [c.id, c.final, c.reasoning, c.prompt,
-    ...c.turns.flatMap((t) => [t.text, ...t.tool_calls.map((r) => `${r.name} ${JSON.stringify(r.input)} ${r.result}`)]),
-    ...c.tool_calls.map((t) => `${t.name} ${JSON.stringify(t.input)}`)].filter(Boolean).join("\n").toLowerCase());
+  const prompt = (i) => { const of = data.prompt_of[i]; return of ? of.map((b) => data.blocks[b]).join("\n\n") : null; };
+  // What the search looks in, lowercased once, on the first search: opening stays fast.
+  let haystack = null;
+  const hay = (i) => {
+    haystack = haystack || cases.map((c, j) => [c.id, c.final, c.reasoning, prompt(j),
+      ...c.turns.flatMap((t) => [t.text, ...t.tool_calls.map((r) => `${r.name} ${JSON.stringify(r.input)} ${r.result}`)]),
+      ...c.tool_calls.map((t) => `${t.name} ${JSON.stringify(t.input)}`)].filter(Boolean).join("\n").toLowerCase());
+    return haystack[i];
+  };
   const PAGE = 200;
   const STATUSES = ["passed", "failed", "errored", "skipped"];
   const state = { statuses: new Set(STATUSES), api: "", model: "", tag: "", text: "", shown: PAGE, open: new Set() };
@@ -161,7 +165,7 @@
     if (state.model && c.model !== state.model) return false;
     if (state.tag && !(c.tags || []).includes(state.tag)) return false;
     if (!state.text) return true;
-    return haystack[i].includes(state.text);
+    return hay(i).includes(state.text);
   }
 
   function diff(text) {
@@ -169,9 +173,10 @@
       el("span", { class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : "" }, line + "\n")));
   }
 
-  function detail(c) {
+  function detail(c, i) {
     const parts = [];
-    if (c.prompt) parts.push(el("h4", {}, "Prompt"), el("pre", { class: "prompt" }, c.prompt));
+    const asked = prompt(i);
+    if (asked) parts.push(el("h4", {}, "Prompt"), el("pre", { class: "prompt" }, asked));
     parts.push(el("div", { class: "pair" },
       el("div", {}, el("h4", {}, "Final answer"), el("pre", { class: "final" }, c.final || "")),
       el("div", {}, el("h4", {}, "Reasoning"), el("pre", { class: "reasoning" }, c.reasoning || ""))));
@@ -210,7 +215,7 @@
 
   function table(list) {
     const body = el("tbody", {});
-    for (const c of list.slice(0, state.shown)) {
+    for (const [i, c] of list.slice(0, state.shown)) {
       const open = state.open.has(c.id);
       body.append(el("tr", { class: "case", "data-id": c.id, "data-status": c.status, "aria-expanded": String(open),
         onclick: () => { if (state.open.has(c.id)) state.open.delete(c.id); else state.open.add(c.id); draw(); } },
@@ -219,7 +224,7 @@
         el("td", {}, c.api), el("td", {}, c.model),
         el("td", { class: "num" }, c.latency_ms === null || c.latency_ms === undefined ? "" : `${c.latency_ms} ms`),
         el("td", { class: "num" }, tokens(c) || "")));
-      if (open) body.append(detail(c));
+      if (open) body.append(detail(c, i));
     }
     return el("table", { id: "cases" },
       el("thead", {}, el("tr", {}, el("th", {}, "status"), el("th", {}, "case"), el("th", {}, "api"), el("th", {}, "model"), el("th", { class: "num" }, "latency"), el("th", { class: "num" }, "tokens"))),
@@ -228,7 +233,8 @@
 
   const list = el("section", { id: "list" });
   function draw() {
-    const found = cases.filter((c, i) => matches(c, i));
+    const found = [];
+    cases.forEach((c, i) => { if (matches(c, i)) found.push([i, c]); });
     list.replaceChildren(
       el("p", { class: "muted", id: "count" }, `${found.length} of ${cases.length} cases`),
       table(found),
