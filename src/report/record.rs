@@ -354,37 +354,7 @@ pub(crate) struct AssertionRecord {
     pub(crate) errored: bool,
     /// A `judge` check's grade.
     #[serde(default)]
-    pub(crate) judge: Option<GradeRecord>,
-}
-
-/// What a grader said.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct GradeRecord {
-    /// The grading model.
-    pub(crate) model: String,
-    /// The mean score (0 to 1) of the grades; null when none could be had.
-    pub(crate) score: Option<f64>,
-    /// The grader's reason (or why no grade could be had).
-    pub(crate) reason: String,
-    /// The grader's reasoning, separated from its verdict.
-    pub(crate) reasoning: String,
-    /// Grades that agree with the outcome, of those asked for (`samples`).
-    pub(crate) agreeing: u32,
-    pub(crate) asked: u32,
-}
-
-impl GradeRecord {
-    fn of(note: &JudgeNote) -> GradeRecord {
-        GradeRecord {
-            model: note.model.clone(),
-            score: note.score,
-            reason: note.reason.clone(),
-            reasoning: note.reasoning.clone(),
-            agreeing: note.agreeing,
-            asked: note.asked,
-        }
-    }
+    pub(crate) judge: Option<JudgeNote>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -409,7 +379,7 @@ pub(crate) struct SnapshotRecord {
 pub(crate) struct RewordedRecord {
     /// Judged equivalent; null when the grader could not say.
     pub(crate) equivalent: Option<bool>,
-    pub(crate) grade: GradeRecord,
+    pub(crate) grade: JudgeNote,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -513,7 +483,7 @@ impl CaseRecord {
                 }),
                 reworded: s.reworded.as_ref().map(|g| RewordedRecord {
                     equivalent: g.outcome.as_ref().ok().map(|d| d.passed),
-                    grade: GradeRecord::of(&JudgeNote::of(g)),
+                    grade: JudgeNote::of(g),
                 }),
             }),
             samples: SamplesRecord::of(v.samples.len() as u32, v.passed_samples),
@@ -587,7 +557,7 @@ fn assertion(a: &AssertionResult) -> AssertionRecord {
         passed: a.passed,
         message: a.message.clone(),
         errored: a.errored,
-        judge: a.judge.as_ref().map(GradeRecord::of),
+        judge: a.judge.clone(),
     }
 }
 

@@ -33,15 +33,19 @@ pub(crate) struct AssertionResult {
     pub(crate) judge: Option<JudgeNote>,
 }
 
-/// What a grader said, for the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What a grader said, as the reports keep it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct JudgeNote {
+    /// The grading model.
     pub(crate) model: String,
+    /// The mean score (0 to 1) of the grades; null when none could be had.
     pub(crate) score: Option<f64>,
+    /// The grader's reason (or why no grade could be had).
     pub(crate) reason: String,
     /// The grader's own reasoning, separated from its verdict.
     pub(crate) reasoning: String,
-    /// Grades agreeing with the outcome, of those asked for.
+    /// Grades that agree with the outcome, of those asked for (`samples`).
     pub(crate) agreeing: u32,
     pub(crate) asked: u32,
 }
