@@ -112,16 +112,16 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             baseline.clone(),
         )),
     )];
+    // `--mode` as given, for the reports that record it.
+    let mode = options.mode.and_then(|m| serde_json::to_value(m).ok()).and_then(|m| m.as_str().map(str::to_owned));
     if let Some(path) = &options.report_json {
-        let mode = options.mode.and_then(|m| serde_json::to_value(m).ok()).and_then(|m| m.as_str().map(str::to_owned));
         reporters.push((
             path.display().to_string(),
-            Box::new(JsonReporter::new(path, options.selection_flags.clone(), mode, baseline.clone())),
+            Box::new(JsonReporter::new(path, options.selection_flags.clone(), mode.clone(), baseline.clone())),
         ));
     }
     if let Some(path) = &options.html {
-        let mode = options.mode.and_then(|m| serde_json::to_value(m).ok()).and_then(|m| m.as_str().map(str::to_owned));
-        let html = HtmlReporter::new(path, options.selection_flags.clone(), mode, baseline.clone());
+        let html = HtmlReporter::new(path, options.selection_flags.clone(), mode.clone(), baseline.clone());
         reporters.push((path.display().to_string(), Box::new(html)));
     }
     if let Some(path) = &options.junit {

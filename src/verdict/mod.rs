@@ -364,8 +364,7 @@ pub(crate) fn settle(samples: &mut [SampleOutcome], accepted: bool, spec: &Scena
         passed_samples += u32::from(sample.passed);
     }
     let share = metrics::wilson(u64::from(passed_samples), samples.len() as u64);
-    // A bound alone is the whole rule: the point estimate's default of 1 would defeat it.
-    let required = spec.min_pass_rate.unwrap_or(if spec.min_pass_rate_lower_bound.is_some() { 0.0 } else { 1.0 });
+    let required = required_rate(spec);
     let enough = share.value + 1e-9 >= required && spec.min_pass_rate_lower_bound.is_none_or(|m| share.low + 1e-9 >= m);
     let status = if !samples.is_empty() && enough {
         Status::Passed
@@ -377,6 +376,12 @@ pub(crate) fn settle(samples: &mut [SampleOutcome], accepted: bool, spec: &Scena
     (status, passed_samples, share.value)
 }
 
+/// The share of samples that must pass: `min_pass_rate`, else 1, or 0 when a lower
+/// bound is the whole rule (the point estimate's default of 1 would defeat it).
+fn required_rate(spec: &Scenario) -> f64 {
+    spec.min_pass_rate.unwrap_or(if spec.min_pass_rate_lower_bound.is_some() { 0.0 } else { 1.0 })
+}
+
 /// Why the share of samples that passed was not enough, when it was not: the reason a
 /// case fails whose every failing sample is explained elsewhere, or none is.
 pub(crate) fn shortfall(passed: u32, n: u32, spec: &Scenario) -> Option<String> {
@@ -385,7 +390,7 @@ pub(crate) fn shortfall(passed: u32, n: u32, spec: &Scenario) -> Option<String> 
         return None;
     }
     let share = metrics::wilson(u64::from(passed), u64::from(n));
-    let required = spec.min_pass_rate.unwrap_or(if spec.min_pass_rate_lower_bound.is_some() { 0.0 } else { 1.0 });
+    let required = required_rate(spec);
     if share.value + 1e-9 < required {
         return Some(format!("{passed}/{n} samples passed, below min_pass_rate {required}"));
     }
