@@ -24,7 +24,8 @@ record() {
   local server=$!
   sleep 0.3
   "$bin" run scenarios --mode record --update-snapshots no --filter "=$id" \
-    --bedrock-endpoint "http://127.0.0.1:$port" --openai-base-url "http://127.0.0.1:$port/openai/v1" >/dev/null || true
+    --bedrock-endpoint "http://127.0.0.1:$port" --openai-base-url "http://127.0.0.1:$port/openai/v1" \
+    --responses-base-url "http://127.0.0.1:$port/v1" >/dev/null || true
   kill "$server"
   python3 - "$id" "$exchange" "$when" "$host" "$@" <<'PY'
 import glob, json, sys
@@ -32,7 +33,7 @@ case_id, exchange, when, host, *later = sys.argv[1:]
 source = json.load(open(exchange))
 for path in glob.glob("cassettes/**/*.json", recursive=True):
     c = json.load(open(path))
-    if c["case"] != case_id:
+    if c.get("case") != case_id:
         continue
     c["recorded_at"] = when
     c["endpoint_host"] = host
@@ -58,8 +59,11 @@ record recorded-chat-planet "$corpus/chat-20b-planet.json" "unknown (see provena
 record recorded-chat-stream-sun "$corpus/chat-stream-20b-sun-per-chunk-tags.json" "unknown (see provenance)" bedrock-runtime.us-west-2.amazonaws.com
 record recorded-chat-stream-weather-tool "$corpus/chat-stream-20b-tool-call.json" "unknown (see provenance)" bedrock-runtime.us-west-2.amazonaws.com
 
-for api in converse converse-stream chat chat-stream; do
+for api in converse converse-stream chat chat-stream invoke invoke-stream; do
   record "compare-decimals-$api" "scripts/synthetic/$api.json" "synthetic" bedrock-runtime.us-west-2.amazonaws.com
+done
+for api in responses responses-stream; do
+  record "compare-decimals-$api" "scripts/synthetic/$api.json" "synthetic" bedrock-mantle.us-west-2.api.aws
 done
 for model in openai.gpt-oss-20b-1:0 openai.gpt-oss-120b-1:0; do
   for api in chat chat-stream; do
@@ -71,3 +75,5 @@ record weather-agent-converse "$corpus/converse-stream-tool-use.json" "synthetic
   scripts/synthetic/agent-converse-stream-final.json
 record weather-agent-chat "$corpus/chat-stream-20b-tool-call.json" "turn 1 unknown (see provenance); turn 2 synthetic" \
   bedrock-runtime.us-west-2.amazonaws.com scripts/synthetic/agent-chat-stream-final.json
+record weather-agent-responses "$corpus/responses-stream-function-call.json" "synthetic" bedrock-mantle.us-west-2.api.aws \
+  scripts/synthetic/agent-responses-stream-final.json

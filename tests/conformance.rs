@@ -78,6 +78,7 @@ async fn serving(wire: &WireCase) -> (WireServer, Arc<Clients>) {
     let flags = Connection {
         bedrock_endpoint: Some(server.url()),
         openai_base_url: Some(format!("{}/openai/v1", server.url())),
+        responses_base_url: Some(format!("{}/v1", server.url())),
     };
     (server, Clients::loopback(flags))
 }

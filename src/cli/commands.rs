@@ -17,6 +17,9 @@ pub(super) fn load_and_plan(paths: &[PathBuf]) -> Result<(Plan, usize), u8> {
     let suite = load::load(paths);
     let plan = plan::plan(&suite.scenarios);
     let problems: Vec<&Diagnostic> = suite.diagnostics.iter().chain(&plan.diagnostics).collect();
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
+    }
     if problems.is_empty() {
         return Ok((plan, suite.files));
     }

@@ -103,11 +103,13 @@ AWS_BEARER_TOKEN_BEDROCK=
 # AWS_SESSION_TOKEN=
 # AWS_PROFILE=
 # AWS_REGION=us-west-2
-# Chat completions: OPENAI_API_KEY, else AWS_BEARER_TOKEN_BEDROCK.
+# Chat completions and the Responses API: OPENAI_API_KEY, else AWS_BEARER_TOKEN_BEDROCK.
 # OPENAI_API_KEY=
 # Endpoint overrides (plain http:// works for local servers).
 # AWS_ENDPOINT_URL_BEDROCK_RUNTIME=
 # OPENAI_BASE_URL=
+# Responses API (default: Bedrock Mantle in the region).
+# GPT_OSS_SCENARIOS_RESPONSES_BASE_URL=
 # Snapshots: INSTA_UPDATE=auto|new|always|unseen|no, INSTA_FORCE_PASS=1; CI=true writes none.
 # Colour: NO_COLOR=1. CI summaries: GITHUB_STEP_SUMMARY (set by GitHub).
 ";
@@ -119,6 +121,10 @@ fn synthetic(api: Api) -> Vec<&'static str> {
         Api::ConverseStream => vec![include_str!("../../scripts/synthetic/converse-stream.json")],
         Api::Chat => vec![include_str!("../../scripts/synthetic/chat.json")],
         Api::ChatStream => vec![include_str!("../../scripts/synthetic/chat-stream.json")],
+        Api::Invoke => vec![include_str!("../../scripts/synthetic/invoke.json")],
+        Api::InvokeStream => vec![include_str!("../../scripts/synthetic/invoke-stream.json")],
+        Api::Responses => vec![include_str!("../../scripts/synthetic/responses.json")],
+        Api::ResponsesStream => vec![include_str!("../../scripts/synthetic/responses-stream.json")],
         Api::Agent => vec![
             include_str!("../../scripts/synthetic/agent-converse-stream-tool-call.json"),
             include_str!("../../scripts/synthetic/agent-converse-stream-final.json"),

@@ -228,12 +228,16 @@ pub(crate) struct RunArgs {
     /// Write a self-contained HTML report here: one file, no network, opens from disk.
     #[arg(long, value_name = "FILE")]
     pub(crate) html: Option<PathBuf>,
-    /// Bedrock runtime endpoint for converse* (overrides scenarios and AWS_ENDPOINT_URL_BEDROCK_RUNTIME).
+    /// Bedrock runtime endpoint for converse* and invoke* (overrides scenarios and AWS_ENDPOINT_URL_BEDROCK_RUNTIME).
     #[arg(long, value_name = "URL")]
     pub(crate) bedrock_endpoint: Option<String>,
     /// Base URL for chat* (overrides scenarios and OPENAI_BASE_URL).
     #[arg(long, value_name = "URL")]
     pub(crate) openai_base_url: Option<String>,
+    /// Base URL for responses* (overrides scenarios and GPT_OSS_SCENARIOS_RESPONSES_BASE_URL;
+    /// default: Bedrock Mantle in the case's region).
+    #[arg(long, value_name = "URL")]
+    pub(crate) responses_base_url: Option<String>,
     /// What to do with new and changed snapshots (default: INSTA_UPDATE, else auto:
     /// `new` locally, `no` on CI).
     #[arg(long, value_enum, value_name = "MODE")]
@@ -321,6 +325,7 @@ impl RunArgs {
             connection: crate::providers::Connection {
                 bedrock_endpoint: self.bedrock_endpoint,
                 openai_base_url: self.openai_base_url,
+                responses_base_url: self.responses_base_url,
             },
             selection: crate::plan::select::Selection {
                 filters: self.filter,

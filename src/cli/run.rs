@@ -10,7 +10,7 @@ use crate::execute::{Clients, RetryPolicy};
 use crate::exit;
 use crate::plan::select::Selection;
 use crate::providers::{
-    CallRequest, Connection, Encoded, Environment, Limits, encode, endpoint, resolve_connection, wire_api,
+    CallRequest, Connection, Encoded, Environment, Limits, encode, endpoint, resolve_connection, uses_aws_sdk, wire_api,
 };
 use crate::report::html::HtmlReporter;
 use crate::report::json::JsonReporter;
@@ -19,7 +19,6 @@ use crate::report::markdown::MarkdownReporter;
 use crate::report::terminal::TerminalReporter;
 use crate::report::{Reporter, use_color};
 use crate::runner::{self, Event, RunnerOptions};
-use crate::scenario::Api;
 use crate::verdict::{SnapshotSettings, UpdateRequest};
 
 /// Options of `run`.
@@ -242,14 +241,12 @@ fn print_request(case: &crate::plan::Case, label: &str, flags: &Connection, env:
     let connection = resolve_connection(flags, case, env);
     let api = wire_api(case);
     let base = endpoint(api, &connection, &case.region);
-    let auth = match api {
-        Api::Converse | Api::ConverseStream if env.bedrock_bearer_token.is_some() => {
-            "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)".to_owned()
-        }
-        Api::Converse | Api::ConverseStream => {
-            "AWS4-HMAC-SHA256 **** (signed with the AWS credential chain)".to_owned()
-        }
-        _ => env.chat_key(&base).map_or_else(|| "(none)".to_owned(), |(name, _)| format!("Bearer **** ({name})")),
+    let auth = if uses_aws_sdk(api) && env.bedrock_bearer_token.is_some() {
+        "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)".to_owned()
+    } else if uses_aws_sdk(api) {
+        "AWS4-HMAC-SHA256 **** (signed with the AWS credential chain)".to_owned()
+    } else {
+        env.chat_key(&base).map_or_else(|| "(none)".to_owned(), |(name, _)| format!("Bearer **** ({name})"))
     };
     let Encoded { path, body } = encode(api, &request);
     let url = format!("{}{path}", base.trim_end_matches('/'));

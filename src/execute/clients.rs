@@ -13,8 +13,8 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::plan::Case;
-use crate::providers::bedrock_converse::ConverseClient;
-use crate::providers::openai_chat::{ChatClient, http_client};
+use crate::providers::bedrock::BedrockClient;
+use crate::providers::openai_chat::{OpenAiClient, http_client};
 use crate::providers::{Connection, Environment, Limits, authority, is_bedrock_host, resolve_connection};
 use crate::response::{CallError, ErrorKind};
 use crate::wire::server::{Responder, Route, Router, WireServer};
@@ -33,8 +33,8 @@ struct Shared {
     /// Replay and loopback tests: every client gets this key and no credential chain.
     placeholder_key: Option<&'static str>,
     limits: Limits,
-    converse: Mutex<HashMap<(String, Option<String>), ConverseClient>>,
-    chat: Mutex<HashMap<String, ChatClient>>,
+    bedrock: Mutex<HashMap<(String, Option<String>), BedrockClient>>,
+    openai: Mutex<HashMap<String, OpenAiClient>>,
     /// Under every chat client: one connection pool, TLS roots loaded once.
     http: OnceLock<Result<reqwest::Client, CallError>>,
     /// The run's replay server, started by the first case that replays.
@@ -65,8 +65,8 @@ impl Clients {
             flags,
             placeholder_key,
             limits,
-            converse: Mutex::default(),
-            chat: Mutex::default(),
+            bedrock: Mutex::default(),
+            openai: Mutex::default(),
             http: OnceLock::new(),
             replay: OnceCell::new(),
         };
@@ -102,7 +102,11 @@ impl Clients {
                 let router = Arc::new(Router::default());
                 let server = WireServer::start_on(0, router.clone(), false).await.map_err(|e| e.to_string())?;
                 let url = server.url();
-                let flags = Connection { bedrock_endpoint: Some(url.clone()), openai_base_url: Some(url) };
+                let flags = Connection {
+                    bedrock_endpoint: Some(url.clone()),
+                    openai_base_url: Some(url.clone()),
+                    responses_base_url: Some(url),
+                };
                 // The run's limits hold in replay too (`--max-response-mib`).
                 let clients = Clients::with(Environment::default(), flags, LOOPBACK_KEY, self.shared.limits);
                 Ok(Replay { router, clients, _server: server })
@@ -123,14 +127,14 @@ impl Clients {
         }
     }
 
-    pub(crate) async fn converse(&self, region: &str, endpoint: Option<String>) -> ConverseClient {
+    pub(crate) async fn bedrock(&self, region: &str, endpoint: Option<String>) -> BedrockClient {
         let shared = &self.shared;
-        let mut cache = shared.converse.lock().await;
+        let mut cache = shared.bedrock.lock().await;
         let key = (region.to_owned(), endpoint);
         let client = match cache.get(&key) {
             Some(client) => client.clone(),
             None => {
-                let client = ConverseClient::new(region, key.1.as_deref(), shared.placeholder_key, shared.limits).await;
+                let client = BedrockClient::new(region, key.1.as_deref(), shared.placeholder_key, shared.limits).await;
                 cache.insert(key.clone(), client.clone());
                 client
             }
@@ -141,7 +145,7 @@ impl Clients {
         }
     }
 
-    pub(crate) async fn chat(&self, base_url: &str) -> Result<ChatClient, CallError> {
+    pub(crate) async fn openai(&self, base_url: &str) -> Result<OpenAiClient, CallError> {
         let shared = &self.shared;
         let key = shared.placeholder_key.or_else(|| shared.env.chat_key(base_url).map(|(_, key)| key));
         if key.is_none() && is_bedrock(base_url) {
@@ -156,13 +160,13 @@ impl Clients {
         let http = shared.http.get_or_init(|| http_client(shared.limits)).clone()?;
         // A routed client is one case's view, cheap to build: not cached.
         if self.route.is_some() {
-            return Ok(ChatClient::new(&self.routed(base_url), key, shared.limits, http));
+            return Ok(OpenAiClient::new(&self.routed(base_url), key, shared.limits, http));
         }
-        let mut cache = shared.chat.lock().await;
+        let mut cache = shared.openai.lock().await;
         if let Some(client) = cache.get(base_url) {
             return Ok(client.clone());
         }
-        let client = ChatClient::new(base_url, key, shared.limits, http);
+        let client = OpenAiClient::new(base_url, key, shared.limits, http);
         cache.insert(base_url.to_owned(), client.clone());
         Ok(client)
     }

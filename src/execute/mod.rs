@@ -21,7 +21,7 @@ pub use recordings::Recordings;
 pub use retry::RetryPolicy;
 
 use crate::plan::Case;
-use crate::providers::{CallRequest, authority, bedrock_converse, endpoint, openai_chat, wire_api};
+use crate::providers::{CallRequest, authority, bedrock, endpoint, openai_chat, openai_responses, streams, wire_api};
 use crate::response::{CallError, ErrorKind, ModelResponse};
 use crate::scenario::Api;
 use crate::secrets;
@@ -52,14 +52,20 @@ pub(crate) async fn call_api(
 async fn send(clients: &Clients, case: &Case, api: Api, request: &CallRequest, capture: bool) -> ModelResponse {
     let connection = clients.connection(case);
     match api {
-        Api::Converse | Api::ConverseStream => {
-            let client = clients.converse(&case.region, connection.bedrock_endpoint).await;
-            bedrock_converse::call(&client, request, api == Api::ConverseStream, capture).await
+        Api::Converse | Api::ConverseStream | Api::Invoke | Api::InvokeStream => {
+            let client = clients.bedrock(&case.region, connection.bedrock_endpoint).await;
+            match api {
+                Api::Invoke | Api::InvokeStream => bedrock::invoke::call(&client, request, streams(api), capture).await,
+                _ => bedrock::call(&client, request, streams(api), capture).await,
+            }
         }
-        Api::Chat | Api::ChatStream | Api::Agent => {
+        Api::Chat | Api::ChatStream | Api::Agent | Api::Responses | Api::ResponsesStream => {
             let base = endpoint(api, &connection, &case.region);
-            match clients.chat(&base).await {
-                Ok(client) => openai_chat::call(&client, request, api == Api::ChatStream, capture).await,
+            match clients.openai(&base).await {
+                Ok(client) if matches!(api, Api::Responses | Api::ResponsesStream) => {
+                    openai_responses::call(&client, request, streams(api), capture).await
+                }
+                Ok(client) => openai_chat::call(&client, request, streams(api), capture).await,
                 Err(e) => failed(e),
             }
         }

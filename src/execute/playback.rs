@@ -86,7 +86,7 @@ pub(crate) fn load(file: &Path, latency: Duration) -> Result<Vec<Recording>, Pla
     };
     let wire_error = match serde_json::from_str::<WireCase>(&text) {
         Ok(case) => {
-            let model = matches!(case.api, Api::Converse | Api::ConverseStream).then(|| case.model.clone());
+            let model = crate::providers::uses_aws_sdk(case.api).then(|| case.model.clone());
             let hash = case.request.is_object().then(|| request_hash(case.api, &case.request));
             let label = format!("{shown} ({})", case.id);
             return Ok(vec![recording(0, label, case.api, model, hash, &case.response)?]);
@@ -142,8 +142,14 @@ pub(crate) fn api_of(path: &str, body: &Value) -> Option<Api> {
         Some(Api::ConverseStream)
     } else if path.ends_with("/converse") {
         Some(Api::Converse)
+    } else if path.ends_with("/invoke-with-response-stream") {
+        Some(Api::InvokeStream)
+    } else if path.ends_with("/invoke") {
+        Some(Api::Invoke)
     } else if path.ends_with("/chat/completions") {
         Some(if body["stream"] == true { Api::ChatStream } else { Api::Chat })
+    } else if path.ends_with("/responses") {
+        Some(if body["stream"] == true { Api::ResponsesStream } else { Api::Responses })
     } else {
         None
     }
@@ -387,6 +393,10 @@ mod tests {
         assert_eq!(api_of("/model/m/converse-stream", &Value::Null), Some(Api::ConverseStream));
         assert_eq!(api_of("/openai/v1/chat/completions", &json!({"stream": true})), Some(Api::ChatStream));
         assert_eq!(api_of("/v1/chat/completions?x=1", &json!({})), Some(Api::Chat));
+        assert_eq!(api_of("/model/m/invoke", &Value::Null), Some(Api::Invoke));
+        assert_eq!(api_of("/model/m/invoke-with-response-stream", &Value::Null), Some(Api::InvokeStream));
+        assert_eq!(api_of("/v1/responses", &json!({"stream": true})), Some(Api::ResponsesStream));
+        assert_eq!(api_of("/v1/responses", &json!({"stream": false})), Some(Api::Responses));
         assert_eq!(api_of("/v1/embeddings", &json!({})), None);
         assert_eq!(
             model_in_path("/model/openai.gpt-oss-20b-1%3A0/converse").as_deref(),

@@ -226,7 +226,7 @@ mod tests {
     #[test]
     fn unknown_field_far_from_any_name_lists_the_choices() {
         let e = explain_all(json!({"name": "a", "endpoints": {"zzz": "x"}}));
-        assert_eq!(e[0].2, "unknown field `zzz`; expected one of: bedrock_runtime, openai_base_url");
+        assert_eq!(e[0].2, "unknown field `zzz`; expected one of: bedrock_runtime, openai_base_url, responses_base_url");
     }
 
     #[test]
@@ -240,7 +240,7 @@ mod tests {
         let e = explain_all(json!({"name": "a", "api": "chat-streem"}));
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(
-            e[0].2.starts_with("`chat-streem` is not one of: converse, converse-stream, chat, chat-stream, agent"),
+            e[0].2.starts_with("`chat-streem` is not one of: converse, converse-stream, chat, chat-stream, invoke, invoke-stream, responses, responses-stream, agent"),
             "{e:?}"
         );
         assert!(e[0].2.ends_with("did you mean `chat-stream`?"), "{e:?}");

@@ -5,6 +5,7 @@
 
 pub(crate) mod duration;
 pub(crate) mod grader;
+mod models;
 mod rows;
 pub(crate) mod select;
 pub(crate) mod template;
@@ -148,6 +149,8 @@ pub enum SkipReason {
 pub struct Plan {
     pub cases: Vec<Case>,
     pub diagnostics: Vec<Diagnostic>,
+    /// What runs but looks wrong (an unknown gpt-oss model id), each said once.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Expands every scenario into cases.
@@ -222,10 +225,18 @@ fn expand(s: &LoadedScenario, any_only: bool, plan: &mut Plan) {
             continue;
         }
         match resolve(s, value, variant, any_only) {
-            Ok(case) => match &templates {
-                Some(t) => rows::expand(s, t, case, plan),
-                None => plan.cases.push(case),
-            },
+            Ok(case) => {
+                if let Some(message) = models::lint(case.wire_api(), &case.model) {
+                    let warning = s.diagnostic("/model", message);
+                    if !plan.warnings.contains(&warning) {
+                        plan.warnings.push(warning);
+                    }
+                }
+                match &templates {
+                    Some(t) => rows::expand(s, t, case, plan),
+                    None => plan.cases.push(case),
+                }
+            }
             Err(d) => {
                 // A missing model or api is the same for every combination: say it once.
                 if !plan.diagnostics.contains(&d) {
@@ -316,7 +327,7 @@ fn resolve(
 ) -> Result<Case, Diagnostic> {
     let spec: Scenario = serde_json::from_value(value).map_err(|e| s.diagnostic("", e.to_string()))?;
     let Some(api) = spec.api else {
-        return Err(s.diagnostic("/name", "no api: set `api:` (converse, converse-stream, chat, chat-stream or agent) here or in a defaults.yaml above this file"));
+        return Err(s.diagnostic("/name", "no api: set `api:` (converse, converse-stream, chat, chat-stream, invoke, invoke-stream, responses, responses-stream or agent) here or in a defaults.yaml above this file"));
     };
     let Some(model) = spec.model.clone() else {
         return Err(s.diagnostic(
@@ -337,6 +348,13 @@ fn resolve(
                 ));
             }
         }
+    }
+    let wire = if api == Api::Agent { spec.transport.map_or(Api::ConverseStream, |t| t.api()) } else { api };
+    if matches!(wire, Api::Responses | Api::ResponsesStream) && spec.params.as_ref().is_some_and(|p| p.stop.is_some()) {
+        return Err(s.diagnostic(
+            "/params/stop",
+            format!("the Responses API has no stop sequences, so {wire} cannot send `params.stop` (set here or in a defaults.yaml above this file): remove it, or use chat"),
+        ));
     }
     let timeout = match &spec.timeout {
         Some(t) => parse_duration(t).map_err(|e| s.diagnostic("/timeout", e.to_string()))?,

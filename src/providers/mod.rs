@@ -3,8 +3,10 @@
 //! crate (aws-sdk-bedrockruntime, async-openai). No retries here: one call, one
 //! attempt; the caller decides whether to try again.
 
-pub(crate) mod bedrock_converse;
+pub(crate) mod bedrock;
+pub(crate) mod completion;
 pub(crate) mod openai_chat;
+pub(crate) mod openai_responses;
 
 use serde_json::Value;
 
@@ -118,6 +120,8 @@ pub struct Connection {
     pub bedrock_endpoint: Option<String>,
     /// Chat completions base URL; `None` means Bedrock's `/openai/v1` for the region.
     pub openai_base_url: Option<String>,
+    /// Responses API base URL; `None` means Bedrock Mantle's `/v1` for the region.
+    pub responses_base_url: Option<String>,
 }
 
 /// The environment variables the transports read, captured once so that tests can
@@ -132,6 +136,9 @@ pub(crate) struct Environment {
     pub(crate) bedrock_endpoint: Option<String>,
     /// `OPENAI_BASE_URL`.
     pub(crate) openai_base_url: Option<String>,
+    /// `GPT_OSS_SCENARIOS_RESPONSES_BASE_URL`. Not `OPENAI_BASE_URL`: Bedrock's
+    /// `/openai/v1` refuses the Responses API for gpt-oss, so the chat URL is no default.
+    pub(crate) responses_base_url: Option<String>,
     /// `GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS`: hosts besides Bedrock's own that may
     /// receive the Bedrock API key (a proxy in front of Bedrock), comma-separated.
     pub(crate) bedrock_key_hosts: Vec<String>,
@@ -146,6 +153,7 @@ impl std::fmt::Debug for Environment {
             .field("openai_api_key", &set(&self.openai_api_key))
             .field("bedrock_endpoint", &self.bedrock_endpoint)
             .field("openai_base_url", &self.openai_base_url)
+            .field("responses_base_url", &self.responses_base_url)
             .field("bedrock_key_hosts", &self.bedrock_key_hosts)
             .finish()
     }
@@ -160,6 +168,7 @@ impl Environment {
             openai_api_key: var("OPENAI_API_KEY"),
             bedrock_endpoint: var("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
             openai_base_url: var("OPENAI_BASE_URL"),
+            responses_base_url: var("GPT_OSS_SCENARIOS_RESPONSES_BASE_URL"),
             bedrock_key_hosts: var("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS")
                 .map(|v| v.split(',').map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()).collect())
                 .unwrap_or_default(),
@@ -194,6 +203,11 @@ pub(crate) fn resolve_connection(flags: &Connection, case: &Case, env: &Environm
             .clone()
             .or(scenario.openai_base_url)
             .or_else(|| env.openai_base_url.clone()),
+        responses_base_url: flags
+            .responses_base_url
+            .clone()
+            .or(scenario.responses_base_url)
+            .or_else(|| env.responses_base_url.clone()),
     }
 }
 
@@ -208,21 +222,36 @@ pub struct Encoded {
 /// The one encoding of `request` on `api`.
 pub fn encode(api: Api, request: &CallRequest) -> Encoded {
     match api {
-        Api::Converse | Api::ConverseStream => bedrock_converse::encode(request, streams(api)),
+        Api::Converse | Api::ConverseStream => bedrock::encode(request, streams(api)),
+        Api::Invoke | Api::InvokeStream => bedrock::invoke::encode(request, streams(api)),
         Api::Chat | Api::ChatStream | Api::Agent => openai_chat::encode(request, streams(api)),
+        Api::Responses | Api::ResponsesStream => openai_responses::encode(request, streams(api)),
     }
 }
 
 /// Where requests on `api` go: the connection's endpoint, else Bedrock in `region`
-/// (the runtime endpoint for Converse, its `/openai/v1` for chat completions).
+/// (the runtime endpoint for Converse and InvokeModel, its `/openai/v1` for chat
+/// completions, Mantle's `/v1` for the Responses API).
 pub(crate) fn endpoint(api: Api, connection: &Connection, region: &str) -> String {
     let bedrock = || format!("https://bedrock-runtime.{region}.amazonaws.com");
     match api {
-        Api::Converse | Api::ConverseStream => connection.bedrock_endpoint.clone().unwrap_or_else(bedrock),
+        Api::Converse | Api::ConverseStream | Api::Invoke | Api::InvokeStream => {
+            connection.bedrock_endpoint.clone().unwrap_or_else(bedrock)
+        }
         Api::Chat | Api::ChatStream | Api::Agent => {
             connection.openai_base_url.clone().unwrap_or_else(|| format!("{}/openai/v1", bedrock()))
         }
+        Api::Responses | Api::ResponsesStream => connection
+            .responses_base_url
+            .clone()
+            .unwrap_or_else(|| format!("https://bedrock-mantle.{region}.api.aws/v1")),
     }
+}
+
+/// Whether `api` goes through the AWS SDK (SigV4 or a Bedrock API key), rather than
+/// an OpenAI-compatible client (a bearer key).
+pub(crate) fn uses_aws_sdk(api: Api) -> bool {
+    matches!(api, Api::Converse | Api::ConverseStream | Api::Invoke | Api::InvokeStream)
 }
 
 /// The host and port of an endpoint URL (`bedrock-runtime.us-west-2.amazonaws.com`,
@@ -240,7 +269,7 @@ pub(crate) fn is_bedrock_host(host: &str) -> bool {
 
 /// Whether an API streams its response.
 pub(crate) fn streams(api: Api) -> bool {
-    matches!(api, Api::ConverseStream | Api::ChatStream)
+    matches!(api, Api::ConverseStream | Api::ChatStream | Api::InvokeStream | Api::ResponsesStream)
 }
 
 #[cfg(test)]

@@ -278,6 +278,14 @@ pub enum Api {
     Chat,
     /// OpenAI-compatible chat completions with `stream: true`.
     ChatStream,
+    /// Amazon Bedrock InvokeModel: a chat completions body, a chat completion back.
+    Invoke,
+    /// Amazon Bedrock InvokeModelWithResponseStream: chat completion chunks in eventstream frames.
+    InvokeStream,
+    /// The Responses API (Bedrock Mantle's `/v1/responses` or any compatible server).
+    Responses,
+    /// The Responses API with `stream: true` (typed server-sent events).
+    ResponsesStream,
     /// A Strands-style agent looping over tools.
     Agent,
 }
@@ -289,6 +297,10 @@ impl Api {
             Api::ConverseStream => "converse-stream",
             Api::Chat => "chat",
             Api::ChatStream => "chat-stream",
+            Api::Invoke => "invoke",
+            Api::InvokeStream => "invoke-stream",
+            Api::Responses => "responses",
+            Api::ResponsesStream => "responses-stream",
             Api::Agent => "agent",
         }
     }
@@ -308,6 +320,10 @@ pub(crate) enum Transport {
     ConverseStream,
     Chat,
     ChatStream,
+    Invoke,
+    InvokeStream,
+    Responses,
+    ResponsesStream,
 }
 
 impl Transport {
@@ -317,6 +333,10 @@ impl Transport {
             Transport::ConverseStream => Api::ConverseStream,
             Transport::Chat => Api::Chat,
             Transport::ChatStream => Api::ChatStream,
+            Transport::Invoke => Api::Invoke,
+            Transport::InvokeStream => Api::InvokeStream,
+            Transport::Responses => Api::Responses,
+            Transport::ResponsesStream => Api::ResponsesStream,
         }
     }
 }
@@ -374,8 +394,8 @@ pub(crate) struct ToolCase {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Endpoints {
-    /// Bedrock runtime endpoint for `converse` and `converse-stream`
-    /// (like `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`).
+    /// Bedrock runtime endpoint for `converse`, `converse-stream`, `invoke` and
+    /// `invoke-stream` (like `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^https?://"))]
     pub(crate) bedrock_runtime: Option<String>,
@@ -384,13 +404,19 @@ pub(crate) struct Endpoints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^https?://"))]
     pub(crate) openai_base_url: Option<String>,
+    /// Base URL for `responses` and `responses-stream` (like `GPT_OSS_SCENARIOS_RESPONSES_BASE_URL`).
+    /// Default: Bedrock Mantle, `https://bedrock-mantle.{region}.api.aws/v1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https?://"))]
+    pub(crate) responses_base_url: Option<String>,
 }
 
 /// Inference parameters, mapped onto each API's own field names.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    /// Most tokens to generate (Converse `inferenceConfig.maxTokens`, chat `max_completion_tokens`).
+    /// Most tokens to generate (Converse `inferenceConfig.maxTokens`, chat and InvokeModel
+    /// `max_completion_tokens`, Responses `max_output_tokens`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 131072))]
     pub(crate) max_tokens: Option<u32>,
@@ -405,12 +431,12 @@ pub struct Params {
     /// How much the model reasons before answering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) reasoning_effort: Option<ReasoningEffort>,
-    /// Stop sequences.
+    /// Stop sequences (not on the Responses API, which has no such field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4))]
     pub(crate) stop: Option<Vec<String>>,
     /// Free JSON passed through as is: Converse `additionalModelRequestFields`,
-    /// or extra top-level fields of the chat completions body.
+    /// or extra top-level fields of the chat completions, InvokeModel or Responses body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) extra: Option<Map<String, Value>>,
 }

@@ -24,6 +24,7 @@ fn bundled(wrapper: Option<(&str, &[&str])>, mode: &[&str]) -> Output {
         .args(mode)
         // Endpoints that lead off the machine: replay must not use them.
         .env("OPENAI_BASE_URL", "http://192.0.2.1:9/v1")
+        .env("GPT_OSS_SCENARIOS_RESPONSES_BASE_URL", "http://192.0.2.1:9/v1")
         .env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://192.0.2.1:9");
     command.output().expect("starts")
 }
@@ -35,8 +36,13 @@ fn the_bundled_suite_passes_offline_from_its_cassettes() {
         let out = bundled(None, mode);
         let text = stdout(&out);
         assert_eq!(out.status.code(), Some(0), "{mode:?}: {text}\n{}", stderr(&out));
-        assert!(text.contains("40 cases: 40 passed, 0 failed, 0 errored, 0 skipped; 0 pending snapshot(s)"), "{text}");
+        assert!(text.contains("45 cases: 45 passed, 0 failed, 0 errored, 0 skipped; 0 pending snapshot(s)"), "{text}");
         assert!(text.contains("1 dataset(s): 1 passed, 0 failed"), "{text}");
+        // Every Bedrock path replays: InvokeModel, the Responses API, an agent over it.
+        for api in ["invoke", "invoke-stream", "responses", "responses-stream"] {
+            assert!(text.contains(&format!(" PASS compare-decimals-{api} ({api},")), "{api}: {text}");
+        }
+        assert!(text.contains(" PASS weather-agent-responses (agent,"), "{text}");
         // The judged example: its grader's answers replay from its cassette too.
         assert!(text.contains("reworded, judged equivalent by openai.gpt-oss-120b-1:0"), "{text}");
         assert!(text.contains("judging            2 calls"), "{text}");
@@ -54,7 +60,7 @@ fn replay_never_opens_a_connection_off_the_machine() {
     );
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
-    assert!(text.contains("40 passed"), "{text}");
+    assert!(text.contains("45 passed"), "{text}");
     let calls = std::fs::read_to_string(trace.path()).unwrap();
     let inet: Vec<&str> = calls.lines().filter(|l| l.contains("connect(") && l.contains("AF_INET")).collect();
     assert!(!inet.is_empty(), "replayed cases connect to the loopback server:\n{calls}");

@@ -4,6 +4,7 @@
 mod agents;
 mod architecture;
 mod baseline;
+mod bedrock_paths;
 mod bundled;
 mod cli;
 mod datasets;

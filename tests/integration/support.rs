@@ -25,14 +25,14 @@ pub fn binary(dir: &Path) -> Command {
 }
 
 /// Runs `command` from `dir`, cut off from whatever the caller's environment would
-/// change: CI and insta settings, the job summary, every `AWS_*` and `OPENAI_*`
+/// change: CI and insta settings, the job summary, every `AWS_*`, `OPENAI_*` and `GPT_OSS_SCENARIOS_*`
 /// variable (credentials, endpoints, profiles) and instance metadata. Tests add back
 /// what they mean to set.
 pub fn clean_env(command: &mut Command, dir: &Path) {
     command.current_dir(dir).env("NO_COLOR", "1");
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
-        let cleared = ["AWS_", "OPENAI_", "INSTA_"].iter().any(|p| name.starts_with(p))
+        let cleared = ["AWS_", "OPENAI_", "INSTA_", "GPT_OSS_SCENARIOS_"].iter().any(|p| name.starts_with(p))
             || name == "CI"
             || name == "GITHUB_STEP_SUMMARY";
         if cleared {

@@ -1,16 +1,16 @@
-//! How a failed Converse or ConverseStream call reads: the SDK's error flattened into
+//! How a failed Converse, ConverseStream or InvokeModel call reads: the SDK's error flattened into
 //! the shared [`CallError`] vocabulary, with a sentence that says what to do.
 
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
+use aws_sdk_bedrockruntime::types::error::{ConverseStreamOutputError, ResponseStreamError};
 
-use super::{ConverseClient, HttpResponse};
+use super::{BedrockClient, HttpResponse};
 use crate::response::{CallError, ErrorKind, retry_after, too_large};
 
-/// Classifies a failed Converse or ConverseStream request (not a mid-stream error).
-pub(super) fn classify<E>(error: &SdkError<E, HttpResponse>, client: &ConverseClient, model: &str) -> CallError
+/// Classifies a failed request (not a mid-stream error).
+pub(super) fn classify<E>(error: &SdkError<E, HttpResponse>, client: &BedrockClient, model: &str) -> CallError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -67,7 +67,7 @@ where
     parts
 }
 
-fn classify_parts(parts: ErrorParts, client: &ConverseClient, model: &str) -> CallError {
+fn classify_parts(parts: ErrorParts, client: &BedrockClient, model: &str) -> CallError {
     if let Some((kind, detail)) = parts.transport {
         let message = match kind {
             ErrorKind::Auth => format!(
@@ -112,29 +112,64 @@ fn classify_parts(parts: ErrorParts, client: &ConverseClient, model: &str) -> Ca
     error
 }
 
-pub(super) fn classify_stream<R: std::fmt::Debug>(
-    error: &SdkError<ConverseStreamOutputError, R>,
-    client: &ConverseClient,
-) -> CallError {
+/// Classifies an error of an event stream (ConverseStream, InvokeModelWithResponseStream):
+/// an exception frame, by `frame`, or a stream that broke.
+pub(super) fn classify_stream<E, R>(error: &SdkError<E, R>, client: &BedrockClient, frame: fn(&E) -> Frame) -> CallError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
     let mut e = classify_parts(error_parts(error), client, "");
     // Exception frames arrive on an HTTP 200: the kind comes from the frame, and there
     // is no status to report. A frame that cannot be decoded is a broken stream.
     e.status = None;
     if let SdkError::ServiceError(service) = error {
-        e.kind = match service.err() {
-            ConverseStreamOutputError::ThrottlingException(_) => ErrorKind::Throttled,
-            ConverseStreamOutputError::ValidationException(_) => ErrorKind::InvalidRequest,
-            ConverseStreamOutputError::ServiceUnavailableException(_) => ErrorKind::Unavailable,
-            ConverseStreamOutputError::InternalServerException(_) => ErrorKind::Server,
-            ConverseStreamOutputError::ModelStreamErrorException(_) => ErrorKind::Model,
-            _ => ErrorKind::StreamError,
-        };
+        e.kind = frame(service.err()).kind;
         e.retryable = e.kind.retryable();
     } else if matches!(error, SdkError::ResponseError(_)) && e.kind != ErrorKind::TooLarge {
         e.kind = ErrorKind::StreamError;
         e.retryable = false;
     }
     e
+}
+
+/// An exception frame: its `:exception-type` and what it means.
+pub(super) struct Frame {
+    pub(super) exception_type: &'static str,
+    pub(super) kind: ErrorKind,
+}
+
+const fn frame(exception_type: &'static str, kind: ErrorKind) -> Frame {
+    Frame { exception_type, kind }
+}
+
+/// A ConverseStream exception frame.
+pub(super) fn converse_frame(error: &ConverseStreamOutputError) -> Frame {
+    match error {
+        ConverseStreamOutputError::ThrottlingException(_) => frame("throttlingException", ErrorKind::Throttled),
+        ConverseStreamOutputError::ValidationException(_) => frame("validationException", ErrorKind::InvalidRequest),
+        ConverseStreamOutputError::ServiceUnavailableException(_) => {
+            frame("serviceUnavailableException", ErrorKind::Unavailable)
+        }
+        ConverseStreamOutputError::InternalServerException(_) => frame("internalServerException", ErrorKind::Server),
+        ConverseStreamOutputError::ModelStreamErrorException(_) => frame("modelStreamErrorException", ErrorKind::Model),
+        _ => frame("unknownException", ErrorKind::StreamError),
+    }
+}
+
+/// An InvokeModelWithResponseStream exception frame.
+pub(super) fn invoke_frame(error: &ResponseStreamError) -> Frame {
+    match error {
+        ResponseStreamError::ThrottlingException(_) => frame("throttlingException", ErrorKind::Throttled),
+        ResponseStreamError::ValidationException(_) => frame("validationException", ErrorKind::InvalidRequest),
+        ResponseStreamError::ServiceUnavailableException(_) => {
+            frame("serviceUnavailableException", ErrorKind::Unavailable)
+        }
+        ResponseStreamError::InternalServerException(_) => frame("internalServerException", ErrorKind::Server),
+        ResponseStreamError::ModelStreamErrorException(_) => frame("modelStreamErrorException", ErrorKind::Model),
+        ResponseStreamError::ModelTimeoutException(_) => frame("modelTimeoutException", ErrorKind::Timeout),
+        _ => frame("unknownException", ErrorKind::StreamError),
+    }
 }
 
 /// An error and its sources on one line, without the SDK's debug dump.

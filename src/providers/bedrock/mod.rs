@@ -1,4 +1,6 @@
-//! `converse` and `converse-stream`: Amazon Bedrock through aws-sdk-bedrockruntime.
+//! Amazon Bedrock Runtime through aws-sdk-bedrockruntime: `converse` and
+//! `converse-stream` here, `invoke` and `invoke-stream` (InvokeModel, whose bodies for
+//! gpt-oss are chat completions) in [`invoke`].
 //!
 //! Credentials are the SDK's own: it sends `AWS_BEARER_TOKEN_BEDROCK` (a Bedrock API
 //! key) as bearer auth when set, and otherwise signs with the standard chain
@@ -10,6 +12,7 @@
 
 mod capture;
 mod errors;
+pub(crate) mod invoke;
 mod limit;
 mod request;
 
@@ -29,7 +32,7 @@ use aws_sdk_bedrockruntime::types::{
 };
 
 use self::capture::{error_response, event_json, exception_json, output_json};
-use self::errors::{classify, classify_stream};
+use self::errors::{classify, classify_stream, converse_frame};
 use self::request::{Parts, document_to_json, parts};
 use super::{CallRequest, Limits};
 use crate::response::{Assembler, CallError, ErrorKind, ModelResponse};
@@ -40,7 +43,7 @@ type HttpResponse = aws_smithy_runtime_api::http::Response;
 
 /// A Bedrock runtime client for one region and endpoint.
 #[derive(Clone)]
-pub(crate) struct ConverseClient {
+pub(crate) struct BedrockClient {
     client: aws_sdk_bedrockruntime::Client,
     /// An endpoint for this view's calls only (a replay route), set per call so that
     /// the client, its HTTPS stack and its connections stay shared.
@@ -51,7 +54,7 @@ pub(crate) struct ConverseClient {
     max_response_bytes: u64,
 }
 
-impl ConverseClient {
+impl BedrockClient {
     /// `placeholder_key`: a fixed bearer key that replaces every credential source
     /// (replay and loopback tests).
     pub(crate) async fn new(
@@ -59,7 +62,7 @@ impl ConverseClient {
         endpoint: Option<&str>,
         placeholder_key: Option<&str>,
         limits: Limits,
-    ) -> ConverseClient {
+    ) -> BedrockClient {
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
         if placeholder_key.is_some() {
             // With a credentials provider configured the SDK prefers SigV4, and building
@@ -77,7 +80,7 @@ impl ConverseClient {
         if let Some(endpoint) = endpoint {
             config = config.endpoint_url(endpoint);
         }
-        ConverseClient {
+        BedrockClient {
             client: aws_sdk_bedrockruntime::Client::from_conf(config.build()),
             endpoint: None,
             target: endpoint.map_or_else(|| format!("Bedrock in {region}"), str::to_owned),
@@ -87,8 +90,8 @@ impl ConverseClient {
     }
 
     /// This client, sending to `endpoint` instead: same SDK client, same connections.
-    pub(crate) fn with_endpoint(&self, endpoint: &str) -> ConverseClient {
-        ConverseClient { endpoint: Some(endpoint.to_owned()), target: endpoint.to_owned(), ..self.clone() }
+    pub(crate) fn with_endpoint(&self, endpoint: &str) -> BedrockClient {
+        BedrockClient { endpoint: Some(endpoint.to_owned()), target: endpoint.to_owned(), ..self.clone() }
     }
 
     /// The per-call configuration: the view's endpoint, if any.
@@ -100,7 +103,7 @@ impl ConverseClient {
 /// One Converse or ConverseStream call. With `capture`, the response is also kept at the
 /// level the wire carries it (the JSON body, or the event stream's events), rebuilt
 /// from what the SDK decoded, for a cassette.
-pub(crate) async fn call(client: &ConverseClient, req: &CallRequest, stream: bool, capture: bool) -> ModelResponse {
+pub(crate) async fn call(client: &BedrockClient, req: &CallRequest, stream: bool, capture: bool) -> ModelResponse {
     let started = Instant::now();
     let mut assembler = Assembler::new();
     let mut wire = capture.then(WireResponse::default);
@@ -168,7 +171,7 @@ fn read_output(output: &ConverseOutput, assembler: &mut Assembler) {
 }
 
 async fn converse_stream(
-    client: &ConverseClient,
+    client: &BedrockClient,
     req: &CallRequest,
     parts: Parts,
     assembler: &mut Assembler,
@@ -210,9 +213,9 @@ async fn converse_stream(
             Ok(None) => break None,
             Err(e) => {
                 if let SdkError::ServiceError(service) = &e {
-                    events.push(exception_json(service.err()));
+                    events.push(exception_json(service.err(), converse_frame(service.err())));
                 }
-                break Some(classify_stream(&e, client));
+                break Some(classify_stream(&e, client, converse_frame));
             }
         }
     };

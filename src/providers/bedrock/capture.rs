@@ -4,7 +4,6 @@
 
 use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::operation::converse::ConverseOutput;
-use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ContentBlockDelta, ContentBlockStart, ConverseOutput as Output, ConverseStreamOutput,
     ReasoningContentBlock, ReasoningContentBlockDelta, TokenUsage,
@@ -12,6 +11,7 @@ use aws_sdk_bedrockruntime::types::{
 use serde_json::Value;
 
 use super::HttpResponse;
+use super::errors::Frame;
 use super::request::document_to_json;
 use crate::response::CallError;
 use crate::wire::{WireEvent, WireResponse};
@@ -115,17 +115,9 @@ pub(super) fn event_json(event: &ConverseStreamOutput) -> Option<WireEvent> {
 }
 
 /// An exception frame, as Bedrock sends it mid-stream.
-pub(super) fn exception_json(error: &ConverseStreamOutputError) -> WireEvent {
-    let event_type = match error {
-        ConverseStreamOutputError::ThrottlingException(_) => "throttlingException",
-        ConverseStreamOutputError::ValidationException(_) => "validationException",
-        ConverseStreamOutputError::ServiceUnavailableException(_) => "serviceUnavailableException",
-        ConverseStreamOutputError::InternalServerException(_) => "internalServerException",
-        ConverseStreamOutputError::ModelStreamErrorException(_) => "modelStreamErrorException",
-        _ => "unknownException",
-    };
+pub(super) fn exception_json<E: ProvideErrorMetadata>(error: &E, frame: Frame) -> WireEvent {
     WireEvent {
-        event_type: event_type.into(),
+        event_type: frame.exception_type.into(),
         message_type: "exception".into(),
         payload: serde_json::json!({"message": error.message().unwrap_or_default()}),
     }

@@ -103,6 +103,11 @@ fn request_json(req: &CallRequest) -> Value {
 
 /// The path of a Converse call: the model id percent-encoded, as the SDK sends it.
 fn request_path(model: &str, stream: bool) -> String {
+    model_path(model, if stream { "converse-stream" } else { "converse" })
+}
+
+/// `/model/<id>/<operation>`, the id percent-encoded as the SDK sends it.
+pub(super) fn model_path(model: &str, operation: &str) -> String {
     let encoded: String = model
         .bytes()
         .map(|b| match b {
@@ -110,7 +115,7 @@ fn request_path(model: &str, stream: bool) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect();
-    format!("/model/{encoded}/{}", if stream { "converse-stream" } else { "converse" })
+    format!("/model/{encoded}/{operation}")
 }
 
 fn build_error(e: impl std::fmt::Display) -> CallError {
