@@ -64,6 +64,7 @@ fn run_agent(dir: &Path, server: &WireServer) -> (Output, Value) {
     let out = binary(dir)
         .args(["run", "scenarios", "--mode", "live", "--accept", "--report-json", "report.json"])
         .args(["--bedrock-endpoint", &server.url(), "--openai-base-url", &format!("{}/openai/v1", server.url())])
+        .args(["--responses-base-url", &format!("{}/v1", server.url())])
         .env("AWS_BEARER_TOKEN_BEDROCK", "t")
         .env("OPENAI_API_KEY", "k")
         .output()
@@ -95,6 +96,17 @@ fn chat_tool_call() -> Reply {
     }))
 }
 
+fn responses_tool_call() -> Reply {
+    json_reply(json!({
+        "id": "resp_1", "object": "response", "status": "completed", "model": "openai.gpt-oss-20b",
+        "output": [
+            {"type": "reasoning", "id": "rs_1", "summary": [], "content": [{"type": "reasoning_text", "text": "Use the tool."}]},
+            {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather", "arguments": "{\"city\":\"Tokyo\"}"}
+        ],
+        "usage": {"input_tokens": 50, "output_tokens": 10, "total_tokens": 60}
+    }))
+}
+
 #[test]
 fn a_two_turn_weather_agent_on_each_transport() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -103,6 +115,11 @@ fn a_two_turn_weather_agent_on_each_transport() {
         ("converse-stream", corpus("converse-stream-tool-use"), corpus("converse-stream-120b-hi")),
         ("chat", chat_tool_call(), corpus("chat-20b-planet")),
         ("chat-stream", corpus("chat-stream-20b-tool-call"), corpus("chat-stream-20b-after-tool-result")),
+        // InvokeModel's bodies are chat completions: the same tool call, another path.
+        ("invoke", chat_tool_call(), corpus("invoke-120b-capital")),
+        ("invoke-stream", corpus("invoke-stream-tool-call"), corpus("invoke-stream-120b-capital")),
+        ("responses", responses_tool_call(), corpus("responses-20b-capital")),
+        ("responses-stream", corpus("responses-stream-function-call"), corpus("responses-stream-20b-capital")),
     ];
     for (transport, first, second) in transports {
         let script = Script::new(vec![first, second]);
@@ -148,6 +165,14 @@ fn a_two_turn_weather_agent_on_each_transport() {
                 messages[messages.len() - 2]["content"].as_array().unwrap().last().unwrap()["toolUse"]["name"],
                 "get_weather"
             );
+        } else if transport.starts_with("responses") {
+            // Function call and its output go back as input items, paired by call_id.
+            let input = bodies[1]["input"].as_array().unwrap();
+            let (call, output) = (&input[input.len() - 2], &input[input.len() - 1]);
+            assert_eq!((call["type"].as_str(), call["name"].as_str()), (Some("function_call"), Some("get_weather")));
+            assert_eq!(output["type"], "function_call_output");
+            assert_eq!(output["call_id"], call["call_id"], "{history}");
+            assert_eq!(output["output"], "{\"condition\":\"sunny\",\"temperature_c\":22}");
         } else {
             let messages = bodies[1]["messages"].as_array().unwrap();
             let tool = messages.last().unwrap();
