@@ -226,7 +226,10 @@ mod tests {
     #[test]
     fn unknown_field_far_from_any_name_lists_the_choices() {
         let e = explain_all(json!({"name": "a", "endpoints": {"zzz": "x"}}));
-        assert_eq!(e[0].2, "unknown field `zzz`; expected one of: bedrock_runtime, openai_base_url, responses_base_url");
+        assert_eq!(
+            e[0].2,
+            "unknown field `zzz`; expected one of: bedrock_runtime, openai_base_url, responses_base_url"
+        );
     }
 
     #[test]

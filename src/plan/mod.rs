@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use self::duration::parse_duration;
 use crate::load::explain::{explain, plain};
 use crate::load::{Diagnostic, LoadedScenario};
-use crate::scenario::{Api, Metrics, PartPolicy, Scenario};
+use crate::scenario::{Api, Grader, Metrics, PartPolicy, Scenario};
 use crate::schema::validators;
 
 /// The region used when neither the scenario nor a defaults file names one.
@@ -226,12 +226,7 @@ fn expand(s: &LoadedScenario, any_only: bool, plan: &mut Plan) {
         }
         match resolve(s, value, variant, any_only) {
             Ok(case) => {
-                if let Some(message) = models::lint(case.wire_api(), &case.model) {
-                    let warning = s.diagnostic("/model", message);
-                    if !plan.warnings.contains(&warning) {
-                        plan.warnings.push(warning);
-                    }
-                }
+                model_warnings(s, &case, plan);
                 match &templates {
                     Some(t) => rows::expand(s, t, case, plan),
                     None => plan.cases.push(case),
@@ -424,13 +419,34 @@ fn graders(s: &LoadedScenario, case: &Case) -> Result<(), Diagnostic> {
             "a dataset's rows share one snapshot table, which `semantic` does not apply to: set another `final` policy (a defaults.yaml may have set this one) and judge each row's meaning with a `judge` check",
         ));
     }
-    let checks = spec.expect.iter().filter_map(|e| e.judge.as_ref()).map(|j| ("a `judge` check", j.grader.as_ref()));
-    let semantic = spec.snapshot.as_ref().filter(|p| p.final_answer == Some(PartPolicy::Semantic));
-    let snapshot = semantic.map(|p| ("the `semantic` snapshot", p.semantic.as_ref().and_then(|s| s.grader.as_ref())));
-    for (what, own) in checks.chain(snapshot) {
+    for (what, own) in grader_sources(spec) {
         grader::resolve(case, own).map_err(|e| s.diagnostic("/name", format!("{what} has {e}")))?;
     }
     Ok(())
+}
+
+/// What asks a grader (a `judge` check, the `semantic` snapshot) and its own settings.
+fn grader_sources(spec: &Scenario) -> impl Iterator<Item = (&'static str, Option<&Grader>)> {
+    let checks = spec.expect.iter().filter_map(|e| e.judge.as_ref()).map(|j| ("a `judge` check", j.grader.as_ref()));
+    let semantic = spec.snapshot.as_ref().filter(|p| p.final_answer == Some(PartPolicy::Semantic));
+    let snapshot = semantic.map(|p| ("the `semantic` snapshot", p.semantic.as_ref().and_then(|s| s.grader.as_ref())));
+    checks.chain(snapshot)
+}
+
+/// The case's model id, and its graders', checked against the known gpt-oss ids.
+fn model_warnings(s: &LoadedScenario, case: &Case, plan: &mut Plan) {
+    let graders = grader_sources(&case.spec)
+        .filter_map(|(_, own)| grader::resolve(case, own).ok())
+        .map(|g| ("/grader", g.api, g.model));
+    let own = std::iter::once(("/model", case.wire_api(), case.model.clone()));
+    let graders: Vec<(&str, Api, String)> = graders.collect();
+    for (pointer, api, model) in own.chain(graders) {
+        let Some(message) = models::lint(api, &model) else { continue };
+        let warning = s.diagnostic(pointer, message);
+        if !plan.warnings.contains(&warning) {
+            plan.warnings.push(warning);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! Transports: one module per way gpt-oss is reached, each turning a [`CallRequest`]
-//! into a [`ModelResponse`](crate::response::ModelResponse) through the real client
-//! crate (aws-sdk-bedrockruntime, async-openai). No retries here: one call, one
+//! Transports: one module per client and wire format gpt-oss is reached through
+//! (`bedrock`: Converse and InvokeModel; `openai_chat`; `openai_responses`), each
+//! turning a [`CallRequest`] into a [`ModelResponse`](crate::response::ModelResponse)
+//! through the real client crate (aws-sdk-bedrockruntime, async-openai). No retries here: one call, one
 //! attempt; the caller decides whether to try again.
 
 pub(crate) mod bedrock;

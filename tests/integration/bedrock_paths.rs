@@ -201,16 +201,18 @@ fn model_ids_of_another_endpoint_warn_and_still_run() {
     write(
         dir.path(),
         "s.yaml",
-        "scenarios:\n  - {name: a, api: responses, model: openai.gpt-oss-20b-1:0, prompt: hi}\n  - {name: b, api: converse, model: openai.gpt-oss-safegaurd-20b, prompt: hi}\n  - {name: c, api: chat, model: my-local-model, prompt: hi}\n",
+        "scenarios:\n  - {name: a, api: responses, model: openai.gpt-oss-20b-1:0, prompt: hi}\n  - {name: b, api: converse, model: openai.gpt-oss-safegaurd-20b, prompt: hi}\n  - {name: c, api: chat, model: my-local-model, prompt: hi}\n  - {name: d, api: converse, model: openai.gpt-oss-20b-1:0, prompt: hi, grader: {model: openai.gpt-oss-120b}, expect: [{judge: {rubric: polite}}]}\n",
     );
     let out = run_isolated(dir.path(), &["validate", "s.yaml"], &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(stdout(&out).contains("3 cases"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("4 cases"), "{}", stdout(&out));
     assert!(
         err.contains("warning: s.yaml:2:38: /scenarios/0/model: `openai.gpt-oss-20b-1:0` is not gpt-oss's id on Bedrock Mantle (responses); did you mean `openai.gpt-oss-20b`?"),
         "{err}"
     );
     assert!(err.contains("did you mean `openai.gpt-oss-safeguard-20b`?"), "{err}");
-    assert_eq!(err.matches("warning:").count(), 2, "{err}");
+    // A grader's model too, on the API it is asked over (the case's, here Converse).
+    assert!(err.contains("/scenarios/3/grader: `openai.gpt-oss-120b` is not gpt-oss's id on Bedrock Runtime (converse); did you mean `openai.gpt-oss-120b-1:0`?"), "{err}");
+    assert_eq!(err.matches("warning:").count(), 3, "{err}");
 }
