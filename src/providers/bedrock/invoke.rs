@@ -17,10 +17,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
-use super::BedrockClient;
-use super::capture::{error_response, exception_json};
-use super::errors::{classify, classify_stream, invoke_frame};
+use super::capture::exception_json;
+use super::errors::{classify_stream, invoke_frame};
 use super::request::model_path;
+use super::{BedrockClient, refused, stream_end};
 use crate::providers::completion::{error_text, read_chunk, read_completion, request_body};
 use crate::providers::{CallRequest, Encoded};
 use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, too_large};
@@ -70,13 +70,7 @@ async fn invoke(
     };
     let output = match sent {
         Ok(output) => output,
-        Err(e) => {
-            let error = classify(&e, client, &req.model);
-            if let Some(w) = wire {
-                *w = error_response(&e, &error);
-            }
-            return Some(error);
-        }
+        Err(e) => return Some(refused(&e, client, &req.model, wire)),
     };
     let bytes = output.body().as_ref();
     let value: Value = match serde_json::from_slice(bytes) {
@@ -121,13 +115,7 @@ async fn invoke_stream(
     };
     let mut output = match sent {
         Ok(output) => output,
-        Err(e) => {
-            let error = classify(&e, client, &req.model);
-            if let Some(w) = wire {
-                *w = error_response(&e, &error);
-            }
-            return Some(error);
-        }
+        Err(e) => return Some(refused(&e, client, &req.model, wire)),
     };
     let mut events: Vec<WireEvent> = Vec::new();
     let capturing = wire.is_some();
@@ -159,22 +147,7 @@ async fn invoke_stream(
             }
         }
     };
-    if let Some(w) = wire {
-        w.status = 200;
-        w.headers.insert("content-type".into(), "application/vnd.amazon.eventstream".into());
-        w.events = Some(events);
-    }
-    if error.is_some() {
-        return error;
-    }
-    if !assembler.has_stop_reason() {
-        return Some(CallError::new(
-            ErrorKind::Truncated,
-            None,
-            "the stream ended before the model finished (no finish_reason)",
-        ));
-    }
-    None
+    stream_end(wire, events, error, assembler, "the stream ended before the model finished (no finish_reason)")
 }
 
 /// One chunk's bytes: a chat completion chunk, or an error object the model server

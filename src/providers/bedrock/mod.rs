@@ -133,13 +133,7 @@ pub(crate) async fn call(client: &BedrockClient, req: &CallRequest, stream: bool
                     }
                     None
                 }
-                Err(e) => {
-                    let error = classify(&e, client, &req.model);
-                    if let Some(w) = wire.as_mut() {
-                        *w = error_response(&e, &error);
-                    }
-                    Some(error)
-                }
+                Err(e) => Some(refused(&e, client, &req.model, wire.as_mut())),
             }
         }
     };
@@ -192,13 +186,7 @@ async fn converse_stream(
     };
     let mut output = match sent {
         Ok(output) => output,
-        Err(e) => {
-            let error = classify(&e, client, &req.model);
-            if let Some(w) = wire {
-                *w = error_response(&e, &error);
-            }
-            return Some(error);
-        }
+        Err(e) => return Some(refused(&e, client, &req.model, wire)),
     };
     let mut events: Vec<WireEvent> = Vec::new();
     let capturing = wire.is_some();
@@ -219,6 +207,36 @@ async fn converse_stream(
             }
         }
     };
+    stream_end(wire, events, error, assembler, "the stream ended before messageStop")
+}
+
+/// A request that failed before any answer: classified, and kept as Bedrock sent it
+/// when capturing.
+pub(super) fn refused<E>(
+    e: &SdkError<E, HttpResponse>,
+    client: &BedrockClient,
+    model: &str,
+    wire: Option<&mut WireResponse>,
+) -> CallError
+where
+    E: aws_sdk_bedrockruntime::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let error = classify(e, client, model);
+    if let Some(w) = wire {
+        *w = error_response(e, &error);
+    }
+    error
+}
+
+/// An event stream's end: its events kept when capturing, and a stream that closed
+/// before the model finished (no stop reason) made a `truncated` error, `unfinished`.
+pub(super) fn stream_end(
+    wire: Option<&mut WireResponse>,
+    events: Vec<WireEvent>,
+    error: Option<CallError>,
+    assembler: &Assembler,
+    unfinished: &str,
+) -> Option<CallError> {
     if let Some(w) = wire {
         w.status = 200;
         w.headers.insert("content-type".into(), "application/vnd.amazon.eventstream".into());
@@ -228,7 +246,7 @@ async fn converse_stream(
         return error;
     }
     if !assembler.has_stop_reason() {
-        return Some(CallError::new(ErrorKind::Truncated, None, "the stream ended before messageStop"));
+        return Some(CallError::new(ErrorKind::Truncated, None, unfinished));
     }
     None
 }
