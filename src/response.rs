@@ -124,6 +124,11 @@ pub(crate) fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Dur
 pub(crate) const TOO_LARGE: &str = "the response is larger than the limit of";
 
 /// The error for a response over `limit` bytes.
+/// The start of something a server sent that could not be read, for an error message.
+pub(crate) fn preview(text: &str) -> String {
+    text.chars().take(120).collect()
+}
+
 pub(crate) fn too_large(limit: u64) -> CallError {
     CallError::new(ErrorKind::TooLarge, None, format!("{TOO_LARGE} {} MiB (--max-response-mib)", limit >> 20))
 }

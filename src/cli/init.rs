@@ -103,7 +103,8 @@ AWS_BEARER_TOKEN_BEDROCK=
 # AWS_SESSION_TOKEN=
 # AWS_PROFILE=
 # AWS_REGION=us-west-2
-# Chat completions and the Responses API: OPENAI_API_KEY, else AWS_BEARER_TOKEN_BEDROCK.
+# Chat completions and the Responses API: on Bedrock AWS_BEARER_TOKEN_BEDROCK, else OPENAI_API_KEY;
+# elsewhere OPENAI_API_KEY only.
 # OPENAI_API_KEY=
 # Endpoint overrides (plain http:// works for local servers).
 # AWS_ENDPOINT_URL_BEDROCK_RUNTIME=

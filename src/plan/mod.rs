@@ -111,10 +111,7 @@ impl Case {
 
     /// The API its model calls go through: its own, or an agent's transport.
     pub(crate) fn wire_api(&self) -> Api {
-        match self.api {
-            Api::Agent => self.spec.transport.map_or(Api::ConverseStream, |t| t.api()),
-            api => api,
-        }
+        self.api.through(self.spec.transport)
     }
 
     /// The id shared by a dataset's rows (`name[...]` without `row=`), else the case id.
@@ -344,8 +341,8 @@ fn resolve(
             }
         }
     }
-    let wire = if api == Api::Agent { spec.transport.map_or(Api::ConverseStream, |t| t.api()) } else { api };
-    if matches!(wire, Api::Responses | Api::ResponsesStream) && spec.params.as_ref().is_some_and(|p| p.stop.is_some()) {
+    let wire = api.through(spec.transport);
+    if !wire.has_stop_sequences() && spec.params.as_ref().is_some_and(|p| p.stop.is_some()) {
         return Err(s.diagnostic(
             "/params/stop",
             format!("the Responses API has no stop sequences, so {wire} cannot send `params.stop` (set here or in a defaults.yaml above this file): remove it, or use chat"),
@@ -420,7 +417,13 @@ fn graders(s: &LoadedScenario, case: &Case) -> Result<(), Diagnostic> {
         ));
     }
     for (what, own) in grader_sources(spec) {
-        grader::resolve(case, own).map_err(|e| s.diagnostic("/name", format!("{what} has {e}")))?;
+        let grader = grader::resolve(case, own).map_err(|e| s.diagnostic("/name", format!("{what} has {e}")))?;
+        if !grader.api.has_stop_sequences() && grader.params.as_ref().is_some_and(|p| p.stop.is_some()) {
+            return Err(s.diagnostic(
+                "/grader",
+                format!("{what}'s grader asks over {}, which has no stop sequences: remove its `params.stop` (set in a `grader` here or in a defaults.yaml above this file)", grader.api),
+            ));
+        }
     }
     Ok(())
 }

@@ -42,15 +42,12 @@ pub(crate) fn lint(api: Api, model: &str) -> Option<String> {
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, k)| k);
     let prefix = &model[..model.len() - bare.len()];
-    let mut message = if other.contains(&bare) {
-        format!("`{model}` is not gpt-oss's id on {endpoint} ({api})")
-    } else {
-        format!("`{model}` is not a gpt-oss model id known on {endpoint} ({api})")
-    };
+    let what = if other.contains(&bare) { "gpt-oss's id" } else { "a gpt-oss model id known" };
+    let mut message =
+        format!("`{model}` is not {what} on {endpoint} ({api}), though it still runs (Bedrock adds models)");
     if let Some(close) = close {
         message.push_str(&format!("; did you mean `{prefix}{close}`?"));
     }
-    message.push_str(" It still runs: Bedrock adds models.");
     Some(message)
 }
 
@@ -80,6 +77,6 @@ mod tests {
         let m = lint(Api::InvokeStream, "us.openai.gpt-oss-safegaurd-20b").unwrap();
         assert!(m.contains("did you mean `us.openai.gpt-oss-safeguard-20b`?"), "{m}");
         let m = lint(Api::Converse, "openai.gpt-oss-999b-9:9").unwrap();
-        assert!(m.ends_with("It still runs: Bedrock adds models."), "{m}");
+        assert!(m.contains(", though it still runs (Bedrock adds models)"), "{m}");
     }
 }

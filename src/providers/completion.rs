@@ -94,9 +94,8 @@ fn push_message(messages: &mut Vec<Value>, m: &Message) {
 
 /// A whole (non-streamed) chat completion.
 pub(crate) fn read_completion(value: &Value, assembler: &mut Assembler) -> Option<CallError> {
-    if let Some(error) = value.get("error") {
-        let (message, _) = error_text(error);
-        return Some(CallError::new(ErrorKind::Server, None, message));
+    if let Some(error) = error_in(value) {
+        return Some(error_object(error, ErrorKind::Server));
     }
     let choice = &value["choices"][0];
     let message = &choice["message"];
@@ -192,6 +191,32 @@ pub(crate) fn error_text(error: &Value) -> (String, Option<String>) {
         }
     }
     (node.to_string(), code)
+}
+
+/// The error object a body or stream event carries, if any (`"error": null` is none).
+pub(crate) fn error_in(value: &Value) -> Option<&Value> {
+    value.get("error").filter(|e| !e.is_null())
+}
+
+/// An error object a server sent instead of (or in the middle of) an answer, as a
+/// [`CallError`]: throttling when its code or words say so, else `otherwise`. A proxy
+/// (LiteLLM) passes a Bedrock throttle on this way: worth a retry and a lower
+/// concurrency.
+pub(crate) fn error_object(error: &Value, otherwise: ErrorKind) -> CallError {
+    let (message, code) = error_text(error);
+    let kind = if is_throttle(code.as_deref(), &message) { ErrorKind::Throttled } else { otherwise };
+    let message = if message.is_empty() { "the server sent an error with no message".to_owned() } else { message };
+    CallError::new(kind, None, message)
+}
+
+/// Whether an error's code or words say "slow down".
+pub(crate) fn is_throttle(code: Option<&str>, message: &str) -> bool {
+    let code = code.unwrap_or_default().to_ascii_lowercase();
+    let message = message.to_ascii_lowercase();
+    code == "429"
+        || code.contains("throttl")
+        || code.contains("rate_limit")
+        || ["too many requests", "rate limit", "ratelimit", "throttl"].iter().any(|w| message.contains(w))
 }
 
 #[cfg(test)]

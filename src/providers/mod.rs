@@ -176,17 +176,20 @@ impl Environment {
         }
     }
 
-    /// The key for a chat completions server, and the variable it came from:
-    /// `OPENAI_API_KEY`, else the Bedrock API key, but that only over https to Bedrock
-    /// itself (`*.amazonaws.com`, `*.api.aws`) or to a host the user listed.
+    /// The key for an OpenAI-compatible server (chat completions, the Responses API),
+    /// and the variable it came from. Over https to Bedrock itself (`*.amazonaws.com`,
+    /// `*.api.aws`) or to a host the user listed: the Bedrock API key, else
+    /// `OPENAI_API_KEY` (AWS's Mantle guide puts the Bedrock key there). Anywhere else:
+    /// `OPENAI_API_KEY` only. So the Bedrock key never leaves Bedrock, and an OpenAI key
+    /// set for other servers is not sent to AWS when the Bedrock key is there.
     pub(crate) fn chat_key(&self, base_url: &str) -> Option<(&'static str, &str)> {
-        if let Some(key) = &self.openai_api_key {
-            return Some(("OPENAI_API_KEY", key));
-        }
         let host = authority(base_url).split(':').next().unwrap_or_default();
-        let allowed = (base_url.starts_with("https://") && is_bedrock_host(host))
+        let bedrock = (base_url.starts_with("https://") && is_bedrock_host(host))
             || self.bedrock_key_hosts.iter().any(|h| h.eq_ignore_ascii_case(host));
-        self.bedrock_bearer_token.as_deref().filter(|_| allowed).map(|key| ("AWS_BEARER_TOKEN_BEDROCK", key))
+        let bedrock_key = self.bedrock_bearer_token.as_deref().filter(|_| bedrock);
+        bedrock_key
+            .map(|key| ("AWS_BEARER_TOKEN_BEDROCK", key))
+            .or_else(|| self.openai_api_key.as_deref().map(|key| ("OPENAI_API_KEY", key)))
     }
 }
 
@@ -300,5 +303,10 @@ mod tests {
         assert_eq!(key("http://proxy.internal:4000/v1"), Some("AWS_BEARER_TOKEN_BEDROCK"), "listed by the user");
         let with_openai = env(Some("sk-1"), &[]);
         assert_eq!(with_openai.chat_key("http://127.0.0.1:8080/v1").map(|(n, _)| n), Some("OPENAI_API_KEY"));
+        // Both set: Bedrock gets its own key, and the OpenAI key stays off AWS.
+        let mantle = "https://bedrock-mantle.us-east-1.api.aws/v1";
+        assert_eq!(with_openai.chat_key(mantle).map(|(n, _)| n), Some("AWS_BEARER_TOKEN_BEDROCK"));
+        let only_openai = Environment { bedrock_bearer_token: None, ..env(Some("sk-1"), &[]) };
+        assert_eq!(only_openai.chat_key(mantle).map(|(n, _)| n), Some("OPENAI_API_KEY"));
     }
 }

@@ -17,9 +17,9 @@ use async_openai::middleware::HttpRequestFactory;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::completion::{error_text, read_chunk, read_completion, request_body};
+use super::completion::{error_in, error_object, error_text, read_chunk, read_completion, request_body};
 use super::{CallRequest, Encoded, Limits};
-use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, TOO_LARGE, retry_after, too_large};
+use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, TOO_LARGE, preview, retry_after, too_large};
 use crate::wire::WireResponse;
 
 /// The path and body of a chat completions request (streamed with `stream`).
@@ -205,23 +205,15 @@ async fn read_stream(
         }
         match event {
             Ok(chunk) => {
-                if let Some(error) = chunk.get("error") {
-                    // An error object inside a 200 stream: the server gave up mid-answer.
-                    // A proxy (LiteLLM) passes a Bedrock throttle on this way: that is
-                    // throttling, worth a retry and a lower concurrency.
-                    let (message, code) = error_text(error);
-                    let kind = if is_throttle(code.as_deref(), &message) {
-                        ErrorKind::Throttled
-                    } else {
-                        ErrorKind::StreamError
-                    };
-                    return Some(CallError::new(kind, None, message));
+                // An error object inside a 200 stream: the server gave up mid-answer.
+                if let Some(error) = error_in(&chunk) {
+                    return Some(error_object(error, ErrorKind::StreamError));
                 }
                 read_chunk(&chunk, assembler);
             }
             Err(OpenAIError::JSONDeserialize(e, data)) => {
                 payloads.push(data.clone());
-                let shown: String = data.chars().take(120).collect();
+                let shown = preview(&data);
                 return Some(CallError::new(
                     ErrorKind::StreamError,
                     None,
@@ -288,16 +280,6 @@ pub(super) fn classify(error: OpenAIError, base_url: &str, model: &str, wire: Op
         }
         other => CallError::new(ErrorKind::InvalidRequest, None, other.to_string()),
     }
-}
-
-/// Whether an error's code or words say "slow down".
-pub(super) fn is_throttle(code: Option<&str>, message: &str) -> bool {
-    let code = code.unwrap_or_default().to_ascii_lowercase();
-    let message = message.to_ascii_lowercase();
-    code == "429"
-        || code.contains("throttl")
-        || code.contains("rate_limit")
-        || ["too many requests", "rate limit", "ratelimit", "throttl"].iter().any(|w| message.contains(w))
 }
 
 fn http_failure(failure: HttpFailure, base_url: &str, model: &str) -> CallError {

@@ -291,6 +291,20 @@ pub enum Api {
 }
 
 impl Api {
+    /// The API model calls go through: an agent's transport (ConverseStream when it
+    /// names none), else this one.
+    pub(crate) fn through(self, transport: Option<Transport>) -> Api {
+        match self {
+            Api::Agent => transport.map_or(Api::ConverseStream, Transport::api),
+            api => api,
+        }
+    }
+
+    /// Whether requests on this API can carry stop sequences (the Responses API has none).
+    pub(crate) fn has_stop_sequences(self) -> bool {
+        !matches!(self, Api::Responses | Api::ResponsesStream)
+    }
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Api::Converse => "converse",

@@ -185,7 +185,7 @@ fn dry_run_shows_where_each_new_path_goes_with_credentials_masked() {
     assert!(text.contains("/model/openai.gpt-oss-120b-1%3A0/invoke-with-response-stream"), "{text}");
     assert!(
         text.contains(
-            "POST https://bedrock-mantle.us-west-2.api.aws/v1/responses\nAuthorization: Bearer **** (OPENAI_API_KEY)"
+            "POST https://bedrock-mantle.us-west-2.api.aws/v1/responses\nAuthorization: Bearer **** (AWS_BEARER_TOKEN_BEDROCK)"
         ),
         "{text}"
     );
@@ -208,11 +208,11 @@ fn model_ids_of_another_endpoint_warn_and_still_run() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(stdout(&out).contains("4 cases"), "{}", stdout(&out));
     assert!(
-        err.contains("warning: s.yaml:2:38: /scenarios/0/model: `openai.gpt-oss-20b-1:0` is not gpt-oss's id on Bedrock Mantle (responses); did you mean `openai.gpt-oss-20b`?"),
+        err.contains("warning: s.yaml:2:38: /scenarios/0/model: `openai.gpt-oss-20b-1:0` is not gpt-oss's id on Bedrock Mantle (responses), though it still runs (Bedrock adds models); did you mean `openai.gpt-oss-20b`?\n"),
         "{err}"
     );
     assert!(err.contains("did you mean `openai.gpt-oss-safeguard-20b`?"), "{err}");
     // A grader's model too, on the API it is asked over (the case's, here Converse).
-    assert!(err.contains("/scenarios/3/grader: `openai.gpt-oss-120b` is not gpt-oss's id on Bedrock Runtime (converse); did you mean `openai.gpt-oss-120b-1:0`?"), "{err}");
+    assert!(err.contains("/scenarios/3/grader: `openai.gpt-oss-120b` is not gpt-oss's id on Bedrock Runtime (converse), though it still runs (Bedrock adds models); did you mean `openai.gpt-oss-120b-1:0`?\n"), "{err}");
     assert_eq!(err.matches("warning:").count(), 3, "{err}");
 }

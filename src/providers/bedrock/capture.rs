@@ -1,4 +1,5 @@
-//! Record mode's capture for Converse and ConverseStream: the response rebuilt, from
+//! Record mode's capture for Bedrock Runtime (Converse, and InvokeModel's failed
+//! requests and exception frames): the response rebuilt, from
 //! what the AWS SDK decoded, at the level the wire carries it (the JSON body, or the
 //! event stream's events and exception frames), for a cassette.
 

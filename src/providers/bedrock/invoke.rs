@@ -21,9 +21,9 @@ use super::capture::exception_json;
 use super::errors::{classify_stream, invoke_frame};
 use super::request::model_path;
 use super::{BedrockClient, refused, stream_end};
-use crate::providers::completion::{error_text, read_chunk, read_completion, request_body};
+use crate::providers::completion::{error_in, error_object, read_chunk, read_completion, request_body};
 use crate::providers::{CallRequest, Encoded};
-use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, too_large};
+use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, preview, too_large};
 use crate::wire::{WireEvent, WireResponse};
 
 /// The path and body of an InvokeModel (or, with `stream`, InvokeModelWithResponseStream)
@@ -76,7 +76,7 @@ async fn invoke(
     let value: Value = match serde_json::from_slice(bytes) {
         Ok(value) => value,
         Err(e) => {
-            let shown: String = String::from_utf8_lossy(bytes).chars().take(120).collect();
+            let shown = preview(&String::from_utf8_lossy(bytes));
             if let Some(w) = wire {
                 *w = WireResponse::json(200, Value::String(String::from_utf8_lossy(bytes).into_owned()));
             }
@@ -156,7 +156,7 @@ fn read_part(bytes: &[u8], assembler: &mut Assembler) -> Option<CallError> {
     let chunk: Value = match serde_json::from_slice(bytes) {
         Ok(chunk) => chunk,
         Err(e) => {
-            let shown: String = String::from_utf8_lossy(bytes).chars().take(120).collect();
+            let shown = preview(&String::from_utf8_lossy(bytes));
             return Some(CallError::new(
                 ErrorKind::StreamError,
                 None,
@@ -164,9 +164,8 @@ fn read_part(bytes: &[u8], assembler: &mut Assembler) -> Option<CallError> {
             ));
         }
     };
-    if let Some(error) = chunk.get("error") {
-        let (message, _) = error_text(error);
-        return Some(CallError::new(ErrorKind::StreamError, None, message));
+    if let Some(error) = error_in(&chunk) {
+        return Some(error_object(error, ErrorKind::StreamError));
     }
     read_chunk(&chunk, assembler);
     read_metrics(&chunk, assembler);

@@ -1,6 +1,6 @@
-//! The response size limit on Converse and ConverseStream: an interceptor wraps each
-//! response body so that reading past the limit fails, before the SDK buffers a whole
-//! body (Converse) or while it decodes an event stream (ConverseStream).
+//! The response size limit on every Bedrock Runtime call (Converse, InvokeModel and
+//! their streams): an interceptor wraps each response body so that reading past the
+//! limit fails, before the SDK buffers a whole body or while it decodes an event stream.
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;

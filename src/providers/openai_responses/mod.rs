@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use self::read::{StreamReader, read_response};
 use super::openai_chat::{OpenAiClient, classify};
 use super::{CallRequest, Content, Encoded, Message};
-use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, too_large};
+use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, preview, too_large};
 use crate::scenario::Role;
 use crate::wire::WireResponse;
 
@@ -124,6 +124,12 @@ pub(crate) async fn call(client: &OpenAiClient, req: &CallRequest, stream: bool,
     response
 }
 
+/// Whether a server's event `type` can stand on an `event:` line as it is (a line
+/// break in it would cut the recorded stream differently from the one received).
+fn is_event_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 /// Bedrock Runtime's `/openai/v1/responses` refuses gpt-oss: say where it is served.
 fn wrong_route(mut error: CallError, base_url: &str) -> CallError {
     let runtime = super::authority(base_url).starts_with("bedrock-runtime.");
@@ -161,7 +167,7 @@ async fn call_stream(
                 }
                 // The `event:` line repeats the payload's type; the client drops it, so
                 // it is rebuilt for the cassette.
-                let name = event["type"].as_str().unwrap_or("message");
+                let name = event["type"].as_str().filter(|t| is_event_name(t)).unwrap_or("message");
                 raw.push_str(&format!("event: {name}\ndata: {payload}\n\n"));
                 if let Some(e) = reader.event(&event, assembler) {
                     error = Some(e);
@@ -170,7 +176,7 @@ async fn call_stream(
             }
             Err(async_openai::error::OpenAIError::JSONDeserialize(e, data)) => {
                 raw.push_str(&format!("data: {data}\n\n"));
-                let shown: String = data.chars().take(120).collect();
+                let shown = preview(&data);
                 error = Some(CallError::new(
                     ErrorKind::StreamError,
                     None,

@@ -7,14 +7,13 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use crate::providers::completion::error_text;
-use crate::providers::openai_chat::is_throttle;
+use crate::providers::completion::{error_in, error_object};
 use crate::response::{Assembler, CallError, ErrorKind};
 
 /// A whole (non-streamed) response.
 pub(super) fn read_response(value: &Value, assembler: &mut Assembler) -> Option<CallError> {
     read_output(&value["output"], assembler);
-    read_ending(value, assembler, has_function_call(&value["output"]))
+    read_ending(value, assembler, has_function_call(&value["output"]), ErrorKind::Server)
 }
 
 fn has_function_call(output: &Value) -> bool {
@@ -54,50 +53,53 @@ fn texts(parts: &Value) -> String {
     parts.as_array().into_iter().flatten().filter_map(|p| p["text"].as_str()).collect()
 }
 
-/// How a response ended: its error (`failed`), its stop reason in Bedrock's vocabulary
-/// (`incomplete` for max_output_tokens is max_tokens), and its usage.
-fn read_ending(response: &Value, assembler: &mut Assembler, called_tools: bool) -> Option<CallError> {
+/// How a response ended: its usage; its error when it `failed` (of kind `failed`,
+/// unless it says throttling); else its stop reason in Bedrock's vocabulary
+/// (`incomplete` for max_output_tokens is max_tokens). A status other than these
+/// (`cancelled`, `queued`) is the stop reason as it is: not a finished answer.
+fn read_ending(
+    response: &Value,
+    assembler: &mut Assembler,
+    called_tools: bool,
+    failed: ErrorKind,
+) -> Option<CallError> {
     let usage = &response["usage"];
     if let (Some(input), Some(output)) = (usage["input_tokens"].as_u64(), usage["output_tokens"].as_u64()) {
         assembler.usage(input, output);
     }
-    let failed = response["status"] == "failed" || response["error"].is_object();
-    if failed {
-        let (message, code) = error_text(&response["error"]);
-        let message = if message.is_empty() { "the response failed with no message".to_owned() } else { message };
-        return Some(stream_failure(code.as_deref(), message));
+    let status = response["status"].as_str();
+    if status == Some("failed") || error_in(response).is_some() {
+        return Some(error_object(&response["error"], failed));
     }
-    let stop = match response["status"].as_str() {
+    let stop = match status {
         Some("incomplete") => match response["incomplete_details"]["reason"].as_str() {
             Some("max_output_tokens") => "max_tokens".to_owned(),
             Some("content_filter") => "content_filtered".to_owned(),
             Some(other) => other.to_owned(),
             None => "incomplete".to_owned(),
         },
-        _ if called_tools => "tool_use".to_owned(),
-        _ => "end_turn".to_owned(),
+        Some("completed") | None if called_tools => "tool_use".to_owned(),
+        Some("completed") | None => "end_turn".to_owned(),
+        Some(other) => other.to_owned(),
     };
     assembler.stop_reason(stop);
     None
 }
 
-/// An error the server sent on an HTTP 200: throttling when its code or words say so.
-fn stream_failure(code: Option<&str>, message: String) -> CallError {
-    let kind = if is_throttle(code, &message) { ErrorKind::Throttled } else { ErrorKind::StreamError };
-    CallError::new(kind, None, message)
-}
-
-/// Reads typed stream events in order. Deltas are the answer; the closing
-/// `response.completed` (or `incomplete`, `failed`) says how it ended, and is read
-/// whole only when no delta came before it.
+/// Reads typed stream events in order. Items and deltas are the answer; the closing
+/// `response.completed` (or `incomplete`, `failed`) says how it ended, and its output
+/// is read only when nothing was streamed before it (a server that sends the whole
+/// answer at the end).
 #[derive(Default)]
 pub(super) struct StreamReader {
     /// The type of each output item, by `output_index`, from `response.output_item.added`.
     kinds: HashMap<u64, String>,
+    /// Function calls started, by `output_index`: a call's name is given once.
+    started: HashSet<u64>,
     /// Function calls whose arguments arrived as deltas.
     streamed_arguments: HashSet<u64>,
-    called_tools: bool,
-    any_delta: bool,
+    /// An item or a delta arrived.
+    streamed: bool,
     reasoning_seen: bool,
     /// Reasoning summaries, used only when no reasoning text came.
     summary: String,
@@ -108,15 +110,17 @@ impl StreamReader {
     pub(super) fn event(&mut self, event: &Value, assembler: &mut Assembler) -> Option<CallError> {
         let index = event["output_index"].as_u64().unwrap_or(0);
         let delta = event["delta"].as_str().unwrap_or_default();
-        match event["type"].as_str().unwrap_or_default() {
+        let kind = event["type"].as_str().unwrap_or_default();
+        if kind.starts_with("response.output_item.") || kind.ends_with(".delta") {
+            self.streamed = true;
+        }
+        match kind {
             "response.output_item.added" => {
                 let item = &event["item"];
-                let kind = item["type"].as_str().unwrap_or_default().to_owned();
-                if kind == "function_call" {
-                    self.called_tools = true;
-                    assembler.tool_start(index, item["call_id"].as_str(), item["name"].as_str());
+                if item["type"] == "function_call" {
+                    self.start_tool(index, item, assembler);
                 }
-                self.kinds.insert(index, kind);
+                self.kinds.insert(index, item["type"].as_str().unwrap_or_default().to_owned());
             }
             "response.reasoning_text.delta" => self.reasoning(delta, assembler),
             "response.reasoning_summary_text.delta" => self.summary.push_str(delta),
@@ -124,42 +128,38 @@ impl StreamReader {
             "response.output_text.delta" if self.kinds.get(&index).is_some_and(|k| k == "reasoning") => {
                 self.reasoning(delta, assembler)
             }
-            "response.output_text.delta" | "response.refusal.delta" => {
-                self.any_delta = true;
-                assembler.text(delta);
-            }
+            "response.output_text.delta" | "response.refusal.delta" => assembler.text(delta),
             "response.function_call_arguments.delta" => {
-                self.any_delta = true;
                 self.streamed_arguments.insert(index);
                 assembler.tool_arguments(index, delta);
             }
+            // A call announced whole, or whose arguments were not streamed.
             "response.output_item.done" if event["item"]["type"] == "function_call" => {
                 let item = &event["item"];
-                self.called_tools = true;
+                self.start_tool(index, item, assembler);
                 if !self.streamed_arguments.contains(&index) {
-                    self.any_delta = true;
-                    assembler.tool_start(index, item["call_id"].as_str(), item["name"].as_str());
                     assembler.tool_arguments(index, item["arguments"].as_str().unwrap_or_default());
                 }
             }
             "response.completed" | "response.incomplete" | "response.failed" => {
                 self.ended = true;
                 let response = &event["response"];
-                if !self.any_delta && !self.reasoning_seen {
+                if !self.streamed {
                     read_output(&response["output"], assembler);
-                    self.reasoning_seen = true;
                 }
-                let called = self.called_tools || has_function_call(&response["output"]);
-                return read_ending(response, assembler, called);
+                let called = !self.started.is_empty() || has_function_call(&response["output"]);
+                return read_ending(response, assembler, called, ErrorKind::StreamError);
             }
-            "error" => {
-                let (message, code) = error_text(event);
-                let message = if message.is_empty() { "the server sent an error event".to_owned() } else { message };
-                return Some(stream_failure(code.as_deref(), message));
-            }
+            "error" => return Some(error_object(event, ErrorKind::StreamError)),
             _ => {}
         }
         None
+    }
+
+    fn start_tool(&mut self, index: u64, item: &Value, assembler: &mut Assembler) {
+        if self.started.insert(index) {
+            assembler.tool_start(index, item["call_id"].as_str(), item["name"].as_str());
+        }
     }
 
     fn reasoning(&mut self, delta: &str, assembler: &mut Assembler) {
@@ -261,5 +261,39 @@ mod tests {
         assert_eq!(r.error.map(|e| e.kind), Some(ErrorKind::Throttled));
         let r = read_events(&[json!({"type": "response.output_text.delta", "output_index": 0, "delta": "to"})]);
         assert_eq!(r.error.map(|e| e.kind), Some(ErrorKind::Truncated));
+    }
+
+    #[test]
+    fn a_call_announced_whole_keeps_its_name_once() {
+        let call = json!({"type": "function_call", "call_id": "c1", "name": "w", "arguments": "{\"city\":\"Oslo\"}"});
+        let r = read_events(&[
+            json!({"type": "response.output_item.added", "output_index": 0, "item": call}),
+            json!({"type": "response.output_item.done", "output_index": 0, "item": call}),
+            json!({"type": "response.completed", "response": {"status": "completed", "output": [call]}}),
+        ]);
+        assert_eq!(r.tool_calls.len(), 1, "{r:?}");
+        assert_eq!((r.tool_calls[0].name.as_str(), &r.tool_calls[0].input), ("w", &json!({"city": "Oslo"})));
+        assert_eq!(r.stop_reason.as_deref(), Some("tool_use"));
+    }
+
+    #[test]
+    fn a_stream_of_no_deltas_is_read_from_its_closing_response() {
+        let r = read_events(&[json!({"type": "response.completed", "response": {"status": "completed", "output": [
+            {"type": "reasoning", "content": [{"type": "reasoning_text", "text": "hmm"}]},
+            {"type": "message", "content": [{"type": "output_text", "text": "pong"}]}
+        ]}})]);
+        assert_eq!((r.reasoning.as_str(), r.final_text.as_str()), ("hmm", "pong"));
+    }
+
+    #[test]
+    fn statuses_other_than_completed_are_not_a_finished_answer() {
+        let mut a = Assembler::new();
+        assert!(read_response(&json!({"status": "cancelled", "output": []}), &mut a).is_none());
+        assert_eq!(a.finish(None, std::time::Duration::ZERO).stop_reason.as_deref(), Some("cancelled"));
+        let mut a = Assembler::new();
+        let failed = json!({"status": "failed", "error": {"code": "server_error", "message": "boom"}});
+        assert_eq!(read_response(&failed, &mut a).map(|e| e.kind), Some(ErrorKind::Server));
+        let mut a = Assembler::new();
+        assert!(read_response(&json!({"status": "completed", "error": null, "output": []}), &mut a).is_none());
     }
 }
