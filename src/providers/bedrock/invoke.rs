@@ -64,10 +64,7 @@ async fn invoke(
         .content_type("application/json")
         .accept("application/json")
         .body(body);
-    let sent = match client.call_config() {
-        Some(config) => operation.customize().config_override(config).send().await,
-        None => operation.send().await,
-    };
+    let sent = send!(client, operation);
     let output = match sent {
         Ok(output) => output,
         Err(e) => return Some(refused(&e, client, &req.model, wire)),
@@ -109,10 +106,7 @@ async fn invoke_stream(
         .content_type("application/json")
         .accept("application/json")
         .body(body);
-    let sent = match client.call_config() {
-        Some(config) => operation.customize().config_override(config).send().await,
-        None => operation.send().await,
-    };
+    let sent = send!(client, operation);
     let mut output = match sent {
         Ok(output) => output,
         Err(e) => return Some(refused(&e, client, &req.model, wire)),

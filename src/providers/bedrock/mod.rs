@@ -10,6 +10,17 @@
 //! Bedrock rejects them for gpt-oss. The request is encoded once ([`request`]); errors
 //! are classified in [`errors`]; record mode's capture of responses is in [`capture`].
 
+/// Sends an SDK operation, to the client view's own endpoint when it has one (a replay
+/// route): the override is per call, so the client and its connections stay shared.
+macro_rules! send {
+    ($client:expr, $operation:expr) => {
+        match $client.call_config() {
+            Some(config) => $operation.customize().config_override(config).send().await,
+            None => $operation.send().await,
+        }
+    };
+}
+
 mod capture;
 mod errors;
 pub(crate) mod invoke;
@@ -121,10 +132,7 @@ pub(crate) async fn call(client: &BedrockClient, req: &CallRequest, stream: bool
                 .set_inference_config(parts.inference)
                 .set_additional_model_request_fields(parts.additional)
                 .set_tool_config(parts.tools);
-            let sent = match client.call_config() {
-                Some(config) => operation.customize().config_override(config).send().await,
-                None => operation.send().await,
-            };
+            let sent = send!(client, operation);
             match sent {
                 Ok(output) => {
                     read_output(&output, &mut assembler);
@@ -180,10 +188,7 @@ async fn converse_stream(
         .set_inference_config(parts.inference)
         .set_additional_model_request_fields(parts.additional)
         .set_tool_config(parts.tools);
-    let sent = match client.call_config() {
-        Some(config) => operation.customize().config_override(config).send().await,
-        None => operation.send().await,
-    };
+    let sent = send!(client, operation);
     let mut output = match sent {
         Ok(output) => output,
         Err(e) => return Some(refused(&e, client, &req.model, wire)),
