@@ -1,8 +1,11 @@
-//! Files the tool writes: [`write_atomic`] (a temp file in the same folder, then a
-//! rename) so that an interrupted run never leaves a truncated snapshot, cassette or
-//! report, and [`remove`] for files that may already be gone.
+//! Files the tool reads and writes. [`write_atomic`] writes a temp file in the same
+//! folder, then renames it, so that an interrupted run never leaves a truncated
+//! snapshot, cassette or report; new files get the mode the umask gives, replaced ones
+//! keep theirs. [`read_limited`] and [`open_regular`] read only regular files, and a
+//! bounded number of bytes: a FIFO would block a run forever, and `/dev/zero` (whose
+//! size reads 0) would fill memory. [`remove`] takes files that may already be gone.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The name of a write in progress: `<prefix>XXXXXX.tmp`, beside its target. A process
@@ -27,20 +30,128 @@ pub(crate) fn slashed(path: &Path) -> String {
 pub(crate) enum FsError {
     #[error("failed to write {}: {source}", shown(path))]
     Write { path: PathBuf, source: std::io::Error },
+    #[error("failed to read {}: {source}", shown(path))]
+    Read { path: PathBuf, source: std::io::Error },
     #[error("failed to remove {}: {source}", shown(path))]
     Remove { path: PathBuf, source: std::io::Error },
 }
 
-/// Writes `contents` to `path` all at once or not at all, creating its folder.
+/// Writes `contents` to `path` all at once or not at all, creating its folder. A new
+/// file gets `0666` less the umask, as any other tool's; a replaced one keeps its mode.
 pub(crate) fn write_atomic(path: &Path, contents: &str) -> Result<(), FsError> {
     let fail = |source| FsError::Write { path: path.to_owned(), source };
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(fail)?;
-    let mut temp = tempfile::Builder::new().prefix(TEMP_PREFIX).suffix(".tmp").tempfile_in(dir).map_err(fail)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TEMP_PREFIX).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut temp = builder.tempfile_in(dir).map_err(fail)?;
+    if let Ok(existing) = std::fs::metadata(path) {
+        temp.as_file().set_permissions(existing.permissions()).map_err(fail)?;
+    }
     temp.write_all(contents.as_bytes()).map_err(fail)?;
     temp.as_file().sync_all().map_err(fail)?;
     temp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
+}
+
+/// Whether a file may be reached through a symbolic link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Links {
+    /// Files the user names (scenarios, datasets, variables): a link is theirs to make.
+    Follow,
+    /// Files the tool owns (snapshots, cassettes): a committed link could lead a
+    /// review or a replay to print whatever it points at.
+    Refuse,
+}
+
+/// Opens `path` for reading if it is a regular file (after following links, unless
+/// `links` refuses them). The open itself never blocks: a FIFO is opened non-blocking
+/// and refused by its type. Errors are `std::io::Error`s whose text says what is wrong.
+pub(crate) fn open_regular(path: &Path, links: Links) -> std::io::Result<std::fs::File> {
+    if links == Links::Refuse && std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(std::io::Error::other("it is a symbolic link, which the tool does not follow here"));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(std::io::Error::other(format!("it is {}, not a regular file", kind_name(kind))));
+    }
+    Ok(file)
+}
+
+fn kind_name(kind: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() { "a folder" } else { "not a plain file" }
+}
+
+/// The whole of a regular file, if it holds at most `limit` bytes. A larger one is an
+/// error of kind [`std::io::ErrorKind::FileTooLarge`], found without reading past the
+/// limit (the size a file reports is not trusted: it may grow while read).
+pub(crate) fn read_limited(path: &Path, limit: u64, links: Links) -> std::io::Result<Vec<u8>> {
+    let file = open_regular(path, links)?;
+    let size = file.metadata()?.len();
+    let too_large = |size: u64| {
+        std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("it is {}; the limit is {}", mib(size), mib(limit)),
+        )
+    };
+    if size > limit {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// [`read_limited`], as UTF-8 text.
+pub(crate) fn read_text_limited(path: &Path, limit: u64, links: Links) -> std::io::Result<String> {
+    String::from_utf8(read_limited(path, limit, links)?).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("it is not valid UTF-8 (line {line})"))
+    })
+}
+
+/// A size for messages: `8 MiB`, `50.0 MiB`, `512 bytes`.
+pub(crate) fn mib(bytes: u64) -> String {
+    if bytes < 1 << 20 {
+        format!("{bytes} bytes")
+    } else if bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+    }
 }
 
 /// Removes a file that may not exist.
@@ -68,6 +179,53 @@ mod tests {
         remove(&path).unwrap();
         remove(&path).unwrap();
         assert!(!path.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_follow_the_umask_and_replaced_files_keep_their_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // The test process's umask is whatever the shell gave it; read it back from a
+        // file created the ordinary way.
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "x").unwrap();
+        let fresh = dir.path().join("fresh");
+        write_atomic(&fresh, "x").unwrap();
+        assert_eq!(mode(&fresh), mode(&plain), "as std::fs::write would create it");
+        let kept = dir.path().join(".gitignore");
+        std::fs::write(&kept, "x").unwrap();
+        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&kept, "y").unwrap();
+        assert_eq!(mode(&kept), 0o640);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_regular_files_are_read_and_never_past_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let e = read_limited(&fifo, 10, Links::Follow).unwrap_err().to_string();
+        assert_eq!(e, "it is a FIFO, not a regular file");
+        let zero = dir.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let e = read_limited(&zero, 10, Links::Follow).unwrap_err().to_string();
+        assert_eq!(e, "it is a character device, not a regular file");
+        let file = dir.path().join("file");
+        std::fs::write(&file, "0123456789A").unwrap();
+        let e = read_limited(&file, 10, Links::Follow).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::FileTooLarge);
+        assert_eq!(read_limited(&file, 11, Links::Follow).unwrap(), b"0123456789A");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert_eq!(read_limited(&link, 11, Links::Follow).unwrap(), b"0123456789A");
+        let e = read_limited(&link, 11, Links::Refuse).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        assert_eq!(mib(8 << 20), "8 MiB");
+        assert_eq!(mib(50 * (1 << 20) + (1 << 19)), "50.5 MiB");
     }
 
     #[test]

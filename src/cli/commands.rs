@@ -1,5 +1,6 @@
 //! `validate`, `list` and `schema`.
 
+use crate::stdio::{outln, errln};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -18,7 +19,7 @@ pub(super) fn load_and_plan(paths: &[PathBuf]) -> Result<(Plan, usize), u8> {
     let plan = plan::plan(&suite.scenarios);
     let problems: Vec<&Diagnostic> = suite.diagnostics.iter().chain(&plan.diagnostics).collect();
     for warning in &plan.warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
     if problems.is_empty() {
         return Ok((plan, suite.files));
@@ -49,7 +50,7 @@ pub(crate) fn validate(paths: &[PathBuf]) -> u8 {
                 names.dedup();
                 names.len()
             };
-            println!(
+            outln!(
                 "ok: {files} file{}, {scenarios} scenario{}, {} case{}",
                 if files == 1 { "" } else { "s" },
                 if scenarios == 1 { "" } else { "s" },
@@ -120,6 +121,6 @@ pub(crate) fn schema(kind: SchemaArg) -> u8 {
         SchemaArg::Report => crate::report::record::json_schema(),
     };
     // A Value always serializes; the pretty form is what is checked in.
-    println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
     exit::SUCCESS
 }

@@ -3,6 +3,7 @@
 //! `defaults.yaml`, the schemas for editor completion, `.env.example`, a `.gitignore`
 //! entry for `.env`, and the two GitHub workflows. Existing files are left alone.
 
+use crate::stdio::{outln, errln};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,11 +137,11 @@ fn synthetic(api: Api) -> Vec<&'static str> {
 pub(crate) fn init(dir: &Path) -> u8 {
     match scaffold(dir) {
         Ok(()) => {
-            println!("\nnext: cd {} && gpt-oss-scenarios run scenarios/ --mode replay", dir.display());
+            outln!("\nnext: cd {} && gpt-oss-scenarios run scenarios/ --mode replay", dir.display());
             exit::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             exit::FAILURES
         }
     }
@@ -149,11 +150,11 @@ pub(crate) fn init(dir: &Path) -> u8 {
 fn write_new(dir: &Path, name: &str, text: &str) -> Result<(), InitError> {
     let path = dir.join(name);
     if path.exists() {
-        println!("kept    {} (exists)", crate::fs::shown(&path));
+        outln!("kept    {} (exists)", crate::fs::shown(&path));
         return Ok(());
     }
     crate::fs::write_atomic(&path, text)?;
-    println!("created {}", crate::fs::shown(&path));
+    outln!("created {}", crate::fs::shown(&path));
     Ok(())
 }
 
@@ -178,17 +179,21 @@ fn scaffold(dir: &Path) -> Result<(), InitError> {
         write_new(workflows, &format!(".github/workflows/{name}"), &workflow(template, suite.as_deref()))?;
     }
     let ignore = dir.join(".gitignore");
-    let current = std::fs::read_to_string(&ignore).unwrap_or_default();
+    let current = match crate::fs::read_text_limited(&ignore, 8 << 20, crate::fs::Links::Follow) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => return Err(crate::fs::FsError::Read { path: ignore, source }.into()),
+    };
     if !current.lines().any(|l| l.trim() == ".env") {
         let sep = if current.is_empty() || current.ends_with('\n') { "" } else { "\n" };
         crate::fs::write_atomic(&ignore, &format!("{current}{sep}.env\n"))?;
-        println!("added   .env to {}", ignore.display());
+        outln!("added   .env to {}", ignore.display());
     }
     // Outside any repository, DIR becomes one, as `cargo new` does.
     if repo.is_none() {
         let made = std::process::Command::new("git").arg("init").arg("-q").arg(dir).status();
         match made {
-            Ok(status) if status.success() => println!("created a git repository in {}", dir.display()),
+            Ok(status) if status.success() => outln!("created a git repository in {}", dir.display()),
             _ => return Err(InitError::GitInit(dir.to_owned())),
         }
     }
@@ -233,7 +238,7 @@ fn write_cassette(case: &Case) -> Result<(), InitError> {
         judge: Vec::new(),
     };
     crate::fs::write_atomic(&path, &cassette.to_text())?;
-    println!("created {}", crate::fs::shown(&path));
+    outln!("created {}", crate::fs::shown(&path));
     Ok(())
 }
 
@@ -242,7 +247,7 @@ fn write_cassette(case: &Case) -> Result<(), InitError> {
 fn accept_snapshots(cases: Vec<Case>) -> Result<(), InitError> {
     let (kept, cases): (Vec<Case>, Vec<Case>) = cases.into_iter().partition(|c| c.snapshot_path().exists());
     for case in &kept {
-        println!("kept    {} (exists)", crate::fs::shown(&case.snapshot_path()));
+        outln!("kept    {} (exists)", crate::fs::shown(&case.snapshot_path()));
     }
     if cases.is_empty() {
         return Ok(());
@@ -262,7 +267,7 @@ fn accept_snapshots(cases: Vec<Case>) -> Result<(), InitError> {
     let mut emit = |event: runner::Event<'_>| {
         if let runner::Event::CaseFinished { result } = event {
             match &result.verdict.snapshot {
-                Some(s) if s.written.is_some() => println!("created {}", crate::fs::shown(&s.path)),
+                Some(s) if s.written.is_some() => outln!("created {}", crate::fs::shown(&s.path)),
                 _ => {}
             }
             if result.verdict.status != crate::verdict::Status::Passed {

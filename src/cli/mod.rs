@@ -7,6 +7,7 @@ mod run;
 mod snapshots;
 mod tools;
 
+use crate::stdio::errln;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -382,7 +383,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
     };
     let mut command = cli.command;
     if let Err(e) = enter_suite_root(&mut command) {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return exit::INVALID;
     }
     match command {
@@ -397,7 +398,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         Command::Init { dir } => init::init(&dir),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "gpt-oss-scenarios", &mut std::io::stdout());
+            // Generated into memory: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "gpt-oss-scenarios", &mut script);
+            crate::stdio::out(&String::from_utf8_lossy(&script));
             exit::SUCCESS
         }
         Command::MergeReports { inputs, report_json, junit, summary_md, html, baseline } => {

@@ -1,6 +1,7 @@
 //! `run`: load, plan and select the cases, run them concurrently, and let the
 //! reporters (terminal, JSON, JUnit, Markdown) print what the runner reports.
 
+use crate::stdio::{outln, errln};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,7 +58,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             s
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return exit::INVALID;
         }
     };
@@ -65,7 +66,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
     let baseline = match options.baseline.read() {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return exit::INVALID;
         }
     };
@@ -76,7 +77,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
     let cases = match options.selection.apply(plan.cases) {
         Ok(cases) => cases,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return exit::INVALID;
         }
     };
@@ -84,11 +85,13 @@ pub(crate) fn run(options: RunOptions) -> u8 {
     if cases.is_empty() && options.selection.picks() && !options.allow_empty {
         let given =
             if options.selection_flags.is_empty() { "the suite".to_owned() } else { options.selection_flags.join(" ") };
-        eprintln!("error: no cases selected by {given}; check the spelling, or pass --allow-empty");
+        errln!("error: no cases selected by {given}; check the spelling, or pass --allow-empty");
         return exit::NO_CASES;
     }
-    // `.env` beside the suite, as the upstream samples do; real variables win.
-    let _ = dotenvy::dotenv();
+    if let Err(e) = load_dotenv() {
+        errln!("error: {e}");
+        return exit::INVALID;
+    }
     crate::secrets::init_from_env();
     let env = Environment::from_process();
     if options.dry_run {
@@ -98,7 +101,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return exit::INVALID;
         }
     };
@@ -162,7 +165,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
     let summary =
         runtime.block_on(async { runner::run(cases, clients, runner_options, interrupts(), &mut emit).await });
     for e in &report_errors {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
     }
     if summary.interrupted {
         exit::INTERRUPTED
@@ -171,6 +174,27 @@ pub(crate) fn run(options: RunOptions) -> u8 {
     } else {
         exit::SUCCESS
     }
+}
+
+/// `.env` in the working directory, as the upstream samples keep it; real variables
+/// win. Only there, and only when that folder is a suite root or inside a repository:
+/// dotenv's usual search up the tree would take a `.env` from above the repository
+/// (a shared temp folder, a home directory), which could point the chat base URL and
+/// the Bedrock key's allowed hosts anywhere.
+fn load_dotenv() -> Result<(), crate::fs::FsError> {
+    let Ok(cwd) = std::env::current_dir() else { return Ok(()) };
+    if !cwd.join("scenarios").is_dir() && crate::load::repository_root(&cwd).is_none() {
+        return Ok(());
+    }
+    let path = cwd.join(".env");
+    let text = match crate::fs::read_text_limited(&path, 1 << 20, crate::fs::Links::Follow) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(crate::fs::FsError::Read { path, source }),
+    };
+    // A malformed line is dotenv's to report; the variables before it are kept, as before.
+    let _ = dotenvy::from_read(text.as_bytes());
+    Ok(())
 }
 
 /// One item per SIGINT (Ctrl-C) or SIGTERM (`timeout`, `docker stop`, a cancelled
@@ -199,13 +223,13 @@ fn interrupts() -> impl futures_util::Stream<Item = ()> + Unpin {
 fn print_requests(cases: &[crate::plan::Case], flags: &Connection, env: &Environment) {
     for case in cases {
         if case.skip.is_some() {
-            println!("# {} is skipped\n", case.id);
+            outln!("# {} is skipped\n", case.id);
             continue;
         }
         let case = &match case.rendered() {
             Ok(case) => case,
             Err(e) => {
-                println!("# {} cannot be rendered: {}: {}\n", case.id, e.pointer, e.message);
+                outln!("# {} cannot be rendered: {}: {}\n", case.id, e.pointer, e.message);
                 continue;
             }
         };
@@ -250,9 +274,9 @@ fn print_request(case: &crate::plan::Case, label: &str, flags: &Connection, env:
     };
     let Encoded { path, body } = encode(api, &request);
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    println!("# {label}");
-    println!("POST {url}");
-    println!("Authorization: {auth}");
-    println!("Content-Type: application/json\n");
-    println!("{}\n", crate::secrets::redact(&serde_json::to_string_pretty(&body).unwrap_or_default()));
+    outln!("# {label}");
+    outln!("POST {url}");
+    outln!("Authorization: {auth}");
+    outln!("Content-Type: application/json\n");
+    outln!("{}\n", crate::secrets::redact(&serde_json::to_string_pretty(&body).unwrap_or_default()));
 }

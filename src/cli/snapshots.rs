@@ -1,6 +1,7 @@
 //! `accept`, `reject`, `review` and `snapshots --unreferenced`: managing snapshot
 //! files without cargo-insta, for suites that do not live in a Cargo package.
 
+use crate::stdio::{outln, errln};
 use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -8,7 +9,6 @@ use std::path::{Path, PathBuf};
 use super::commands::load_and_plan;
 use crate::exit;
 use crate::report::{diff, use_color};
-use crate::verdict::snapshot::stored_body;
 use crate::verdict::store::read_body;
 
 /// The default place to look: `snapshots/` at the working directory's project root.
@@ -76,15 +76,15 @@ pub(crate) fn reject(paths: &[PathBuf]) -> u8 {
 fn decide_all(paths: &[PathBuf], done: &str, act: impl Fn(&Path) -> std::io::Result<()>) -> u8 {
     let pending = find(&roots_or_default(paths), ".snap.new");
     if pending.is_empty() {
-        println!("no pending snapshots");
+        outln!("no pending snapshots");
         return exit::SUCCESS;
     }
     let mut failed = false;
     for p in &pending {
         match act(p) {
-            Ok(()) => println!("{done} {}", crate::fs::shown(&target_of(p))),
+            Ok(()) => outln!("{done} {}", crate::fs::shown(&target_of(p))),
             Err(e) => {
-                eprintln!("error: failed to update {}: {e}", p.display());
+                errln!("error: failed to update {}: {e}", p.display());
                 failed = true;
             }
         }
@@ -97,7 +97,7 @@ fn decide_all(paths: &[PathBuf], done: &str, act: impl Fn(&Path) -> std::io::Res
 pub(crate) fn review(paths: &[PathBuf]) -> u8 {
     let pending = find(&roots_or_default(paths), ".snap.new");
     if pending.is_empty() {
-        println!("no pending snapshots");
+        outln!("no pending snapshots");
         return exit::SUCCESS;
     }
     let color = use_color(std::io::stdout().is_terminal());
@@ -106,8 +106,15 @@ pub(crate) fn review(paths: &[PathBuf]) -> u8 {
     let (mut accepted, mut rejected, mut skipped) = (0, 0, 0);
     for (i, p) in pending.iter().enumerate() {
         let target = target_of(p);
-        let new = std::fs::read_to_string(p).map(|t| stored_body(&t)).unwrap_or_default();
-        let old = read_body(&target, &crate::load::project_root(&target)).ok().flatten();
+        // Both through the one reader of snapshots: links and FIFOs are refused.
+        let (new, old) = match (read_body(p), read_body(&target)) {
+            (Ok(new), Ok(old)) => (new.unwrap_or_default(), old),
+            (Err(e), _) | (_, Err(e)) => {
+                errln!("error: {e}; skipped");
+                skipped += 1;
+                continue;
+            }
+        };
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "\n[{}/{}] {}", i + 1, pending.len(), crate::fs::shown(&target));
         match &old {
@@ -138,11 +145,11 @@ pub(crate) fn review(paths: &[PathBuf]) -> u8 {
             }
         };
         if let Err(e) = result {
-            eprintln!("error: failed to update {}: {e}", p.display());
+            errln!("error: failed to update {}: {e}", p.display());
             return exit::FAILURES;
         }
     }
-    println!("\nreview finished: {accepted} accepted, {rejected} rejected, {skipped} skipped");
+    outln!("\nreview finished: {accepted} accepted, {rejected} rejected, {skipped} skipped");
     exit::SUCCESS
 }
 
@@ -173,16 +180,16 @@ pub(crate) fn unreferenced(paths: &[PathBuf], delete: bool) -> u8 {
     for p in &stale {
         if delete {
             if let Err(e) = std::fs::remove_file(p) {
-                eprintln!("error: failed to delete {}: {e}", p.display());
+                errln!("error: failed to delete {}: {e}", p.display());
                 return exit::FAILURES;
             }
-            println!("deleted {}", crate::fs::shown(p));
+            outln!("deleted {}", crate::fs::shown(p));
         } else {
-            println!("{}", crate::fs::shown(p));
+            outln!("{}", crate::fs::shown(p));
         }
     }
     if stale.is_empty() {
-        println!("no unreferenced snapshots");
+        outln!("no unreferenced snapshots");
     }
     exit::SUCCESS
 }

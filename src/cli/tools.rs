@@ -1,6 +1,7 @@
 //! `merge-reports` (combine shard reports) and `serve` (replay a recorded exchange on
 //! loopback, for local clients and benchmarks).
 
+use crate::stdio::{outln, errln};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +27,7 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &su
     let baseline = match baseline.read() {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return exit::INVALID;
         }
     };
@@ -35,7 +36,7 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &su
         match json::read(path) {
             Ok(run) => runs.push(run),
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return exit::INVALID;
             }
         }
@@ -98,10 +99,10 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &su
         write(outputs.html.as_deref(), html::render(&merged)),
     ];
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
     }
     let s = &merged.summary;
-    println!(
+    outln!(
         "merged {} report(s): {} cases: {} passed, {} failed, {} errored, {} skipped",
         runs.len(),
         s.cases,
@@ -111,9 +112,9 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &su
         s.skipped
     );
     if let Some(b) = &merged.baseline {
-        println!("{}", b.headline());
+        outln!("{}", b.headline());
         for line in b.lists(10, str::to_owned) {
-            println!("  {line}");
+            outln!("  {line}");
         }
     }
     if results.iter().any(Result::is_err) {
@@ -132,24 +133,24 @@ pub(crate) fn serve(cases: &[PathBuf], port: u16, latency: Duration, matching: M
         match playback::load(case, latency) {
             Ok(found) => recordings.extend(found),
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return exit::INVALID;
             }
         }
     }
     let labels: Vec<String> = recordings.iter().map(|r| format!("{} [{}]", r.label, r.api.as_str())).collect();
-    let warn = Box::new(|warning: String| eprintln!("warning: {warning}"));
+    let warn = Box::new(|warning: String| errln!("warning: {warning}"));
     let playback = match Playback::new(recordings, matching, log, warn) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return exit::INVALID;
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return exit::INVALID;
         }
     };
@@ -157,7 +158,7 @@ pub(crate) fn serve(cases: &[PathBuf], port: u16, latency: Duration, matching: M
         let server = match WireServer::start_on(port, Arc::new(playback), false).await {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: cannot listen on 127.0.0.1:{port}: {e}");
+                errln!("error: cannot listen on 127.0.0.1:{port}: {e}");
                 return exit::INVALID;
             }
         };
@@ -165,9 +166,9 @@ pub(crate) fn serve(cases: &[PathBuf], port: u16, latency: Duration, matching: M
             Match::Order => "in order",
             Match::Hash => "by request hash",
         };
-        println!("serving on {} {how}:", server.url());
+        outln!("serving on {} {how}:", server.url());
         for label in &labels {
-            println!("  {label}");
+            outln!("  {label}");
         }
         let _ = tokio::signal::ctrl_c().await;
         exit::SUCCESS

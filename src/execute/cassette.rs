@@ -23,6 +23,10 @@ use crate::wire::{Provenance, WireRequest, WireResponse};
 /// The cassette format version.
 pub(crate) const FORMAT: u32 = 1;
 
+/// The largest cassette read: a dataset's holds every row's exchange. Cassettes are
+/// the tool's own files, so one that is a link or not a regular file is refused.
+const MAX_DATASET_CASSETTE_BYTES: u64 = 4 << 30;
+
 /// The recorded exchanges of one case: one interaction per sample, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -193,14 +197,15 @@ struct RequestHash {
 impl DatasetReplay {
     /// Reads the file as a stream: the file's text is never held whole.
     pub(crate) fn read(path: &Path) -> Result<DatasetReplay, CassetteError> {
-        let file = match std::fs::File::open(path) {
+        let file = match crate::fs::open_regular(path, crate::fs::Links::Refuse) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(CassetteError::Missing { path: path.to_owned() });
             }
             Err(source) => return Err(CassetteError::Read { path: path.to_owned(), source }),
         };
-        serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| CassetteError::Invalid {
+        use std::io::Read;
+        serde_json::from_reader(std::io::BufReader::new(file.take(MAX_DATASET_CASSETTE_BYTES))).map_err(|e| CassetteError::Invalid {
             path: path.to_owned(),
             line: e.line(),
             column: e.column(),
@@ -234,7 +239,7 @@ impl DatasetReplay {
 }
 
 fn read_text(path: &Path) -> Result<String, CassetteError> {
-    match std::fs::read_to_string(path) {
+    match crate::fs::read_text_limited(path, MAX_DATASET_CASSETTE_BYTES, crate::fs::Links::Refuse) {
         Ok(t) => Ok(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CassetteError::Missing { path: path.to_owned() }),
         Err(source) => Err(CassetteError::Read { path: path.to_owned(), source }),

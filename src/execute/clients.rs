@@ -15,7 +15,7 @@ use tokio::sync::{Mutex, OnceCell};
 use crate::plan::Case;
 use crate::providers::bedrock::BedrockClient;
 use crate::providers::openai_chat::{OpenAiClient, http_client};
-use crate::providers::{Connection, Environment, Limits, authority, is_bedrock_host, resolve_connection};
+use crate::providers::{Connection, Environment, Limits, is_bedrock_host, resolve_connection};
 use crate::response::{CallError, ErrorKind};
 use crate::wire::server::{Responder, Route, Router, WireServer};
 
@@ -134,7 +134,9 @@ impl Clients {
         let client = match cache.get(&key) {
             Some(client) => client.clone(),
             None => {
-                let client = BedrockClient::new(region, key.1.as_deref(), shared.placeholder_key, shared.limits).await;
+                let withhold = key.1.as_deref().is_some_and(|e| !shared.env.takes_bedrock_key(e));
+                let client =
+                    BedrockClient::new(region, key.1.as_deref(), shared.placeholder_key, withhold, shared.limits).await;
                 cache.insert(key.clone(), client.clone());
                 client
             }
@@ -173,7 +175,7 @@ impl Clients {
 }
 
 fn is_bedrock(base_url: &str) -> bool {
-    authority(base_url).split(':').next().is_some_and(is_bedrock_host)
+    url::Url::parse(base_url).ok().and_then(|u| u.host_str().map(is_bedrock_host)).unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -85,12 +85,7 @@ fn redact_secrets(r: &mut ModelResponse) {
         secrets::redact_json(&mut call.input);
     }
     if let Some(w) = &mut r.wire {
-        w.json.iter_mut().for_each(secrets::redact_json);
-        w.sse.iter_mut().flatten().for_each(secrets::redact_in_place);
-        w.sse_raw.iter_mut().for_each(secrets::redact_in_place);
-        for event in w.events.iter_mut().flatten() {
-            secrets::redact_json(&mut event.payload);
-        }
+        w.redact_secrets();
     }
 }
 

@@ -68,9 +68,13 @@ pub(crate) enum PlaybackError {
     Log { path: PathBuf, source: std::io::Error },
 }
 
+/// The largest recording `serve` reads.
+const MAX_RECORDING_BYTES: u64 = 4 << 30;
+
 /// Every interaction in `file`: a wire-corpus case (one), or a cassette (all, in order).
 pub(crate) fn load(file: &Path, latency: Duration) -> Result<Vec<Recording>, PlaybackError> {
-    let text = std::fs::read_to_string(file).map_err(|source| PlaybackError::Read { path: file.to_owned(), source })?;
+    let text = crate::fs::read_text_limited(file, MAX_RECORDING_BYTES, crate::fs::Links::Follow)
+        .map_err(|source| PlaybackError::Read { path: file.to_owned(), source })?;
     let shown = crate::fs::shown(file);
     let recording = |index: usize, label: String, api: Api, model: Option<String>, hash, response: &WireResponse| {
         let encode = |response: &WireResponse| {

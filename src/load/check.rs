@@ -227,7 +227,7 @@ fn regex_compiles(cx: &mut Ctx, pointer: &str, value: &Value) {
 fn schema_file(cx: &mut Ctx, pointer: &str, value: &Value) {
     let Some(name) = value.as_str() else { return };
     let path = cx.file.parent().unwrap_or(Path::new("")).join(name);
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::fs::read_text_limited(&path, super::yaml::MAX_FILE_BYTES, crate::fs::Links::Follow) {
         Ok(t) => t,
         Err(e) => {
             return cx

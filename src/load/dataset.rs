@@ -45,15 +45,14 @@ type RawRow = (Pos, Map<String, Value>);
 /// Reads the data file at `path`, by its extension.
 pub(crate) fn read(path: &Path) -> Result<Dataset, Vec<Diagnostic>> {
     let whole = |message: String| vec![Diagnostic::file(path, message)];
-    let size = std::fs::metadata(path).map_err(|e| whole(format!("cannot read this dataset: {}", io_reason(&e))))?;
-    if size.len() > MAX_DATASET_BYTES {
-        return Err(whole(format!(
-            "the dataset is {} MiB; datasets are limited to {} MiB",
-            size.len() >> 20,
-            MAX_DATASET_BYTES >> 20
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| whole(format!("cannot read this dataset: {}", io_reason(&e))))?;
+    let bytes = crate::fs::read_limited(path, MAX_DATASET_BYTES, crate::fs::Links::Follow).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::FileTooLarge {
+            let size = std::fs::metadata(path).map_or(0, |m| m.len());
+            whole(format!("the dataset is {} MiB; datasets are limited to {} MiB", size >> 20, MAX_DATASET_BYTES >> 20))
+        } else {
+            whole(format!("cannot read this dataset: {}", io_reason(&e)))
+        }
+    })?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
         vec![Diagnostic::at(
@@ -268,7 +267,7 @@ fn csv_error(path: &Path, e: &csv::Error) -> Diagnostic {
 
 /// YAML: a list of maps.
 fn yaml_rows(path: &Path, text: &str) -> Result<Vec<RawRow>, Vec<Diagnostic>> {
-    if text.len() > yaml::MAX_FILE_BYTES {
+    if text.len() as u64 > yaml::MAX_FILE_BYTES {
         let message = format!(
             "a YAML dataset is limited to {} MiB; keep a larger one as JSON Lines or CSV, which have no such limit",
             yaml::MAX_FILE_BYTES >> 20

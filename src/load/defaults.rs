@@ -51,7 +51,7 @@ impl DefaultsCache {
     }
 
     fn read(&mut self, path: &Path) -> Option<Arc<Value>> {
-        let bytes = match std::fs::read(path) {
+        let bytes = match crate::fs::read_limited(path, super::yaml::MAX_FILE_BYTES, crate::fs::Links::Follow) {
             Ok(b) => b,
             Err(e) => {
                 self.diagnostics.push(Diagnostic::file(path, format!("cannot read this file: {e}")));

@@ -170,8 +170,13 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 fn load_file(file: &Path, defaults: &mut defaults::DefaultsCache, suite: &mut Suite) {
-    let bytes = match std::fs::read(file) {
+    let bytes = match crate::fs::read_limited(file, yaml::MAX_FILE_BYTES, crate::fs::Links::Follow) {
         Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+            let size = std::fs::metadata(file).map_or(0, |m| m.len());
+            suite.diagnostics.push(Diagnostic::at(file, Pos { line: 1, col: 1 }, "", yaml::too_large(size)));
+            return;
+        }
         Err(e) => {
             suite.diagnostics.push(Diagnostic::file(file, format!("cannot read this file: {}", io_reason(&e))));
             return;
@@ -268,6 +273,9 @@ fn rows_of(
         let path = file.parent().unwrap_or(Path::new("")).join(relative);
         // A file that cannot be read at all is pointed at where the scenario names it.
         let at = format!("{pointer}/dataset");
+        if let Err(message) = readable_from(file, &path) {
+            return Err(vec![Diagnostic::at(file, spans.value(&at), at, message)]);
+        }
         return dataset::read(&path).map(Some).map_err(|problems| {
             problems
                 .into_iter()
@@ -374,6 +382,41 @@ pub(crate) fn suite_above(cwd: &Path) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// Where a scenario file may read other files from (`dataset:`, `{file:}`
+/// variables): its repository, or its project when it is in none, and the folders
+/// listed in `GPT_OSS_SCENARIOS_ALLOW_READ` (a path list). A scenario is code a pull
+/// request can change; without this, one line could send `/proc/self/environ` or
+/// `~/.aws/credentials` to a model and into the reports. Links are followed first, so
+/// a link inside the project that leads out is refused too.
+pub(crate) fn readable_from(scenario: &Path, target: &Path) -> Result<(), String> {
+    let dir = scenario.parent().unwrap_or(Path::new(""));
+    let Ok(resolved) = target.canonicalize() else {
+        // Missing: the read itself says so.
+        return Ok(());
+    };
+    let home = repository_root(dir).unwrap_or_else(|| project_root(scenario));
+    let allowed = std::env::var_os("GPT_OSS_SCENARIOS_ALLOW_READ")
+        .map(|list| std::env::split_paths(&list).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let inside = std::iter::once(&home)
+        .chain(&allowed)
+        .filter_map(|root| root.canonicalize().ok())
+        .any(|root| resolved.starts_with(root));
+    if inside {
+        return Ok(());
+    }
+    let shown = crate::fs::shown(target);
+    let what = if resolved == absolute(target) {
+        format!("{shown} is outside")
+    } else {
+        format!("{shown} leads to {}, outside", resolved.display())
+    };
+    Err(format!(
+        "{what} {}: scenario files read only inside their project (a folder listed in GPT_OSS_SCENARIOS_ALLOW_READ is allowed too)",
+        home.display()
+    ))
 }
 
 /// The project root of a scenario file (see [`folders_up_to_root`]).

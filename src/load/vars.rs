@@ -22,6 +22,10 @@ pub(crate) fn resolve_files(value: &mut Value, file: &Path, base: &str, spans: &
         let Some(relative) = var.get("file").and_then(Value::as_str) else { continue };
         let at = format!("{base}/vars/{}/file", super::yaml::escape_token(name));
         let path = dir.join(relative);
+        if let Err(message) = super::readable_from(file, &path) {
+            problems.push(Diagnostic::at(file, spans.value(&at), at, message));
+            continue;
+        }
         match read_text(&path) {
             Ok(text) => *var = Value::String(text),
             Err(message) => problems.push(Diagnostic::at(file, spans.value(&at), at, message)),
@@ -32,11 +36,14 @@ pub(crate) fn resolve_files(value: &mut Value, file: &Path, base: &str, spans: &
 
 fn read_text(path: &Path) -> Result<String, String> {
     let shown = crate::fs::shown(path);
-    let size = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {}", io_reason(&e)))?.len();
-    if size > MAX_VAR_FILE_BYTES {
-        return Err(format!("{shown} is {} MiB; a variable's file is limited to 8 MiB", size >> 20));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {}", io_reason(&e)))?;
+    let bytes = crate::fs::read_limited(path, MAX_VAR_FILE_BYTES, crate::fs::Links::Follow).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::FileTooLarge {
+            let size = std::fs::metadata(path).map_or(0, |m| m.len());
+            format!("{shown} is {} MiB; a variable's file is limited to 8 MiB", size >> 20)
+        } else {
+            format!("cannot read {shown}: {}", io_reason(&e))
+        }
+    })?;
     String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = good.iter().filter(|b| **b == b'\n').count() + 1;

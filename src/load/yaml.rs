@@ -13,7 +13,7 @@ use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter, Spanned};
 
 /// Scenario files are small; anything larger is a mistake (a log, a dataset) and is
 /// refused before the parser spends time and memory on it.
-pub(crate) const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,17 +71,19 @@ pub struct SyntaxError {
     pub(crate) message: String,
 }
 
+/// What is said of a scenario file of `size` bytes, over the limit.
+pub(crate) fn too_large(size: u64) -> String {
+    format!(
+        "the file is {:.1} MiB; scenario files are limited to {} MiB",
+        size as f64 / (1024.0 * 1024.0),
+        MAX_FILE_BYTES >> 20
+    )
+}
+
 /// Parses one YAML document. Never panics, whatever the bytes.
 pub fn parse(bytes: &[u8]) -> Result<Document, SyntaxError> {
-    if bytes.len() > MAX_FILE_BYTES {
-        return Err(SyntaxError {
-            pos: Pos { line: 1, col: 1 },
-            message: format!(
-                "the file is {:.1} MiB; scenario files are limited to {} MiB",
-                bytes.len() as f64 / (1024.0 * 1024.0),
-                MAX_FILE_BYTES / (1024 * 1024)
-            ),
-        });
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(SyntaxError { pos: Pos { line: 1, col: 1 }, message: too_large(bytes.len() as u64) });
     }
     let text = std::str::from_utf8(bytes).map_err(|e| utf8_error(bytes, e))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -307,7 +309,7 @@ mod tests {
 
     #[test]
     fn oversized_input_is_refused_before_parsing() {
-        let big = vec![b'a'; MAX_FILE_BYTES + 1];
+        let big = vec![b'a'; MAX_FILE_BYTES as usize + 1];
         assert!(parse(&big).unwrap_err().message.contains("limited to"));
     }
 

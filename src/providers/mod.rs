@@ -6,6 +6,7 @@
 
 pub(crate) mod bedrock;
 pub(crate) mod completion;
+pub(crate) mod credentials;
 pub(crate) mod openai_chat;
 pub(crate) mod openai_responses;
 
@@ -177,19 +178,34 @@ impl Environment {
     }
 
     /// The key for an OpenAI-compatible server (chat completions, the Responses API),
-    /// and the variable it came from. Over https to Bedrock itself (`*.amazonaws.com`,
-    /// `*.api.aws`) or to a host the user listed: the Bedrock API key, else
-    /// `OPENAI_API_KEY` (AWS's Mantle guide puts the Bedrock key there). Anywhere else:
-    /// `OPENAI_API_KEY` only. So the Bedrock key never leaves Bedrock, and an OpenAI key
-    /// set for other servers is not sent to AWS when the Bedrock key is there.
+    /// and the variable it came from. Where the Bedrock key may go (see
+    /// [`Environment::takes_bedrock_key`]): the Bedrock API key, else `OPENAI_API_KEY`
+    /// (AWS's Mantle guide puts the Bedrock key there). Anywhere else: `OPENAI_API_KEY`
+    /// only. So the Bedrock key never leaves Bedrock, and an OpenAI key set for other
+    /// servers is not sent to AWS when the Bedrock key is there.
     pub(crate) fn chat_key(&self, base_url: &str) -> Option<(&'static str, &str)> {
-        let host = authority(base_url).split(':').next().unwrap_or_default();
-        let bedrock = (base_url.starts_with("https://") && is_bedrock_host(host))
-            || self.bedrock_key_hosts.iter().any(|h| h.eq_ignore_ascii_case(host));
-        let bedrock_key = self.bedrock_bearer_token.as_deref().filter(|_| bedrock);
+        let bedrock_key = self.bedrock_bearer_token.as_deref().filter(|_| self.takes_bedrock_key(base_url));
         bedrock_key
             .map(|key| ("AWS_BEARER_TOKEN_BEDROCK", key))
             .or_else(|| self.openai_api_key.as_deref().map(|key| ("OPENAI_API_KEY", key)))
+    }
+}
+
+impl Environment {
+    /// Whether the Bedrock API key may be sent to `base_url`: over https, with no user
+    /// name or password in the URL, to Bedrock's own runtime or Mantle host for a region
+    /// (see [`is_bedrock_host`]) or to a host the user listed. The URL is parsed as a
+    /// client would parse it (`url`), so `https://x.amazonaws.com:@127.0.0.1/`,
+    /// `https://127.0.0.1#.amazonaws.com/` and `https://127.0.0.1?.amazonaws.com/` are
+    /// all 127.0.0.1. Other `*.amazonaws.com` and `*.api.aws` hosts (load balancers, API
+    /// Gateway, S3 websites) are anyone's, and get no key.
+    pub(crate) fn takes_bedrock_key(&self, base_url: &str) -> bool {
+        let Ok(url) = url::Url::parse(base_url) else { return false };
+        if url.scheme() != "https" || !url.username().is_empty() || url.password().is_some() {
+            return false;
+        }
+        let Some(host) = url.host_str() else { return false };
+        is_bedrock_host(host) || self.bedrock_key_hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
     }
 }
 
@@ -264,11 +280,34 @@ pub(crate) fn authority(url: &str) -> &str {
     url.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default()
 }
 
-/// Whether `host` is Amazon Bedrock's: the runtime (`*.amazonaws.com`) or Mantle
-/// (`*.api.aws`).
+/// Whether `host` is one of Amazon Bedrock's own endpoints in a region: the runtime
+/// (`bedrock-runtime[-fips].REGION.amazonaws.com`, `.amazonaws.com.cn` in China), the
+/// control plane (`bedrock[-fips].REGION.amazonaws.com`) or Mantle
+/// (`bedrock-mantle.REGION.api.aws`). Nothing else under those domains is AWS's alone.
 pub(crate) fn is_bedrock_host(host: &str) -> bool {
     let host = host.to_ascii_lowercase();
-    host.ends_with(".amazonaws.com") || host.ends_with(".api.aws")
+    let host = host.strip_suffix('.').unwrap_or(&host);
+    let labels: Vec<&str> = host.split('.').collect();
+    match labels.as_slice() {
+        [service, region, "amazonaws", "com"] | [service, region, "amazonaws", "com", "cn"] => {
+            matches!(*service, "bedrock-runtime" | "bedrock-runtime-fips" | "bedrock" | "bedrock-fips")
+                && is_region(region)
+        }
+        ["bedrock-mantle", region, "api", "aws"] => is_region(region),
+        _ => false,
+    }
+}
+
+/// An AWS region name: `us-east-1`, `us-gov-west-1`, `ap-southeast-2`, `cn-north-1`.
+fn is_region(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    let Some((number, words)) = parts.split_last() else { return false };
+    words.len() >= 2
+        && words[0].len() == 2
+        && words.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.len() <= 2
+        && number.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether an API streams its response.
@@ -279,6 +318,41 @@ pub(crate) fn streams(api: Api) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 25: the hand-split host was fooled by userinfo, fragments and queries, and
+    /// any `*.amazonaws.com` or `*.api.aws` host took the key.
+    #[test]
+    fn the_bedrock_key_goes_to_no_look_alike_host() {
+        let e = env(None, &[]);
+        for url in [
+            "https://x.amazonaws.com:@127.0.0.1:8443/v1",
+            "https://bedrock-runtime.us-east-1.amazonaws.com:@127.0.0.1:8443/v1",
+            "https://user@bedrock-runtime.us-east-1.amazonaws.com/openai/v1",
+            "https://127.0.0.1#.amazonaws.com/v1",
+            "https://127.0.0.1?.amazonaws.com/v1",
+            "https://127.0.0.1/.bedrock-runtime.us-east-1.amazonaws.com/v1",
+            "https://my-alb-123.us-east-1.elb.amazonaws.com/v1",
+            "https://abc123.execute-api.us-east-1.amazonaws.com/v1",
+            "https://bucket.s3-website-us-east-1.amazonaws.com/v1",
+            "https://evil.api.aws/v1",
+            "https://bedrock-mantle.evil.api.aws/v1",
+            "https://bedrock-runtime.us-east-1.amazonaws.com.evil.example/v1",
+            "https://bedrock-runtime.not_a_region.amazonaws.com/v1",
+            "not a url",
+        ] {
+            assert!(!e.takes_bedrock_key(url), "{url}");
+        }
+        for url in [
+            "https://bedrock-runtime.us-east-1.amazonaws.com/openai/v1",
+            "https://BEDROCK-RUNTIME.us-west-2.amazonaws.com./openai/v1",
+            "https://bedrock-runtime-fips.us-gov-west-1.amazonaws.com/openai/v1",
+            "https://bedrock-runtime.cn-north-1.amazonaws.com.cn/openai/v1",
+            "https://bedrock-mantle.ap-southeast-2.api.aws/v1",
+            "https://bedrock-mantle.us-east-1.api.aws:443/v1",
+        ] {
+            assert!(e.takes_bedrock_key(url), "{url}");
+        }
+    }
 
     fn env(openai: Option<&str>, hosts: &[&str]) -> Environment {
         Environment {
@@ -300,7 +374,8 @@ mod tests {
         assert_eq!(key("http://bedrock-runtime.us-west-2.amazonaws.com/openai/v1"), None, "not over plain http");
         assert_eq!(key("https://amazonaws.com.evil.example/v1"), None);
         assert_eq!(key("http://127.0.0.1:8080/v1"), None);
-        assert_eq!(key("http://proxy.internal:4000/v1"), Some("AWS_BEARER_TOKEN_BEDROCK"), "listed by the user");
+        assert_eq!(key("https://proxy.internal:4000/v1"), Some("AWS_BEARER_TOKEN_BEDROCK"), "listed by the user");
+        assert_eq!(key("http://proxy.internal:4000/v1"), None, "a listed host over plain http");
         let with_openai = env(Some("sk-1"), &[]);
         assert_eq!(with_openai.chat_key("http://127.0.0.1:8080/v1").map(|(n, _)| n), Some("OPENAI_API_KEY"));
         // Both set: Bedrock gets its own key, and the OpenAI key stays off AWS.

@@ -103,9 +103,13 @@ impl Reporter for JsonReporter {
     }
 }
 
+/// The largest report read (`--baseline`, `merge-reports`).
+const MAX_REPORT_BYTES: u64 = 4 << 30;
+
 /// Reads a report written by `--report-json`.
 pub(crate) fn read(path: &Path) -> Result<RunRecord, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: path.to_owned(), source })?;
+    let text = crate::fs::read_text_limited(path, MAX_REPORT_BYTES, crate::fs::Links::Follow)
+        .map_err(|source| ReportError::Read { path: path.to_owned(), source })?;
     serde_json::from_str(&text).map_err(|source| ReportError::Parse {
         path: path.to_owned(),
         line: source.line(),

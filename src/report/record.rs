@@ -503,7 +503,8 @@ impl CaseRecord {
                 v.samples.iter().for_each(|s| cost.add(s.grades.cost()));
                 (cost.calls > 0).then(|| JudgingRecord::of(cost))
             },
-            prompt: Some(conversation(&r.case.spec)),
+            // A `{file:}` variable can carry any file into the prompt: redacted like answers.
+            prompt: Some(crate::secrets::redact(&conversation(&r.case.spec)).into_owned()),
             tags: r.case.spec.tags.clone(),
             shortfall: (v.status == Status::Failed)
                 .then(|| shortfall(v.passed_samples, v.samples.len() as u32, &r.case.spec))

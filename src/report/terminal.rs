@@ -3,7 +3,6 @@
 //! snapshot diff), and a summary table at the end.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -38,12 +37,8 @@ impl TerminalReporter {
 
     fn print(&self, text: &str) {
         match &self.bar {
-            Some(bar) => bar.suspend(|| {
-                let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            }),
-            None => {
-                let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            }
+            Some(bar) => bar.suspend(|| crate::stdio::out(text)),
+            None => crate::stdio::out(text),
         }
     }
 }

@@ -14,6 +14,9 @@ use crate::normalize::normalize;
 use crate::response::ModelResponse;
 use crate::scenario::{Expectation, Part, Script, SequenceOrder};
 
+/// A `json_schema_file` larger than this is not a schema.
+const SCHEMA_FILE_LIMIT: u64 = 8 << 20;
+
 /// The outcome of one assertion on one response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct AssertionResult {
@@ -150,8 +153,8 @@ fn compile_one(index: usize, e: &Expectation, dir: &Path) -> Result<Check, Compi
         ("json_schema", Test::JsonSchema(Arc::new(schema_validator(schema)?)))
     } else if let Some(file) = &e.json_schema_file {
         let path = dir.join(file);
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| CompileError::Read { path: path.clone(), source })?;
+        let text = crate::fs::read_text_limited(&path, SCHEMA_FILE_LIMIT, crate::fs::Links::Follow)
+            .map_err(|source| CompileError::Read { path: path.clone(), source })?;
         let schema: Value = serde_json::from_str(&text).map_err(|source| CompileError::NotJson { path, source })?;
         ("json_schema", Test::JsonSchema(Arc::new(schema_validator(&schema)?)))
     } else if let Some(p) = &e.json_pointer {

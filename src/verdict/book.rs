@@ -72,7 +72,7 @@ impl Book {
             open.plan = Some(row.dataset.clone());
         }
         let stored = open.stored.get_or_insert_with(|| {
-            store::read_body(&path, &case.project_root).map(|b| b.map(|b| Table::parse(&b))).map_err(|e| e.to_string())
+            store::read_body(&path).map(|b| b.map(|b| Table::parse(&b))).map_err(|e| e.to_string())
         });
         let tolerant = row.dataset.metrics.as_ref().is_some_and(|m| m.min_rows_passed.is_some());
         if let Some(outcome) = &verdict.row {

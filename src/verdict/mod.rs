@@ -251,7 +251,7 @@ pub(crate) fn judge(
             (Err(e), _) | (_, Err(e)) => return CaseVerdict::problem(e.to_string(), bare(responses, grades)),
         };
     let path = case.snapshot_path();
-    let stored = match store::read_body(&path, &case.project_root) {
+    let stored = match store::read_body(&path) {
         Ok(stored) => stored,
         Err(e) => return CaseVerdict::problem(e.to_string(), bare(responses, grades)),
     };

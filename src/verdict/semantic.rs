@@ -22,7 +22,7 @@ pub(crate) fn rewordings(case: &Case, responses: &[ModelResponse]) -> Vec<Option
         return Vec::new();
     }
     // A snapshot that cannot be read is reported by `judge`, which reads it again.
-    let Ok(Some(stored)) = store::read_body(&case.snapshot_path(), &case.project_root) else { return Vec::new() };
+    let Ok(Some(stored)) = store::read_body(&case.snapshot_path()) else { return Vec::new() };
     responses
         .iter()
         .map(|r| if r.error.is_some() { None } else { rules.body(r).and_then(|new| rewording(&stored, &new)) })

@@ -11,13 +11,10 @@ use super::snapshot::stored_body;
 pub(crate) enum StoreError {
     #[error("failed to read snapshot {}: {source}", crate::fs::shown(path))]
     Read { path: PathBuf, source: std::io::Error },
-    #[error(
-        "snapshot {} is a link that leads outside the project {}: not read",
-        crate::fs::shown(path),
-        crate::fs::shown(root)
-    )]
-    Outside { path: PathBuf, root: PathBuf },
 }
+
+/// A snapshot larger than this is not one the tool wrote.
+pub(crate) const MAX_SNAPSHOT_BYTES: u64 = 256 << 20;
 
 /// `<snapshot>.new`, where pending snapshots go.
 pub(crate) fn pending_path(snapshot: &Path) -> PathBuf {
@@ -26,21 +23,11 @@ pub(crate) fn pending_path(snapshot: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The stored body, or `None` when there is no snapshot yet. A snapshot that is a
-/// link is read only when it resolves inside `root`, the project.
-pub(crate) fn read_body(path: &Path, root: &Path) -> Result<Option<String>, StoreError> {
-    if path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
-        let inside = match (path.canonicalize(), root.canonicalize()) {
-            (Ok(target), Ok(root)) => target.starts_with(root),
-            // A dangling link reads as no snapshot, below.
-            (Err(_), _) => true,
-            (Ok(_), Err(_)) => false,
-        };
-        if !inside {
-            return Err(StoreError::Outside { path: path.to_owned(), root: root.to_owned() });
-        }
-    }
-    match std::fs::read(path) {
+/// The stored body, or `None` when there is no snapshot yet. Snapshots are the tool's
+/// own files: one that is a link (a committed link to `.env` would print it in a diff)
+/// or not a regular file is refused, not read.
+pub(crate) fn read_body(path: &Path) -> Result<Option<String>, StoreError> {
+    match crate::fs::read_limited(path, MAX_SNAPSHOT_BYTES, crate::fs::Links::Refuse) {
         Ok(bytes) => Ok(Some(stored_body(&String::from_utf8_lossy(&bytes)))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(StoreError::Read { path: path.to_owned(), source }),
@@ -56,17 +43,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/c.snap");
         crate::fs::write_atomic(&path, "---\nsource: x\n---\nfinal: two\n").unwrap();
-        assert_eq!(read_body(&path, dir.path()).unwrap().as_deref(), Some("final: two"));
+        assert_eq!(read_body(&path).unwrap().as_deref(), Some("final: two"));
         assert_eq!(pending_path(&path), dir.path().join("a/c.snap.new"));
-        assert_eq!(read_body(&dir.path().join("missing.snap"), dir.path()).unwrap(), None);
-        let e = read_body(dir.path(), dir.path()).unwrap_err().to_string();
+        assert_eq!(read_body(&dir.path().join("missing.snap")).unwrap(), None);
+        let e = read_body(dir.path()).unwrap_err().to_string();
         assert!(e.starts_with("failed to read snapshot "), "{e}");
     }
 
-    /// Issue 13: a symlinked `.snap` was read wherever it pointed.
+    /// Issues 13 and 25: a symlinked `.snap` was read wherever it pointed, and then
+    /// wherever inside the project it pointed (`.env` is inside).
     #[cfg(unix)]
     #[test]
-    fn a_linked_snapshot_is_read_only_inside_the_project() {
+    fn a_linked_snapshot_is_never_read() {
         let outside = tempfile::tempdir().unwrap();
         let project = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret.txt"), "---\n---\nsecret\n").unwrap();
@@ -75,8 +63,10 @@ mod tests {
         let near = project.path().join("near.snap");
         std::os::unix::fs::symlink(outside.path().join("secret.txt"), &away).unwrap();
         std::os::unix::fs::symlink(project.path().join("real.snap"), &near).unwrap();
-        let e = read_body(&away, project.path()).unwrap_err().to_string();
-        assert!(e.contains("leads outside the project"), "{e}");
-        assert_eq!(read_body(&near, project.path()).unwrap().as_deref(), Some("mine"));
+        for link in [away, near] {
+            let e = read_body(&link).unwrap_err().to_string();
+            assert!(e.contains("is a symbolic link"), "{e}");
+            assert!(!e.contains("secret") && !e.contains("mine"), "{e}");
+        }
     }
 }

@@ -168,10 +168,104 @@ impl WireResponse {
         Ok(Vec::new())
     }
 
+    /// Removes every secret value from what the response holds, before it is kept in
+    /// a cassette: the JSON body, and a stream's events as one text (see
+    /// [`crate::secrets::redact_stream`]), base64 payloads decoded first (InvokeModel's
+    /// chunks carry their JSON as base64 `bytes`, which text redaction never sees) and
+    /// encoded again. Exact `eventstream_base64` bytes are never written by the tool,
+    /// only read from the hand-made corpus, so they are left alone.
+    pub(crate) fn redact_secrets(&mut self) {
+        if let Some(json) = &mut self.json {
+            crate::secrets::redact_json(json);
+        }
+        if let Some(events) = &mut self.events {
+            let mut documents: Vec<Value> = events.iter().map(|e| decoded_payload(&e.payload)).collect();
+            if crate::secrets::redact_stream(&mut documents) {
+                for (event, document) in events.iter_mut().zip(documents) {
+                    event.payload = encoded_payload(&event.payload, document);
+                }
+            }
+        }
+        if let Some(sse) = &mut self.sse {
+            let mut documents: Vec<Value> = sse.iter().map(|p| text_document(p)).collect();
+            if crate::secrets::redact_stream(&mut documents) {
+                for (payload, document) in sse.iter_mut().zip(&documents) {
+                    // Untouched payloads keep their exact bytes.
+                    if text_document(payload) != *document {
+                        *payload = document_text(document);
+                    }
+                }
+            }
+        }
+        if let Some(raw) = &mut self.sse_raw {
+            redact_sse_text(raw);
+        }
+        if let Some(writes) = &mut self.writes {
+            let Ok(bytes) = writes.iter().map(|w| BASE64.decode(w)).collect::<Result<Vec<_>, _>>() else { return };
+            // Whole SSE text, redacted as `sse_raw` is, and written again as one chunk:
+            // the cut points are only kept while no secret crosses them.
+            let Ok(text) = String::from_utf8(bytes.concat()) else { return };
+            let mut clean = text.clone();
+            redact_sse_text(&mut clean);
+            if clean != text {
+                *writes = vec![BASE64.encode(clean)];
+            }
+        }
+    }
+
     /// Whether the body is a stream (chunked transfer) rather than one JSON document.
     pub(crate) fn is_stream(&self) -> bool {
         self.json.is_none()
     }
+}
+
+/// A payload as redaction sees it: InvokeModel's `{"bytes": BASE64}` decoded to the
+/// chunk's JSON (or text) it carries, anything else as it is.
+fn decoded_payload(payload: &Value) -> Value {
+    let bytes = payload.get("bytes").and_then(Value::as_str).and_then(|b| BASE64.decode(b).ok());
+    match bytes.and_then(|b| String::from_utf8(b).ok()) {
+        Some(text) if payload.as_object().is_some_and(|o| o.len() == 1) => text_document(&text),
+        _ => payload.clone(),
+    }
+}
+
+/// The payload to keep after redaction: a decoded chunk encoded again as it came.
+fn encoded_payload(original: &Value, document: Value) -> Value {
+    if decoded_payload(original) == *original {
+        return document;
+    }
+    serde_json::json!({"bytes": BASE64.encode(document_text(&document))})
+}
+
+/// A text that is JSON as its value, anything else as a string.
+fn text_document(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+fn document_text(document: &Value) -> String {
+    match document {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Redacts an SSE body: each `data:` line's payload as one document of the stream, and
+/// the whole text once more for whatever stands outside them.
+fn redact_sse_text(raw: &mut String) {
+    let lines: Vec<&str> = raw.split('\n').collect();
+    let data: Vec<usize> = (0..lines.len()).filter(|i| lines[*i].starts_with("data:")).collect();
+    let payload = |i: usize| text_document(lines[i]["data:".len()..].trim_start());
+    let mut documents: Vec<Value> = data.iter().map(|i| payload(*i)).collect();
+    if crate::secrets::redact_stream(&mut documents) {
+        let mut rebuilt: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+        for (i, document) in data.iter().zip(&documents) {
+            if payload(*i) != *document {
+                rebuilt[*i] = format!("data: {}", document_text(document));
+            }
+        }
+        *raw = rebuilt.join("\n");
+    }
+    crate::secrets::redact_in_place(raw);
 }
 
 #[cfg(test)]

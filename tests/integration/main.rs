@@ -10,6 +10,7 @@ mod cli;
 mod datasets;
 mod defaults;
 mod faults;
+mod hardening;
 mod html;
 mod install;
 mod judges;

@@ -67,11 +67,14 @@ pub(crate) struct BedrockClient {
 
 impl BedrockClient {
     /// `placeholder_key`: a fixed bearer key that replaces every credential source
-    /// (replay and loopback tests).
+    /// (replay and loopback tests). `withhold_key`: the endpoint is not Bedrock's own, so
+    /// the Bedrock API key the SDK reads from `AWS_BEARER_TOKEN_BEDROCK` is not sent there
+    /// (requests are signed with the credential chain instead, or fail saying why).
     pub(crate) async fn new(
         region: &str,
         endpoint: Option<&str>,
         placeholder_key: Option<&str>,
+        withhold_key: bool,
         limits: Limits,
     ) -> BedrockClient {
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
@@ -85,8 +88,16 @@ impl BedrockClient {
             TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).read_timeout(limits.read_timeout).build(),
         );
         config = config.interceptor(limit::SizeLimit(limits.max_response_bytes));
+        if let Some(chain) = shared.credentials_provider() {
+            config = config.credentials_provider(super::credentials::Remembered(chain));
+        }
         if let Some(key) = placeholder_key {
             config = config.bearer_token(Token::new(key.to_owned(), None));
+        } else if withhold_key {
+            let to = endpoint.unwrap_or_default().to_owned();
+            config = config
+                .auth_scheme_preference([aws_smithy_runtime_api::client::auth::AuthSchemeId::new("sigv4")])
+                .bearer_token_resolver(WithheldKey(to));
         }
         if let Some(endpoint) = endpoint {
             config = config.endpoint_url(endpoint);
@@ -108,6 +119,25 @@ impl BedrockClient {
     /// The per-call configuration: the view's endpoint, if any.
     fn call_config(&self) -> Option<Builder> {
         self.endpoint.as_ref().map(|e| Builder::default().endpoint_url(e))
+    }
+}
+
+/// Stands in for the Bedrock API key where it must not go: resolving it fails with a
+/// sentence that says why, so the SDK sends nothing.
+#[derive(Debug)]
+struct WithheldKey(String);
+
+impl aws_smithy_runtime_api::client::identity::ResolveIdentity for WithheldKey {
+    fn resolve_identity<'a>(
+        &'a self,
+        _: &'a aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _: &'a aws_smithy_types::config_bag::ConfigBag,
+    ) -> aws_smithy_runtime_api::client::identity::IdentityFuture<'a> {
+        let message = format!(
+            "the Bedrock API key (AWS_BEARER_TOKEN_BEDROCK) is not sent to {}, which is not Bedrock's own endpoint: list its host in GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS (https only), or use AWS credentials",
+            self.0
+        );
+        aws_smithy_runtime_api::client::identity::IdentityFuture::ready(Err(message.into()))
     }
 }
 

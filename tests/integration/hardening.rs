@@ -1,0 +1,247 @@
+//! Issue 25, the second hardening round: each defect the probe found, through the real
+//! binary, in a test named after it.
+
+use std::process::Stdio;
+use std::sync::Arc;
+
+use gpt_oss_scenarios::wire::WireResponse;
+use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder, WireServer};
+use serde_json::{Value, json};
+
+use crate::support::{binary, corpus, repo, stderr, stdout, write};
+
+/// A chat server for agents: a tool call first, the answer once a tool result is back.
+struct ToolThenAnswer;
+
+impl Responder for ToolThenAnswer {
+    fn respond(&self, request: &RecordedRequest) -> Reply {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let answered = body["messages"].as_array().is_some_and(|m| m.iter().any(|m| m["role"] == "tool"));
+        if answered {
+            return corpus("chat-20b-planet");
+        }
+        Reply::from_wire(&WireResponse::json(
+            200,
+            json!({
+                "id": "c1", "object": "chat.completion", "model": "openai.gpt-oss-20b-1:0",
+                "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                    "role": "assistant", "content": "",
+                    "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "now", "arguments": "{\"pad\":\"".to_owned() + &"x".repeat(200_000) + "\"}"}}]
+                }}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}
+            }),
+        ))
+        .unwrap()
+    }
+}
+
+/// The end of a long output, for a failure message.
+fn tail(text: &str) -> &str {
+    &text[text.len().saturating_sub(2000)..].trim_start_matches(|c: char| !c.is_ascii())
+}
+
+/// Always the same answer.
+struct Fixed(Reply);
+
+impl Responder for Fixed {
+    fn respond(&self, _: &RecordedRequest) -> Reply {
+        self.0.clone()
+    }
+}
+
+fn serve(responder: Arc<dyn Responder>) -> (tokio::runtime::Runtime, WireServer) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(responder)).unwrap();
+    (rt, server)
+}
+
+/// Issue 25: with SIGPIPE at its default, an agent's `command` tool that exits without
+/// reading its input ended the whole run with 141 in 3 to 5 of 10 tries. Twenty samples
+/// of each tool, each writing a 200 KB input into a pipe the tool never reads.
+#[test]
+fn a_tool_that_does_not_read_its_input_does_not_kill_the_run() {
+    let (_rt, server) = serve(Arc::new(ToolThenAnswer));
+    for command in [r#"[echo, "{}"]"#, "[date]"] {
+        let dir = repo();
+        let scenario = format!(
+            "name: clock\napi: agent\ntransport: chat\nmodel: openai.gpt-oss-20b-1:0\nprompt: What time is it?\nsamples: 20\nsnapshot: {{final: ignore}}\ntools:\n  - name: now\n    description: The time.\n    input_schema: {{type: object}}\n    command: {command}\n"
+        );
+        write(dir.path(), "scenarios/clock.yaml", &scenario);
+        let out = binary(dir.path())
+            .args(["run", "scenarios", "--mode", "live", "--accept", "--report-json", "r.json"])
+            .args(["--openai-base-url", &format!("{}/openai/v1", server.url())])
+            .env("OPENAI_API_KEY", "k")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{command}: {}", tail(&stdout(&out)));
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+        assert_eq!(report["cases"][0]["samples"]["passed"], 20, "{command}");
+    }
+}
+
+/// Issue 25: `run ... | head -1` died with the pipe, leaving only `r.json.partial`.
+/// The reader here goes away before the first line: the run finishes, writes its
+/// reports, and exits by its verdict.
+#[test]
+fn a_closed_stdout_stops_the_printing_not_the_run() {
+    let (_rt, server) = serve(Arc::new(ToolThenAnswer));
+    let dir = repo();
+    for i in 0..30 {
+        write(dir.path(), &format!("scenarios/s{i}.yaml"), &format!("name: s{i}\napi: chat\nmodel: openai.gpt-oss-20b-1:0\nprompt: hi\nsnapshot: {{final: ignore}}\n"));
+    }
+    let mut child = binary(dir.path())
+        .args(["run", "scenarios", "--mode", "live", "--accept", "-v", "--report-json", "r.json", "--junit", "j.xml"])
+        .args(["--openai-base-url", &format!("{}/openai/v1", server.url())])
+        .env("OPENAI_API_KEY", "k")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(report["cases"].as_array().map(Vec::len), Some(30));
+    assert!(dir.path().join("j.xml").is_file());
+    assert!(!dir.path().join("r.json.partial").exists());
+}
+
+/// `list`, `validate`, `--dry-run` and `completions` to a reader that has gone: a quiet
+/// exit by the command's own verdict, never a panic or a signal.
+#[test]
+fn printing_commands_survive_a_closed_stdout() {
+    let dir = repo();
+    write(dir.path(), "scenarios/a.yaml", "name: a\napi: chat\nmodel: m\nprompt: hi\nmatrix: {model: [a, b, c, d, e, f]}\n");
+    for args in [&["list"][..], &["validate"], &["run", "--dry-run"], &["completions", "bash"], &["schema"]] {
+        let mut child =
+            binary(dir.path()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{args:?}: {}", stderr(&out));
+    }
+}
+
+/// Runs `command`, killing it if it has not finished within `seconds`: a blocked read
+/// fails the test instead of hanging it.
+fn output_within(command: &mut std::process::Command, seconds: u64) -> std::process::Output {
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
+    match rx.recv_timeout(std::time::Duration::from_secs(seconds)) {
+        Ok(out) => out,
+        Err(_) => {
+            let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("still running after {seconds} s: {command:?}");
+        }
+    }
+}
+
+#[cfg(unix)]
+fn mkfifo(path: &std::path::Path) {
+    assert!(std::process::Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
+/// Issue 25: a FIFO as a dataset, a `{file:}` variable or a cassette blocked forever,
+/// and a link to `/dev/zero` read until memory ran out. Each is refused, located.
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_are_refused_not_read() {
+    let dir = repo();
+    mkfifo(&dir.path().join("scenarios/rows.jsonl").tap_parent());
+    mkfifo(&dir.path().join("scenarios/policy.md"));
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("scenarios/zero.csv")).unwrap();
+    write(dir.path(), "scenarios/a.yaml", "name: a\napi: chat\nmodel: m\nprompt: '{{ x }}'\ndataset: rows.jsonl\n");
+    write(dir.path(), "scenarios/b.yaml", "name: b\napi: chat\nmodel: m\nprompt: '{{ policy }}'\nvars:\n  policy: {file: policy.md}\n");
+    write(dir.path(), "scenarios/c.yaml", "name: c\napi: chat\nmodel: m\nprompt: '{{ x }}'\ndataset: zero.csv\n");
+    // /dev is allowed here, so that the device itself is what is refused.
+    let out = output_within(binary(dir.path()).args(["validate"]).env("GPT_OSS_SCENARIOS_ALLOW_READ", "/dev"), 20);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("scenarios/a.yaml:5:10: /dataset: scenarios/rows.jsonl: cannot read this dataset: it is a fifo, not a regular file"), "{err}");
+    assert!(err.contains("scenarios/b.yaml:6:18: /vars/policy/file: cannot read scenarios/policy.md: it is a fifo, not a regular file"), "{err}");
+    assert!(err.contains("scenarios/c.yaml:5:10: /dataset: scenarios/zero.csv: cannot read this dataset: it is a character device, not a regular file"), "{err}");
+
+    // A cassette that is a FIFO: replay says so at once.
+    let dir = repo();
+    write(dir.path(), "scenarios/a.yaml", "name: a\napi: chat\nmodel: m\nprompt: hi\n");
+    mkfifo(&dir.path().join("cassettes/a.json").tap_parent());
+    let out = output_within(binary(dir.path()).args(["run", "--mode", "replay", "--report-json", "r.json"]), 20);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    let message = report["cases"][0]["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("cassettes/a.json") && message.contains("it is a FIFO, not a regular file"), "{message}");
+}
+
+/// Makes the parent folder of a path, and gives the path back.
+trait TapParent {
+    fn tap_parent(self) -> Self;
+}
+
+impl TapParent for std::path::PathBuf {
+    fn tap_parent(self) -> Self {
+        std::fs::create_dir_all(self.parent().unwrap()).unwrap();
+        self
+    }
+}
+
+/// Issue 25: a `{file:}` variable read any path (`/proc/self/environ` included) into
+/// the prompt. Files outside the project are refused, links that lead out too, unless
+/// the user lists the folder in GPT_OSS_SCENARIOS_ALLOW_READ.
+#[cfg(unix)]
+#[test]
+fn file_variables_and_datasets_stay_inside_the_project() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "AKIAOUTSIDE").unwrap();
+    std::fs::write(outside.path().join("rows.jsonl"), "{\"x\": 1}\n").unwrap();
+    let dir = repo();
+    std::os::unix::fs::symlink(outside.path().join("secret.txt"), dir.path().join("scenarios/link.txt").tap_parent())
+        .unwrap();
+    let secret = outside.path().join("secret.txt").display().to_string();
+    let rows = outside.path().join("rows.jsonl").display().to_string();
+    write(dir.path(), "scenarios/a.yaml", &format!("name: a\napi: chat\nmodel: m\nprompt: '{{{{ s }}}}'\nvars:\n  s: {{file: '{secret}'}}\n"));
+    write(dir.path(), "scenarios/b.yaml", "name: b\napi: chat\nmodel: m\nprompt: '{{ s }}'\nvars:\n  s: {file: link.txt}\n");
+    write(dir.path(), "scenarios/c.yaml", &format!("name: c\napi: chat\nmodel: m\nprompt: '{{{{ x }}}}'\ndataset: '{rows}'\n"));
+    let out = output_within(binary(dir.path()).args(["validate"]), 20);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("scenario files read only inside their project").count(), 3, "{err}");
+    assert!(err.contains("scenarios/b.yaml:6:13: /vars/s/file: scenarios/link.txt leads to "), "{err}");
+    assert!(!err.contains("AKIAOUTSIDE"), "{err}");
+    let allowed = output_within(
+        binary(dir.path()).args(["validate"]).env("GPT_OSS_SCENARIOS_ALLOW_READ", outside.path()),
+        20,
+    );
+    assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
+}
+
+/// Issues 13 and 25: a committed `.snap` that links to a credentials file (inside the
+/// project or out) printed it in the diff. Links are refused, whatever they lead to.
+#[cfg(unix)]
+#[test]
+fn a_linked_snapshot_is_refused_and_never_printed() {
+    let dir = repo();
+    write(dir.path(), ".env", "OPENAI_API_KEY=sk-inside-the-project-1234\n");
+    write(dir.path(), "scenarios/a.yaml", "name: a\napi: chat\nmodel: m\nprompt: hi\n");
+    record(dir.path());
+    std::fs::remove_file(dir.path().join("snapshots/a.snap")).unwrap();
+    std::os::unix::fs::symlink("../.env", dir.path().join("snapshots/a.snap")).unwrap();
+    let out = output_within(binary(dir.path()).args(["run", "--mode", "replay", "-v"]), 30);
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("snapshots/a.snap") && all.contains("is a symbolic link"), "{all}");
+    assert!(!all.contains("sk-inside-the-project"), "{all}");
+}
+
+/// Records the suite in `dir` from a loopback chat server, accepting its snapshots.
+fn record(dir: &std::path::Path) {
+    let (_rt, server) = serve(Arc::new(Fixed(corpus("chat-20b-planet"))));
+    let out = binary(dir)
+        .args(["run", "--mode", "record", "--accept"])
+        .args(["--openai-base-url", &format!("{}/openai/v1", server.url())])
+        .env("OPENAI_API_KEY", "k")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", tail(&stdout(&out)));
+}
