@@ -265,7 +265,7 @@ fn print_request(case: &crate::plan::Case, label: &str, flags: &Connection, env:
     let connection = resolve_connection(flags, case, env);
     let api = wire_api(case);
     let base = endpoint(api, &connection, &case.region);
-    let auth = if uses_aws_sdk(api) && env.bedrock_bearer_token.is_some() {
+    let auth = if uses_aws_sdk(api) && env.bedrock_bearer_token.is_some() && env.takes_bedrock_key(&base) {
         "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)".to_owned()
     } else if uses_aws_sdk(api) {
         "AWS4-HMAC-SHA256 **** (signed with the AWS credential chain)".to_owned()

@@ -192,20 +192,30 @@ impl Environment {
 }
 
 impl Environment {
-    /// Whether the Bedrock API key may be sent to `base_url`: over https, with no user
-    /// name or password in the URL, to Bedrock's own runtime or Mantle host for a region
-    /// (see [`is_bedrock_host`]) or to a host the user listed. The URL is parsed as a
-    /// client would parse it (`url`), so `https://x.amazonaws.com:@127.0.0.1/`,
-    /// `https://127.0.0.1#.amazonaws.com/` and `https://127.0.0.1?.amazonaws.com/` are
-    /// all 127.0.0.1. Other `*.amazonaws.com` and `*.api.aws` hosts (load balancers, API
-    /// Gateway, S3 websites) are anyone's, and get no key.
+    /// Whether the Bedrock API key may be sent to `base_url`, on every API: with no
+    /// user name or password in the URL, over https to Bedrock's own host for a region
+    /// (see [`is_bedrock_host`]) or to a host listed in
+    /// `GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS` (a proxy in front of Bedrock). A listed
+    /// loopback host (`127.0.0.1`, `::1`, `localhost`) may be plain http: that traffic
+    /// never leaves the machine. The URL is parsed as a client parses it (`url`), so
+    /// `https://x.amazonaws.com:@127.0.0.1/`, `https://127.0.0.1#.amazonaws.com/` and
+    /// `https://127.0.0.1?.amazonaws.com/` are all 127.0.0.1. Other `*.amazonaws.com`
+    /// and `*.api.aws` hosts (load balancers, API Gateway, S3 websites) are anyone's.
     pub(crate) fn takes_bedrock_key(&self, base_url: &str) -> bool {
         let Ok(url) = url::Url::parse(base_url) else { return false };
-        if url.scheme() != "https" || !url.username().is_empty() || url.password().is_some() {
+        if !url.username().is_empty() || url.password().is_some() {
             return false;
         }
-        let Some(host) = url.host_str() else { return false };
-        is_bedrock_host(host) || self.bedrock_key_hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+        let Some(host) = url.host() else { return false };
+        let name = url.host_str().unwrap_or_default();
+        let https = url.scheme() == "https";
+        let listed = self.bedrock_key_hosts.iter().any(|h| h.trim_matches(['[', ']']).eq_ignore_ascii_case(name.trim_matches(['[', ']'])));
+        let loopback = match host {
+            url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+        };
+        (https && is_bedrock_host(name)) || (listed && (https || (loopback && url.scheme() == "http")))
     }
 }
 
@@ -294,6 +304,10 @@ pub(crate) fn is_bedrock_host(host: &str) -> bool {
                 && is_region(region)
         }
         ["bedrock-mantle", region, "api", "aws"] => is_region(region),
+        // An interface VPC endpoint (PrivateLink) of the runtime: AWS's names, in the VPC.
+        [endpoint, "bedrock-runtime", region, "vpce", "amazonaws", "com"] => {
+            endpoint.starts_with("vpce-") && is_region(region)
+        }
         _ => false,
     }
 }
@@ -349,6 +363,7 @@ mod tests {
             "https://bedrock-runtime.cn-north-1.amazonaws.com.cn/openai/v1",
             "https://bedrock-mantle.ap-southeast-2.api.aws/v1",
             "https://bedrock-mantle.us-east-1.api.aws:443/v1",
+            "https://vpce-0a1b2c3d-x1y2.bedrock-runtime.us-east-1.vpce.amazonaws.com",
         ] {
             assert!(e.takes_bedrock_key(url), "{url}");
         }
@@ -376,6 +391,10 @@ mod tests {
         assert_eq!(key("http://127.0.0.1:8080/v1"), None);
         assert_eq!(key("https://proxy.internal:4000/v1"), Some("AWS_BEARER_TOKEN_BEDROCK"), "listed by the user");
         assert_eq!(key("http://proxy.internal:4000/v1"), None, "a listed host over plain http");
+        let local = env(None, &["127.0.0.1", "::1"]);
+        assert!(local.takes_bedrock_key("http://127.0.0.1:8080/v1"), "listed loopback, on this machine");
+        assert!(local.takes_bedrock_key("http://[::1]:8080/v1"));
+        assert!(!local.takes_bedrock_key("http://127.0.0.2:8080/v1"), "not listed");
         let with_openai = env(Some("sk-1"), &[]);
         assert_eq!(with_openai.chat_key("http://127.0.0.1:8080/v1").map(|(n, _)| n), Some("OPENAI_API_KEY"));
         // Both set: Bedrock gets its own key, and the OpenAI key stays off AWS.

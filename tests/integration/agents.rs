@@ -66,6 +66,7 @@ fn run_agent(dir: &Path, server: &WireServer) -> (Output, Value) {
         .args(["--bedrock-endpoint", &server.url(), "--openai-base-url", &format!("{}/openai/v1", server.url())])
         .args(["--responses-base-url", &format!("{}/v1", server.url())])
         .env("AWS_BEARER_TOKEN_BEDROCK", "t")
+        .env("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1")
         .env("OPENAI_API_KEY", "k")
         .output()
         .unwrap();
@@ -286,6 +287,7 @@ fn changing_a_command_tool_makes_its_cassette_stale() {
             .args(["run", "scenarios", "--mode", mode, "--accept"])
             .args(&urls)
             .env("AWS_BEARER_TOKEN_BEDROCK", "t")
+            .env("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1")
             .output()
             .unwrap()
     };

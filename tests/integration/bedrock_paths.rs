@@ -41,8 +41,11 @@ const SUITE: &str = "scenarios:
   - {name: capital-responses-stream, api: responses-stream, model: openai.gpt-oss-20b, prompt: Capital of Japan?}
 ";
 
-const CREDENTIALS: [(&str, &str); 2] =
-    [("AWS_BEARER_TOKEN_BEDROCK", "bedrock-secret-1"), ("OPENAI_API_KEY", "openai-secret-2")];
+const CREDENTIALS: [(&str, &str); 3] = [
+    ("AWS_BEARER_TOKEN_BEDROCK", "bedrock-secret-1"),
+    ("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1"),
+    ("OPENAI_API_KEY", "openai-secret-2"),
+];
 
 #[test]
 fn invoke_and_responses_run_live_record_and_replay() {
@@ -114,7 +117,7 @@ fn invoke_and_responses_run_live_record_and_replay() {
     // No credential reached a file the tool wrote.
     for entry in walk(dir.path()) {
         let text = std::fs::read_to_string(&entry).unwrap_or_default();
-        for (_, secret) in CREDENTIALS {
+        for (_, secret) in CREDENTIALS.iter().filter(|(name, _)| !name.starts_with("GPT_OSS_SCENARIOS_")) {
             assert!(!text.contains(secret), "{} holds a credential", entry.display());
         }
     }
@@ -190,7 +193,7 @@ fn dry_run_shows_where_each_new_path_goes_with_credentials_masked() {
         "{text}"
     );
     assert!(text.contains("\"input\": ["), "{text}");
-    for (_, secret) in CREDENTIALS {
+    for (_, secret) in CREDENTIALS.iter().filter(|(name, _)| !name.starts_with("GPT_OSS_SCENARIOS_")) {
         assert!(!text.contains(secret), "{text}");
     }
 }

@@ -122,7 +122,10 @@ fn run(dir: &Path, server: Option<&WireServer>, mode: &str) -> (std::process::Ou
             "--openai-base-url",
             &format!("{}/openai/v1", server.url()),
         ]);
-        command.env("AWS_BEARER_TOKEN_BEDROCK", "t").env("OPENAI_API_KEY", "k");
+        command
+            .env("AWS_BEARER_TOKEN_BEDROCK", "t")
+            .env("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1")
+            .env("OPENAI_API_KEY", "k");
     }
     let out = command.output().unwrap();
     let report =

@@ -56,7 +56,7 @@ fn record_then_replay_offline() {
     let mut args = vec!["run", "scenarios", "--mode", "record", "--accept"];
     let urls = endpoints(&server);
     args.extend(urls.iter().map(String::as_str));
-    let recorded = run_isolated(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "b"), ("OPENAI_API_KEY", "k")]);
+    let recorded = run_isolated(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "b"), ("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1"), ("OPENAI_API_KEY", "k")]);
     assert_eq!(recorded.status.code(), Some(0), "{}{}", stdout(&recorded), stderr(&recorded));
     let cassette: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("cassettes/all.json").with_file_name("planet.json")).unwrap(),
@@ -161,7 +161,9 @@ fn secrets_never_reach_disk() {
     args.extend(urls.iter().map(String::as_str));
     args.extend(reports);
     // With the bearer token (bearer auth), then without it (SigV4 signing with the keys).
-    let first = run_isolated(dir.path(), &args, &canaries);
+    // The loopback server is listed as a proxy in front of Bedrock, so the key goes to it.
+    let listed = [&canaries[..], &[("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1")]].concat();
+    let first = run_isolated(dir.path(), &args, &listed);
     let second = run_isolated(dir.path(), &args, &canaries[1..]);
     let step = dir.path().join("out/step.md");
     let third = run_isolated(dir.path(), &["run", "scenarios", "--mode", "replay", "--dry-run"], &canaries);
@@ -242,6 +244,7 @@ fn credentials_echoed_by_the_server_are_redacted_everywhere() {
     args.extend(["--report-json", "out/report.json", "--junit", "out/junit.xml", "--summary-md", "out/summary.md"]);
     let env = [
         ("AWS_BEARER_TOKEN_BEDROCK", BEARER),
+        ("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1"),
         ("OPENAI_API_KEY", OPENAI),
         ("AWS_SESSION_TOKEN", SESSION),
         ("GITHUB_STEP_SUMMARY", step.to_str().unwrap()),
@@ -267,7 +270,7 @@ fn credentials_echoed_by_the_server_are_redacted_everywhere() {
 fn the_json_report_records_the_mode_with_auto_hits_and_misses() {
     let (_rt, server, dir) = suite_served_by(Arc::new(Live));
     let urls = endpoints(&server);
-    let keys = [("AWS_BEARER_TOKEN_BEDROCK", "b"), ("OPENAI_API_KEY", "k")];
+    let keys = [("AWS_BEARER_TOKEN_BEDROCK", "b"), ("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1"), ("OPENAI_API_KEY", "k")];
     let report = |mode: Option<&str>| {
         let mut args = vec!["run", "scenarios", "--accept", "--report-json", "report.json"];
         if let Some(mode) = mode {

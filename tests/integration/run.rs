@@ -58,7 +58,7 @@ fn each_api_runs_against_the_loopback_server() {
     let run = |extra: &[&str]| {
         let mut args = vec!["run", "suite", "--verbose", "--bedrock-endpoint", &base, "--openai-base-url", &chat_base];
         args.extend_from_slice(extra);
-        run_isolated(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "test-bearer"), ("OPENAI_API_KEY", "test-key")])
+        run_isolated(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "test-bearer"), ("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1"), ("OPENAI_API_KEY", "test-key")])
     };
     // First run: accept the snapshots. Second run: they must match, writing nothing.
     let first = run(&["--accept"]);
