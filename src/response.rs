@@ -309,7 +309,10 @@ impl Assembler {
 
     pub(crate) fn finish(self, error: Option<CallError>, latency: Duration) -> ModelResponse {
         let hit_limit = self.stop_reason.as_deref() == Some("max_tokens");
-        let separated = self.separator.finish(hit_limit);
+        // A response cut at the size limit is kept as a prefix, not whole: eight of them
+        // at once would otherwise hold gigabytes, and every report would copy them.
+        let too_large = error.as_ref().is_some_and(|e| e.kind == ErrorKind::TooLarge);
+        let separated = self.separator.finish_keeping(hit_limit, if too_large { KEPT_OF_TOO_LARGE } else { usize::MAX });
         let tool_calls = self
             .tools
             .into_values()
@@ -337,6 +340,9 @@ impl Assembler {
         }
     }
 }
+
+/// How much of each text of a `too_large` response is kept.
+pub(crate) const KEPT_OF_TOO_LARGE: usize = 64 << 10;
 
 /// Tool arguments assembled from fragments. An empty string means no arguments; text
 /// that is not JSON (a call cut by max_tokens) is kept as a string for the user to see.
@@ -403,6 +409,20 @@ mod tests {
         a.stop_reason("max_tokens");
         let r = a.finish(None, Duration::ZERO);
         assert!(r.flags.truncated_reasoning && r.flags.unclosed);
+    }
+
+    /// Issue 25: `too_large` kept the whole answer it cut: 8 at once peaked at 939 MB,
+    /// with a 260 MB report.
+    #[test]
+    fn a_too_large_answer_keeps_a_prefix_and_says_what_was_dropped() {
+        let mut a = Assembler::new();
+        a.text(&"é".repeat(100_000));
+        let r = a.finish(Some(too_large(1 << 20)), Duration::ZERO);
+        assert!(r.final_text.len() < KEPT_OF_TOO_LARGE + 100, "{}", r.final_text.len());
+        assert!(r.final_text.ends_with("\n[134464 more bytes not kept: the response passed the size limit]"));
+        let mut short = "ok".to_owned();
+        crate::separate::keep_prefix(&mut short, 10);
+        assert_eq!(short, "ok");
     }
 
     #[test]

@@ -101,7 +101,9 @@ pub struct Separator {
     spans: String,
     structured: String,
     header: String,
-    raw: String,
+    /// The text as it arrived, once it differs from `answer`: until a `<` shows up no
+    /// marker can have been taken out, and a long plain answer is not held twice.
+    raw: Option<String>,
     flags: Flags,
 }
 
@@ -120,7 +122,7 @@ impl Separator {
             spans: String::new(),
             structured: String::new(),
             header: String::new(),
-            raw: String::new(),
+            raw: None,
             flags: Flags::default(),
         }
     }
@@ -132,7 +134,11 @@ impl Separator {
 
     /// A piece of the answer channel, as the wire delivered it.
     pub fn push_text(&mut self, text: &str) {
-        self.raw.push_str(text);
+        match &mut self.raw {
+            Some(raw) => raw.push_str(text),
+            None if text.contains('<') => self.raw = Some(format!("{}{text}", self.answer)),
+            None => {}
+        }
         if self.held.is_empty() {
             self.scan(text);
         } else {
@@ -144,7 +150,16 @@ impl Separator {
 
     /// Ends the stream. `hit_token_limit` says the model stopped at max_tokens, which
     /// turns an unclosed reasoning span into truncated reasoning.
-    pub fn finish(mut self, hit_token_limit: bool) -> Separated {
+    pub fn finish(self, hit_token_limit: bool) -> Separated {
+        self.finish_keeping(hit_token_limit, usize::MAX)
+    }
+
+    /// [`finish`](Separator::finish), keeping at most the first `keep` bytes of each
+    /// text (see [`keep_prefix`]), cut before any copy is made.
+    pub(crate) fn finish_keeping(mut self, hit_token_limit: bool, keep: usize) -> Separated {
+        for text in [&mut self.answer, &mut self.structured, &mut self.spans].into_iter().chain(self.raw.as_mut()) {
+            keep_prefix(text, keep);
+        }
         // A marker cut off by the end of the stream never completes: it was neither
         // answer nor reasoning, so it is dropped rather than shown as text.
         self.held.clear();
@@ -163,7 +178,8 @@ impl Separator {
                 all
             }
         };
-        Separated { final_text: self.answer, reasoning, raw_text: self.raw, flags: self.flags }
+        let raw_text = self.raw.unwrap_or_else(|| self.answer.clone());
+        Separated { final_text: self.answer, reasoning, raw_text, flags: self.flags }
     }
 
     fn sink(&mut self) -> &mut String {
@@ -295,6 +311,19 @@ fn marker_text(marker: Marker) -> &'static str {
         Marker::Constrain => "<|constrain|>",
         Marker::EndMessage => "<|end|>",
     }
+}
+
+/// Cuts `text` to its first `keep` bytes (at a character boundary) and says how much
+/// was dropped.
+pub(crate) fn keep_prefix(text: &mut String, keep: usize) {
+    if text.len() <= keep {
+        return;
+    }
+    let cut = (0..=keep).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    let dropped = text.len() - cut;
+    text.truncate(cut);
+    text.push_str(&format!("\n[{dropped} more bytes not kept: the response passed the size limit]"));
+    text.shrink_to_fit();
 }
 
 #[cfg(test)]

@@ -45,6 +45,11 @@ pub(crate) async fn call_api(
     capture: bool,
 ) -> ModelResponse {
     let mut response = send(clients, case, api, request, capture).await;
+    // A response over the size limit is not a recording worth keeping (replayed, it
+    // would only be too large again), and its capture may be the biggest thing held.
+    if response.error.as_ref().is_some_and(|e| e.kind == ErrorKind::TooLarge) {
+        response.wire = None;
+    }
     redact_secrets(&mut response);
     response
 }

@@ -172,9 +172,11 @@ async fn call_stream(
         w.headers.insert("content-type".into(), "text/event-stream".into());
         w.sse = Some(Vec::new());
     }
-    let mut payloads: Vec<String> = Vec::new();
-    let error = read_stream(&mut events, assembler, &mut payloads, client, model).await;
-    if let Some(w) = wire {
+    // The payloads are kept only for a cassette: without one they would double what a
+    // long answer holds.
+    let mut payloads: Option<Vec<String>> = wire.is_some().then(Vec::new);
+    let error = read_stream(&mut events, assembler, payloads.as_mut(), client, model).await;
+    if let (Some(w), Some(mut payloads)) = (wire, payloads) {
         // `[DONE]` is not handed over by the client; a finished stream had one.
         if error.is_none() {
             payloads.push("[DONE]".into());
@@ -187,7 +189,7 @@ async fn call_stream(
 async fn read_stream(
     events: &mut async_openai::types::stream::StreamResponse<Value>,
     assembler: &mut Assembler,
-    payloads: &mut Vec<String>,
+    mut payloads: Option<&mut Vec<String>>,
     client: &OpenAiClient,
     model: &str,
 ) -> Option<CallError> {
@@ -201,7 +203,9 @@ async fn read_stream(
                 // Dropping the stream closes the connection: nothing more is read.
                 return Some(too_large(client.max_response_bytes));
             }
-            payloads.push(payload);
+            if let Some(p) = payloads.as_deref_mut() {
+                p.push(payload);
+            }
         }
         match event {
             Ok(chunk) => {
@@ -212,7 +216,9 @@ async fn read_stream(
                 read_chunk(&chunk, assembler);
             }
             Err(OpenAIError::JSONDeserialize(e, data)) => {
-                payloads.push(data.clone());
+                if let Some(p) = payloads.as_deref_mut() {
+                    p.push(data.clone());
+                }
                 let shown = preview(&data);
                 return Some(CallError::new(
                     ErrorKind::StreamError,

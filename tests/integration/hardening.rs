@@ -423,3 +423,36 @@ fn a_session_token_from_a_credentials_file_is_redacted_too() {
         assert!(!text.contains(TOKEN) && !text.contains(SECRET), "a credential reached {what}");
     }
 }
+
+/// Issue 25: `too_large` kept the whole answer it cut (8 at once peaked at 939 MB, with
+/// a 260 MB report). A prefix is kept, and the report says how much was dropped.
+#[test]
+fn an_oversize_answer_keeps_a_bounded_prefix() {
+    let piece = "x".repeat(1 << 20);
+    let mut sse: Vec<String> = (0..3).map(|_| chat_chunk(&piece, None).to_string()).collect();
+    sse.push(chat_chunk("", Some("stop")).to_string());
+    let response = WireResponse {
+        status: 200,
+        headers: [("content-type".to_owned(), "text/event-stream".to_owned())].into(),
+        sse: Some(sse),
+        ..WireResponse::default()
+    };
+    let (_rt, server) = serve(Arc::new(Fixed(Reply::from_wire(&response).unwrap())));
+    let dir = repo();
+    write(dir.path(), "scenarios/big.yaml", "name: big\napi: chat-stream\nmodel: m\nprompt: hi\n");
+    let out = binary(dir.path())
+        .args(["run", "--mode", "record", "--max-response-mib", "2", "--report-json", "r.json"])
+        .args(["--openai-base-url", &format!("{}/openai/v1", server.url())])
+        .env("OPENAI_API_KEY", "k")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    assert!(report.len() < 300 << 10, "the report holds {} bytes", report.len());
+    let report: Value = serde_json::from_str(&report).unwrap();
+    let case = &report["cases"][0];
+    assert_eq!(case["error"]["kind"], "too_large");
+    let kept = case["final"].as_str().unwrap();
+    assert!(kept.starts_with("xxxx") && kept.ends_with("more bytes not kept: the response passed the size limit]"), "{}", &kept[kept.len() - 100..]);
+    assert!(!dir.path().join("cassettes/big.json").exists(), "an oversize answer is not recorded");
+}

@@ -153,7 +153,8 @@ async fn call_stream(
         Err(e) => return Some(wrong_route(classify(e, &client.base_url, model, wire), &client.base_url)),
     };
     let mut reader = StreamReader::default();
-    let mut raw = String::new();
+    // The stream's text is kept only for a cassette.
+    let mut raw: Option<String> = wire.is_some().then(String::new);
     let mut received: u64 = 0;
     let mut error = None;
     while let Some(event) = events.next().await {
@@ -168,14 +169,18 @@ async fn call_stream(
                 // The `event:` line repeats the payload's type; the client drops it, so
                 // it is rebuilt for the cassette.
                 let name = event["type"].as_str().filter(|t| is_event_name(t)).unwrap_or("message");
-                raw.push_str(&format!("event: {name}\ndata: {payload}\n\n"));
+                if let Some(raw) = &mut raw {
+                    raw.push_str(&format!("event: {name}\ndata: {payload}\n\n"));
+                }
                 if let Some(e) = reader.event(&event, assembler) {
                     error = Some(e);
                     break;
                 }
             }
             Err(async_openai::error::OpenAIError::JSONDeserialize(e, data)) => {
-                raw.push_str(&format!("data: {data}\n\n"));
+                if let Some(raw) = &mut raw {
+                    raw.push_str(&format!("data: {data}\n\n"));
+                }
                 let shown = preview(&data);
                 error = Some(CallError::new(
                     ErrorKind::StreamError,
@@ -193,7 +198,7 @@ async fn call_stream(
     if let Some(w) = wire {
         w.status = 200;
         w.headers.insert("content-type".into(), "text/event-stream".into());
-        w.sse_raw = Some(raw);
+        w.sse_raw = raw;
     }
     error.or_else(|| reader.end(assembler))
 }
