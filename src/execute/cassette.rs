@@ -128,7 +128,8 @@ fn sorted<S: serde::Serializer>(rows: &HashMap<String, RowRecording>, s: S) -> R
 }
 
 impl DatasetCassette {
-    pub(crate) fn read(path: &Path) -> Result<DatasetCassette, CassetteError> {
+    /// The file alone, without the journal a killed recording may have left beside it.
+    pub(crate) fn read_alone(path: &Path) -> Result<DatasetCassette, CassetteError> {
         let text = read_text(path)?;
         serde_json::from_str(&text).map_err(|e| CassetteError::Invalid {
             path: path.to_owned(),
@@ -138,24 +139,11 @@ impl DatasetCassette {
         })
     }
 
-    /// Keeps `cassette` as the recording of its request (keyed by the first request's
-    /// hash), dropping an older recording of the same case.
-    pub(crate) fn put(&mut self, cassette: Cassette) {
-        let Some(hash) = cassette.interactions.first().map(|i| i.request.hash.clone()) else { return };
-        self.rows.retain(|_, r| r.case != cassette.case);
-        self.rows.insert(
-            hash,
-            RowRecording {
-                case: cassette.case,
-                api: cassette.api,
-                model: cassette.model,
-                recorded_at: cassette.recorded_at,
-                endpoint_host: cassette.endpoint_host,
-                provenance: cassette.provenance,
-                interactions: cassette.interactions,
-                judge: cassette.judge,
-            },
-        );
+    /// Keeps a row's recording under its request's hash, dropping an older recording
+    /// of the same case.
+    pub(crate) fn put(&mut self, entry: JournalEntry) {
+        self.rows.retain(|_, r| r.case != entry.row.case);
+        self.rows.insert(entry.hash, entry.row);
     }
 
     /// Pretty JSON with any credential value redacted, as a case's cassette.
@@ -165,6 +153,79 @@ impl DatasetCassette {
         text.push('\n');
         text
     }
+}
+
+/// One line of a dataset cassette's journal: a row recorded since the cassette was last
+/// written, keyed by the hash of its first request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JournalEntry {
+    pub(crate) hash: String,
+    pub(crate) row: RowRecording,
+}
+
+/// Where the journal of the dataset cassette at `path` is kept.
+pub(crate) fn journal_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".journal");
+    PathBuf::from(name)
+}
+
+/// A row's recording as one journal line (newline included), redacted; `None` for a
+/// recording without a request.
+pub(crate) fn journal_line(cassette: Cassette) -> Option<String> {
+    let hash = cassette.interactions.first()?.request.hash.clone();
+    let row = RowRecording {
+        case: cassette.case,
+        api: cassette.api,
+        model: cassette.model,
+        recorded_at: cassette.recorded_at,
+        endpoint_host: cassette.endpoint_host,
+        provenance: cassette.provenance,
+        interactions: cassette.interactions,
+        judge: cassette.judge,
+    };
+    let mut line = serde_json::to_string(&JournalEntry { hash, row }).ok()?;
+    crate::secrets::redact_in_place(&mut line);
+    line.push('\n');
+    Some(line)
+}
+
+/// The journal's lines, parsed as `T`, in the order they were written; none when there
+/// is no journal. A last line without its newline was torn by a kill while it was
+/// written, and is left out.
+fn journal_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, CassetteError> {
+    let text = match read_text(path) {
+        Ok(text) => text,
+        Err(CassetteError::Missing { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let complete = text.rfind('\n').map_or("", |end| &text[..=end]);
+    complete
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| CassetteError::Invalid {
+                path: path.to_owned(),
+                line: i + 1,
+                column: e.column(),
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The rows of the journal at `path`, in the order they were recorded.
+pub(crate) fn read_journal(path: &Path) -> Result<Vec<JournalEntry>, CassetteError> {
+    journal_lines(path)
+}
+
+/// What replay needs of a journal line.
+#[derive(Debug, Deserialize)]
+struct JournalReplay {
+    hash: String,
+    row: ReplayRow,
 }
 
 /// What replay needs of a dataset cassette: each row's responses, by request hash.
@@ -195,22 +256,31 @@ struct RequestHash {
 }
 
 impl DatasetReplay {
-    /// Reads the file as a stream: the file's text is never held whole.
+    /// Reads the file as a stream (its text is never held whole), and the rows of a
+    /// journal a killed recording left beside it.
     pub(crate) fn read(path: &Path) -> Result<DatasetReplay, CassetteError> {
-        let file = match crate::fs::open_regular(path, crate::fs::Links::Refuse) {
-            Ok(f) => f,
+        let journal: Vec<JournalReplay> = journal_lines(&journal_path(path))?;
+        let mut replay = match crate::fs::open_regular(path, crate::fs::Links::Refuse) {
+            Ok(file) => {
+                use std::io::Read;
+                let reader = std::io::BufReader::new(file.take(MAX_DATASET_CASSETTE_BYTES));
+                serde_json::from_reader(reader).map_err(|e| CassetteError::Invalid {
+                    path: path.to_owned(),
+                    line: e.line(),
+                    column: e.column(),
+                    message: e.to_string(),
+                })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !journal.is_empty() => {
+                DatasetReplay { rows: HashMap::new() }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(CassetteError::Missing { path: path.to_owned() });
             }
             Err(source) => return Err(CassetteError::Read { path: path.to_owned(), source }),
         };
-        use std::io::Read;
-        serde_json::from_reader(std::io::BufReader::new(file.take(MAX_DATASET_CASSETTE_BYTES))).map_err(|e| CassetteError::Invalid {
-            path: path.to_owned(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })
+        replay.rows.extend(journal.into_iter().map(|line| (line.hash, line.row)));
+        Ok(replay)
     }
 
     /// The recording of `case`: one response per sample (per model turn for an agent),

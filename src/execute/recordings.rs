@@ -1,19 +1,19 @@
 //! [`Recordings`]: the dataset cassettes of a run, each read once and shared by all
-//! its rows (a lookup per row is one hash away), and the rows recorded into them,
-//! written at most every few seconds while recording and once more when the
-//! dataset's last row finishes. Nothing is lost between writes that a finished
-//! dataset does not write.
+//! its rows (a lookup per row is one hash away), and the rows recorded into them.
+//!
+//! A recorded row is appended to its cassette's journal (`<cassette>.journal`, one JSON
+//! line per row) as soon as it finishes: recording costs the same per row however many
+//! came before, and a kill loses at most the rows in flight. When the dataset's last
+//! row finishes, the journal is folded into the cassette in one atomic write. Replay
+//! reads a journal a killed run left behind as part of its cassette.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use super::cassette::{self, Cassette, CassetteError, DatasetCassette, DatasetReplay, Recorded};
 use crate::plan::Case;
-
-/// While rows are recorded, their cassette is rewritten at most this often.
-const WRITE_EVERY: Duration = Duration::from_secs(2);
 
 /// The run's dataset cassettes, by file.
 #[derive(Default)]
@@ -25,26 +25,8 @@ pub struct Recordings {
 struct Slot {
     /// What replay needs of the file (its responses), read on first use.
     replay: Option<Result<DatasetReplay, String>>,
-    /// The whole file, read when the first row is recorded into it.
-    loaded: Option<Loaded>,
-    /// Rows recorded since the last write.
-    dirty: bool,
-    written_at: Option<Instant>,
-}
-
-enum Loaded {
-    Missing,
-    Ready(DatasetCassette),
-    /// Unreadable, kept as its error: every row says the same.
-    Broken(String),
-}
-
-fn load(path: &Path) -> Loaded {
-    match DatasetCassette::read(path) {
-        Ok(c) => Loaded::Ready(c),
-        Err(CassetteError::Missing { .. }) => Loaded::Missing,
-        Err(e) => Loaded::Broken(e.to_string()),
-    }
+    /// The journal, open for appending once a row has been recorded.
+    journal: Option<std::fs::File>,
 }
 
 /// Why a recorded row could not be kept.
@@ -75,32 +57,27 @@ impl Recordings {
         }
     }
 
-    /// Keeps a row's new recording; writes the file if the last write is a while ago.
+    /// Appends a row's new recording to its cassette's journal.
     pub(crate) fn put(&self, case: &Case, recording: Cassette) -> Result<(), RecordError> {
         let path = cassette::path_for(case);
+        let Some(line) = cassette::journal_line(recording) else { return Ok(()) };
         let slot = self.slot(&path);
         let mut slot = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let loaded = slot.loaded.get_or_insert_with(|| load(&path));
-        if matches!(loaded, Loaded::Missing) {
-            let scenario = crate::fs::slashed(&case.source);
-            *loaded = Loaded::Ready(DatasetCassette { format: cassette::FORMAT, scenario, rows: HashMap::new() });
-        }
-        match loaded {
-            Loaded::Ready(file) => file.put(recording),
-            // An unreadable cassette is not overwritten: it may hold recordings worth keeping.
-            Loaded::Broken(e) => {
-                return Err(RecordError(format!("{e}: not overwritten, so this row's recording is not kept")));
+        let journal_path = cassette::journal_path(&path);
+        let failed = |e: std::io::Error| RecordError(format!("failed to write {}: {e}", crate::fs::shown(&journal_path)));
+        if slot.journal.is_none() {
+            if let Some(dir) = journal_path.parent() {
+                std::fs::create_dir_all(dir).map_err(failed)?;
             }
-            Loaded::Missing => {}
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(&journal_path).map_err(failed)?;
+            slot.journal = Some(file);
         }
-        slot.dirty = true;
-        if slot.written_at.is_none_or(|t| t.elapsed() >= WRITE_EVERY) {
-            write(&path, &mut slot)?;
-        }
-        Ok(())
+        // One write per line: a kill mid-write tears at most this line, which the
+        // reader then leaves out.
+        slot.journal.as_mut().map_or(Ok(()), |file| file.write_all(line.as_bytes())).map_err(failed)
     }
 
-    /// Writes the cassette of `case`'s dataset if rows were recorded since its last write.
+    /// Folds the journal of `case`'s dataset into its cassette, if rows were recorded.
     pub(crate) fn flush(&self, case: &Case) -> Result<(), RecordError> {
         let path = cassette::path_for(case);
         let Some(slot) = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&path).cloned()
@@ -108,14 +85,31 @@ impl Recordings {
             return Ok(());
         };
         let mut slot = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if slot.dirty { write(&path, &mut slot) } else { Ok(()) }
+        if slot.journal.take().is_none() {
+            return Ok(());
+        }
+        fold(&path, case).map_err(RecordError)
     }
 }
 
-fn write(path: &Path, slot: &mut Slot) -> Result<(), RecordError> {
-    let Some(Loaded::Ready(file)) = &slot.loaded else { return Ok(()) };
-    crate::fs::write_atomic(path, &file.to_text()).map_err(|e| RecordError(e.to_string()))?;
-    slot.dirty = false;
-    slot.written_at = Some(Instant::now());
-    Ok(())
+/// Writes the cassette at `path` with its journal's rows in it, then removes the
+/// journal. An unreadable cassette is not overwritten: it may hold recordings worth
+/// keeping, and the journal keeps the new ones.
+fn fold(path: &Path, case: &Case) -> Result<(), String> {
+    let journal = cassette::journal_path(path);
+    let kept = |e: String| format!("{e}: not overwritten; the rows recorded are kept in {}", crate::fs::shown(&journal));
+    let mut file = match DatasetCassette::read_alone(path) {
+        Ok(file) => file,
+        Err(CassetteError::Missing { .. }) => DatasetCassette {
+            format: cassette::FORMAT,
+            scenario: crate::fs::slashed(&case.source),
+            rows: HashMap::new(),
+        },
+        Err(e) => return Err(kept(e.to_string())),
+    };
+    for recording in cassette::read_journal(&journal).map_err(|e| kept(e.to_string()))? {
+        file.put(recording);
+    }
+    crate::fs::write_atomic(path, &file.to_text()).map_err(|e| e.to_string())?;
+    crate::fs::remove(&journal).map_err(|e| e.to_string())
 }

@@ -456,3 +456,58 @@ fn an_oversize_answer_keeps_a_bounded_prefix() {
     assert!(kept.starts_with("xxxx") && kept.ends_with("more bytes not kept: the response passed the size limit]"), "{}", &kept[kept.len() - 100..]);
     assert!(!dir.path().join("cassettes/big.json").exists(), "an oversize answer is not recorded");
 }
+
+/// Counts requests, answering each after a short wait.
+struct Slow {
+    served: std::sync::atomic::AtomicUsize,
+}
+
+impl Responder for Slow {
+    fn respond(&self, _: &RecordedRequest) -> Reply {
+        self.served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut reply = corpus("chat-20b-planet");
+        reply.delay = std::time::Duration::from_millis(5);
+        reply
+    }
+}
+
+/// Issue 25: a dataset's cassette was rewritten whole every 2 s under one lock
+/// (superlinear), and a SIGKILL during recording lost 199 of 700 answered rows. Rows
+/// are appended as they finish: a kill loses at most the rows in flight, and what was
+/// recorded replays.
+#[cfg(unix)]
+#[test]
+fn a_killed_dataset_recording_keeps_every_answered_row() {
+    use std::sync::atomic::Ordering;
+    let slow = Arc::new(Slow { served: Default::default() });
+    let (_rt, server) = serve(slow.clone());
+    let dir = repo();
+    let rows: String = (0..700).map(|i| format!("{{\"id\": \"r{i}\", \"q\": \"question {i}\"}}\n")).collect();
+    write(dir.path(), "scenarios/rows.jsonl", &rows);
+    write(dir.path(), "scenarios/ds.yaml", "name: ds\napi: chat\nmodel: m\nprompt: '{{ q }}'\ndataset: rows.jsonl\n");
+    let mut child = binary(dir.path())
+        .args(["run", "--mode", "record", "--concurrency", "8"])
+        .args(["--openai-base-url", &format!("{}/openai/v1", server.url())])
+        .env("OPENAI_API_KEY", "k")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while slow.served.load(Ordering::SeqCst) < 300 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let served = slow.served.load(Ordering::SeqCst);
+    assert!((300..700).contains(&served), "killed halfway: {served} requests");
+    let journal = std::fs::read_to_string(dir.path().join("cassettes/ds.json.journal")).unwrap();
+    let kept = journal.lines().filter(|l| l.ends_with('}')).count();
+    assert!(kept + 8 >= served, "{kept} rows kept of {served} asked, at most 8 in flight");
+    // What was kept replays: every row asked for, but those the kill lost.
+    let replay = binary(dir.path()).args(["run", "--mode", "replay", "--report-json", "r.json"]).output().unwrap();
+    assert_eq!(replay.status.code(), Some(1), "rows the kill lost are errors");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    let missing = report["cases"].as_array().unwrap().iter().filter(|c| c["error"]["kind"] == "cassette").count();
+    assert_eq!(missing, 700 - kept, "{}", tail(&stdout(&replay)));
+}
