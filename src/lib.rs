@@ -19,7 +19,7 @@ pub(crate) mod runner;
 pub mod scenario;
 pub(crate) mod schema;
 pub(crate) mod secrets;
-pub(crate) mod stdio;
 pub mod separate;
+pub(crate) mod stdio;
 pub(crate) mod verdict;
 pub mod wire;

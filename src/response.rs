@@ -312,7 +312,8 @@ impl Assembler {
         // A response cut at the size limit is kept as a prefix, not whole: eight of them
         // at once would otherwise hold gigabytes, and every report would copy them.
         let too_large = error.as_ref().is_some_and(|e| e.kind == ErrorKind::TooLarge);
-        let separated = self.separator.finish_keeping(hit_limit, if too_large { KEPT_OF_TOO_LARGE } else { usize::MAX });
+        let separated =
+            self.separator.finish_keeping(hit_limit, if too_large { KEPT_OF_TOO_LARGE } else { usize::MAX });
         let tool_calls = self
             .tools
             .into_values()

@@ -1,6 +1,6 @@
 //! `validate`, `list` and `schema`.
 
-use crate::stdio::{outln, errln};
+use crate::stdio::{errln, outln};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -45,17 +45,13 @@ pub(super) fn load_and_plan(paths: &[PathBuf]) -> Result<(Plan, usize), u8> {
 pub(crate) fn validate(paths: &[PathBuf]) -> u8 {
     match load_and_plan(paths) {
         Ok((plan, files)) => {
-            let scenarios = {
-                let mut names: Vec<_> = plan.cases.iter().map(|c| (&c.file, &c.spec.name)).collect();
-                names.dedup();
-                names.len()
-            };
+            let scenarios = plan.scenarios();
             outln!(
                 "ok: {files} file{}, {scenarios} scenario{}, {} case{}",
                 if files == 1 { "" } else { "s" },
                 if scenarios == 1 { "" } else { "s" },
-                plan.cases.len(),
-                if plan.cases.len() == 1 { "" } else { "s" },
+                plan.len(),
+                if plan.len() == 1 { "" } else { "s" },
             );
             exit::SUCCESS
         }
@@ -71,9 +67,9 @@ pub(crate) fn list(paths: &[PathBuf], format: ListFormat) -> u8 {
     let mut out = std::io::stdout().lock();
     match format {
         ListFormat::Text => {
-            let width = plan.cases.iter().map(|c| c.id.chars().count()).max().unwrap_or(0);
-            let api_width = plan.cases.iter().map(|c| c.api.as_str().len()).max().unwrap_or(0);
-            for case in &plan.cases {
+            let width = plan.cases().map(|c| c.id.chars().count()).max().unwrap_or(0);
+            let api_width = plan.cases().map(|c| c.api.as_str().len()).max().unwrap_or(0);
+            for case in plan.cases() {
                 let skipped = match case.skip {
                     Some(SkipReason::Skip) => "  (skip)",
                     Some(SkipReason::NotOnly) => "  (not only)",
@@ -91,24 +87,26 @@ pub(crate) fn list(paths: &[PathBuf], format: ListFormat) -> u8 {
             }
         }
         ListFormat::Json => {
-            let cases: Vec<_> = plan
-                .cases
-                .iter()
-                .map(|c| {
-                    json!({
-                        "id": c.id,
-                        "scenario": crate::fs::shown(&c.file),
-                        "name": c.spec.name,
-                        "api": c.api,
-                        "model": c.model,
-                        "region": c.region,
-                        "tags": c.spec.tags,
-                        "samples": c.samples,
-                        "skip": c.skip.is_some(),
-                    })
-                })
-                .collect();
-            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&cases).unwrap_or_default());
+            // The pretty array, written an item at a time: a million rows are never
+            // one value in memory.
+            let mut first = true;
+            for c in plan.cases() {
+                let item = json!({
+                    "id": c.id,
+                    "scenario": crate::fs::shown(&c.file),
+                    "name": c.spec.name,
+                    "api": c.api,
+                    "model": c.model,
+                    "region": c.region,
+                    "tags": c.spec.tags,
+                    "samples": c.samples,
+                    "skip": c.skip.is_some(),
+                });
+                let text = serde_json::to_string_pretty(&item).unwrap_or_default().replace('\n', "\n  ");
+                let _ = write!(out, "{}\n  {text}", if first { "[" } else { "," });
+                first = false;
+            }
+            let _ = writeln!(out, "{}", if first { "[]" } else { "\n]" });
         }
     }
     exit::SUCCESS

@@ -3,7 +3,7 @@
 //! `defaults.yaml`, the schemas for editor completion, `.env.example`, a `.gitignore`
 //! entry for `.env`, and the two GitHub workflows. Existing files are left alone.
 
-use crate::stdio::{outln, errln};
+use crate::stdio::{errln, outln};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -202,10 +202,11 @@ fn scaffold(dir: &Path) -> Result<(), InitError> {
     if let Some(d) = suite.diagnostics.iter().chain(&planned.diagnostics).next() {
         return Err(InitError::Invalid(d.to_string()));
     }
-    for case in &planned.cases {
+    let cases = planned.into_cases();
+    for case in &cases {
         write_cassette(case)?;
     }
-    accept_snapshots(planned.cases)
+    accept_snapshots(cases)
 }
 
 fn write_cassette(case: &Case) -> Result<(), InitError> {

@@ -1,7 +1,7 @@
 //! `run`: load, plan and select the cases, run them concurrently, and let the
 //! reporters (terminal, JSON, JUnit, Markdown) print what the runner reports.
 
-use crate::stdio::{outln, errln};
+use crate::stdio::{errln, outln};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -74,20 +74,21 @@ pub(crate) fn run(options: RunOptions) -> u8 {
         Ok((plan, _)) => plan,
         Err(code) => return code,
     };
-    let cases = match options.selection.apply(plan.cases) {
-        Ok(cases) => cases,
+    let selected = match options.selection.select(plan.cases()) {
+        Ok(selected) => selected,
         Err(e) => {
             errln!("error: {e}");
             return exit::INVALID;
         }
     };
     // An empty shard of a small suite is fine; a filter that matches nothing is a typo.
-    if cases.is_empty() && options.selection.picks() && !options.allow_empty {
+    let none_selected = || {
         let given =
             if options.selection_flags.is_empty() { "the suite".to_owned() } else { options.selection_flags.join(" ") };
         errln!("error: no cases selected by {given}; check the spelling, or pass --allow-empty");
-        return exit::NO_CASES;
-    }
+        exit::NO_CASES
+    };
+    let must_select = options.selection.picks() && !options.allow_empty;
     if let Err(e) = load_dotenv() {
         errln!("error: {e}");
         return exit::INVALID;
@@ -95,8 +96,13 @@ pub(crate) fn run(options: RunOptions) -> u8 {
     crate::secrets::init_from_env();
     let env = Environment::from_process();
     if options.dry_run {
-        print_requests(&cases, &options.connection, &env);
-        return exit::SUCCESS;
+        // Printed as the plan makes them: a million rows are never all in memory.
+        let printed = print_requests(selected, &options.connection, &env);
+        return if printed == 0 && must_select { none_selected() } else { exit::SUCCESS };
+    }
+    let cases: Vec<_> = selected.collect();
+    if cases.is_empty() && must_select {
+        return none_selected();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -220,8 +226,10 @@ fn interrupts() -> impl futures_util::Stream<Item = ()> + Unpin {
 
 /// `--dry-run`: every request that would be sent, with credentials masked: each
 /// case's, then its graders', with placeholders for the answers they would judge.
-fn print_requests(cases: &[crate::plan::Case], flags: &Connection, env: &Environment) {
+fn print_requests(cases: impl Iterator<Item = crate::plan::Case>, flags: &Connection, env: &Environment) -> usize {
+    let mut printed = 0;
     for case in cases {
+        printed += 1;
         if case.skip.is_some() {
             outln!("# {} is skipped\n", case.id);
             continue;
@@ -239,6 +247,7 @@ fn print_requests(cases: &[crate::plan::Case], flags: &Connection, env: &Environ
             print_request(&grader, &format!("{} ({}, {})", grader.id, grader.api, what), flags, env);
         }
     }
+    printed
 }
 
 /// The graders' questions about `case`, each with when it is asked.

@@ -1,7 +1,7 @@
 //! `accept`, `reject`, `review` and `snapshots --unreferenced`: managing snapshot
 //! files without cargo-insta, for suites that do not live in a Cargo package.
 
-use crate::stdio::{outln, errln};
+use crate::stdio::{errln, outln};
 use std::collections::HashSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -161,7 +161,7 @@ pub(crate) fn unreferenced(paths: &[PathBuf], delete: bool) -> u8 {
     };
     let mut wanted: HashSet<PathBuf> = HashSet::new();
     let mut roots: Vec<PathBuf> = default_roots();
-    for case in &plan.cases {
+    for case in plan.cases() {
         let path = case.snapshot_path();
         wanted.insert(crate::verdict::store::pending_path(&path));
         wanted.insert(path);

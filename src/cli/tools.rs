@@ -1,7 +1,7 @@
 //! `merge-reports` (combine shard reports) and `serve` (replay a recorded exchange on
 //! loopback, for local clients and benchmarks).
 
-use crate::stdio::{outln, errln};
+use crate::stdio::{errln, outln};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

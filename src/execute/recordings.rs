@@ -64,7 +64,8 @@ impl Recordings {
         let slot = self.slot(&path);
         let mut slot = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let journal_path = cassette::journal_path(&path);
-        let failed = |e: std::io::Error| RecordError(format!("failed to write {}: {e}", crate::fs::shown(&journal_path)));
+        let failed =
+            |e: std::io::Error| RecordError(format!("failed to write {}: {e}", crate::fs::shown(&journal_path)));
         if slot.journal.is_none() {
             if let Some(dir) = journal_path.parent() {
                 std::fs::create_dir_all(dir).map_err(failed)?;
@@ -97,7 +98,8 @@ impl Recordings {
 /// keeping, and the journal keeps the new ones.
 fn fold(path: &Path, case: &Case) -> Result<(), String> {
     let journal = cassette::journal_path(path);
-    let kept = |e: String| format!("{e}: not overwritten; the rows recorded are kept in {}", crate::fs::shown(&journal));
+    let kept =
+        |e: String| format!("{e}: not overwritten; the rows recorded are kept in {}", crate::fs::shown(&journal));
     let mut file = match DatasetCassette::read_alone(path) {
         Ok(file) => file,
         Err(CassetteError::Missing { .. }) => DatasetCassette {

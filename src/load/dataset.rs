@@ -2,11 +2,13 @@
 //! (or given inline as `rows:`), each row a map of template variables with an id and
 //! the line it came from, so that every later message can name `file:line`.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use std::io::{BufRead, Read};
+
+use super::utf8::{Checked, NotUtf8};
 use super::yaml::{self, Pos, SpanIndex};
 use super::{Diagnostic, io_reason};
 
@@ -21,7 +23,21 @@ pub(crate) struct Row {
     pub(crate) id: String,
     /// The line of the data file (or of the scenario file, for inline rows) it starts on.
     pub(crate) line: u64,
-    pub(crate) vars: Map<String, Value>,
+    /// The variables as compact JSON text: a parsed map costs several times its text,
+    /// and a million rows are parsed again only one at a time, when each is rendered.
+    vars: Box<str>,
+}
+
+impl Row {
+    pub(crate) fn new(id: String, line: u64, vars: &Map<String, Value>) -> Row {
+        let vars = serde_json::to_string(vars).unwrap_or_else(|_| "{}".to_owned()).into_boxed_str();
+        Row { id, line, vars }
+    }
+
+    /// The row's variables.
+    pub(crate) fn vars(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.vars).unwrap_or_default()
+    }
 }
 
 /// The rows of one scenario.
@@ -39,43 +55,56 @@ impl Dataset {
     }
 }
 
-/// A row as read: where it starts, and its variables.
-type RawRow = (Pos, Map<String, Value>);
-
 /// Reads the data file at `path`, by its extension.
 pub(crate) fn read(path: &Path) -> Result<Dataset, Vec<Diagnostic>> {
     let whole = |message: String| vec![Diagnostic::file(path, message)];
-    let bytes = crate::fs::read_limited(path, MAX_DATASET_BYTES, crate::fs::Links::Follow).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::FileTooLarge {
-            let size = std::fs::metadata(path).map_or(0, |m| m.len());
-            whole(format!("the dataset is {} MiB; datasets are limited to {} MiB", size >> 20, MAX_DATASET_BYTES >> 20))
-        } else {
-            whole(format!("cannot read this dataset: {}", io_reason(&e)))
-        }
-    })?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+    let too_large = |size: u64| {
+        whole(format!("the dataset is {} MiB; datasets are limited to {} MiB", size >> 20, MAX_DATASET_BYTES >> 20))
+    };
+    let cannot = |e: std::io::Error| whole(format!("cannot read this dataset: {}", io_reason(&e)));
+    let not_utf8 = |e: NotUtf8| {
         vec![Diagnostic::at(
             path,
-            Pos { line: line as u64, col: 1 },
+            Pos { line: e.line, col: 1 },
             "",
-            format!(
-                "the dataset is not valid UTF-8 (byte 0x{:02x} at offset {}); save it as UTF-8",
-                bytes[e.valid_up_to()],
-                e.valid_up_to()
-            ),
+            format!("the dataset is not valid UTF-8 (byte 0x{:02x} at offset {}); save it as UTF-8", e.byte, e.offset),
         )]
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    };
     let name = path.to_string_lossy().to_lowercase();
-    let rows = if name.ends_with(".csv") {
-        csv_rows(path, text)
-    } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-        yaml_rows(path, text)
+    let mut rows = Rows::new(path);
+    if name.ends_with(".yaml") || name.ends_with(".yml") {
+        // Parsed whole, and limited to a size where that is cheap.
+        let bytes = crate::fs::read_limited(path, MAX_DATASET_BYTES, crate::fs::Links::Follow).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::FileTooLarge {
+                too_large(std::fs::metadata(path).map_or(0, |m| m.len()))
+            } else {
+                cannot(e)
+            }
+        })?;
+        let mut checked = Checked::new(bytes.as_slice());
+        let mut text = String::new();
+        if checked.read_to_string(&mut text).is_err() {
+            return Err(checked.error().map(not_utf8).unwrap_or_default());
+        }
+        yaml_rows(path, text.strip_prefix('\u{feff}').unwrap_or(&text), &mut rows)?;
+        return rows.finish();
+    }
+    // JSON Lines and CSV are read a line or a record at a time, never held whole.
+    let file = crate::fs::open_regular(path, crate::fs::Links::Follow).map_err(cannot)?;
+    let size = file.metadata().map_err(cannot)?.len();
+    if size > MAX_DATASET_BYTES {
+        return Err(too_large(size));
+    }
+    let checked = Checked::new(file.take(MAX_DATASET_BYTES));
+    let error = if name.ends_with(".csv") {
+        csv_rows(checked, &mut rows)
     } else {
-        jsonl_rows(path, text)
-    }?;
-    finish(path, rows)
+        jsonl_rows(std::io::BufReader::new(checked), &mut rows)
+    };
+    if let Some(e) = error {
+        return Err(not_utf8(e));
+    }
+    rows.finish()
 }
 
 /// Inline `rows:` of the scenario at `pointer` in `file`.
@@ -86,12 +115,12 @@ pub(crate) fn inline(
     spans: &SpanIndex,
 ) -> Result<Dataset, Vec<Diagnostic>> {
     let mut problems = Vec::new();
-    let mut out = Vec::new();
+    let mut out = Rows::new(file);
     for (i, row) in rows.iter().enumerate() {
         let at = format!("{pointer}/rows/{i}");
         let pos = spans.value(&at);
         match row.as_object() {
-            Some(map) => out.push((pos, map.clone())),
+            Some(map) => out.push(pos, map),
             None => problems.push(Diagnostic::at(
                 file,
                 pos,
@@ -103,38 +132,73 @@ pub(crate) fn inline(
     if !problems.is_empty() {
         return Err(problems);
     }
-    finish(file, out)
+    out.finish()
 }
 
-/// Gives each row its id and checks the ids: present, printable, unique.
-fn finish(file: &Path, rows: Vec<RawRow>) -> Result<Dataset, Vec<Diagnostic>> {
-    let mut problems = Problems::new(file);
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    let mut out = Vec::with_capacity(rows.len());
-    if rows.is_empty() {
-        return Err(vec![Diagnostic::at(file, Pos { line: 1, col: 1 }, "", "the dataset has no rows")]);
+/// The rows of one file as they are read, each made compact at once: a million parsed
+/// maps held together would cost gigabytes. Gives each row its id and checks the ids:
+/// present, printable, and (once all are read) unique.
+struct Rows<'a> {
+    problems: Problems<'a>,
+    rows: Vec<std::sync::Arc<Row>>,
+    /// Rows seen, good or bad: the next row without an `id` is numbered after them.
+    seen: usize,
+}
+
+impl<'a> Rows<'a> {
+    fn new(file: &'a Path) -> Rows<'a> {
+        Rows { problems: Problems::new(file), rows: Vec::new(), seen: 0 }
     }
-    for (i, (pos, vars)) in rows.into_iter().enumerate() {
+
+    fn push(&mut self, pos: Pos, vars: &Map<String, Value>) {
+        self.seen += 1;
         let id = match vars.get("id") {
-            None => (i + 1).to_string(),
+            None => self.seen.to_string(),
             Some(Value::String(s)) => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
             Some(other) => {
-                problems.push(pos, format!("a row's `id` is a string or a number, not {}", kind(other)));
-                continue;
+                self.problems.push(pos, format!("a row's `id` is a string or a number, not {}", kind(other)));
+                return;
             }
         };
         if let Some(bad) = id_problem(&id) {
-            problems.push(pos, format!("the row id {id:?} {bad}"));
-            continue;
+            self.problems.push(pos, format!("the row id {id:?} {bad}"));
+            return;
         }
-        if let Some(first) = seen.insert(id.clone(), pos.line) {
-            problems.push(pos, format!("the row id `{id}` is also the id of the row on line {first}; ids are unique"));
-            continue;
-        }
-        out.push(std::sync::Arc::new(Row { id, line: pos.line, vars }));
+        self.rows.push(std::sync::Arc::new(Row::new(id, pos.line, vars)));
     }
-    problems.into_result(Dataset { file: file.to_path_buf(), rows: out })
+
+    /// The dataset, once ids are found unique: rows sorted by id (an index each, not a
+    /// copy of every id), each later row with an id already seen said and dropped.
+    fn finish(mut self) -> Result<Dataset, Vec<Diagnostic>> {
+        let file = self.problems.file;
+        if self.seen == 0 && self.problems.listed.is_empty() {
+            return Err(vec![Diagnostic::at(file, Pos { line: 1, col: 1 }, "", "the dataset has no rows")]);
+        }
+        let rows = &self.rows;
+        let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+        order.sort_unstable_by(|a, b| rows[*a as usize].id.cmp(&rows[*b as usize].id).then(a.cmp(b)));
+        // For each row whose id an earlier row has: the earlier row's line.
+        let mut first_line: Vec<Option<u64>> = vec![None; rows.len()];
+        for pair in order.windows(2) {
+            let (a, b) = (pair[0] as usize, pair[1] as usize);
+            if rows[a].id == rows[b].id {
+                first_line[b] = Some(first_line[a].unwrap_or(rows[a].line));
+            }
+        }
+        drop(order);
+        if first_line.iter().any(Option::is_some) {
+            let repeated = rows.iter().zip(&first_line).filter_map(|(row, first)| {
+                let message =
+                    format!("the row id `{}` is also the id of the row on line {}; ids are unique", row.id, (*first)?);
+                Some((Pos { line: row.line, col: 1 }, message))
+            });
+            self.problems.merge(repeated);
+            let mut keep = first_line.iter().map(Option::is_none);
+            self.rows.retain(|_| keep.next().unwrap_or(true));
+        }
+        self.problems.into_result(Dataset { file: file.to_path_buf(), rows: self.rows })
+    }
 }
 
 /// Why `id` cannot name a case (`name[row=ID]`) or a snapshot row, if it cannot.
@@ -181,6 +245,28 @@ impl<'a> Problems<'a> {
         }
     }
 
+    /// Adds problems found after the others, in line order, so that the first ones
+    /// listed are still the first in the file.
+    fn merge(&mut self, late: impl Iterator<Item = (Pos, String)>) {
+        // `late` is in line order: past its first few, none can be listed.
+        let mut unlisted = 0;
+        let late: Vec<Diagnostic> = late
+            .filter(|_| {
+                unlisted += 1;
+                unlisted <= MAX_PROBLEMS
+            })
+            .map(|(pos, message)| Diagnostic::at(self.file, pos, "", message))
+            .collect();
+        let line = |d: &Diagnostic| d.pos.map_or(0, |p| p.line);
+        let mut all = std::mem::take(&mut self.listed);
+        let total = all.len() + unlisted;
+        all.extend(late);
+        all.sort_by_key(line);
+        all.truncate(MAX_PROBLEMS);
+        self.more += total - all.len();
+        self.listed = all;
+    }
+
     fn into_result<T>(mut self, ok: T) -> Result<T, Vec<Diagnostic>> {
         if self.listed.is_empty() {
             return Ok(ok);
@@ -199,51 +285,69 @@ impl<'a> Problems<'a> {
 }
 
 /// JSON Lines: one JSON object per line; blank lines are skipped.
-fn jsonl_rows(path: &Path, text: &str) -> Result<Vec<RawRow>, Vec<Diagnostic>> {
-    let mut problems = Problems::new(path);
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let pos = Pos { line: i as u64 + 1, col: 1 };
+fn jsonl_rows(mut reader: std::io::BufReader<Checked<impl Read>>, rows: &mut Rows) -> Option<NotUtf8> {
+    let mut line = String::new();
+    for i in 0.. {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                let error = reader.get_ref().error();
+                if error.is_none() {
+                    rows.problems
+                        .push(Pos { line: i + 1, col: 1 }, format!("cannot read this line: {}", io_reason(&e)));
+                }
+                return error;
+            }
+        }
+        let pos = Pos { line: i + 1, col: 1 };
+        let text = if i == 0 { line.trim_start_matches('\u{feff}') } else { line.as_str() };
+        let line = text.trim_end_matches(['\n', '\r']);
         if line.trim().is_empty() {
             continue;
         }
         match serde_json::from_str::<Value>(line) {
-            Ok(Value::Object(map)) => rows.push((pos, map)),
-            Ok(other) => problems.push(pos, format!("a row is a JSON object, not {}", kind(&other))),
-            Err(e) => problems.push(Pos { col: e.column() as u64, ..pos }, format!("not a JSON object: {e}")),
+            Ok(Value::Object(map)) => rows.push(pos, &map),
+            Ok(other) => rows.problems.push(pos, format!("a row is a JSON object, not {}", kind(&other))),
+            Err(e) => rows.problems.push(Pos { col: e.column() as u64, ..pos }, format!("not a JSON object: {e}")),
         }
     }
-    problems.into_result(rows)
+    None
 }
 
 /// CSV: a header line names the variables; every value is a string.
-fn csv_rows(path: &Path, text: &str) -> Result<Vec<RawRow>, Vec<Diagnostic>> {
-    let mut problems = Problems::new(path);
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+fn csv_rows(checked: Checked<impl Read>, rows: &mut Rows) -> Option<NotUtf8> {
+    let path = rows.problems.file;
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(checked);
     let headers: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(|h| h.trim().to_owned()).collect(),
-        Err(e) => return Err(vec![csv_error(path, &e)]),
+        Err(e) => {
+            let d = csv_error(path, &e);
+            rows.problems.push(d.pos.unwrap_or_default(), d.message);
+            return reader.get_ref().error();
+        }
     };
     for (i, name) in headers.iter().enumerate() {
         if name.is_empty() {
-            problems.push(Pos { line: 1, col: 1 }, format!("column {} of the header line has no name", i + 1));
+            rows.problems.push(Pos { line: 1, col: 1 }, format!("column {} of the header line has no name", i + 1));
         } else if headers[..i].contains(name) {
-            problems.push(Pos { line: 1, col: 1 }, format!("the header names the column `{name}` twice"));
+            rows.problems.push(Pos { line: 1, col: 1 }, format!("the header names the column `{name}` twice"));
         }
     }
-    let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line());
-                let vars = headers.iter().cloned().zip(record.iter().map(|v| Value::String(v.to_owned()))).collect();
-                rows.push((Pos { line, col: 1 }, vars));
+                let vars: Map<String, Value> =
+                    headers.iter().cloned().zip(record.iter().map(|v| Value::String(v.to_owned()))).collect();
+                rows.push(Pos { line, col: 1 }, &vars);
             }
             Err(e) => {
                 let d = csv_error(path, &e);
-                problems.push(d.pos.unwrap_or_default(), d.message);
+                rows.problems.push(d.pos.unwrap_or_default(), d.message);
                 // A malformed line is skipped; reading goes on to find the next.
                 if !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. }) {
                     break;
@@ -251,7 +355,7 @@ fn csv_rows(path: &Path, text: &str) -> Result<Vec<RawRow>, Vec<Diagnostic>> {
             }
         }
     }
-    problems.into_result(rows)
+    reader.get_ref().error()
 }
 
 fn csv_error(path: &Path, e: &csv::Error) -> Diagnostic {
@@ -266,7 +370,7 @@ fn csv_error(path: &Path, e: &csv::Error) -> Diagnostic {
 }
 
 /// YAML: a list of maps.
-fn yaml_rows(path: &Path, text: &str) -> Result<Vec<RawRow>, Vec<Diagnostic>> {
+fn yaml_rows(path: &Path, text: &str, rows: &mut Rows) -> Result<(), Vec<Diagnostic>> {
     if text.len() as u64 > yaml::MAX_FILE_BYTES {
         let message = format!(
             "a YAML dataset is limited to {} MiB; keep a larger one as JSON Lines or CSV, which have no such limit",
@@ -283,16 +387,14 @@ fn yaml_rows(path: &Path, text: &str) -> Result<Vec<RawRow>, Vec<Diagnostic>> {
             "a YAML dataset is a list of rows, each a map",
         )]);
     };
-    let mut problems = Problems::new(path);
-    let mut rows = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let pos = doc.spans.value(&format!("/{i}"));
         match item {
-            Value::Object(map) => rows.push((pos, map)),
-            other => problems.push(pos, format!("a row is a map of variables, not {}", kind(&other))),
+            Value::Object(map) => rows.push(pos, &map),
+            other => rows.problems.push(pos, format!("a row is a map of variables, not {}", kind(&other))),
         }
     }
-    problems.into_result(rows)
+    Ok(())
 }
 
 #[cfg(test)]

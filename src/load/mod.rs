@@ -9,6 +9,7 @@ pub(crate) mod dataset;
 mod defaults;
 pub(crate) mod diagnostic;
 pub(crate) mod explain;
+mod utf8;
 mod vars;
 pub mod yaml;
 

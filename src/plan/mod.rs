@@ -81,8 +81,8 @@ pub struct DatasetPlan {
     pub file: PathBuf,
     /// The data file below the project root.
     pub source: PathBuf,
-    /// Every row id of the dataset, in order, whether selected or not.
-    pub row_ids: Vec<String>,
+    /// Every row of the dataset, in order, whether selected or not.
+    pub(crate) rows: Arc<[Arc<crate::load::dataset::Row>]>,
     /// What is measured and the thresholds (expected labels are per row, in `spec`).
     pub(crate) metrics: Option<Metrics>,
     /// The scenario's templates, and its `vars` as their context under each row's.
@@ -141,13 +141,112 @@ pub enum SkipReason {
     NotOnly,
 }
 
-/// All cases of a suite, and the problems found while expanding it.
+impl DatasetPlan {
+    /// Every row id of the dataset, in order.
+    pub(crate) fn row_ids(&self) -> impl Iterator<Item = &String> {
+        self.rows.iter().map(|r| &r.id)
+    }
+
+    /// The case of one of its rows, made from the case every row shares.
+    fn row_case(self: &Arc<Self>, template: &Case, row: &Arc<crate::load::dataset::Row>) -> Case {
+        Case {
+            id: rows::row_case_id(&self.id, &row.id),
+            row: Some(RowCase {
+                id: row.id.clone(),
+                at: format!("{}:{}", crate::fs::shown(&self.file), row.line),
+                dataset: self.clone(),
+                row: row.clone(),
+            }),
+            ..template.clone()
+        }
+    }
+}
+
+/// All cases of a suite, and the problems found while expanding it. A dataset's rows
+/// are one entry until they are asked for ([`Plan::cases`]): validating or listing a
+/// million rows makes each row's case in turn, never all of them at once.
 #[derive(Debug, Default)]
 pub struct Plan {
-    pub cases: Vec<Case>,
+    entries: Vec<Planned>,
     pub diagnostics: Vec<Diagnostic>,
     /// What runs but looks wrong (an unknown gpt-oss model id), each said once.
     pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug)]
+enum Planned {
+    Case(Case),
+    /// A case per row of `group`, each `template` with its row.
+    Rows {
+        template: Case,
+        group: Arc<DatasetPlan>,
+    },
+}
+
+impl Plan {
+    /// Every case, in the suite's order.
+    pub fn cases(&self) -> impl Iterator<Item = Case> + '_ {
+        self.entries.iter().flat_map(|entry| -> Box<dyn Iterator<Item = Case> + '_> {
+            match entry {
+                Planned::Case(case) => Box::new(std::iter::once(case.clone())),
+                Planned::Rows { template, group } => {
+                    Box::new(group.rows.iter().map(|row| group.row_case(template, row)))
+                }
+            }
+        })
+    }
+
+    /// The scenarios the cases come from, each once: `(file, name)`.
+    pub(crate) fn scenarios(&self) -> usize {
+        let mut names: Vec<(&PathBuf, &String)> = self
+            .entries
+            .iter()
+            .map(|e| match e {
+                Planned::Case(case) | Planned::Rows { template: case, .. } => (&case.file, &case.spec.name),
+            })
+            .collect();
+        names.dedup();
+        names.len()
+    }
+
+    /// How many cases there are.
+    pub fn len(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|e| match e {
+                Planned::Case(_) => 1,
+                Planned::Rows { group, .. } => group.rows.len(),
+            })
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every case, made.
+    pub fn into_cases(self) -> Vec<Case> {
+        self.cases().collect()
+    }
+
+    pub(crate) fn push(&mut self, case: Case) {
+        self.entries.push(Planned::Case(case));
+    }
+
+    pub(crate) fn push_rows(&mut self, template: Case, group: Arc<DatasetPlan>) {
+        self.entries.push(Planned::Rows { template, group });
+    }
+
+    /// One case per snapshot file: a dataset's rows share theirs.
+    fn snapshot_owners(&self) -> impl Iterator<Item = Case> + '_ {
+        self.entries.iter().map(|entry| match entry {
+            Planned::Case(case) => case.clone(),
+            Planned::Rows { template, group } => match group.rows.first() {
+                Some(row) => group.row_case(template, row),
+                None => template.clone(),
+            },
+        })
+    }
 }
 
 /// Expands every scenario into cases.
@@ -164,22 +263,24 @@ pub fn plan(scenarios: &[LoadedScenario]) -> Plan {
 /// Two cases must never share a snapshot file (matrix values that differ only in
 /// characters a file name cannot hold).
 fn distinct_snapshots(scenarios: &[LoadedScenario], plan: &mut Plan) {
-    let mut seen: std::collections::HashMap<PathBuf, &str> = std::collections::HashMap::new();
-    for case in &plan.cases {
+    let mut seen: std::collections::HashMap<PathBuf, String> = std::collections::HashMap::new();
+    let mut problems = Vec::new();
+    for case in plan.snapshot_owners() {
         // Equal ids come from duplicate names, which the loader already reports.
         // A dataset's rows share one snapshot file, a table of rows.
-        if let Some(first) = seen.insert(case.snapshot_path(), case.group_id())
+        if let Some(first) = seen.insert(case.snapshot_path(), case.group_id().to_owned())
             && first != case.group_id()
         {
             let owner = scenarios.iter().find(|s| s.file == case.file && s.spec.name == case.spec.name);
             let message =
                 format!("`{}` and `{first}` would share the snapshot file {}", case.id, case.snapshot_path().display());
-            plan.diagnostics.push(match owner {
+            problems.push(match owner {
                 Some(s) => s.diagnostic("/matrix", message),
                 None => Diagnostic::file(&case.file, message),
             });
         }
     }
+    plan.diagnostics.extend(problems);
 }
 
 fn expand(s: &LoadedScenario, any_only: bool, plan: &mut Plan) {
@@ -226,7 +327,7 @@ fn expand(s: &LoadedScenario, any_only: bool, plan: &mut Plan) {
                 model_warnings(s, &case, plan);
                 match &templates {
                     Some(t) => rows::expand(s, t, case, plan),
-                    None => plan.cases.push(case),
+                    None => plan.push(case),
                 }
             }
             Err(d) => {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use super::template::{TemplateError, Templates, context, row_context};
-use super::{Case, DatasetPlan, Plan, RowCase};
+use super::{Case, DatasetPlan, Plan};
 use crate::load::dataset::{Dataset, Row};
 use crate::load::explain::closest;
 use crate::load::{Diagnostic, LoadedScenario};
@@ -74,7 +74,7 @@ pub(super) fn expand(s: &LoadedScenario, templates: &Arc<Templates>, mut case: C
         match templates.render(&case.spec, &base) {
             Ok(spec) => {
                 case.spec = Arc::new(spec);
-                plan.cases.push(case);
+                plan.push(case);
             }
             Err(e) => say_once(plan, located(s, &e.pointer, e.line, describe(&e))),
         }
@@ -84,15 +84,16 @@ pub(super) fn expand(s: &LoadedScenario, templates: &Arc<Templates>, mut case: C
     if !undefined.is_empty() {
         for ((pointer, var), rows) in undefined {
             let message = if rows.len() == dataset.rows.len() {
-                let known: Vec<&str> = base_vars
+                let known: Vec<String> = base_vars
                     .keys()
-                    .chain(dataset.rows.iter().flat_map(|r| r.vars.keys()))
-                    .map(String::as_str)
+                    .cloned()
+                    .chain(dataset.rows.iter().flat_map(|r| r.vars().into_iter().map(|(k, _)| k)))
                     .collect::<std::collections::BTreeSet<_>>()
                     .into_iter()
                     .collect();
-                let hint =
-                    closest(&var, known.iter().copied()).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+                let hint = closest(&var, known.iter().map(String::as_str))
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_default();
                 format!(
                     "undefined variable `{var}`: neither `vars` nor any row of {} defines it{hint}",
                     crate::fs::shown(&dataset.file)
@@ -114,7 +115,7 @@ pub(super) fn expand(s: &LoadedScenario, templates: &Arc<Templates>, mut case: C
             .strip_prefix(&s.project_root)
             .map(std::path::Path::to_path_buf)
             .unwrap_or_else(|_| dataset.file.clone()),
-        row_ids: dataset.rows.iter().map(|r| r.id.clone()).collect(),
+        rows: dataset.rows.iter().cloned().collect(),
         metrics: case.spec.metrics.clone(),
         templates: templates.clone(),
         base,
@@ -124,8 +125,9 @@ pub(super) fn expand(s: &LoadedScenario, templates: &Arc<Templates>, mut case: C
         .filter(|i| templates.reads().any(|(p, _)| p == format!("/expect/{i}/regex")))
         .collect();
     let mut failures: BTreeMap<(String, String), Vec<&Row>> = BTreeMap::new();
+    // Every row is rendered to find every problem; its case is made only when asked for.
     for row in &dataset.rows {
-        let rendered = templates.render(&case.spec, &row_context(&row.vars, &group.base)).and_then(|spec| {
+        let rendered = templates.render(&case.spec, &row_context(&row.vars(), &group.base)).and_then(|spec| {
             for &i in &regexes {
                 let pattern = spec.expect[i].regex.as_deref().unwrap_or_default();
                 if let Err(e) = regex::Regex::new(pattern) {
@@ -139,19 +141,12 @@ pub(super) fn expand(s: &LoadedScenario, templates: &Arc<Templates>, mut case: C
             }
             Ok(spec)
         });
-        match rendered {
-            Ok(_) => plan.cases.push(Case {
-                id: row_case_id(&group.id, &row.id),
-                row: Some(RowCase {
-                    id: row.id.clone(),
-                    at: dataset.locate(row),
-                    dataset: group.clone(),
-                    row: row.clone(),
-                }),
-                ..case.clone()
-            }),
-            Err(e) => failures.entry((e.pointer.clone(), describe(&e))).or_default().push(row.as_ref()),
+        if let Err(e) = rendered {
+            failures.entry((e.pointer.clone(), describe(&e))).or_default().push(row.as_ref());
         }
+    }
+    if failures.is_empty() {
+        plan.push_rows(case, group);
     }
     for ((pointer, message), rows) in failures {
         say_once(plan, located(s, &pointer, None, format!("{message}{}", in_rows(dataset, &rows))));
@@ -163,7 +158,7 @@ impl Case {
     /// plan rendered every row already, so an error here means the files changed since.
     pub(crate) fn rendered(&self) -> Result<Case, TemplateError> {
         let Some(row) = &self.row else { return Ok(self.clone()) };
-        let context = row_context(&row.row.vars, &row.dataset.base);
+        let context = row_context(&row.row.vars(), &row.dataset.base);
         let spec = row.dataset.templates.render(&self.spec, &context)?;
         Ok(Case { spec: Arc::new(spec), ..self.clone() })
     }
@@ -192,12 +187,19 @@ fn undefined<'a>(
     dataset: &'a Dataset,
 ) -> BTreeMap<(String, String), Vec<&'a Row>> {
     let mut out: BTreeMap<(String, String), Vec<&Row>> = BTreeMap::new();
-    for (pointer, reads) in templates.reads() {
-        for var in reads.iter().filter(|v| !base.contains(*v)) {
-            let lacking: Vec<&Row> =
-                dataset.rows.iter().filter(|r| !r.vars.contains_key(var)).map(|r| r.as_ref()).collect();
-            if !lacking.is_empty() {
-                out.insert((pointer.to_owned(), var.clone()), lacking);
+    let wanted: Vec<(&str, &String)> = templates
+        .reads()
+        .flat_map(|(pointer, reads)| reads.iter().filter(|v| !base.contains(*v)).map(move |v| (pointer, v)))
+        .collect();
+    if wanted.is_empty() {
+        return out;
+    }
+    // Each row's variables parsed once, for every template that reads from it.
+    for row in &dataset.rows {
+        let vars = row.vars();
+        for (pointer, var) in &wanted {
+            if !vars.contains_key(*var) {
+                out.entry(((*pointer).to_owned(), (*var).clone())).or_default().push(row.as_ref());
             }
         }
     }
@@ -212,7 +214,7 @@ fn in_rows(dataset: &Dataset, rows: &[&Row]) -> String {
         1 => " and 1 more row".to_owned(),
         n => format!(" and {n} more rows"),
     };
-    let mut names: Vec<&str> = first.vars.keys().map(String::as_str).collect();
+    let mut names: Vec<String> = first.vars().into_iter().map(|(k, _)| k).collect();
     names.sort_unstable();
     format!(", in row `{}` ({}){more}; that row has: {}", first.id, dataset.locate(first), names.join(", "))
 }

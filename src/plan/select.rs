@@ -71,7 +71,16 @@ impl Selection {
     }
 
     /// The cases to run, in plan order, with `set_model` applied.
-    pub(crate) fn apply(&self, cases: Vec<Case>) -> Result<Vec<Case>, FilterError> {
+    #[cfg(test)]
+    pub(crate) fn apply(&self, cases: impl IntoIterator<Item = Case>) -> Result<Vec<Case>, FilterError> {
+        Ok(self.select(cases)?.collect())
+    }
+
+    /// The cases selected, one at a time, as `cases` yields them.
+    pub(crate) fn select<'a>(
+        &'a self,
+        cases: impl IntoIterator<Item = Case> + 'a,
+    ) -> Result<impl Iterator<Item = Case> + 'a, FilterError> {
         let patterns = self
             .filters
             .iter()
@@ -89,7 +98,7 @@ impl Selection {
             .collect::<Result<Vec<_>, FilterError>>()?;
         let selected = cases
             .into_iter()
-            .filter(|c| {
+            .filter(move |c| {
                 patterns.is_empty()
                     || patterns.iter().any(|p| match p {
                         Pattern::Substring(s) => c.id.contains(s.as_str()),
@@ -106,8 +115,7 @@ impl Selection {
                     c.model = model.clone();
                 }
                 c
-            })
-            .collect();
+            });
         Ok(selected)
     }
 }

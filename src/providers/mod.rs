@@ -209,7 +209,10 @@ impl Environment {
         let Some(host) = url.host() else { return false };
         let name = url.host_str().unwrap_or_default();
         let https = url.scheme() == "https";
-        let listed = self.bedrock_key_hosts.iter().any(|h| h.trim_matches(['[', ']']).eq_ignore_ascii_case(name.trim_matches(['[', ']'])));
+        let listed = self
+            .bedrock_key_hosts
+            .iter()
+            .any(|h| h.trim_matches(['[', ']']).eq_ignore_ascii_case(name.trim_matches(['[', ']'])));
         let loopback = match host {
             url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
             url::Host::Ipv4(ip) => ip.is_loopback(),

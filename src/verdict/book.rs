@@ -177,14 +177,14 @@ fn finish(open: Open, path: PathBuf, settings: SnapshotSettings) -> Option<Datas
     let rows_ok = tolerant || open.counts.failed + open.counts.errored == 0;
     // Over part of a dataset (a filter, a shard) thresholds are shown, not judged:
     // `merge-reports` judges them once the shards cover every row.
-    let whole = open.counts.selected >= plan.row_ids.len();
+    let whole = open.counts.selected >= plan.rows.len();
     let thresholds_ok = !whole || thresholds.iter().all(|t| t.met);
     let passed = problem.is_none() && thresholds_ok && snapshot_ok && rows_ok;
     Some(DatasetResult {
         id: plan.id.clone(),
         scenario: first.file.clone(),
         data: plan.file.clone(),
-        rows: RowCounts { total: plan.row_ids.len(), ..open.counts },
+        rows: RowCounts { total: plan.rows.len(), ..open.counts },
         passed_share,
         confusion: open.labelled.then_some(open.confusion),
         positive,
@@ -201,8 +201,7 @@ fn finish(open: Open, path: PathBuf, settings: SnapshotSettings) -> Option<Datas
 /// The merged table against the stored one: rows of the dataset in order, each its new
 /// line if it ran, else its stored line; rows no longer in the dataset are dropped.
 fn merged_rows(plan: &DatasetPlan, stored: Option<&Table>, lines: &HashMap<String, String>) -> Vec<String> {
-    plan.row_ids
-        .iter()
+    plan.row_ids()
         .filter_map(|id| lines.get(id).cloned().or_else(|| stored.and_then(|t| t.line(id)).map(str::to_owned)))
         .collect()
 }
@@ -217,14 +216,14 @@ fn table_outcome(
 ) -> TableOutcome {
     let mut changed = Vec::new();
     let mut added = Vec::new();
-    for id in plan.row_ids.iter().filter(|id| lines.contains_key(*id)) {
+    for id in plan.row_ids().filter(|id| lines.contains_key(*id)) {
         match stored.and_then(|t| t.line(id)) {
             None => added.push(id.clone()),
             Some(old) if Some(old) != lines.get(id).map(String::as_str) => changed.push(id.clone()),
             Some(_) => {}
         }
     }
-    let known: std::collections::HashSet<&String> = plan.row_ids.iter().collect();
+    let known: std::collections::HashSet<&String> = plan.row_ids().collect();
     let removed: Vec<String> = stored
         .map(|t| t.rows.iter().filter(|(id, _)| !known.contains(id)).map(|(id, _)| id.clone()).collect())
         .unwrap_or_default();
@@ -271,7 +270,10 @@ mod tests {
             id: "d".into(),
             file: "d.csv".into(),
             source: "d.csv".into(),
-            row_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+            rows: ids
+                .iter()
+                .map(|id| Arc::new(crate::load::dataset::Row::new((*id).to_owned(), 1, &serde_json::Map::new())))
+                .collect(),
             metrics: None,
             templates: Arc::new(
                 crate::plan::template::Templates::compile(

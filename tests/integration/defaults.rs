@@ -17,7 +17,7 @@ fn closest_defaults_win_and_scenario_fields_win_over_all() {
     write(dir.path(), "suite/b.yaml", "name: b\napi: converse\nprompt: hi\nmodel: own\n");
     let suite = load::load(&[dir.path().join("suite")]);
     assert!(suite.diagnostics.is_empty(), "{:?}", suite.diagnostics);
-    let cases = plan::plan(&suite.scenarios).cases;
+    let cases = plan::plan(&suite.scenarios).into_cases();
     let a = cases.iter().find(|c| c.id == "a").unwrap();
     assert_eq!(a.model, "near");
     assert_eq!(a.region, "eu-west-1");
@@ -96,7 +96,7 @@ fn only_skips_the_other_scenarios() {
         "scenarios:\n  - {name: a, api: chat, model: m, prompt: hi, only: true}\n  - {name: b, api: chat, model: m, prompt: hi}\n  - {name: c, api: chat, model: m, prompt: hi, skip: true, only: true}\n",
     );
     let suite = load::load(&[dir.path().join("s.yaml")]);
-    let cases = plan::plan(&suite.scenarios).cases;
+    let cases = plan::plan(&suite.scenarios).into_cases();
     let skipped: Vec<_> = cases.iter().map(|c| (c.id.as_str(), c.skip)).collect();
     assert_eq!(skipped, [("a", None), ("b", Some(plan::SkipReason::NotOnly)), ("c", Some(plan::SkipReason::Skip))]);
 }

@@ -44,7 +44,15 @@ fn outcome_with(api: &str, reply: Reply, timeout: &str, extra: &[&str]) -> (Valu
     let mut args =
         vec!["run", "scenarios", "--report-json", "r.json", "--bedrock-endpoint", &base, "--openai-base-url", &chat];
     args.extend_from_slice(extra);
-    let out = run_isolated(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "t"), ("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1"), ("OPENAI_API_KEY", "k")]);
+    let out = run_isolated(
+        dir.path(),
+        &args,
+        &[
+            ("AWS_BEARER_TOKEN_BEDROCK", "t"),
+            ("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1"),
+            ("OPENAI_API_KEY", "k"),
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let report = json_file(&dir.path().join("r.json"));
     (report["cases"][0].clone(), counted.calls.load(Ordering::SeqCst))

@@ -37,7 +37,8 @@ impl Responder for ToolThenAnswer {
 
 /// The end of a long output, for a failure message.
 fn tail(text: &str) -> &str {
-    &text[text.len().saturating_sub(2000)..].trim_start_matches(|c: char| !c.is_ascii())
+    let start = (text.len().saturating_sub(2000)..=text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    &text[start..]
 }
 
 /// Always the same answer.
@@ -87,7 +88,11 @@ fn a_closed_stdout_stops_the_printing_not_the_run() {
     let (_rt, server) = serve(Arc::new(ToolThenAnswer));
     let dir = repo();
     for i in 0..30 {
-        write(dir.path(), &format!("scenarios/s{i}.yaml"), &format!("name: s{i}\napi: chat\nmodel: openai.gpt-oss-20b-1:0\nprompt: hi\nsnapshot: {{final: ignore}}\n"));
+        write(
+            dir.path(),
+            &format!("scenarios/s{i}.yaml"),
+            &format!("name: s{i}\napi: chat\nmodel: openai.gpt-oss-20b-1:0\nprompt: hi\nsnapshot: {{final: ignore}}\n"),
+        );
     }
     let mut child = binary(dir.path())
         .args(["run", "scenarios", "--mode", "live", "--accept", "-v", "--report-json", "r.json", "--junit", "j.xml"])
@@ -111,10 +116,13 @@ fn a_closed_stdout_stops_the_printing_not_the_run() {
 #[test]
 fn printing_commands_survive_a_closed_stdout() {
     let dir = repo();
-    write(dir.path(), "scenarios/a.yaml", "name: a\napi: chat\nmodel: m\nprompt: hi\nmatrix: {model: [a, b, c, d, e, f]}\n");
+    write(
+        dir.path(),
+        "scenarios/a.yaml",
+        "name: a\napi: chat\nmodel: m\nprompt: hi\nmatrix: {model: [a, b, c, d, e, f]}\n",
+    );
     for args in [&["list"][..], &["validate"], &["run", "--dry-run"], &["completions", "bash"], &["schema"]] {
-        let mut child =
-            binary(dir.path()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = binary(dir.path()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         drop(child.stdout.take());
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
@@ -153,7 +161,11 @@ fn fifos_and_devices_are_refused_not_read() {
     mkfifo(&dir.path().join("scenarios/policy.md"));
     std::os::unix::fs::symlink("/dev/zero", dir.path().join("scenarios/zero.csv")).unwrap();
     write(dir.path(), "scenarios/a.yaml", "name: a\napi: chat\nmodel: m\nprompt: '{{ x }}'\ndataset: rows.jsonl\n");
-    write(dir.path(), "scenarios/b.yaml", "name: b\napi: chat\nmodel: m\nprompt: '{{ policy }}'\nvars:\n  policy: {file: policy.md}\n");
+    write(
+        dir.path(),
+        "scenarios/b.yaml",
+        "name: b\napi: chat\nmodel: m\nprompt: '{{ policy }}'\nvars:\n  policy: {file: policy.md}\n",
+    );
     write(dir.path(), "scenarios/c.yaml", "name: c\napi: chat\nmodel: m\nprompt: '{{ x }}'\ndataset: zero.csv\n");
     // /dev is allowed here, so that the device itself is what is refused.
     let out = output_within(binary(dir.path()).args(["validate"]).env("GPT_OSS_SCENARIOS_ALLOW_READ", "/dev"), 20);
@@ -200,19 +212,29 @@ fn file_variables_and_datasets_stay_inside_the_project() {
         .unwrap();
     let secret = outside.path().join("secret.txt").display().to_string();
     let rows = outside.path().join("rows.jsonl").display().to_string();
-    write(dir.path(), "scenarios/a.yaml", &format!("name: a\napi: chat\nmodel: m\nprompt: '{{{{ s }}}}'\nvars:\n  s: {{file: '{secret}'}}\n"));
-    write(dir.path(), "scenarios/b.yaml", "name: b\napi: chat\nmodel: m\nprompt: '{{ s }}'\nvars:\n  s: {file: link.txt}\n");
-    write(dir.path(), "scenarios/c.yaml", &format!("name: c\napi: chat\nmodel: m\nprompt: '{{{{ x }}}}'\ndataset: '{rows}'\n"));
+    write(
+        dir.path(),
+        "scenarios/a.yaml",
+        &format!("name: a\napi: chat\nmodel: m\nprompt: '{{{{ s }}}}'\nvars:\n  s: {{file: '{secret}'}}\n"),
+    );
+    write(
+        dir.path(),
+        "scenarios/b.yaml",
+        "name: b\napi: chat\nmodel: m\nprompt: '{{ s }}'\nvars:\n  s: {file: link.txt}\n",
+    );
+    write(
+        dir.path(),
+        "scenarios/c.yaml",
+        &format!("name: c\napi: chat\nmodel: m\nprompt: '{{{{ x }}}}'\ndataset: '{rows}'\n"),
+    );
     let out = output_within(binary(dir.path()).args(["validate"]), 20);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert_eq!(err.matches("scenario files read only inside their project").count(), 3, "{err}");
     assert!(err.contains("scenarios/b.yaml:6:13: /vars/s/file: scenarios/link.txt leads to "), "{err}");
     assert!(!err.contains("AKIAOUTSIDE"), "{err}");
-    let allowed = output_within(
-        binary(dir.path()).args(["validate"]).env("GPT_OSS_SCENARIOS_ALLOW_READ", outside.path()),
-        20,
-    );
+    let allowed =
+        output_within(binary(dir.path()).args(["validate"]).env("GPT_OSS_SCENARIOS_ALLOW_READ", outside.path()), 20);
     assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
 }
 
@@ -277,9 +299,11 @@ impl Responder for Canary {
         let event = |kind: &str, payload: Value| json!({"type": kind, "payload": payload});
         let response: Value = if request.path.ends_with("/converse-stream") {
             let mut events = vec![event("messageStart", json!({"role": "assistant"}))];
-            events.extend(pieces().iter().map(|p| {
-                event("contentBlockDelta", json!({"contentBlockIndex": 0, "delta": {"text": p}}))
-            }));
+            events.extend(
+                pieces()
+                    .iter()
+                    .map(|p| event("contentBlockDelta", json!({"contentBlockIndex": 0, "delta": {"text": p}}))),
+            );
             events.push(event("contentBlockStop", json!({"contentBlockIndex": 0})));
             events.push(event("messageStop", json!({"stopReason": "end_turn"})));
             json!({"status": 200, "headers": {"content-type": "application/vnd.amazon.eventstream"}, "events": events})
@@ -360,7 +384,16 @@ fn canaries_reach_no_written_file_even_split_or_in_base64() {
     let (_rt, server) = serve(Arc::new(Canary));
     let dir = repo();
     let mut suite = String::from("scenarios:\n");
-    for api in ["converse", "converse-stream", "invoke", "invoke-stream", "chat", "chat-stream", "responses", "responses-stream"] {
+    for api in [
+        "converse",
+        "converse-stream",
+        "invoke",
+        "invoke-stream",
+        "chat",
+        "chat-stream",
+        "responses",
+        "responses-stream",
+    ] {
         suite.push_str(&format!("  - {{name: echo-{api}, api: {api}, model: openai.gpt-oss-20b-1:0, prompt: Echo}}\n"));
     }
     write(dir.path(), "scenarios/echo.yaml", &suite);
@@ -369,7 +402,16 @@ fn canaries_reach_no_written_file_even_split_or_in_base64() {
         .args(["run", "--mode", "record", "--update-snapshots", "new", "-v", "--retries", "0"])
         .args(["--bedrock-endpoint", &base, "--openai-base-url", &format!("{base}/openai/v1")])
         .args(["--responses-base-url", &format!("{base}/v1")])
-        .args(["--report-json", "out/r.json", "--junit", "out/j.xml", "--summary-md", "out/s.md", "--html", "out/r.html"])
+        .args([
+            "--report-json",
+            "out/r.json",
+            "--junit",
+            "out/j.xml",
+            "--summary-md",
+            "out/s.md",
+            "--html",
+            "out/r.html",
+        ])
         .envs(SPLIT.iter().map(|(name, a, b)| (*name, format!("{a}{b}"))))
         .env("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1")
         .output()
@@ -404,8 +446,18 @@ fn a_session_token_from_a_credentials_file_is_redacted_too() {
     }
     let (_rt, server) = serve(Arc::new(Denied));
     let dir = repo();
-    write(dir.path(), "aws/credentials", &format!("[team]\naws_access_key_id = AKIAFILE0000CANARY\naws_secret_access_key = {SECRET}\naws_session_token = {TOKEN}\n"));
-    write(dir.path(), "scenarios/a.yaml", "scenarios:\n  - {name: c, api: converse, model: openai.gpt-oss-20b-1:0, prompt: hi}\n  - {name: i, api: invoke-stream, model: openai.gpt-oss-20b-1:0, prompt: hi}\n");
+    write(
+        dir.path(),
+        "aws/credentials",
+        &format!(
+            "[team]\naws_access_key_id = AKIAFILE0000CANARY\naws_secret_access_key = {SECRET}\naws_session_token = {TOKEN}\n"
+        ),
+    );
+    write(
+        dir.path(),
+        "scenarios/a.yaml",
+        "scenarios:\n  - {name: c, api: converse, model: openai.gpt-oss-20b-1:0, prompt: hi}\n  - {name: i, api: invoke-stream, model: openai.gpt-oss-20b-1:0, prompt: hi}\n",
+    );
     let out = binary(dir.path())
         .args(["run", "--mode", "record", "-v", "--retries", "0", "--report-json", "r.json", "--junit", "j.xml"])
         .args(["--bedrock-endpoint", &server.url()])
@@ -453,7 +505,11 @@ fn an_oversize_answer_keeps_a_bounded_prefix() {
     let case = &report["cases"][0];
     assert_eq!(case["error"]["kind"], "too_large");
     let kept = case["final"].as_str().unwrap();
-    assert!(kept.starts_with("xxxx") && kept.ends_with("more bytes not kept: the response passed the size limit]"), "{}", &kept[kept.len() - 100..]);
+    assert!(
+        kept.starts_with("xxxx") && kept.ends_with("more bytes not kept: the response passed the size limit]"),
+        "{}",
+        &kept[kept.len() - 100..]
+    );
     assert!(!dir.path().join("cassettes/big.json").exists(), "an oversize answer is not recorded");
 }
 

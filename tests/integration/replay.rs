@@ -56,7 +56,15 @@ fn record_then_replay_offline() {
     let mut args = vec!["run", "scenarios", "--mode", "record", "--accept"];
     let urls = endpoints(&server);
     args.extend(urls.iter().map(String::as_str));
-    let recorded = run_isolated(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "b"), ("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1"), ("OPENAI_API_KEY", "k")]);
+    let recorded = run_isolated(
+        dir.path(),
+        &args,
+        &[
+            ("AWS_BEARER_TOKEN_BEDROCK", "b"),
+            ("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1"),
+            ("OPENAI_API_KEY", "k"),
+        ],
+    );
     assert_eq!(recorded.status.code(), Some(0), "{}{}", stdout(&recorded), stderr(&recorded));
     let cassette: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("cassettes/all.json").with_file_name("planet.json")).unwrap(),
@@ -270,7 +278,11 @@ fn credentials_echoed_by_the_server_are_redacted_everywhere() {
 fn the_json_report_records_the_mode_with_auto_hits_and_misses() {
     let (_rt, server, dir) = suite_served_by(Arc::new(Live));
     let urls = endpoints(&server);
-    let keys = [("AWS_BEARER_TOKEN_BEDROCK", "b"), ("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1"), ("OPENAI_API_KEY", "k")];
+    let keys = [
+        ("AWS_BEARER_TOKEN_BEDROCK", "b"),
+        ("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1"),
+        ("OPENAI_API_KEY", "k"),
+    ];
     let report = |mode: Option<&str>| {
         let mut args = vec!["run", "scenarios", "--accept", "--report-json", "report.json"];
         if let Some(mode) = mode {

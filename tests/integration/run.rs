@@ -58,7 +58,15 @@ fn each_api_runs_against_the_loopback_server() {
     let run = |extra: &[&str]| {
         let mut args = vec!["run", "suite", "--verbose", "--bedrock-endpoint", &base, "--openai-base-url", &chat_base];
         args.extend_from_slice(extra);
-        run_isolated(dir.path(), &args, &[("AWS_BEARER_TOKEN_BEDROCK", "test-bearer"), ("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1"), ("OPENAI_API_KEY", "test-key")])
+        run_isolated(
+            dir.path(),
+            &args,
+            &[
+                ("AWS_BEARER_TOKEN_BEDROCK", "test-bearer"),
+                ("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1"),
+                ("OPENAI_API_KEY", "test-key"),
+            ],
+        )
     };
     // First run: accept the snapshots. Second run: they must match, writing nothing.
     let first = run(&["--accept"]);
@@ -69,7 +77,7 @@ fn each_api_runs_against_the_loopback_server() {
     assert!(converse.iter().all(|r| r.auth_scheme.as_deref() == Some("Bearer")), "{converse:?}");
     // Every request on the wire is the one encoding that cassettes hash and --dry-run shows.
     let suite = gpt_oss_scenarios::load::load(&[dir.path().join("suite")]);
-    let cases = gpt_oss_scenarios::plan::plan(&suite.scenarios).cases;
+    let cases = gpt_oss_scenarios::plan::plan(&suite.scenarios).into_cases();
     let encoded: Vec<serde_json::Value> = cases
         .iter()
         .map(|case| providers::encode(providers::wire_api(case), &providers::CallRequest::from_case(case)).body)
