@@ -20,11 +20,18 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::WireResponse;
+
+/// The largest request body the server reads; past it, a 413 and nothing held.
+pub const MAX_REQUEST_BYTES: usize = 32 << 20;
+
+/// How long a client may take to send its request's headers: a connection that opens
+/// and never finishes them would otherwise be held forever.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A request as the server saw it, without any header that could carry a secret.
 #[derive(Debug, Clone, PartialEq)]
@@ -254,6 +261,8 @@ impl WireServer {
                 tokio::spawn(async move {
                     let service = service_fn(move |req| handle(req, responder.clone(), seen.clone()));
                     let _ = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_TIMEOUT)
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
                 });
@@ -298,8 +307,12 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_whitespace().next())
         .map(str::to_owned);
-    let body = match req.into_body().collect().await {
+    let body = match http_body_util::Limited::new(req.into_body(), MAX_REQUEST_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            let message = format!("the request body is larger than {} MiB", MAX_REQUEST_BYTES >> 20);
+            return Ok(small_response(413, &message));
+        }
         Err(_) => Bytes::new(),
     };
     let recorded = RecordedRequest { method, path, headers, auth_scheme, body };
@@ -323,13 +336,19 @@ async fn handle(
     let body = Chunks { chunks: reply.chunks.into(), stream: reply.stream, pause: false, ending: reply.ending };
     // Status and headers come from recordings; a value hyper refuses is answered with
     // a 500 that says so rather than taking the server down.
-    Ok(builder.body(body).unwrap_or_else(|e| {
-        let message = Bytes::from(format!("{{\"message\":\"invalid recorded response: {e}\"}}"));
-        let chunks = VecDeque::from([message]);
-        let mut response = Response::new(Chunks { chunks, stream: false, pause: false, ending: Ending::Complete });
-        *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
-        response
-    }))
+    Ok(builder.body(body).unwrap_or_else(|e| small_response(500, &format!("invalid recorded response: {e}"))))
+}
+
+/// A JSON error the server itself gives, `{"message": ...}`.
+fn small_response(status: u16, message: &str) -> Response<Chunks> {
+    let body = Bytes::from(serde_json::json!({ "message": message }).to_string());
+    let chunks = VecDeque::from([body]);
+    let mut response = Response::new(Chunks { chunks, stream: false, pause: false, ending: Ending::Complete });
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(json) = http::HeaderValue::from_str("application/json") {
+        response.headers_mut().insert(http::header::CONTENT_TYPE, json);
+    }
+    response
 }
 
 /// A body that hands hyper one chunk per poll and pauses in between, so hyper

@@ -567,3 +567,48 @@ fn a_killed_dataset_recording_keeps_every_answered_row() {
     let missing = report["cases"].as_array().unwrap().iter().filter(|c| c["error"]["kind"] == "cassette").count();
     assert_eq!(missing, 700 - kept, "{}", tail(&stdout(&replay)));
 }
+
+/// Issue 25: `serve` buffered request bodies without a limit (a 1 GiB body peaked at
+/// 2.1 GB) and had no header timeout. A body past 32 MiB gets a 413 with nothing held;
+/// a client that never finishes its headers is let go.
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_bounds_request_bodies_and_header_time() {
+    use std::io::{BufRead, Read, Write};
+    let mut child = binary(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+        .args(["serve", &format!("{}/chat-20b-planet.json", crate::support::CORPUS)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let addr = first.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().to_owned();
+
+    let mut big = std::net::TcpStream::connect(&addr).unwrap();
+    write!(big, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", 1u64 << 30).unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..64 {
+        if big.write_all(&chunk).is_err() {
+            break; // the server answered and closed: what is wanted
+        }
+    }
+    let mut answer = String::new();
+    let _ = big.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{}", &answer[..answer.len().min(200)]);
+    assert!(answer.contains("larger than 32 MiB"), "{answer}");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let peak_kb: u64 = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap();
+    assert!(peak_kb < 150 << 10, "serve peaked at {peak_kb} kB");
+
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n").unwrap();
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = slow.read_to_end(&mut rest).is_ok();
+    assert!(closed, "the connection was not closed");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "let go after {:?}", started.elapsed());
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
