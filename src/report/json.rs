@@ -106,14 +106,68 @@ impl Reporter for JsonReporter {
 /// The largest report read (`--baseline`, `merge-reports`).
 const MAX_REPORT_BYTES: u64 = 4 << 30;
 
-/// Reads a report written by `--report-json`.
+/// The report's format version, read before the rest: a report of another format is
+/// refused by its number, not by whichever field first fails to parse.
+#[derive(serde::Deserialize)]
+struct Head {
+    format: u64,
+}
+
+/// Reads a report written by `--report-json`, or the `.partial` file a run that was
+/// killed left: its finished cases, counted as an interrupted run.
 pub(crate) fn read(path: &Path) -> Result<RunRecord, ReportError> {
     let text = crate::fs::read_text_limited(path, MAX_REPORT_BYTES, crate::fs::Links::Follow)
         .map_err(|source| ReportError::Read { path: path.to_owned(), source })?;
-    serde_json::from_str(&text).map_err(|source| ReportError::Parse {
+    let parse_error = |source: serde_json::Error| ReportError::Parse {
         path: path.to_owned(),
         line: source.line(),
         column: source.column(),
         source,
+    };
+    match serde_json::from_str::<Head>(&text) {
+        Ok(head) if head.format != u64::from(FORMAT) => {
+            return Err(ReportError::Format { path: path.to_owned(), found: head.format });
+        }
+        Ok(_) => return serde_json::from_str(&text).map_err(parse_error),
+        Err(e) if !e.is_eof() => return Err(parse_error(e)),
+        Err(_) => {}
+    }
+    partial(&text).ok_or_else(|| parse_error(serde_json::from_str::<Head>(&text).err().unwrap_or_else(|| {
+        serde_json::Error::io(std::io::Error::other("an unfinished report without its head"))
+    })))
+}
+
+/// The record in an unfinished report: its head and every case written whole (one a
+/// line), the totals counted from them.
+fn partial(text: &str) -> Option<RunRecord> {
+    #[derive(serde::Deserialize)]
+    struct Start {
+        format: u32,
+        version: String,
+        started_at: String,
+        filters: Vec<String>,
+    }
+    let (head, rest) = text.split_once(",\"cases\":[")?;
+    let start: Start = serde_json::from_str(&format!("{head}}}")).ok()?;
+    if start.format != FORMAT {
+        return None;
+    }
+    let cases: Vec<CaseRecord> = rest
+        .lines()
+        .map(|line| line.trim().trim_matches(','))
+        .filter(|line| !line.is_empty())
+        .map_while(|line| serde_json::from_str(line).ok())
+        .collect();
+    Some(RunRecord {
+        format: start.format,
+        version: start.version,
+        started_at: start.started_at,
+        duration_ms: 0,
+        filters: start.filters,
+        mode: ModeRecord::from_cases(None, &cases),
+        summary: SummaryRecord::from_cases(&cases, &[], true),
+        cases,
+        datasets: Vec::new(),
+        baseline: None,
     })
 }

@@ -75,8 +75,8 @@ pub(crate) fn render(
                 .collect();
             let _ = writeln!(
                 md,
-                "| {icon} `{}` | {} | {} | {} | {} | {} | {} |",
-                d.id,
+                "| {icon} {} | {} | {} | {} | {} | {} | {} |",
+                code(&d.id),
                 share(&d.rows_passed),
                 labels.map_or_else(|| "–".to_owned(), |s| share(&s.accuracy)),
                 num(labels.map(|s| s.f1)),
@@ -92,14 +92,21 @@ pub(crate) fn render(
     if shown.is_empty() {
         return md;
     }
+    // Ids, apis and models come from report files too (`merge-reports`): escaped like
+    // every other text, so no control character reaches a job page.
     let _ = writeln!(md, "| status | case | api | model | details |");
     let _ = writeln!(md, "|---|---|---|---|---|");
     for c in shown {
         let status = if c.status == Status::Failed { "failed" } else { "errored" };
         let details = c.failure_lines().join("<br>");
-        let _ = writeln!(md, "| {status} | `{}` | {} | {} | {} |", c.id, c.api, c.model, escape(&details));
+        let _ = writeln!(md, "| {status} | {} | {} | {} | {} |", code(&c.id), escape(&c.api), escape(&c.model), escape(&details));
     }
     md
+}
+
+/// Inline code in a table cell: what `escape` does, and no backtick to close it early.
+fn code(text: &str) -> String {
+    format!("`{}`", escape(text).replace('`', "'"))
 }
 
 /// Table cells hold no pipes, newlines or control characters.

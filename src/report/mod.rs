@@ -22,6 +22,12 @@ pub(crate) enum ReportError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}:{line}:{column}: not a gpt-oss-scenarios report: {source}")]
     Parse { path: PathBuf, line: usize, column: usize, source: serde_json::Error },
+    #[error(
+        "{path} is a report of format {found}, and this gpt-oss-scenarios ({}) reads format {}: read it with the version that wrote it",
+        env!("CARGO_PKG_VERSION"),
+        record::FORMAT
+    )]
+    Format { path: PathBuf, found: u64 },
     #[error("failed to render the JSON report: {0}")]
     Json(#[from] serde_json::Error),
     #[error("failed to render JUnit XML: {0}")]

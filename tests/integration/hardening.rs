@@ -612,3 +612,41 @@ fn serve_bounds_request_bodies_and_header_time() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Issue 25 (left from November): `merge-reports` accepted `format: 99`, could not read
+/// the `.partial` a killed run leaves, and copied raw ESC from a report into Markdown.
+#[test]
+fn merge_reports_refuses_other_formats_reads_partials_and_escapes_markdown() {
+    let dir = repo();
+    for i in 0..3 {
+        write(dir.path(), &format!("scenarios/s{i}.yaml"), &format!("name: s{i}\napi: chat\nmodel: m\nprompt: hi\n"));
+    }
+    record(dir.path());
+    let out = binary(dir.path()).args(["run", "--mode", "replay", "--report-json", "r.json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+
+    write(dir.path(), "future.json", &text.replacen("\"format\":1", "\"format\":99", 1));
+    let out = binary(dir.path()).args(["merge-reports", "future.json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("future.json is a report of format 99, and this gpt-oss-scenarios"), "{}", stderr(&out));
+
+    // What a SIGKILL leaves: the head, two whole cases, a third cut mid-line.
+    let starts: Vec<usize> = text.match_indices("\n{").map(|(i, _)| i).collect();
+    let cut = starts[2] + 40;
+    write(dir.path(), "r.json.partial", &text[..cut]);
+    let out = binary(dir.path()).args(["merge-reports", "r.json.partial", "--report-json", "m.json"]).output().unwrap();
+    assert!(stdout(&out).contains("merged 1 report(s): 2 cases"), "{}{}", stdout(&out), stderr(&out));
+    let merged: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("m.json")).unwrap()).unwrap();
+    assert_eq!(merged["summary"]["interrupted"], true);
+
+    let mut hostile: Value = serde_json::from_str(&text).unwrap();
+    hostile["cases"][0]["id"] = json!("s0\u{1b}]8;;http://x\u{7}\u{1b}[2J");
+    hostile["cases"][0]["model"] = json!("m\u{1b}[31m");
+    hostile["cases"][0]["status"] = json!("failed");
+    write(dir.path(), "hostile.json", &hostile.to_string());
+    let out = binary(dir.path()).args(["merge-reports", "hostile.json", "--summary-md", "m.md"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let md = std::fs::read_to_string(dir.path().join("m.md")).unwrap();
+    assert!(md.contains("`s0]8;;http://x[2J`") && !md.contains('\u{1b}') && !md.contains('\u{7}'), "{md:?}");
+}
