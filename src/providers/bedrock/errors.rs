@@ -16,6 +16,12 @@ where
 {
     let mut parts = error_parts(error);
     if let (SdkError::ServiceError(_), Some(raw)) = (error, error.raw_response()) {
+        // A 2xx whose body could not be read is no service error but a broken answer:
+        // `server`, as chat and InvokeModel say of a body that is not JSON.
+        if raw.status().is_success() {
+            let detail = format!("{} answered with a body that could not be read: {}", client.target, one_line(error));
+            parts.transport = Some((ErrorKind::Server, detail));
+        }
         parts.status = Some(raw.status().as_u16());
         parts.retry_after = raw.headers().get("retry-after").and_then(|v| retry_after(v, SystemTime::now()));
     }

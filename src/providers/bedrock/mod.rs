@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_bedrockruntime::config::retry::RetryConfig;
+use aws_sdk_bedrockruntime::config::StalledStreamProtectionConfig;
 use aws_sdk_bedrockruntime::config::timeout::TimeoutConfig;
 use aws_sdk_bedrockruntime::config::{Builder, Token};
 use aws_sdk_bedrockruntime::error::SdkError;
@@ -84,9 +85,18 @@ impl BedrockClient {
             loader = loader.no_credentials();
         }
         let shared = loader.load().await;
-        let mut config = Builder::from(&shared).retry_config(RetryConfig::disabled()).timeout_config(
-            TimeoutConfig::builder().connect_timeout(Duration::from_secs(10)).read_timeout(limits.read_timeout).build(),
-        );
+        // The SDK's stalled-stream protection is off: it ended a stalled body after about
+        // five seconds whatever the case's `timeout` said. The case's timeout (and the
+        // read timeout between bytes) decide, as on every other API.
+        let mut config = Builder::from(&shared)
+            .retry_config(RetryConfig::disabled())
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .read_timeout(limits.read_timeout)
+                    .build(),
+            );
         config = config.interceptor(limit::SizeLimit(limits.max_response_bytes));
         if let Some(chain) = shared.credentials_provider() {
             config = config.credentials_provider(super::credentials::Remembered(chain));
