@@ -21,7 +21,7 @@ pub use recordings::Recordings;
 pub use retry::RetryPolicy;
 
 use crate::plan::Case;
-use crate::providers::{CallRequest, authority, bedrock, endpoint, openai_chat, openai_responses, streams, wire_api};
+use crate::providers::{Call, CallRequest, authority, bedrock, endpoint, openai_chat, openai_responses, streams, wire_api};
 use crate::response::{CallError, ErrorKind, ModelResponse};
 use crate::scenario::Api;
 use crate::secrets;
@@ -29,22 +29,26 @@ use crate::secrets;
 /// One attempt of one case (for an agent: its whole loop). With `capture`, the
 /// response is also kept as the wire carried it (record mode).
 pub async fn call_once(clients: &Clients, case: &Case, capture: bool) -> ModelResponse {
+    let deadline = Instant::now() + case.timeout;
     match case.api {
-        Api::Agent => agent::run(clients, case, &RetryPolicy::none(), capture, Instant::now() + case.timeout).await,
-        api => call_api(clients, case, api, &CallRequest::from_case(case), capture).await,
+        Api::Agent => agent::run(clients, case, &RetryPolicy::none(), capture, deadline).await,
+        api => call_api(clients, case, api, &CallRequest::from_case(case), capture, deadline).await,
     }
 }
 
 /// One request on `api`, to the endpoint the case resolves to, with every credential
-/// value redacted from what came back.
+/// value redacted from what came back. A stream still going at `deadline` stops there,
+/// keeping what arrived.
 pub(crate) async fn call_api(
     clients: &Clients,
     case: &Case,
     api: Api,
     request: &CallRequest,
     capture: bool,
+    deadline: Instant,
 ) -> ModelResponse {
-    let mut response = send(clients, case, api, request, capture).await;
+    let call = Call { stream: streams(api), capture, deadline };
+    let mut response = send(clients, case, api, request, call).await;
     // A response over the size limit is not a recording worth keeping (replayed, it
     // would only be too large again), and its capture may be the biggest thing held.
     if response.error.as_ref().is_some_and(|e| e.kind == ErrorKind::TooLarge) {
@@ -54,23 +58,23 @@ pub(crate) async fn call_api(
     response
 }
 
-async fn send(clients: &Clients, case: &Case, api: Api, request: &CallRequest, capture: bool) -> ModelResponse {
+async fn send(clients: &Clients, case: &Case, api: Api, request: &CallRequest, call: Call) -> ModelResponse {
     let connection = clients.connection(case);
     match api {
         Api::Converse | Api::ConverseStream | Api::Invoke | Api::InvokeStream => {
             let client = clients.bedrock(&case.region, connection.bedrock_endpoint).await;
             match api {
-                Api::Invoke | Api::InvokeStream => bedrock::invoke::call(&client, request, streams(api), capture).await,
-                _ => bedrock::call(&client, request, streams(api), capture).await,
+                Api::Invoke | Api::InvokeStream => bedrock::invoke::call(&client, request, call).await,
+                _ => bedrock::call(&client, request, call).await,
             }
         }
         Api::Chat | Api::ChatStream | Api::Agent | Api::Responses | Api::ResponsesStream => {
             let base = endpoint(api, &connection, &case.region);
             match clients.openai(&base).await {
                 Ok(client) if matches!(api, Api::Responses | Api::ResponsesStream) => {
-                    openai_responses::call(&client, request, streams(api), capture).await
+                    openai_responses::call(&client, request, call).await
                 }
-                Ok(client) => openai_chat::call(&client, request, streams(api), capture).await,
+                Ok(client) => openai_chat::call(&client, request, call).await,
                 Err(e) => failed(e),
             }
         }
@@ -131,7 +135,10 @@ pub(crate) async fn with_retries(
         attempt += 1;
         let remaining = deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
-        let mut response = match tokio::time::timeout(remaining, call_api(clients, case, api, request, capture)).await {
+        // A stream ends itself at the deadline, keeping what arrived; this bound, a
+        // moment later, ends whatever else is still waiting.
+        let bound = remaining + Duration::from_millis(250);
+        let mut response = match tokio::time::timeout(bound, call_api(clients, case, api, request, capture, deadline)).await {
             Ok(response) => response,
             Err(_) => ModelResponse {
                 // The time it really took, not 0: the wait is the news.

@@ -101,6 +101,29 @@ pub fn wire_api(case: &Case) -> Api {
     case.wire_api()
 }
 
+/// How one call is made: streamed or not, whether its response is also kept as the
+/// wire carried it (record mode), and when it must be over.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call {
+    pub(crate) stream: bool,
+    pub(crate) capture: bool,
+    pub(crate) deadline: std::time::Instant,
+}
+
+impl Call {
+    /// The next piece of a stream, if it comes before the deadline. A stream stopped
+    /// here keeps what it received: the error is the call's, the partial answer stays.
+    pub(crate) async fn next<F: std::future::Future>(&self, piece: F) -> Result<F::Output, crate::response::CallError> {
+        tokio::time::timeout_at(self.deadline.into(), piece).await.map_err(|_| {
+            crate::response::CallError::new(
+                crate::response::ErrorKind::Timeout,
+                None,
+                "the stream was still going at the case's timeout; what arrived until then is kept",
+            )
+        })
+    }
+}
+
 /// What one response may cost: how long it may go quiet, and how many bytes it may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Limits {

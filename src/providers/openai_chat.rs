@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::completion::{error_in, error_object, error_text, read_chunk, read_completion, request_body};
-use super::{CallRequest, Encoded, Limits};
+use super::{Call, CallRequest, Encoded, Limits};
 use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, TOO_LARGE, preview, retry_after, too_large};
 use crate::wire::WireResponse;
 
@@ -132,13 +132,13 @@ struct OverLimit(u64);
 
 /// One chat completions call. With `capture`, the response is also kept as the wire
 /// carried it (the JSON body, or the SSE payloads), for a cassette.
-pub(crate) async fn call(client: &OpenAiClient, req: &CallRequest, stream: bool, capture: bool) -> ModelResponse {
+pub(crate) async fn call(client: &OpenAiClient, req: &CallRequest, call: Call) -> ModelResponse {
     let started = Instant::now();
-    let body = encode(req, stream).body;
+    let body = encode(req, call.stream).body;
     let mut assembler = Assembler::new();
-    let mut wire = capture.then(WireResponse::default);
-    let error = if stream {
-        call_stream(client, &body, &mut assembler, wire.as_mut()).await
+    let mut wire = call.capture.then(WireResponse::default);
+    let error = if call.stream {
+        call_stream(client, &body, &mut assembler, wire.as_mut(), call).await
     } else {
         match client.client.chat().create_byot::<_, Value>(&body).await {
             Ok(value) => {
@@ -161,6 +161,7 @@ async fn call_stream(
     body: &Value,
     assembler: &mut Assembler,
     mut wire: Option<&mut WireResponse>,
+    call: Call,
 ) -> Option<CallError> {
     let model = body["model"].as_str().unwrap_or_default();
     let mut events = match client.client.chat().create_stream_byot::<_, Value>(body).await {
@@ -175,7 +176,7 @@ async fn call_stream(
     // The payloads are kept only for a cassette: without one they would double what a
     // long answer holds.
     let mut payloads: Option<Vec<String>> = wire.is_some().then(Vec::new);
-    let error = read_stream(&mut events, assembler, payloads.as_mut(), client, model).await;
+    let error = read_stream(&mut events, assembler, payloads.as_mut(), client, model, call).await;
     if let (Some(w), Some(mut payloads)) = (wire, payloads) {
         // `[DONE]` is not handed over by the client; a finished stream had one.
         if error.is_none() {
@@ -192,10 +193,16 @@ async fn read_stream(
     mut payloads: Option<&mut Vec<String>>,
     client: &OpenAiClient,
     model: &str,
+    call: Call,
 ) -> Option<CallError> {
     let base_url = client.base_url.as_str();
     let mut received: u64 = 0;
-    while let Some(event) = events.next().await {
+    loop {
+        let event = match call.next(events.next()).await {
+            Ok(Some(event)) => event,
+            Ok(None) => break,
+            Err(timeout) => return Some(timeout),
+        };
         if let Ok(chunk) = &event {
             let payload = chunk.to_string();
             received = received.saturating_add(payload.len() as u64);

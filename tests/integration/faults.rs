@@ -311,3 +311,35 @@ fn the_case_line_shows_its_wall_time_and_attempts() {
     assert!(ms >= 1000, "the one-second wait the server asked for is part of it: {line}");
 }
 
+
+/// Issue 25 (left from November): a timeout dropped the partial stream (`final: ''`).
+/// A stream stopped at the case's timeout keeps what arrived, in the report, with the
+/// timeout as its error.
+#[test]
+fn a_timed_out_stream_keeps_what_arrived() {
+    let recordings = [
+        ("converse-stream", "converse-stream-split-frames"),
+        ("invoke-stream", "invoke-stream-120b-capital"),
+        ("chat-stream", "chat-stream-20b-sun-per-chunk-tags"),
+        ("responses-stream", "responses-stream-20b-capital"),
+    ];
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = recordings
+            .iter()
+            .map(|(api, recording)| {
+                scope.spawn(move || {
+                    let reply = corpus(recording);
+                    let most = reply.body_len() * 4 / 5;
+                    (*api, outcome(api, reply.cut(most, Ending::Stall), "2s"))
+                })
+            })
+            .collect();
+        for run in runs {
+            let (api, (case, _)) = run.join().unwrap();
+            assert_eq!(kind(&case), "timeout", "{api}: {case}");
+            let kept = format!("{}{}", case["final"].as_str().unwrap_or(""), case["reasoning"].as_str().unwrap_or(""));
+            assert!(!kept.is_empty(), "{api}: nothing kept: {case}");
+            assert!(case["error"]["message"].as_str().unwrap().contains("what arrived until then is kept"), "{api}: {case}");
+        }
+    });
+}

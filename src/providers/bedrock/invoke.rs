@@ -22,7 +22,7 @@ use super::errors::{classify_stream, invoke_frame};
 use super::request::model_path;
 use super::{BedrockClient, refused, stream_end};
 use crate::providers::completion::{error_in, error_object, read_chunk, read_completion, request_body};
-use crate::providers::{CallRequest, Encoded};
+use crate::providers::{Call, CallRequest, Encoded};
 use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, preview, too_large};
 use crate::wire::{WireEvent, WireResponse};
 
@@ -35,13 +35,13 @@ pub(crate) fn encode(req: &CallRequest, stream: bool) -> Encoded {
 
 /// One InvokeModel or InvokeModelWithResponseStream call. With `capture`, the response
 /// is also kept as the wire carried it: the JSON body, or the `chunk` events.
-pub(crate) async fn call(client: &BedrockClient, req: &CallRequest, stream: bool, capture: bool) -> ModelResponse {
+pub(crate) async fn call(client: &BedrockClient, req: &CallRequest, call: Call) -> ModelResponse {
     let started = Instant::now();
     let mut assembler = Assembler::new();
-    let mut wire = capture.then(WireResponse::default);
-    let body = Blob::new(encode(req, stream).body.to_string());
-    let error = if stream {
-        invoke_stream(client, req, body, &mut assembler, wire.as_mut()).await
+    let mut wire = call.capture.then(WireResponse::default);
+    let body = Blob::new(encode(req, call.stream).body.to_string());
+    let error = if call.stream {
+        invoke_stream(client, req, body, &mut assembler, wire.as_mut(), call).await
     } else {
         invoke(client, req, body, &mut assembler, wire.as_mut()).await
     };
@@ -98,6 +98,7 @@ async fn invoke_stream(
     body: Blob,
     assembler: &mut Assembler,
     wire: Option<&mut WireResponse>,
+    call: Call,
 ) -> Option<CallError> {
     let operation = client
         .client
@@ -115,7 +116,11 @@ async fn invoke_stream(
     let capturing = wire.is_some();
     let mut received: u64 = 0;
     let error = loop {
-        match output.body.recv().await {
+        let next = match call.next(output.body.recv()).await {
+            Ok(next) => next,
+            Err(timeout) => break Some(timeout),
+        };
+        match next {
             Ok(Some(ResponseStream::Chunk(part))) => {
                 let bytes = part.bytes().map(Blob::as_ref).unwrap_or_default();
                 received = received.saturating_add(bytes.len() as u64);

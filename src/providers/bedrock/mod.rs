@@ -46,7 +46,7 @@ use aws_sdk_bedrockruntime::types::{
 use self::capture::{error_response, event_json, exception_json, output_json};
 use self::errors::{classify, classify_stream, converse_frame};
 use self::request::{Parts, document_to_json, parts};
-use super::{CallRequest, Limits};
+use super::{Call, CallRequest, Limits};
 use crate::response::{Assembler, CallError, ErrorKind, ModelResponse};
 use crate::wire::{WireEvent, WireResponse};
 
@@ -154,14 +154,14 @@ impl aws_smithy_runtime_api::client::identity::ResolveIdentity for WithheldKey {
 /// One Converse or ConverseStream call. With `capture`, the response is also kept at the
 /// level the wire carries it (the JSON body, or the event stream's events), rebuilt
 /// from what the SDK decoded, for a cassette.
-pub(crate) async fn call(client: &BedrockClient, req: &CallRequest, stream: bool, capture: bool) -> ModelResponse {
+pub(crate) async fn call(client: &BedrockClient, req: &CallRequest, call: Call) -> ModelResponse {
     let started = Instant::now();
     let mut assembler = Assembler::new();
-    let mut wire = capture.then(WireResponse::default);
-    let encoded = encode(req, stream);
+    let mut wire = call.capture.then(WireResponse::default);
+    let encoded = encode(req, call.stream);
     let error = match parts(&encoded.body) {
         Err(e) => Some(e),
-        Ok(parts) if stream => converse_stream(client, req, parts, &mut assembler, wire.as_mut()).await,
+        Ok(parts) if call.stream => converse_stream(client, req, parts, &mut assembler, wire.as_mut(), call).await,
         Ok(parts) => {
             let operation = client
                 .client
@@ -218,6 +218,7 @@ async fn converse_stream(
     parts: Parts,
     assembler: &mut Assembler,
     wire: Option<&mut WireResponse>,
+    call: Call,
 ) -> Option<CallError> {
     let operation = client
         .client
@@ -236,7 +237,11 @@ async fn converse_stream(
     let mut events: Vec<WireEvent> = Vec::new();
     let capturing = wire.is_some();
     let error = loop {
-        match output.stream.recv().await {
+        let next = match call.next(output.stream.recv()).await {
+            Ok(next) => next,
+            Err(timeout) => break Some(timeout),
+        };
+        match next {
             Ok(Some(event)) => {
                 if capturing && let Some(e) = event_json(&event) {
                     events.push(e);

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use self::read::{StreamReader, read_response};
 use super::openai_chat::{OpenAiClient, classify};
-use super::{CallRequest, Content, Encoded, Message};
+use super::{Call, CallRequest, Content, Encoded, Message};
 use crate::response::{Assembler, CallError, ErrorKind, ModelResponse, preview, too_large};
 use crate::scenario::Role;
 use crate::wire::WireResponse;
@@ -100,13 +100,13 @@ fn push_items(input: &mut Vec<Value>, m: &Message) {
 
 /// One Responses API call. With `capture`, the response is also kept as the wire
 /// carried it (the JSON body, or the typed SSE events), for a cassette.
-pub(crate) async fn call(client: &OpenAiClient, req: &CallRequest, stream: bool, capture: bool) -> ModelResponse {
+pub(crate) async fn call(client: &OpenAiClient, req: &CallRequest, call: Call) -> ModelResponse {
     let started = Instant::now();
-    let body = encode(req, stream).body;
+    let body = encode(req, call.stream).body;
     let mut assembler = Assembler::new();
-    let mut wire = capture.then(WireResponse::default);
-    let error = if stream {
-        call_stream(client, &body, &mut assembler, wire.as_mut()).await
+    let mut wire = call.capture.then(WireResponse::default);
+    let error = if call.stream {
+        call_stream(client, &body, &mut assembler, wire.as_mut(), call).await
     } else {
         match client.client.responses().create_byot::<_, Value>(&body).await {
             Ok(value) => {
@@ -146,6 +146,7 @@ async fn call_stream(
     body: &Value,
     assembler: &mut Assembler,
     wire: Option<&mut WireResponse>,
+    call: Call,
 ) -> Option<CallError> {
     let model = body["model"].as_str().unwrap_or_default();
     let mut events = match client.client.responses().create_stream_byot::<_, Value>(body).await {
@@ -157,7 +158,15 @@ async fn call_stream(
     let mut raw: Option<String> = wire.is_some().then(String::new);
     let mut received: u64 = 0;
     let mut error = None;
-    while let Some(event) = events.next().await {
+    loop {
+        let event = match call.next(events.next()).await {
+            Ok(Some(event)) => event,
+            Ok(None) => break,
+            Err(timeout) => {
+                error = Some(timeout);
+                break;
+            }
+        };
         match event {
             Ok(event) => {
                 let payload = event.to_string();
