@@ -175,7 +175,7 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) concurrency: u16,
     /// Stop starting cases after this long (e.g. 30m) and cancel the ones running.
-    #[arg(long, value_name = "DURATION", value_parser = crate::plan::duration::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::plan::duration::parse_limit)]
     pub(crate) deadline: Option<std::time::Duration>,
     /// Stop starting cases after the first failure.
     #[arg(long)]

@@ -21,7 +21,9 @@ pub use recordings::Recordings;
 pub use retry::RetryPolicy;
 
 use crate::plan::Case;
-use crate::providers::{Call, CallRequest, authority, bedrock, endpoint, openai_chat, openai_responses, streams, wire_api};
+use crate::providers::{
+    Call, CallRequest, authority, bedrock, endpoint, openai_chat, openai_responses, streams, wire_api,
+};
 use crate::response::{CallError, ErrorKind, ModelResponse};
 use crate::scenario::Api;
 use crate::secrets;
@@ -138,18 +140,19 @@ pub(crate) async fn with_retries(
         // A stream ends itself at the deadline, keeping what arrived; this bound, a
         // moment later, ends whatever else is still waiting.
         let bound = remaining + Duration::from_millis(250);
-        let mut response = match tokio::time::timeout(bound, call_api(clients, case, api, request, capture, deadline)).await {
-            Ok(response) => response,
-            Err(_) => ModelResponse {
-                // The time it really took, not 0: the wait is the news.
-                latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                ..failed(CallError::new(
-                    ErrorKind::Timeout,
-                    None,
-                    format!("no answer within the case's timeout of {}", humanize(case.timeout)),
-                ))
-            },
-        };
+        let mut response =
+            match tokio::time::timeout(bound, call_api(clients, case, api, request, capture, deadline)).await {
+                Ok(response) => response,
+                Err(_) => ModelResponse {
+                    // The time it really took, not 0: the wait is the news.
+                    latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    ..failed(CallError::new(
+                        ErrorKind::Timeout,
+                        None,
+                        format!("no answer within the case's timeout of {}", humanize(case.timeout)),
+                    ))
+                },
+            };
         response.attempts = attempt;
         let Some(error) = &response.error else { return response };
         match policy.next_delay(attempt, error, deadline.saturating_duration_since(Instant::now())) {

@@ -52,10 +52,12 @@ pub(crate) fn vote(answer: &str) -> Result<Vote, GradeError> {
     }
 }
 
+type Object = serde_json::Map<String, Value>;
+
 /// The JSON objects in `text` that carry a verdict field, in order, and the first
 /// object when none does (to say what it lacks). A fence's language tag and the fence
 /// itself are text around them.
-fn find_objects(text: &str) -> (Option<serde_json::Map<String, Value>>, Vec<serde_json::Map<String, Value>>) {
+fn find_objects(text: &str) -> (Option<Object>, Vec<Object>) {
     let mut first = None;
     let mut verdicts = Vec::new();
     let mut from = 0;

@@ -15,6 +15,16 @@ pub(crate) enum DurationError {
     Syntax(String),
     #[error("`{0}` is longer than a year")]
     TooLong(String),
+    #[error("`{0}` is no time at all: every call would end before it started; give a positive duration")]
+    Zero(String),
+}
+
+/// A time limit (a case's `timeout`, a tool's, `--deadline`): a duration, not zero.
+pub(crate) fn parse_limit(text: &str) -> Result<Duration, DurationError> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err(DurationError::Zero(text.to_owned())),
+        d => Ok(d),
+    }
 }
 
 /// Parses `text` in the grammar above.
@@ -55,6 +65,16 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, DurationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 25 (left from November): `timeout: 0s` was accepted.
+    #[test]
+    fn a_limit_of_no_time_is_refused() {
+        for zero in ["0s", "0ms", "0m0s"] {
+            assert_eq!(parse_limit(zero), Err(DurationError::Zero(zero.into())));
+            assert_eq!(parse_duration(zero), Ok(Duration::ZERO), "a latency may be zero");
+        }
+        assert_eq!(parse_limit("1ms"), Ok(Duration::from_millis(1)));
+    }
 
     /// The regex the JSON Schema gives duration fields (`scenario.rs`).
     const PATTERN: &str = r"^([0-9]+(ms|s|m|h|d))+$";

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use self::duration::parse_duration;
+use self::duration::parse_limit;
 use crate::load::explain::{explain, plain};
 use crate::load::{Diagnostic, LoadedScenario};
 use crate::scenario::{Api, Grader, Metrics, PartPolicy, Scenario};
@@ -450,13 +450,13 @@ fn resolve(
         ));
     }
     let timeout = match &spec.timeout {
-        Some(t) => parse_duration(t).map_err(|e| s.diagnostic("/timeout", e.to_string()))?,
+        Some(t) => parse_limit(t).map_err(|e| s.diagnostic("/timeout", e.to_string()))?,
         None => DEFAULT_TIMEOUT,
     };
     let mut tool_timeouts = BTreeMap::new();
     for (i, tool) in spec.tools.iter().enumerate() {
         if let Some(t) = &tool.timeout {
-            let d = parse_duration(t).map_err(|e| s.diagnostic(&format!("/tools/{i}/timeout"), e.to_string()))?;
+            let d = parse_limit(t).map_err(|e| s.diagnostic(&format!("/tools/{i}/timeout"), e.to_string()))?;
             tool_timeouts.insert(tool.name.clone(), d);
         }
     }

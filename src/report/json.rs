@@ -132,9 +132,13 @@ pub(crate) fn read(path: &Path) -> Result<RunRecord, ReportError> {
         Err(e) if !e.is_eof() => return Err(parse_error(e)),
         Err(_) => {}
     }
-    partial(&text).ok_or_else(|| parse_error(serde_json::from_str::<Head>(&text).err().unwrap_or_else(|| {
-        serde_json::Error::io(std::io::Error::other("an unfinished report without its head"))
-    })))
+    partial(&text).ok_or_else(|| {
+        parse_error(
+            serde_json::from_str::<Head>(&text).err().unwrap_or_else(|| {
+                serde_json::Error::io(std::io::Error::other("an unfinished report without its head"))
+            }),
+        )
+    })
 }
 
 /// The record in an unfinished report: its head and every case written whole (one a

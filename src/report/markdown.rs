@@ -99,7 +99,14 @@ pub(crate) fn render(
     for c in shown {
         let status = if c.status == Status::Failed { "failed" } else { "errored" };
         let details = c.failure_lines().join("<br>");
-        let _ = writeln!(md, "| {status} | {} | {} | {} | {} |", code(&c.id), escape(&c.api), escape(&c.model), escape(&details));
+        let _ = writeln!(
+            md,
+            "| {status} | {} | {} | {} | {} |",
+            code(&c.id),
+            escape(&c.api),
+            escape(&c.model),
+            escape(&details)
+        );
     }
     md
 }

@@ -5,10 +5,10 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use gpt_oss_scenarios::wire::WireResponse;
-use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder, WireServer};
+use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder};
 use serde_json::{Value, json};
 
-use crate::support::{binary, corpus, repo, stderr, stdout, write};
+use crate::support::{Fixed, binary, corpus, repo, serve, stderr, stdout, tail, write};
 
 /// A chat server for agents: a tool call first, the answer once a tool result is back.
 struct ToolThenAnswer;
@@ -33,27 +33,6 @@ impl Responder for ToolThenAnswer {
         ))
         .unwrap()
     }
-}
-
-/// The end of a long output, for a failure message.
-fn tail(text: &str) -> &str {
-    let start = (text.len().saturating_sub(2000)..=text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(0);
-    &text[start..]
-}
-
-/// Always the same answer.
-struct Fixed(Reply);
-
-impl Responder for Fixed {
-    fn respond(&self, _: &RecordedRequest) -> Reply {
-        self.0.clone()
-    }
-}
-
-fn serve(responder: Arc<dyn Responder>) -> (tokio::runtime::Runtime, WireServer) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt.block_on(WireServer::start(responder)).unwrap();
-    (rt, server)
 }
 
 /// Issue 25: with SIGPIPE at its default, an agent's `command` tool that exits without
@@ -257,7 +236,7 @@ fn a_linked_snapshot_is_refused_and_never_printed() {
 }
 
 /// Records the suite in `dir` from a loopback chat server, accepting its snapshots.
-fn record(dir: &std::path::Path) {
+pub(crate) fn record(dir: &std::path::Path) {
     let (_rt, server) = serve(Arc::new(Fixed(corpus("chat-20b-planet"))));
     let out = binary(dir)
         .args(["run", "--mode", "record", "--accept"])
@@ -268,212 +247,9 @@ fn record(dir: &std::path::Path) {
     assert_eq!(out.status.code(), Some(0), "{}", tail(&stdout(&out)));
 }
 
-/// The halves of each canary: a stream sends a secret in two pieces.
-const SPLIT: [(&str, &str, &str); 2] = [
-    ("AWS_BEARER_TOKEN_BEDROCK", "bedrock-api-key-CANARYBEARERHALF1", "CANARYBEARERHALF2"),
-    ("OPENAI_API_KEY", "sk-CANARYOPENAIHALF1", "CANARYOPENAIHALF2"),
-];
-
-/// Echoes both keys in every answer: whole in JSON bodies, cut in two across stream
-/// events, and, on InvokeModel's stream, inside each chunk's base64 `bytes`.
-struct Canary;
-
-fn pieces() -> Vec<String> {
-    let mut out = vec!["Keys: ".to_owned()];
-    for (_, a, b) in SPLIT {
-        out.extend([a.to_owned(), format!("{b} ")]);
-    }
-    out
-}
-
-fn chat_chunk(text: &str, finish: Option<&str>) -> Value {
+pub(crate) fn chat_chunk(text: &str, finish: Option<&str>) -> Value {
     json!({"id": "c", "object": "chat.completion.chunk", "model": "m",
         "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}]})
-}
-
-impl Responder for Canary {
-    fn respond(&self, request: &RecordedRequest) -> Reply {
-        use base64::Engine;
-        let whole = pieces().concat();
-        let streamed = serde_json::from_slice::<Value>(&request.body).is_ok_and(|b| b["stream"] == true);
-        let event = |kind: &str, payload: Value| json!({"type": kind, "payload": payload});
-        let response: Value = if request.path.ends_with("/converse-stream") {
-            let mut events = vec![event("messageStart", json!({"role": "assistant"}))];
-            events.extend(
-                pieces()
-                    .iter()
-                    .map(|p| event("contentBlockDelta", json!({"contentBlockIndex": 0, "delta": {"text": p}}))),
-            );
-            events.push(event("contentBlockStop", json!({"contentBlockIndex": 0})));
-            events.push(event("messageStop", json!({"stopReason": "end_turn"})));
-            json!({"status": 200, "headers": {"content-type": "application/vnd.amazon.eventstream"}, "events": events})
-        } else if request.path.ends_with("/converse") {
-            json!({"status": 200, "json": {"output": {"message": {"role": "assistant", "content": [{"text": whole}]}},
-                "stopReason": "end_turn", "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}}})
-        } else if request.path.ends_with("/invoke-with-response-stream") {
-            let mut chunks: Vec<Value> = pieces().iter().map(|p| chat_chunk(p, None)).collect();
-            chunks.push(chat_chunk("", Some("stop")));
-            let events: Vec<Value> = chunks
-                .iter()
-                .map(|c| {
-                    let bytes = base64::engine::general_purpose::STANDARD.encode(c.to_string());
-                    event("chunk", json!({"bytes": bytes}))
-                })
-                .collect();
-            json!({"status": 200, "headers": {"content-type": "application/vnd.amazon.eventstream"}, "events": events})
-        } else if request.path.ends_with("/responses") && streamed {
-            let mut raw = String::new();
-            for p in pieces() {
-                let delta = json!({"type": "response.output_text.delta", "item_id": "m", "output_index": 0, "content_index": 0, "delta": p});
-                raw.push_str(&format!("event: response.output_text.delta\ndata: {delta}\n\n"));
-            }
-            let done = json!({"type": "response.completed", "response": {"id": "r", "object": "response", "status": "completed", "output": []}});
-            raw.push_str(&format!("event: response.completed\ndata: {done}\n\n"));
-            json!({"status": 200, "headers": {"content-type": "text/event-stream"}, "sse_raw": raw})
-        } else if request.path.ends_with("/responses") {
-            json!({"status": 200, "json": {"id": "r", "object": "response", "status": "completed", "output": [
-                {"type": "message", "id": "m", "role": "assistant", "content": [{"type": "output_text", "text": whole}]}]}})
-        } else if streamed {
-            let mut sse: Vec<String> = pieces().iter().map(|p| chat_chunk(p, None).to_string()).collect();
-            sse.push(chat_chunk("", Some("stop")).to_string());
-            sse.push("[DONE]".into());
-            json!({"status": 200, "headers": {"content-type": "text/event-stream"}, "sse": sse})
-        } else {
-            // chat and InvokeModel: a chat completion.
-            json!({"status": 200, "json": {"id": "c", "object": "chat.completion", "model": "m", "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": whole}, "finish_reason": "stop"}]}})
-        };
-        let mut response: WireResponse = serde_json::from_value(response).unwrap();
-        if response.json.is_some() {
-            response.headers.insert("content-type".into(), "application/json".into());
-        }
-        Reply::from_wire(&response).unwrap()
-    }
-}
-
-/// Every file under `dir` and every base64 run inside it, decoded: what a probe for
-/// leaked canaries reads.
-fn readable_everywhere(dir: &std::path::Path, printed: &str) -> Vec<(String, String)> {
-    use base64::Engine;
-    let mut out = vec![("the output".to_owned(), printed.to_owned())];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(path) = stack.pop() {
-        if path.is_dir() {
-            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-            continue;
-        }
-        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
-        for run in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '=')) {
-            if run.len() >= 16
-                && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(run)
-            {
-                out.push((format!("{} (base64)", path.display()), String::from_utf8_lossy(&bytes).into_owned()));
-            }
-        }
-        out.push((path.display().to_string(), text));
-    }
-    out
-}
-
-/// Issue 25: InvokeModel stream cassettes kept each chunk's base64 `bytes` as it came,
-/// so echoed credentials reached committed cassettes, and a secret split across two
-/// stream events was stored in two pieces. On all eight APIs, recorded, with every
-/// report: no canary, and no half of one, in any written file, decoded base64 included.
-#[test]
-fn canaries_reach_no_written_file_even_split_or_in_base64() {
-    let (_rt, server) = serve(Arc::new(Canary));
-    let dir = repo();
-    let mut suite = String::from("scenarios:\n");
-    for api in [
-        "converse",
-        "converse-stream",
-        "invoke",
-        "invoke-stream",
-        "chat",
-        "chat-stream",
-        "responses",
-        "responses-stream",
-    ] {
-        suite.push_str(&format!("  - {{name: echo-{api}, api: {api}, model: openai.gpt-oss-20b-1:0, prompt: Echo}}\n"));
-    }
-    write(dir.path(), "scenarios/echo.yaml", &suite);
-    let base = server.url();
-    let out = binary(dir.path())
-        .args(["run", "--mode", "record", "--update-snapshots", "new", "-v", "--retries", "0"])
-        .args(["--bedrock-endpoint", &base, "--openai-base-url", &format!("{base}/openai/v1")])
-        .args(["--responses-base-url", &format!("{base}/v1")])
-        .args([
-            "--report-json",
-            "out/r.json",
-            "--junit",
-            "out/j.xml",
-            "--summary-md",
-            "out/s.md",
-            "--html",
-            "out/r.html",
-        ])
-        .envs(SPLIT.iter().map(|(name, a, b)| (*name, format!("{a}{b}"))))
-        .env("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1")
-        .output()
-        .unwrap();
-    let printed = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(printed.contains("[redacted OPENAI_API_KEY]"), "the echo was seen, redacted: {}", tail(&printed));
-    let cassettes = std::fs::read_dir(dir.path().join("cassettes")).unwrap().count();
-    assert_eq!(cassettes, 8, "{}", tail(&printed));
-    for (what, text) in readable_everywhere(dir.path(), &printed) {
-        for (name, a, b) in SPLIT {
-            for half in [a.trim_start_matches("bedrock-api-key-").trim_start_matches("sk-"), b] {
-                assert!(!text.contains(half), "a piece of {name} reached {what}");
-            }
-        }
-    }
-}
-
-/// Issue 25: only the five credential variables were redacted. A session token read
-/// from a credentials file by the AWS chain, echoed back by a 403, was stored verbatim.
-#[test]
-fn a_session_token_from_a_credentials_file_is_redacted_too() {
-    const TOKEN: &str = "CANARYFILESESSIONTOKEN7d2e";
-    const SECRET: &str = "CANARYFILESECRETKEY6c1f";
-    struct Denied;
-    impl Responder for Denied {
-        fn respond(&self, _: &RecordedRequest) -> Reply {
-            let body = json!({"message": format!("The security token {TOKEN} and key {SECRET} are invalid")});
-            let mut reply = Reply::from_wire(&WireResponse::json(403, body)).unwrap();
-            reply.headers.push(("x-amzn-errortype".into(), "UnrecognizedClientException".into()));
-            reply
-        }
-    }
-    let (_rt, server) = serve(Arc::new(Denied));
-    let dir = repo();
-    write(
-        dir.path(),
-        "aws/credentials",
-        &format!(
-            "[team]\naws_access_key_id = AKIAFILE0000CANARY\naws_secret_access_key = {SECRET}\naws_session_token = {TOKEN}\n"
-        ),
-    );
-    write(
-        dir.path(),
-        "scenarios/a.yaml",
-        "scenarios:\n  - {name: c, api: converse, model: openai.gpt-oss-20b-1:0, prompt: hi}\n  - {name: i, api: invoke-stream, model: openai.gpt-oss-20b-1:0, prompt: hi}\n",
-    );
-    let out = binary(dir.path())
-        .args(["run", "--mode", "record", "-v", "--retries", "0", "--report-json", "r.json", "--junit", "j.xml"])
-        .args(["--bedrock-endpoint", &server.url()])
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("aws/credentials"))
-        .env("AWS_PROFILE", "team")
-        .output()
-        .unwrap();
-    let printed = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(printed.contains("[redacted AWS_SESSION_TOKEN]"), "{}", tail(&printed));
-    assert!(printed.contains("[redacted AWS_SECRET_ACCESS_KEY]"), "{}", tail(&printed));
-    for (what, text) in readable_everywhere(dir.path(), &printed) {
-        if what.contains("aws/credentials") {
-            continue;
-        }
-        assert!(!text.contains(TOKEN) && !text.contains(SECRET), "a credential reached {what}");
-    }
 }
 
 /// Issue 25: `too_large` kept the whole answer it cut (8 at once peaked at 939 MB, with
@@ -586,7 +362,12 @@ fn serve_bounds_request_bodies_and_header_time() {
     let addr = first.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().to_owned();
 
     let mut big = std::net::TcpStream::connect(&addr).unwrap();
-    write!(big, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", 1u64 << 30).unwrap();
+    write!(
+        big,
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        1u64 << 30
+    )
+    .unwrap();
     let chunk = vec![b'x'; 1 << 20];
     for _ in 0..64 {
         if big.write_all(&chunk).is_err() {
@@ -598,7 +379,13 @@ fn serve_bounds_request_bodies_and_header_time() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{}", &answer[..answer.len().min(200)]);
     assert!(answer.contains("larger than 32 MiB"), "{answer}");
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-    let peak_kb: u64 = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap();
+    let peak_kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(peak_kb < 150 << 10, "serve peaked at {peak_kb} kB");
 
     let mut slow = std::net::TcpStream::connect(&addr).unwrap();
@@ -629,7 +416,11 @@ fn merge_reports_refuses_other_formats_reads_partials_and_escapes_markdown() {
     write(dir.path(), "future.json", &text.replacen("\"format\":1", "\"format\":99", 1));
     let out = binary(dir.path()).args(["merge-reports", "future.json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("future.json is a report of format 99, and this gpt-oss-scenarios"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("future.json is a report of format 99, and this gpt-oss-scenarios"),
+        "{}",
+        stderr(&out)
+    );
 
     // What a SIGKILL leaves: the head, two whole cases, a third cut mid-line.
     let starts: Vec<usize> = text.match_indices("\n{").map(|(i, _)| i).collect();
@@ -649,4 +440,69 @@ fn merge_reports_refuses_other_formats_reads_partials_and_escapes_markdown() {
     assert_eq!(out.status.code(), Some(1));
     let md = std::fs::read_to_string(dir.path().join("m.md")).unwrap();
     assert!(md.contains("`s0]8;;http://x[2J`") && !md.contains('\u{1b}') && !md.contains('\u{7}'), "{md:?}");
+}
+
+/// Issue 25 (left from November): `timeout: 0s` was accepted, and every call then
+/// ended before it started. A case's, a tool's and `--deadline`'s zero are refused.
+#[test]
+fn a_timeout_of_no_time_is_refused() {
+    let dir = repo();
+    write(dir.path(), "scenarios/a.yaml", "name: a\napi: chat\nmodel: m\nprompt: hi\ntimeout: 0s\n");
+    let out = binary(dir.path()).args(["validate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("scenarios/a.yaml:5:10: /timeout: `0s` is no time at all"), "{}", stderr(&out));
+    write(dir.path(), "scenarios/a.yaml", "name: a\napi: chat\nmodel: m\nprompt: hi\n");
+    let out = binary(dir.path()).args(["run", "--dry-run", "--deadline", "0ms"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("`0ms` is no time at all"), "{}", stderr(&out));
+}
+
+/// Issue 25 (left from November): files were written 0600 whatever the umask, and
+/// `init` turned a 0644 `.gitignore` into 0600. New files get the umask's mode (0644
+/// under 022, 0664 under 002); a file replaced keeps its own.
+#[cfg(unix)]
+#[test]
+fn written_files_keep_the_umask_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for (umask, expected) in [("022", 0o644), ("002", 0o664)] {
+        let dir = repo();
+        write(dir.path(), ".gitignore", "target/\n");
+        std::fs::set_permissions(dir.path().join(".gitignore"), std::fs::Permissions::from_mode(0o640)).unwrap();
+        let bin = env!("CARGO_BIN_EXE_gpt-oss-scenarios");
+        let mut init = std::process::Command::new("sh");
+        crate::support::clean_env(&mut init, dir.path());
+        let out = init.args(["-c", &format!("umask {umask} && exec {bin} init .")]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let mut run = std::process::Command::new("sh");
+        crate::support::clean_env(&mut run, dir.path());
+        let out = run
+            .args(["-c", &format!("umask {umask} && exec {bin} run --mode replay --report-json r.json --junit j.xml")])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        assert_eq!(mode(&dir.path().join(".gitignore")), 0o640, "a replaced file keeps its mode");
+        for written in ["r.json", "j.xml", "defaults.yaml", "scenarios", "cassettes", "snapshots"] {
+            let path = dir.path().join(written);
+            let files: Vec<std::path::PathBuf> = if path.is_dir() {
+                let mut all = Vec::new();
+                let mut stack = vec![path];
+                while let Some(p) = stack.pop() {
+                    if p.is_dir() {
+                        stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+                    } else {
+                        all.push(p);
+                    }
+                }
+                all
+            } else if path.exists() {
+                vec![path]
+            } else {
+                Vec::new()
+            };
+            for file in files {
+                assert_eq!(mode(&file), expected, "umask {umask}: {}", file.display());
+            }
+        }
+    }
 }

@@ -14,6 +14,7 @@ mod hardening;
 mod html;
 mod install;
 mod judges;
+mod leaks;
 mod readme;
 mod replay;
 mod reports;

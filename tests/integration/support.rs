@@ -4,7 +4,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use gpt_oss_scenarios::wire::WireCase;
-use gpt_oss_scenarios::wire::server::Reply;
+use std::sync::Arc;
+
+use gpt_oss_scenarios::wire::server::{RecordedRequest, Reply, Responder, WireServer};
 
 /// The wire corpus, copied into the repository with each case's provenance.
 pub const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/wire/cases");
@@ -84,4 +86,26 @@ pub fn write(dir: &Path, name: &str, text: &str) {
 /// `env` added.
 pub fn run_isolated(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     binary(dir).args(args).envs(env.iter().copied()).output().expect("the binary starts")
+}
+
+/// The end of a long output, for a failure message.
+pub fn tail(text: &str) -> &str {
+    let start = (text.len().saturating_sub(2000)..=text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    &text[start..]
+}
+
+/// Always the same answer.
+pub struct Fixed(pub Reply);
+
+impl Responder for Fixed {
+    fn respond(&self, _: &RecordedRequest) -> Reply {
+        self.0.clone()
+    }
+}
+
+/// A loopback server answering with `responder`; the runtime keeps it running.
+pub fn serve(responder: Arc<dyn Responder>) -> (tokio::runtime::Runtime, WireServer) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(WireServer::start(responder)).unwrap();
+    (rt, server)
 }

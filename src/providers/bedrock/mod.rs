@@ -32,8 +32,8 @@ pub(crate) use request::encode;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_bedrockruntime::config::retry::RetryConfig;
 use aws_sdk_bedrockruntime::config::StalledStreamProtectionConfig;
+use aws_sdk_bedrockruntime::config::retry::RetryConfig;
 use aws_sdk_bedrockruntime::config::timeout::TimeoutConfig;
 use aws_sdk_bedrockruntime::config::{Builder, Token};
 use aws_sdk_bedrockruntime::error::SdkError;
