@@ -39,6 +39,15 @@ pub(crate) enum FsError {
 /// Writes `contents` to `path` all at once or not at all, creating its folder. A new
 /// file gets `0666` less the umask, as any other tool's; a replaced one keeps its mode.
 pub(crate) fn write_atomic(path: &Path, contents: &str) -> Result<(), FsError> {
+    write_atomic_with(path, |out| out.write_all(contents.as_bytes()))
+}
+
+/// [`write_atomic`], with the contents written by `fill` as they are made, never held
+/// whole.
+pub(crate) fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> Result<(), FsError> {
     let fail = |source| FsError::Write { path: path.to_owned(), source };
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(fail)?;
@@ -49,11 +58,14 @@ pub(crate) fn write_atomic(path: &Path, contents: &str) -> Result<(), FsError> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let mut temp = builder.tempfile_in(dir).map_err(fail)?;
+    let temp = builder.tempfile_in(dir).map_err(fail)?;
     if let Ok(existing) = std::fs::metadata(path) {
         temp.as_file().set_permissions(existing.permissions()).map_err(fail)?;
     }
-    temp.write_all(contents.as_bytes()).map_err(fail)?;
+    let mut out = std::io::BufWriter::new(temp.as_file());
+    fill(&mut out).map_err(fail)?;
+    out.flush().map_err(fail)?;
+    drop(out);
     temp.as_file().sync_all().map_err(fail)?;
     temp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())

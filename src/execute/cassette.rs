@@ -8,6 +8,7 @@
 //! `content-type`, `retry-after` and `x-amzn-errortype`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -139,19 +140,28 @@ impl DatasetCassette {
         })
     }
 
-    /// Keeps a row's recording under its request's hash, dropping an older recording
-    /// of the same case.
-    pub(crate) fn put(&mut self, entry: JournalEntry) {
-        self.rows.retain(|_, r| r.case != entry.row.case);
-        self.rows.insert(entry.hash, entry.row);
+    /// Keeps each row's recording under its request's hash, in order, dropping an older
+    /// recording of the same case (found by its case id: one lookup, not a scan).
+    pub(crate) fn put_all(&mut self, entries: impl IntoIterator<Item = JournalEntry>) {
+        let mut by_case: HashMap<String, String> =
+            self.rows.iter().map(|(hash, row)| (row.case.clone(), hash.clone())).collect();
+        for entry in entries {
+            if let Some(old) = by_case.insert(entry.row.case.clone(), entry.hash.clone())
+                && old != entry.hash
+            {
+                self.rows.remove(&old);
+            }
+            self.rows.insert(entry.hash, entry.row);
+        }
     }
 
-    /// Pretty JSON with any credential value redacted, as a case's cassette.
-    pub(crate) fn to_text(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
-        crate::secrets::redact_in_place(&mut text);
-        text.push('\n');
-        text
+    /// Writes the file as pretty JSON, straight to disk: a dataset's cassette may hold
+    /// tens of thousands of rows. What it holds was redacted as it was recorded.
+    pub(crate) fn write(&self, path: &Path) -> Result<(), crate::fs::FsError> {
+        crate::fs::write_atomic_with(path, |out| {
+            serde_json::to_writer_pretty(&mut *out, self).map_err(std::io::Error::from)?;
+            out.write_all(b"\n")
+        })
     }
 }
 

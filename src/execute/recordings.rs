@@ -109,9 +109,7 @@ fn fold(path: &Path, case: &Case) -> Result<(), String> {
         },
         Err(e) => return Err(kept(e.to_string())),
     };
-    for recording in cassette::read_journal(&journal).map_err(|e| kept(e.to_string()))? {
-        file.put(recording);
-    }
-    crate::fs::write_atomic(path, &file.to_text()).map_err(|e| e.to_string())?;
+    file.put_all(cassette::read_journal(&journal).map_err(|e| kept(e.to_string()))?);
+    file.write(path).map_err(|e| e.to_string())?;
     crate::fs::remove(&journal).map_err(|e| e.to_string())
 }
