@@ -4,6 +4,7 @@
 //! normalize -> verdict -> report. See `ARCHITECTURE.md`.
 
 pub mod cli;
+pub(crate) mod diagnostic;
 pub mod execute;
 pub(crate) mod exit;
 pub(crate) mod fs;

@@ -145,6 +145,30 @@ mod tests {
         v.iter_errors(&instance).map(|e| format!("{}: {e}", e.instance_path())).collect()
     }
 
+    /// Issue 26: a `defaults.yaml` field is a scenario field a folder sets for all of
+    /// its scenarios; one the scenario does not have would be merged into nothing. Each
+    /// also takes the same values (its schema is the scenario field's).
+    #[test]
+    fn every_defaults_field_is_a_scenario_field_of_the_same_shape() {
+        let defs = definitions();
+        let properties = |name: &str| defs[name]["properties"].as_object().cloned().unwrap_or_default();
+        let (scenario, defaults) = (properties("Scenario"), properties("Defaults"));
+        assert!(defaults.len() >= 10, "{defaults:?}");
+        for (field, schema) in &defaults {
+            let Some(theirs) = scenario.get(field) else {
+                panic!("defaults.yaml has `{field}`, which no scenario has");
+            };
+            let shape = |v: &Value| {
+                let mut v = v.clone();
+                if let Some(map) = v.as_object_mut() {
+                    map.remove("description");
+                }
+                v
+            };
+            assert_eq!(shape(schema), shape(theirs), "`{field}` takes other values in defaults.yaml");
+        }
+    }
+
     #[test]
     fn a_minimal_scenario_is_valid() {
         let v = validators();

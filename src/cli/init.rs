@@ -13,7 +13,7 @@ use crate::execute::{Clients, RetryPolicy};
 use crate::exit;
 use crate::load;
 use crate::plan::{self, Case};
-use crate::providers::{Connection, Environment, Limits, authority, endpoint, wire_api};
+use crate::providers::{Connection, Environment, Limits, authority, endpoint};
 use crate::runner::{self, RunnerOptions};
 use crate::scenario::{Api, Mode};
 use crate::schema::{SchemaKind, json_schema};
@@ -229,11 +229,11 @@ fn write_cassette(case: &Case) -> Result<(), InitError> {
         api: case.api,
         model: case.model.clone(),
         recorded_at: "synthetic".into(),
-        endpoint_host: authority(&endpoint(wire_api(case), &Connection::default(), &case.region)).to_owned(),
+        endpoint_host: authority(&endpoint(case.wire_api(), &Connection::default(), &case.region)).to_owned(),
         provenance: Provenance {
             kind: ProvenanceKind::Synthetic,
             source: "gpt-oss-scenarios init".into(),
-            notes: format!("Hand-written {} answers; re-record with `run --mode record`.", wire_api(case)),
+            notes: format!("Hand-written {} answers; re-record with `run --mode record`.", case.wire_api()),
         },
         interactions,
         judge: Vec::new(),

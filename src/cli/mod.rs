@@ -13,7 +13,21 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::execute::playback::Match;
 use crate::exit;
+use crate::scenario::{Api, Mode};
+use crate::verdict::UpdateRequest;
+
+/// A flag's parser for one of a domain type's values, by name: the domain types keep
+/// no clap derive, and `--help` and completions still list the names.
+fn one_of<T: Copy + Send + Sync + 'static>(
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(all.iter().map(|t| name(*t)))
+        .try_map(move |text| all.iter().copied().find(|t| name(*t) == text).ok_or("not one of the values listed"))
+}
 
 /// Declarative scenario and snapshot tests for gpt-oss on Amazon Bedrock and OpenAI-compatible servers.
 #[derive(Debug, Parser)]
@@ -129,8 +143,8 @@ pub(crate) enum Command {
         /// How a request finds its recording: `order` (the n-th request gets the n-th
         /// interaction; past the last, the last again) or `hash` (the interaction whose
         /// recorded request body is the one received).
-        #[arg(long = "match", value_enum, default_value_t = crate::execute::playback::Match::Order)]
-        matching: crate::execute::playback::Match,
+        #[arg(long = "match", default_value = "order", value_parser = one_of(&Match::ALL, Match::as_str))]
+        matching: Match,
         /// Write one JSON line per request to FILE (created, or truncated): path, the
         /// recording served, mismatch.
         #[arg(long, value_name = "FILE")]
@@ -199,8 +213,8 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "TAG")]
     pub(crate) tag: Vec<String>,
     /// Only cases on this API (repeatable).
-    #[arg(long, value_enum, value_name = "API")]
-    pub(crate) api: Vec<crate::scenario::Api>,
+    #[arg(long, value_name = "API", value_parser = one_of(&Api::ALL, Api::as_str))]
+    pub(crate) api: Vec<Api>,
     /// Only cases on this model (repeatable).
     #[arg(long, value_name = "MODEL")]
     pub(crate) model: Vec<String>,
@@ -212,8 +226,8 @@ pub(crate) struct RunArgs {
     pub(crate) shard: Option<(u32, u32)>,
     /// Where answers come from: auto (replay when a matching cassette exists, else
     /// live), live, replay (never touch the network) or record (live, writing cassettes).
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub(crate) mode: Option<crate::scenario::Mode>,
+    #[arg(long, value_name = "MODE", value_parser = one_of(&Mode::ALL, Mode::as_str))]
+    pub(crate) mode: Option<Mode>,
     /// Print the requests that would be sent (credentials masked) and send nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
@@ -241,8 +255,8 @@ pub(crate) struct RunArgs {
     pub(crate) responses_base_url: Option<String>,
     /// What to do with new and changed snapshots (default: INSTA_UPDATE, else auto:
     /// `new` locally, `no` on CI).
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub(crate) update_snapshots: Option<crate::verdict::UpdateRequest>,
+    #[arg(long, value_name = "MODE", value_parser = one_of(&UpdateRequest::ALL, UpdateRequest::as_str))]
+    pub(crate) update_snapshots: Option<UpdateRequest>,
     /// Accept every new and changed snapshot (same as --update-snapshots=always).
     #[arg(long)]
     pub(crate) accept: bool,

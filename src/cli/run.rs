@@ -11,7 +11,7 @@ use crate::execute::{Clients, RetryPolicy};
 use crate::exit;
 use crate::plan::select::Selection;
 use crate::providers::{
-    CallRequest, Connection, Encoded, Environment, Limits, encode, endpoint, resolve_connection, uses_aws_sdk, wire_api,
+    CallRequest, Connection, Encoded, Environment, Limits, encode, endpoint, resolve_connection, uses_aws_sdk,
 };
 use crate::report::html::HtmlReporter;
 use crate::report::json::JsonReporter;
@@ -270,9 +270,9 @@ fn graders(case: &crate::plan::Case) -> Vec<(crate::plan::Case, String)> {
 }
 
 fn print_request(case: &crate::plan::Case, label: &str, flags: &Connection, env: &Environment) {
-    let request = CallRequest::from_case(case);
-    let connection = resolve_connection(flags, case, env);
-    let api = wire_api(case);
+    let request = CallRequest::new(&case.model, &case.region, &case.spec);
+    let connection = resolve_connection(flags, case.spec.endpoints.as_ref(), env);
+    let api = case.wire_api();
     let base = endpoint(api, &connection, &case.region);
     let auth = if uses_aws_sdk(api) && env.bedrock_bearer_token.is_some() && env.takes_bedrock_key(&base) {
         "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)".to_owned()

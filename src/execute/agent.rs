@@ -15,7 +15,7 @@ use super::tools::Toolbox;
 use super::{Clients, RetryPolicy, failed, with_retries};
 use crate::execute::cassette::recorded_request;
 use crate::plan::Case;
-use crate::providers::{CallRequest, Content, Message, wire_api};
+use crate::providers::{CallRequest, Content, Message};
 use crate::response::{CallError, ErrorKind, ModelResponse, ToolCall, ToolRun, Turn, Usage};
 use crate::scenario::Role;
 use crate::separate::Flags;
@@ -37,9 +37,9 @@ pub(crate) async fn run(
         Ok(t) => t,
         Err(e) => return failed(CallError::new(ErrorKind::InvalidRequest, None, e.to_string())),
     };
-    let api = wire_api(case);
+    let api = case.wire_api();
     let max_turns = case.spec.max_turns.unwrap_or(DEFAULT_MAX_TURNS);
-    let mut request = CallRequest::from_case(case);
+    let mut request = CallRequest::new(&case.model, &case.region, &case.spec);
     let mut turns: Vec<Turn> = Vec::new();
     let mut attempts = 0;
     let mut usage: Option<Usage> = None;

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::json::canonical_json;
 use crate::plan::Case;
-use crate::providers::{CallRequest, Encoded, encode, wire_api};
+use crate::providers::{CallRequest, Encoded, encode};
 use crate::scenario::Api;
 use crate::wire::{Provenance, WireRequest, WireResponse};
 
@@ -342,8 +342,8 @@ pub fn path_for(case: &Case) -> PathBuf {
 /// run in replay too, so they are part of its hash: a changed command makes the
 /// cassette stale, as a changed prompt does.
 pub(crate) fn request_for(case: &Case) -> WireRequest {
-    let api = wire_api(case);
-    let mut request = recorded_request(api, &CallRequest::from_case(case));
+    let api = case.wire_api();
+    let mut request = recorded_request(api, &CallRequest::new(&case.model, &case.region, &case.spec));
     let commands: Vec<Value> = case
         .spec
         .tools

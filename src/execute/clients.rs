@@ -88,7 +88,7 @@ impl Clients {
 
     /// Where `case`'s requests go: flags, then scenario fields, then the environment.
     pub(crate) fn connection(&self, case: &Case) -> Connection {
-        resolve_connection(&self.shared.flags, case, &self.shared.env)
+        resolve_connection(&self.shared.flags, case.spec.endpoints.as_ref(), &self.shared.env)
     }
 
     /// Serves `responder` under a new route of the run's replay server (started on

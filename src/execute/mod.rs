@@ -22,7 +22,7 @@ pub use retry::RetryPolicy;
 
 use crate::plan::Case;
 use crate::providers::{
-    Call, CallRequest, authority, bedrock, endpoint, openai_chat, openai_responses, streams, wire_api,
+    Call, CallRequest, authority, bedrock, endpoint, openai_chat, openai_responses, streams,
 };
 use crate::response::{CallError, ErrorKind, ModelResponse};
 use crate::scenario::Api;
@@ -34,7 +34,7 @@ pub async fn call_once(clients: &Clients, case: &Case, capture: bool) -> ModelRe
     let deadline = Instant::now() + case.timeout;
     match case.api {
         Api::Agent => agent::run(clients, case, &RetryPolicy::none(), capture, deadline).await,
-        api => call_api(clients, case, api, &CallRequest::from_case(case), capture, deadline).await,
+        api => call_api(clients, case, api, &CallRequest::new(&case.model, &case.region, &case.spec), capture, deadline).await,
     }
 }
 
@@ -103,7 +103,7 @@ fn redact_secrets(r: &mut ModelResponse) {
 /// The host a case's requests go to, for cassette headers.
 pub(crate) fn endpoint_host(clients: &Clients, case: &Case) -> String {
     let connection = clients.connection(case);
-    authority(&endpoint(wire_api(case), &connection, &case.region)).to_owned()
+    authority(&endpoint(case.wire_api(), &connection, &case.region)).to_owned()
 }
 
 pub(crate) fn failed(error: CallError) -> ModelResponse {
@@ -118,7 +118,7 @@ pub(crate) async fn execute_case(clients: &Clients, case: &Case, policy: &RetryP
     if case.api == Api::Agent {
         return agent::run(clients, case, policy, capture, deadline).await;
     }
-    let request = CallRequest::from_case(case);
+    let request = CallRequest::new(&case.model, &case.region, &case.spec);
     with_retries(clients, case, case.api, &request, policy, capture, deadline).await
 }
 

@@ -130,7 +130,7 @@ impl<'a> Session<'a> {
     /// Asks a grader its question (a case of its own, see `plan::grader`) once, with
     /// retries in live and record modes, from the cassette in replay.
     pub(crate) async fn ask(&mut self, grader: &Case) -> ModelResponse {
-        let request = CallRequest::from_case(grader);
+        let request = CallRequest::new(&grader.model, &grader.region, &grader.spec);
         let deadline = Instant::now() + grader.timeout;
         let (clients, policy) = (self.clients, self.policy);
         match &mut self.from {

@@ -21,7 +21,7 @@ use crate::wire::server::{RecordedRequest, Reply, Responder};
 use crate::wire::{WireCase, WireError, WireResponse};
 
 /// How a request finds its recording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Match {
     /// The n-th request gets the n-th recording; past the last, the last again (a
     /// client may retry).
@@ -29,6 +29,17 @@ pub(crate) enum Match {
     /// The recording whose request body (canonical JSON) is the one received, each in
     /// turn when several are the same.
     Hash,
+}
+
+impl Match {
+    pub(crate) const ALL: [Match; 2] = [Match::Order, Match::Hash];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Match::Order => "order",
+            Match::Hash => "hash",
+        }
+    }
 }
 
 /// One recorded exchange, ready to serve.

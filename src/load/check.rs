@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::explain::{closest, plain};
+use crate::diagnostic::explain::{closest, plain};
 use super::{Diagnostic, SpanIndex, Suite};
 
 /// Keys of an expectation that modify a check rather than being one.

@@ -7,8 +7,6 @@
 mod check;
 pub(crate) mod dataset;
 mod defaults;
-pub(crate) mod diagnostic;
-pub(crate) mod explain;
 mod utf8;
 mod vars;
 pub mod yaml;
@@ -20,7 +18,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub(crate) use check::is_template;
-pub(crate) use diagnostic::Diagnostic;
+pub use crate::diagnostic::Diagnostic;
+use crate::diagnostic::explain;
 pub(crate) use yaml::{Pos, SpanIndex};
 
 use crate::scenario::Scenario;
@@ -274,8 +273,8 @@ fn rows_of(
         let path = file.parent().unwrap_or(Path::new("")).join(relative);
         // A file that cannot be read at all is pointed at where the scenario names it.
         let at = format!("{pointer}/dataset");
-        if let Err(message) = readable_from(file, &path) {
-            return Err(vec![Diagnostic::at(file, spans.value(&at), at, message)]);
+        if let Err(e) = readable_from(file, &path) {
+            return Err(vec![Diagnostic::at(file, spans.value(&at), at, e.to_string())]);
         }
         return dataset::read(&path).map(Some).map_err(|problems| {
             problems
@@ -391,7 +390,7 @@ pub(crate) fn suite_above(cwd: &Path) -> Option<PathBuf> {
 /// request can change; without this, one line could send `/proc/self/environ` or
 /// `~/.aws/credentials` to a model and into the reports. Links are followed first, so
 /// a link inside the project that leads out is refused too.
-pub(crate) fn readable_from(scenario: &Path, target: &Path) -> Result<(), String> {
+pub(crate) fn readable_from(scenario: &Path, target: &Path) -> Result<(), FileError> {
     let dir = scenario.parent().unwrap_or(Path::new(""));
     let Ok(resolved) = target.canonicalize() else {
         // Missing: the read itself says so.
@@ -409,15 +408,33 @@ pub(crate) fn readable_from(scenario: &Path, target: &Path) -> Result<(), String
         return Ok(());
     }
     let shown = crate::fs::shown(target);
-    let what = if resolved == absolute(target) {
-        format!("{shown} is outside")
+    Err(if resolved == absolute(target) {
+        FileError::Outside { shown, home }
     } else {
-        format!("{shown} leads to {}, outside", resolved.display())
-    };
-    Err(format!(
-        "{what} {}: scenario files read only inside their project (a folder listed in GPT_OSS_SCENARIOS_ALLOW_READ is allowed too)",
+        FileError::LeadsOutside { shown, resolved, home }
+    })
+}
+
+/// A file a scenario names that cannot be read: where it is, or what it is.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FileError {
+    #[error(
+        "{shown} is outside {}: scenario files read only inside their project (a folder listed in GPT_OSS_SCENARIOS_ALLOW_READ is allowed too)",
         home.display()
-    ))
+    )]
+    Outside { shown: String, home: PathBuf },
+    #[error(
+        "{shown} leads to {}, outside {}: scenario files read only inside their project (a folder listed in GPT_OSS_SCENARIOS_ALLOW_READ is allowed too)",
+        resolved.display(),
+        home.display()
+    )]
+    LeadsOutside { shown: String, resolved: PathBuf, home: PathBuf },
+    #[error("{shown} is {mib} MiB; a variable's file is limited to 8 MiB")]
+    TooLarge { shown: String, mib: u64 },
+    #[error("cannot read {shown}: {reason}")]
+    Read { shown: String, reason: String },
+    #[error("{shown} is not valid UTF-8 (line {line}); save it as UTF-8")]
+    NotUtf8 { shown: String, line: usize },
 }
 
 /// The project root of a scenario file (see [`folders_up_to_root`]).

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::yaml::SpanIndex;
-use super::{Diagnostic, io_reason};
+use super::{Diagnostic, FileError, io_reason};
 
 /// A variable file larger than this is a mistake (a dataset belongs in `dataset:`).
 const MAX_VAR_FILE_BYTES: u64 = 8 * 1024 * 1024;
@@ -22,32 +22,26 @@ pub(crate) fn resolve_files(value: &mut Value, file: &Path, base: &str, spans: &
         let Some(relative) = var.get("file").and_then(Value::as_str) else { continue };
         let at = format!("{base}/vars/{}/file", super::yaml::escape_token(name));
         let path = dir.join(relative);
-        if let Err(message) = super::readable_from(file, &path) {
-            problems.push(Diagnostic::at(file, spans.value(&at), at, message));
-            continue;
-        }
-        match read_text(&path) {
+        match super::readable_from(file, &path).and_then(|()| read_text(&path)) {
             Ok(text) => *var = Value::String(text),
-            Err(message) => problems.push(Diagnostic::at(file, spans.value(&at), at, message)),
+            Err(e) => problems.push(Diagnostic::at(file, spans.value(&at), at, e.to_string())),
         }
     }
     problems
 }
 
-fn read_text(path: &Path) -> Result<String, String> {
-    let shown = crate::fs::shown(path);
+fn read_text(path: &Path) -> Result<String, FileError> {
+    let shown = || crate::fs::shown(path);
     let bytes = crate::fs::read_limited(path, MAX_VAR_FILE_BYTES, crate::fs::Links::Follow).map_err(|e| {
         if e.kind() == std::io::ErrorKind::FileTooLarge {
-            let size = std::fs::metadata(path).map_or(0, |m| m.len());
-            format!("{shown} is {} MiB; a variable's file is limited to 8 MiB", size >> 20)
+            FileError::TooLarge { shown: shown(), mib: std::fs::metadata(path).map_or(0, |m| m.len()) >> 20 }
         } else {
-            format!("cannot read {shown}: {}", io_reason(&e))
+            FileError::Read { shown: shown(), reason: io_reason(&e) }
         }
     })?;
     String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
-        format!("{shown} is not valid UTF-8 (line {line}); save it as UTF-8")
+        FileError::NotUtf8 { shown: shown(), line: good.iter().filter(|b| **b == b'\n').count() + 1 }
     })
 }
 

@@ -15,12 +15,7 @@ use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter, Spanned};
 /// refused before the parser spends time and memory on it.
 pub(crate) const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
-/// A 1-based line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Pos {
-    pub(crate) line: u64,
-    pub(crate) col: u64,
-}
+pub(crate) use crate::diagnostic::{Pos, escape_token};
 
 /// A parsed document with the position of every value and key.
 #[derive(Debug, Clone, Default)]
@@ -160,10 +155,6 @@ fn lowercase_first(s: &str) -> String {
     }
 }
 
-/// Escapes one reference token of a JSON pointer (RFC 6901).
-pub(crate) fn escape_token(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
-}
 
 fn flatten(node: Spanned<Node>, pointer: String, spans: &mut SpanIndex) -> Value {
     let loc = node.referenced;

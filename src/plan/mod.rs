@@ -18,8 +18,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use self::duration::parse_limit;
-use crate::load::explain::{explain, plain};
-use crate::load::{Diagnostic, LoadedScenario};
+use crate::diagnostic::explain::{explain, plain};
+use crate::diagnostic::Diagnostic;
+use crate::load::LoadedScenario;
 use crate::scenario::{Api, Grader, Metrics, PartPolicy, Scenario};
 use crate::schema::validators;
 
@@ -110,7 +111,7 @@ impl Case {
     }
 
     /// The API its model calls go through: its own, or an agent's transport.
-    pub(crate) fn wire_api(&self) -> Api {
+    pub fn wire_api(&self) -> Api {
         self.api.through(self.spec.transport)
     }
 

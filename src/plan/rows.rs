@@ -8,8 +8,9 @@ use std::sync::Arc;
 use super::template::{TemplateError, Templates, context, row_context};
 use super::{Case, DatasetPlan, Plan};
 use crate::load::dataset::{Dataset, Row};
-use crate::load::explain::closest;
-use crate::load::{Diagnostic, LoadedScenario};
+use crate::diagnostic::explain::closest;
+use crate::diagnostic::Diagnostic;
+use crate::load::LoadedScenario;
 use crate::scenario::Scenario;
 
 /// The most cases a dataset scenario expands to (rows times matrix combinations).

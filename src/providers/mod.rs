@@ -12,8 +12,7 @@ pub(crate) mod openai_responses;
 
 use serde_json::Value;
 
-use crate::plan::Case;
-use crate::scenario::{Api, Params, Role};
+use crate::scenario::{Api, Endpoints, Params, Role, Scenario};
 
 /// What to send, independent of the API.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,8 +66,8 @@ pub(crate) struct ToolSpec {
 }
 
 impl CallRequest {
-    pub fn from_case(case: &Case) -> CallRequest {
-        let spec = &case.spec;
+    /// What a scenario sends to `model` in `region`.
+    pub fn new(model: &str, region: &str, spec: &Scenario) -> CallRequest {
         let messages = match (&spec.messages, &spec.prompt) {
             (Some(messages), _) => messages.iter().map(|m| Message::text(m.role, m.content.clone())).collect(),
             (None, Some(prompt)) => vec![Message::text(Role::User, prompt.clone())],
@@ -86,19 +85,14 @@ impl CallRequest {
             })
             .collect();
         CallRequest {
-            model: case.model.clone(),
-            region: case.region.clone(),
+            model: model.to_owned(),
+            region: region.to_owned(),
             system: spec.system.clone(),
             messages,
             params: spec.params.clone().unwrap_or_default(),
             tools,
         }
     }
-}
-
-/// The API a case's model calls go through: its own, or an agent's transport.
-pub fn wire_api(case: &Case) -> Api {
-    case.wire_api()
 }
 
 /// How one call is made: streamed or not, whether its response is also kept as the
@@ -246,8 +240,8 @@ impl Environment {
 }
 
 /// Endpoint precedence: command-line flag, then the scenario, then the environment.
-pub(crate) fn resolve_connection(flags: &Connection, case: &Case, env: &Environment) -> Connection {
-    let scenario = case.spec.endpoints.clone().unwrap_or_default();
+pub(crate) fn resolve_connection(flags: &Connection, scenario: Option<&Endpoints>, env: &Environment) -> Connection {
+    let scenario = scenario.cloned().unwrap_or_default();
     Connection {
         bedrock_endpoint: flags
             .bedrock_endpoint

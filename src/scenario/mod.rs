@@ -8,12 +8,16 @@
 //! the planner resolves them into a concrete case and reports what is still missing.
 
 mod expect;
+mod metrics;
+mod snapshot;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub(crate) use expect::*;
+pub(crate) use metrics::*;
+pub(crate) use snapshot::*;
 
 /// A scenario: one prompt sent to one API and model, judged by assertions and a snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -265,9 +269,7 @@ fn vars_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 }
 
 /// The API a case is sent through.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Api {
     /// Amazon Bedrock Converse.
@@ -291,6 +293,19 @@ pub enum Api {
 }
 
 impl Api {
+    /// Every API, in the order help texts list them.
+    pub const ALL: [Api; 9] = [
+        Api::Converse,
+        Api::ConverseStream,
+        Api::Chat,
+        Api::ChatStream,
+        Api::Invoke,
+        Api::InvokeStream,
+        Api::Responses,
+        Api::ResponsesStream,
+        Api::Agent,
+    ];
+
     /// The API model calls go through: an agent's transport (ConverseStream when it
     /// names none), else this one.
     pub(crate) fn through(self, transport: Option<Transport>) -> Api {
@@ -456,7 +471,7 @@ pub struct Params {
 }
 
 /// Where answers come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Call the real endpoint.
@@ -467,6 +482,19 @@ pub enum Mode {
     Record,
     /// Replay when a cassette matching the request exists, otherwise live.
     Auto,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 4] = [Mode::Live, Mode::Replay, Mode::Record, Mode::Auto];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Live => "live",
+            Mode::Replay => "replay",
+            Mode::Record => "record",
+            Mode::Auto => "auto",
+        }
+    }
 }
 
 /// gpt-oss reasoning effort.
@@ -508,152 +536,37 @@ pub(crate) enum Role {
     Assistant,
 }
 
-/// What of a response goes into the snapshot, per part.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SnapshotPolicy {
-    /// Policy for the final answer. Default: `exact`. `semantic` stores the text as
-    /// `exact` does, but a different answer is judged: one the grader finds equivalent
-    /// to the stored one matches.
-    #[serde(default, rename = "final", skip_serializing_if = "Option::is_none")]
-    pub(crate) final_answer: Option<PartPolicy>,
-    /// Policy for the reasoning. Default: `present`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) reasoning: Option<PartPolicy>,
-    /// Snapshot the tool calls. Default: true.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) tool_calls: Option<bool>,
-    /// Snapshot the stop reason. Default: true.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) stop_reason: Option<bool>,
-    /// Replace matches of a regex with a named placeholder before snapshotting.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) redact: Vec<Redaction>,
-    /// JSON pointers whose values are replaced by `[redacted]` in parts under the `json` policy.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) json_redact: Vec<String>,
-    /// Keep volatile values (ids, latency, usage) that are redacted by default.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) keep: Vec<Volatile>,
-    /// With `final: semantic`: what "says the same" means here, and the grader to ask.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) semantic: Option<SemanticPolicy>,
-}
 
-/// `snapshot.semantic`: how a reworded answer is judged against the stored one.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(extend("minProperties" = 1))]
-pub(crate) struct SemanticPolicy {
-    /// Replaces the default criterion (the same facts, conclusions and instructions;
-    /// wording, order and format may differ), e.g. "the same verdict and the same
-    /// number". A template with `vars`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1))]
-    pub(crate) rubric: Option<String>,
-    /// The grader for this comparison, merged field by field over the scenario's `grader`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) grader: Option<Grader>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// How one part of the response is snapshotted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub(crate) enum PartPolicy {
-    /// The whole text, after normalization.
-    Exact,
-    /// Not snapshotted.
-    Ignore,
-    /// Only whether it is non-empty.
-    Present,
-    /// Only the matches of this regex: the stable core of a varying answer.
-    Extract(String),
-    /// Parsed as JSON and stored as canonical sorted JSON (see `json_redact`).
-    Json,
-    /// `final` only: the whole text, as `exact`; an answer worded differently is judged
-    /// against the stored one and matches when the grader finds it equivalent.
-    Semantic,
-}
-
-/// A user redaction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Redaction {
-    /// A regular expression (Rust `regex` syntax).
-    pub(crate) regex: String,
-    /// What each match becomes, e.g. `[date]`.
-    pub(crate) placeholder: String,
-}
-
-/// Volatile values that snapshots leave out unless kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Volatile {
-    /// Token usage.
-    Usage,
-    /// Latency.
-    Latency,
-    /// Tool call ids and response ids.
-    Ids,
-}
-
-/// Metrics over a dataset's rows. Without thresholds they are reported only.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(extend("minProperties" = 1))]
-pub(crate) struct Metrics {
-    /// The least share of rows (0 to 1) that must pass every assertion. With it, a row
-    /// that fails an assertion is reported but only this share decides; without it, every
-    /// row must pass. Reported with a 95% Wilson interval either way.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 1))]
-    pub(crate) min_rows_passed: Option<f64>,
-    /// A classification: the label is extracted from each answer and compared with the
-    /// row's expected label, for accuracy, per-class precision, recall and F1, macro-F1
-    /// and a confusion matrix. A mismatch is a metric, not a failed row.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) label: Option<LabelMetric>,
-}
-
-/// `metrics.label`: how to read the label from an answer, and what must be reached.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct LabelMetric {
-    /// Where the label is in the final answer.
-    pub(crate) extract: LabelExtract,
-    /// The row's expected label, a template. Default: `{{ label }}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) expected: Option<String>,
-    /// The positive class of a binary task (e.g. `"1"`): precision, recall and F1 are
-    /// then this class's. Without it they are macro averages over the classes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1))]
-    pub(crate) positive: Option<String>,
-    /// The least accuracy (0 to 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 1))]
-    pub(crate) min_accuracy: Option<f64>,
-    /// The least F1 (the positive class's, else macro-F1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 1))]
-    pub(crate) min_f1: Option<f64>,
-    /// The least precision (the positive class's, else the macro average).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 1))]
-    pub(crate) min_precision: Option<f64>,
-    /// The least recall (the positive class's, else the macro average).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 1))]
-    pub(crate) min_recall: Option<f64>,
-}
-
-/// Where a label is in an answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub(crate) enum LabelExtract {
-    /// A regex (Rust syntax): its first capture group, or the whole match without one.
-    Regex(String),
-    /// The answer parsed as JSON (a code fence around it is allowed): the value at this
-    /// RFC 6901 pointer, e.g. `/violation`.
-    JsonPointer(#[schemars(regex(pattern = r"^(/.*)?$"))] String),
+    /// `ALL` lists every API: a new variant fails this match until it is listed.
+    #[test]
+    fn all_lists_every_api_once() {
+        let index = |api: Api| match api {
+            Api::Converse => 0,
+            Api::ConverseStream => 1,
+            Api::Chat => 2,
+            Api::ChatStream => 3,
+            Api::Invoke => 4,
+            Api::InvokeStream => 5,
+            Api::Responses => 6,
+            Api::ResponsesStream => 7,
+            Api::Agent => 8,
+        };
+        for (i, api) in Api::ALL.into_iter().enumerate() {
+            assert_eq!(index(api), i, "{api}");
+        }
+        for (i, mode) in Mode::ALL.into_iter().enumerate() {
+            let index = match mode {
+                Mode::Live => 0,
+                Mode::Replay => 1,
+                Mode::Record => 2,
+                Mode::Auto => 3,
+            };
+            assert_eq!(index, i);
+            assert_eq!(serde_json::to_value(mode).unwrap(), mode.as_str());
+        }
+    }
 }

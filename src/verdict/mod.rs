@@ -24,7 +24,7 @@ use assertions::AssertionResult;
 use snapshot::{SnapshotFile, SnapshotRules, contents_match};
 
 /// What the user asked for, by `INSTA_UPDATE` or `--update-snapshots`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum UpdateRequest {
     /// `new` locally, `no` on CI.
     Auto,
@@ -36,6 +36,21 @@ pub(crate) enum UpdateRequest {
     Unseen,
     /// Write nothing.
     No,
+}
+
+impl UpdateRequest {
+    pub(crate) const ALL: [UpdateRequest; 5] =
+        [UpdateRequest::Auto, UpdateRequest::New, UpdateRequest::Always, UpdateRequest::Unseen, UpdateRequest::No];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            UpdateRequest::Auto => "auto",
+            UpdateRequest::New => "new",
+            UpdateRequest::Always => "always",
+            UpdateRequest::Unseen => "unseen",
+            UpdateRequest::No => "no",
+        }
+    }
 }
 
 /// What the tool will do with a new or changed snapshot.

@@ -138,3 +138,92 @@ fn every_import_is_one_architecture_md_allows() {
     }
     assert!(stray.is_empty(), "imports ARCHITECTURE.md does not allow: {}", stray.join(", "));
 }
+
+/// The first path segments after each `prefix` in non-test code (`prefix{a, b::c}`
+/// groups too).
+fn paths_after(text: &str, prefix: &str) -> BTreeSet<String> {
+    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+    let code: String = code.lines().map(|l| l.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
+    let name = |s: &str| s.chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_').collect();
+    let mut found = BTreeSet::new();
+    for (i, _) in code.match_indices(prefix) {
+        // `crate::report::` inside `crate::report::x`, not `xcrate::report::`.
+        if code[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let rest = &code[i + prefix.len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let inside = group.split('}').next().unwrap_or_default();
+            found.extend(inside.split(',').map(|p| name(p.trim())));
+        } else {
+            found.insert(name(rest));
+        }
+    }
+    found.retain(|n: &String| !n.is_empty() && n != "self");
+    found
+}
+
+/// For each top-level module with submodules: how its submodules import each other
+/// (`super::x` from a direct child, `crate::<module>::x` from anywhere inside).
+fn sibling_graphs() -> BTreeMap<String, Graph> {
+    let src = Path::new(ROOT).join("src");
+    let mut graphs = BTreeMap::new();
+    for top in std::fs::read_dir(&src).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
+        let module = top.file_name().unwrap().to_string_lossy().into_owned();
+        let children: BTreeSet<String> = std::fs::read_dir(&top)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "rs"))
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+            .filter(|n| n != "mod")
+            .collect();
+        let mut graph = Graph::new();
+        let mut stack = vec![top.clone()];
+        while let Some(dir) = stack.pop() {
+            for path in std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()) {
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "rs") {
+                    continue;
+                }
+                let relative = path.strip_prefix(&top).unwrap();
+                let child = relative.components().next().unwrap().as_os_str().to_string_lossy();
+                let child = child.trim_end_matches(".rs").to_owned();
+                if child == "mod" {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let mut used = paths_after(&text, &format!("crate::{module}::"));
+                if relative.components().count() == 1 {
+                    used.extend(paths_after(&text, "super::"));
+                }
+                let edges = graph.entry(child.clone()).or_default();
+                edges.extend(used.into_iter().filter(|m| *m != child && children.contains(m)));
+            }
+        }
+        graphs.insert(module, graph);
+    }
+    graphs
+}
+
+/// Issue 26: the last circle in the house was `report::{baseline, json, record}`.
+#[test]
+fn submodules_do_not_import_each_other_in_a_circle() {
+    let graphs = sibling_graphs();
+    assert!(graphs.get("report").is_some_and(|g| g.len() >= 5), "{graphs:?}");
+    let circles: Vec<String> = graphs
+        .iter()
+        .filter_map(|(module, graph)| cycle(graph).map(|edges| format!("{module}::{{{}}}", edges.join(", "))))
+        .collect();
+    assert!(circles.is_empty(), "submodules import each other in a circle: {}", circles.join("; "));
+}
+
+#[test]
+fn sibling_imports_are_found_by_super_and_by_crate_paths() {
+    let text = "use super::{record, diff::unified, Reporter};\nuse crate::report::json::read;\nuse crate::reporting::x;\n#[cfg(test)]\nmod t { use super::html; }\n";
+    let mut found = paths_after(text, "super::");
+    found.extend(paths_after(text, "crate::report::"));
+    assert_eq!(found.into_iter().collect::<Vec<_>>(), ["diff", "json", "record"], "items such as `Reporter` are no module");
+}

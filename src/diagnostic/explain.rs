@@ -29,7 +29,7 @@ pub(crate) fn explain(error: &ValidationError<'_>, root: &Value) -> Vec<Explaine
             unexpected
                 .iter()
                 .map(|key| Explained {
-                    pointer: format!("{pointer}/{}", super::yaml::escape_token(key)),
+                    pointer: format!("{pointer}/{}", super::escape_token(key)),
                     at_key: true,
                     message: unknown_field(key, &allowed),
                 })

@@ -1,9 +1,23 @@
-//! [`Diagnostic`]: one problem in one file, located by line, column and JSON pointer.
+//! [`Diagnostic`]: one problem in one file, located by line, column and JSON pointer,
+//! and [`explain`], which turns a JSON Schema error into such a sentence. A leaf: both
+//! `load` and `plan` report problems this way.
+
+pub(crate) mod explain;
 
 use std::fmt;
 use std::path::PathBuf;
 
-use super::yaml::Pos;
+/// A 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Pos {
+    pub(crate) line: u64,
+    pub(crate) col: u64,
+}
+
+/// Escapes one reference token of a JSON pointer (RFC 6901).
+pub(crate) fn escape_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
 
 /// One problem found while loading or planning a suite. Displays as
 /// `file:line:col: /json/pointer: sentence`, the shape editors and CI annotators parse.
