@@ -14,6 +14,7 @@ pub mod load;
 pub(crate) mod normalize;
 pub mod plan;
 pub mod providers;
+pub mod recordings;
 pub(crate) mod report;
 pub mod response;
 pub(crate) mod runner;

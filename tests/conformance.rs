@@ -86,7 +86,7 @@ async fn serving(wire: &WireCase) -> (WireServer, Arc<Clients>) {
 async fn replay(wire: &WireCase) -> ModelResponse {
     let (_server, clients) = serving(wire).await;
     // One attempt: the point is how each response is read, not the retry policy.
-    execute::call_once(&clients, &case_for(wire), false).await
+    execute::Caller::new(&clients, &RetryPolicy::none()).case(&case_for(wire)).await
 }
 
 /// Everything a run judges: the response without timing and bookkeeping.
@@ -102,13 +102,15 @@ fn round_trips(_path: &Path, text: String) -> datatest_stable::Result<()> {
     let (live, replayed) = runtime.block_on(async {
         let (_server, clients) = serving(&wire).await;
         let live =
-            execute::modes::run_samples(&case, &clients, &Default::default(), &RetryPolicy::none(), Mode::Record).await;
+            execute::session::run_samples(&case, &clients, &Default::default(), &RetryPolicy::none(), Mode::Record)
+                .await;
         // Replay never reaches the "live" server: it gets clients of its own.
         let replayed =
-            execute::modes::run_samples(&case, &clients, &Default::default(), &RetryPolicy::none(), Mode::Replay).await;
+            execute::session::run_samples(&case, &clients, &Default::default(), &RetryPolicy::none(), Mode::Replay)
+                .await;
         (live, replayed)
     });
-    let cassette = gpt_oss_scenarios::execute::cassette::path_for(&case);
+    let cassette = gpt_oss_scenarios::recordings::path_for(&case);
     if !cassette.exists() {
         return Err(format!("recording wrote no cassette at {}", cassette.display()).into());
     }

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::ListFormat;
 use super::SchemaArg;
-use crate::exit;
 use crate::diagnostic::Diagnostic;
+use crate::exit;
 use crate::load;
 use crate::plan::{self, Plan, SkipReason};
 use crate::schema::{self, SchemaKind};

@@ -8,17 +8,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::execute::cassette::{self, Cassette, Interaction};
 use crate::execute::{Clients, RetryPolicy};
 use crate::exit;
 use crate::load;
 use crate::plan::{self, Case};
 use crate::providers::{Connection, Environment, Limits, authority, endpoint};
+use crate::recordings::{self, DatasetCassettes, Interaction, Recorder};
 use crate::runner::{self, RunnerOptions};
 use crate::scenario::{Api, Mode};
 use crate::schema::{SchemaKind, json_schema};
 use crate::verdict::{SnapshotSettings, UpdateAction};
-use crate::wire::{Provenance, ProvenanceKind, WireCase};
+use crate::wire::WireCase;
 
 const DEFAULTS: &str = "# yaml-language-server: $schema=../schema/defaults.schema.json
 # Applies to every scenario below this folder; a scenario's own fields win.
@@ -209,12 +209,13 @@ fn scaffold(dir: &Path) -> Result<(), InitError> {
     accept_snapshots(cases)
 }
 
+/// Writes `case`'s cassette of hand-written answers, through the same [`Recorder`] as
+/// `--mode record`.
 fn write_cassette(case: &Case) -> Result<(), InitError> {
-    let path = cassette::path_for(case);
-    if path.exists() {
+    if recordings::path_for(case).exists() {
         return Ok(());
     }
-    let request = cassette::request_for(case);
+    let request = recordings::request_for(case);
     let interactions = synthetic(case.api)
         .into_iter()
         .map(|text| {
@@ -222,23 +223,12 @@ fn write_cassette(case: &Case) -> Result<(), InitError> {
             Ok(Interaction { request: request.clone(), response: wire.response })
         })
         .collect::<Result<Vec<Interaction>, InitError>>()?;
-    let cassette = Cassette {
-        format: cassette::FORMAT,
-        scenario: crate::fs::slashed(&case.source),
-        case: case.id.clone(),
-        api: case.api,
-        model: case.model.clone(),
-        recorded_at: "synthetic".into(),
-        endpoint_host: authority(&endpoint(case.wire_api(), &Connection::default(), &case.region)).to_owned(),
-        provenance: Provenance {
-            kind: ProvenanceKind::Synthetic,
-            source: "gpt-oss-scenarios init".into(),
-            notes: format!("Hand-written {} answers; re-record with `run --mode record`.", case.wire_api()),
-        },
-        interactions,
-        judge: Vec::new(),
-    };
-    crate::fs::write_atomic(&path, &cassette.to_text())?;
+    let notes = format!("Hand-written {} answers; re-record with `run --mode record`.", case.wire_api());
+    let datasets = DatasetCassettes::default();
+    let recorder = Recorder::synthetic(&datasets, "gpt-oss-scenarios init", notes);
+    let host = authority(&endpoint(case.wire_api(), &Connection::default(), &case.region)).to_owned();
+    let path = recorder.keep(case, host, interactions, Vec::new())?;
+    datasets.fold(case)?;
     outln!("created {}", crate::fs::shown(&path));
     Ok(())
 }
@@ -293,6 +283,8 @@ enum InitError {
     Invalid(String),
     #[error("a bundled synthetic answer is not a recorded exchange: {0}")]
     Synthetic(serde_json::Error),
+    #[error(transparent)]
+    Recording(#[from] crate::recordings::cassette::RecordingError),
     #[error("failed to start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error("scaffolded cases did not pass: {0}")]

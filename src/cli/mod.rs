@@ -13,8 +13,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::execute::playback::Match;
 use crate::exit;
+use crate::recordings::playback::Match;
 use crate::scenario::{Api, Mode};
 use crate::verdict::UpdateRequest;
 

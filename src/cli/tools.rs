@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::execute::playback::{self, Match, Playback};
 use crate::exit;
 use crate::fs::write_atomic;
+use crate::recordings::playback::{self, Match, Playback};
 use crate::report::baseline::Comparison;
 use crate::report::dataset::DatasetRecord;
 use crate::report::record::{FORMAT, ModeRecord, RunRecord, SamplesRecord, SummaryRecord};

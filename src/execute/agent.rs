@@ -12,10 +12,10 @@ use std::time::Instant;
 use futures_util::future::join_all;
 
 use super::tools::Toolbox;
-use super::{Clients, RetryPolicy, failed, with_retries};
-use crate::execute::cassette::recorded_request;
+use super::{Caller, failed};
 use crate::plan::Case;
 use crate::providers::{CallRequest, Content, Message};
+use crate::recordings::recorded_request;
 use crate::response::{CallError, ErrorKind, ModelResponse, ToolCall, ToolRun, Turn, Usage};
 use crate::scenario::Role;
 use crate::separate::Flags;
@@ -25,13 +25,7 @@ pub(crate) const DEFAULT_MAX_TURNS: u32 = 8;
 
 /// Runs the loop. The response's `final` is the last turn's answer, its `reasoning` all
 /// turns' reasoning, its `tool_calls` every call made, its `turns` the trajectory.
-pub(crate) async fn run(
-    clients: &Clients,
-    case: &Case,
-    policy: &RetryPolicy,
-    capture: bool,
-    deadline: Instant,
-) -> ModelResponse {
+pub(crate) async fn run(caller: &Caller<'_>, case: &Case, deadline: Instant) -> ModelResponse {
     let started = Instant::now();
     let toolbox = match Toolbox::new(&case.spec.tools, &case.tool_timeouts, &case.scenario_dir()) {
         Ok(t) => t,
@@ -45,8 +39,8 @@ pub(crate) async fn run(
     let mut usage: Option<Usage> = None;
     let mut seen = Seen::default();
     loop {
-        let sent = capture.then(|| recorded_request(api, &request));
-        let mut response = with_retries(clients, case, api, &request, policy, capture, deadline).await;
+        let sent = caller.capture.then(|| recorded_request(api, &request));
+        let mut response = caller.ask(case, api, &request, deadline).await;
         attempts += response.attempts;
         seen.add(&response);
         usage = Usage::sum(usage.into_iter().chain(response.usage));

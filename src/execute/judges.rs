@@ -3,7 +3,7 @@
 //! question goes through the case's [`Session`], so it is live, recorded or replayed as
 //! the case is; what the grader answers is read and decided by `grading`.
 
-use super::modes::Session;
+use super::session::Session;
 use crate::grading::{Cost, Grade, GradeError, Rewording, SampleGrades, Vote, decide, parse, questions};
 use crate::plan::Case;
 use crate::response::{ErrorKind, ModelResponse};

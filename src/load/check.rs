@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::diagnostic::explain::{closest, plain};
 use super::{Diagnostic, SpanIndex, Suite};
+use crate::diagnostic::explain::{closest, plain};
 
 /// Keys of an expectation that modify a check rather than being one.
 const MODIFIERS: [&str; 2] = ["part", "not"];

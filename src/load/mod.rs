@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub(crate) use check::is_template;
 pub use crate::diagnostic::Diagnostic;
 use crate::diagnostic::explain;
+pub(crate) use check::is_template;
 pub(crate) use yaml::{Pos, SpanIndex};
 
 use crate::scenario::Scenario;

@@ -155,7 +155,6 @@ fn lowercase_first(s: &str) -> String {
     }
 }
 
-
 fn flatten(node: Spanned<Node>, pointer: String, spans: &mut SpanIndex) -> Value {
     let loc = node.referenced;
     spans.values.insert(pointer.clone(), Pos { line: loc.line(), col: loc.column() });

@@ -18,8 +18,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use self::duration::parse_limit;
-use crate::diagnostic::explain::{explain, plain};
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::explain::{explain, plain};
 use crate::load::LoadedScenario;
 use crate::scenario::{Api, Grader, Metrics, PartPolicy, Scenario};
 use crate::schema::validators;

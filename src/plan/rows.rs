@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use super::template::{TemplateError, Templates, context, row_context};
 use super::{Case, DatasetPlan, Plan};
-use crate::load::dataset::{Dataset, Row};
-use crate::diagnostic::explain::closest;
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::explain::closest;
 use crate::load::LoadedScenario;
+use crate::load::dataset::{Dataset, Row};
 use crate::scenario::Scenario;
 
 /// The most cases a dataset scenario expands to (rows times matrix combinations).

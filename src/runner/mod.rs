@@ -12,10 +12,11 @@ use std::time::{Duration, Instant, SystemTime};
 use futures_util::{Stream, StreamExt};
 use tokio::task::JoinSet;
 
-use crate::execute::modes::Session;
-use crate::execute::{Clients, Recordings, RetryPolicy, judges};
+use crate::execute::session::Session;
+use crate::execute::{Caller, Clients, RetryPolicy, judges};
 use crate::grading::Cost;
 use crate::plan::{Case, SkipReason};
+use crate::recordings::DatasetCassettes;
 use crate::response::{CallError, ErrorKind, ModelResponse, Usage};
 use crate::scenario::Mode;
 use crate::verdict::book::Book;
@@ -146,8 +147,8 @@ pub(crate) async fn run(
     emit(Event::RunStarted { cases: cases.len(), started_at: SystemTime::now() });
     // Rows settle against their dataset's table here, in one place, as they finish.
     let mut book = Book::new(options.snapshots, &cases);
-    let recordings = Arc::new(Recordings::default());
-    let flush = recordings.clone();
+    let datasets = Arc::new(DatasetCassettes::default());
+    let fold = datasets.clone();
     // Says whether what finished fails the run: a case (not a row its dataset's
     // `min_rows_passed` judges), or a dataset judged after its last row.
     let mut finish = |mut result: CaseResult, summary: &mut Summary, emit: &mut dyn FnMut(Event<'_>)| -> bool {
@@ -158,7 +159,7 @@ pub(crate) async fn run(
             !result.verdict.tolerated && matches!(result.verdict.status, Status::Failed | Status::Errored);
         if let Some(mut dataset) = dataset {
             // Rows recorded since the cassette's last write are written now.
-            if let Err(e) = flush.flush(&result.case) {
+            if let Err(e) = fold.fold(&result.case) {
                 dataset.problem = Some(e.to_string());
                 dataset.passed = false;
             }
@@ -203,7 +204,7 @@ pub(crate) async fn run(
             let case = queue.remove(i).expect("position is in range");
             emit(Event::CaseStarted { case: &case });
             *per_model.entry(case.model.clone()).or_default() += 1;
-            let handle = running.spawn(run_case(case.clone(), clients.clone(), recordings.clone(), options.clone()));
+            let handle = running.spawn(run_case(case.clone(), clients.clone(), datasets.clone(), options.clone()));
             in_flight.insert(handle.id(), (case, Instant::now()));
         }
         if stop.is_some() {
@@ -261,7 +262,7 @@ pub(crate) async fn run(
 async fn run_case(
     case: Arc<Case>,
     clients: Arc<Clients>,
-    recordings: Arc<Recordings>,
+    datasets: Arc<DatasetCassettes>,
     options: RunnerOptions,
 ) -> CaseResult {
     let started = Instant::now();
@@ -282,7 +283,8 @@ async fn run_case(
         }
     };
     let mode = options.mode.or(case.spec.mode).unwrap_or(Mode::Auto);
-    let (mut session, mut responses) = Session::start(&case, &clients, &recordings, &options.retry, mode).await;
+    let caller = Caller::new(&clients, &options.retry);
+    let (mut session, mut responses) = Session::start(&case, caller, &datasets, mode).await;
     // Graders are asked in the case's session: live, recorded or replayed as it is.
     let mut grades = judges::grade_checks(&mut session, &case, &responses).await;
     let rewordings = verdict::semantic::rewordings(&case, &responses);

@@ -536,7 +536,6 @@ pub(crate) enum Role {
     Assistant,
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

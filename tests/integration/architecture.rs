@@ -225,5 +225,9 @@ fn sibling_imports_are_found_by_super_and_by_crate_paths() {
     let text = "use super::{record, diff::unified, Reporter};\nuse crate::report::json::read;\nuse crate::reporting::x;\n#[cfg(test)]\nmod t { use super::html; }\n";
     let mut found = paths_after(text, "super::");
     found.extend(paths_after(text, "crate::report::"));
-    assert_eq!(found.into_iter().collect::<Vec<_>>(), ["diff", "json", "record"], "items such as `Reporter` are no module");
+    assert_eq!(
+        found.into_iter().collect::<Vec<_>>(),
+        ["diff", "json", "record"],
+        "items such as `Reporter` are no module"
+    );
 }

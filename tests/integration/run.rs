@@ -80,7 +80,9 @@ fn each_api_runs_against_the_loopback_server() {
     let cases = gpt_oss_scenarios::plan::plan(&suite.scenarios).into_cases();
     let encoded: Vec<serde_json::Value> = cases
         .iter()
-        .map(|case| providers::encode(case.wire_api(), &providers::CallRequest::new(&case.model, &case.region, &case.spec)).body)
+        .map(|case| {
+            providers::encode(case.wire_api(), &providers::CallRequest::new(&case.model, &case.region, &case.spec)).body
+        })
         .collect();
     let sent: Vec<serde_json::Value> =
         server.requests().iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();

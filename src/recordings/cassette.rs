@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::Recording;
 use crate::json::canonical_json;
 use crate::plan::Case;
 use crate::providers::{CallRequest, Encoded, encode};
@@ -58,9 +59,9 @@ pub(crate) struct Interaction {
     pub(crate) response: WireResponse,
 }
 
-/// Why a cassette cannot be used.
+/// Why a recording cannot be found, read or kept.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum CassetteError {
+pub(crate) enum RecordingError {
     #[error("no cassette at {}: record one with `run --mode record` (needs credentials)", crate::fs::shown(path))]
     Missing { path: PathBuf },
     #[error("failed to read cassette {}: {source}", crate::fs::shown(path))]
@@ -82,17 +83,18 @@ pub(crate) enum CassetteError {
         crate::fs::shown(path)
     )]
     MissingRow { path: PathBuf, case: String },
-    /// A dataset cassette that could not be read, as first reported.
+    /// A dataset cassette that could not be read, as first reported: every row says
+    /// the same.
     #[error("{0}")]
-    Broken(String),
-}
-
-/// What replay needs of a case's recording: the answers of its samples (of its model
-/// turns, for an agent) in order, and its graders' answers with their requests' hashes.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Recorded {
-    pub(crate) samples: Vec<WireResponse>,
-    pub(crate) judge: Vec<(String, WireResponse)>,
+    Broken(std::sync::Arc<RecordingError>),
+    /// An unreadable dataset cassette is not overwritten: it may hold recordings worth
+    /// keeping, and the journal keeps the new ones.
+    #[error("{source}: not overwritten; the rows recorded are kept in {}", crate::fs::shown(journal))]
+    NotFolded { source: Box<RecordingError>, journal: PathBuf },
+    #[error("failed to write {}: {source}", crate::fs::shown(path))]
+    Append { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Write(#[from] crate::fs::FsError),
 }
 
 /// The cassette of a dataset scenario: every row's recording in one file, keyed by the
@@ -130,9 +132,9 @@ fn sorted<S: serde::Serializer>(rows: &HashMap<String, RowRecording>, s: S) -> R
 
 impl DatasetCassette {
     /// The file alone, without the journal a killed recording may have left beside it.
-    pub(crate) fn read_alone(path: &Path) -> Result<DatasetCassette, CassetteError> {
+    pub(crate) fn read_alone(path: &Path) -> Result<DatasetCassette, RecordingError> {
         let text = read_text(path)?;
-        serde_json::from_str(&text).map_err(|e| CassetteError::Invalid {
+        serde_json::from_str(&text).map_err(|e| RecordingError::Invalid {
             path: path.to_owned(),
             line: e.line(),
             column: e.column(),
@@ -204,10 +206,10 @@ pub(crate) fn journal_line(cassette: Cassette) -> Option<String> {
 /// The journal's lines, parsed as `T`, in the order they were written; none when there
 /// is no journal. A last line without its newline was torn by a kill while it was
 /// written, and is left out.
-fn journal_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, CassetteError> {
+fn journal_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, RecordingError> {
     let text = match read_text(path) {
         Ok(text) => text,
-        Err(CassetteError::Missing { .. }) => return Ok(Vec::new()),
+        Err(RecordingError::Missing { .. }) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
     let complete = text.rfind('\n').map_or("", |end| &text[..=end]);
@@ -216,7 +218,7 @@ fn journal_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, 
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| CassetteError::Invalid {
+            serde_json::from_str(line).map_err(|e| RecordingError::Invalid {
                 path: path.to_owned(),
                 line: i + 1,
                 column: e.column(),
@@ -227,7 +229,7 @@ fn journal_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, 
 }
 
 /// The rows of the journal at `path`, in the order they were recorded.
-pub(crate) fn read_journal(path: &Path) -> Result<Vec<JournalEntry>, CassetteError> {
+pub(crate) fn read_journal(path: &Path) -> Result<Vec<JournalEntry>, RecordingError> {
     journal_lines(path)
 }
 
@@ -268,13 +270,13 @@ struct RequestHash {
 impl DatasetReplay {
     /// Reads the file as a stream (its text is never held whole), and the rows of a
     /// journal a killed recording left beside it.
-    pub(crate) fn read(path: &Path) -> Result<DatasetReplay, CassetteError> {
+    pub(crate) fn read(path: &Path) -> Result<DatasetReplay, RecordingError> {
         let journal: Vec<JournalReplay> = journal_lines(&journal_path(path))?;
         let mut replay = match crate::fs::open_regular(path, crate::fs::Links::Refuse) {
             Ok(file) => {
                 use std::io::Read;
                 let reader = std::io::BufReader::new(file.take(MAX_DATASET_CASSETTE_BYTES));
-                serde_json::from_reader(reader).map_err(|e| CassetteError::Invalid {
+                serde_json::from_reader(reader).map_err(|e| RecordingError::Invalid {
                     path: path.to_owned(),
                     line: e.line(),
                     column: e.column(),
@@ -285,9 +287,9 @@ impl DatasetReplay {
                 DatasetReplay { rows: HashMap::new() }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(CassetteError::Missing { path: path.to_owned() });
+                return Err(RecordingError::Missing { path: path.to_owned() });
             }
-            Err(source) => return Err(CassetteError::Read { path: path.to_owned(), source }),
+            Err(source) => return Err(RecordingError::Read { path: path.to_owned(), source }),
         };
         replay.rows.extend(journal.into_iter().map(|line| (line.hash, line.row)));
         Ok(replay)
@@ -295,34 +297,38 @@ impl DatasetReplay {
 
     /// The recording of `case`: one response per sample (per model turn for an agent),
     /// found by the hash of what it would send now, and its graders' answers.
-    pub(crate) fn responses_for(&self, case: &Case) -> Result<Recorded, CassetteError> {
+    pub(crate) fn recording_for(&self, case: &Case) -> Result<Recording, RecordingError> {
         let path = path_for(case);
         let Some(row) = self.rows.get(&request_for(case).hash) else {
-            return Err(CassetteError::MissingRow { path, case: case.id.clone() });
+            return Err(RecordingError::MissingRow { path, case: case.id.clone() });
         };
         if case.api != Api::Agent && row.interactions.len() < case.samples as usize {
-            return Err(CassetteError::Short { path, have: row.interactions.len(), need: case.samples as usize });
+            return Err(RecordingError::Short { path, have: row.interactions.len(), need: case.samples as usize });
         }
         let parse = |i: &ReplayInteraction| {
-            serde_json::from_str::<WireResponse>(i.response.get()).map_err(|e| CassetteError::Invalid {
+            serde_json::from_str::<WireResponse>(i.response.get()).map_err(|e| RecordingError::Invalid {
                 path: path.clone(),
                 line: e.line(),
                 column: e.column(),
                 message: format!("the recording of {}: {e}", case.id),
             })
         };
-        Ok(Recorded {
+        Ok(Recording {
             samples: row.interactions.iter().map(parse).collect::<Result<_, _>>()?,
-            judge: row.judge.iter().map(|i| Ok((i.request.hash.clone(), parse(i)?))).collect::<Result<_, _>>()?,
+            judge: row
+                .judge
+                .iter()
+                .map(|i| Ok((i.request.hash.clone(), parse(i)?)))
+                .collect::<Result<_, RecordingError>>()?,
         })
     }
 }
 
-fn read_text(path: &Path) -> Result<String, CassetteError> {
+fn read_text(path: &Path) -> Result<String, RecordingError> {
     match crate::fs::read_text_limited(path, MAX_DATASET_CASSETTE_BYTES, crate::fs::Links::Refuse) {
         Ok(t) => Ok(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CassetteError::Missing { path: path.to_owned() }),
-        Err(source) => Err(CassetteError::Read { path: path.to_owned(), source }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(RecordingError::Missing { path: path.to_owned() }),
+        Err(source) => Err(RecordingError::Read { path: path.to_owned(), source }),
     }
 }
 
@@ -374,9 +380,9 @@ fn hex_sha256(text: &str) -> String {
 }
 
 impl Cassette {
-    pub(crate) fn read(path: &Path) -> Result<Cassette, CassetteError> {
+    pub(crate) fn read(path: &Path) -> Result<Cassette, RecordingError> {
         let text = read_text(path)?;
-        serde_json::from_str(&text).map_err(|e| CassetteError::Invalid {
+        serde_json::from_str(&text).map_err(|e| RecordingError::Invalid {
             path: path.to_owned(),
             line: e.line(),
             column: e.column(),
@@ -384,15 +390,15 @@ impl Cassette {
         })
     }
 
-    pub(crate) fn into_recorded(self) -> Recorded {
-        Recorded {
+    pub(crate) fn into_recording(self) -> Recording {
+        Recording {
             samples: self.interactions.into_iter().map(|i| i.response).collect(),
             judge: self.judge.into_iter().map(|i| (i.request.hash, i.response)).collect(),
         }
     }
 
     /// The cassette for `case`, checked against what the case would send now.
-    pub(crate) fn load_for(case: &Case) -> Result<Cassette, CassetteError> {
+    pub(crate) fn load_for(case: &Case) -> Result<Cassette, RecordingError> {
         let path = path_for(case);
         let cassette = Cassette::read(&path)?;
         let want = request_for(case).hash;
@@ -405,10 +411,10 @@ impl Cassette {
             (_, Some(_)) => cassette.interactions.iter().any(|i| i.request.hash != want),
         };
         if stale {
-            return Err(CassetteError::Stale { path });
+            return Err(RecordingError::Stale { path });
         }
         if case.api != Api::Agent && cassette.interactions.len() < case.samples as usize {
-            return Err(CassetteError::Short { path, have: cassette.interactions.len(), need: case.samples as usize });
+            return Err(RecordingError::Short { path, have: cassette.interactions.len(), need: case.samples as usize });
         }
         Ok(cassette)
     }
