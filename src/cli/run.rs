@@ -13,12 +13,11 @@ use crate::plan::select::Selection;
 use crate::providers::{
     CallRequest, Connection, Encoded, Environment, Limits, encode, endpoint, resolve_connection, uses_aws_sdk,
 };
-use crate::report::html::HtmlReporter;
-use crate::report::json::JsonReporter;
-use crate::report::junit::JunitReporter;
-use crate::report::markdown::MarkdownReporter;
-use crate::report::terminal::TerminalReporter;
-use crate::report::{Reporter, use_color};
+use crate::report::build::Builder;
+use crate::report::render::json::JsonRenderer;
+use crate::report::render::terminal::TerminalRenderer;
+use crate::report::render::{Collected, Outputs};
+use crate::report::{Reports, use_color};
 use crate::runner::{self, Event, RunnerOptions};
 use crate::verdict::{SnapshotSettings, UpdateRequest};
 
@@ -111,35 +110,26 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             return exit::INVALID;
         }
     };
-    let mut reporters: Vec<(String, Box<dyn Reporter>)> = vec![(
-        "terminal".into(),
-        Box::new(TerminalReporter::new(
-            use_color(std::io::stdout().is_terminal()),
-            options.verbose,
-            std::io::stderr().is_terminal(),
-            baseline.clone(),
-        )),
-    )];
     // `--mode` as given, for the reports that record it.
-    let mode = options.mode.and_then(|m| serde_json::to_value(m).ok()).and_then(|m| m.as_str().map(str::to_owned));
+    let mode = options.mode.map(|m| m.as_str().to_owned());
+    let mut reports = Reports::new(Builder::new(options.selection_flags.clone(), mode, baseline));
+    let terminal = TerminalRenderer::new(
+        use_color(std::io::stdout().is_terminal()),
+        options.verbose,
+        std::io::stderr().is_terminal(),
+    );
+    reports.add("terminal", Box::new(terminal));
     if let Some(path) = &options.report_json {
-        reporters.push((
-            path.display().to_string(),
-            Box::new(JsonReporter::new(path, options.selection_flags.clone(), mode.clone(), baseline.clone())),
-        ));
+        reports.add(path.display().to_string(), Box::new(JsonRenderer::new(path)));
     }
-    if let Some(path) = &options.html {
-        let html = HtmlReporter::new(path, options.selection_flags.clone(), mode.clone(), baseline.clone());
-        reporters.push((path.display().to_string(), Box::new(html)));
-    }
-    if let Some(path) = &options.junit {
-        reporters.push((path.display().to_string(), Box::new(JunitReporter::new(path))));
-    }
-    let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()).map(PathBuf::from);
-    if options.summary_md.is_some() || step_summary.is_some() {
-        let name = options.summary_md.as_ref().map_or("GITHUB_STEP_SUMMARY".into(), |p| p.display().to_string());
-        let markdown = MarkdownReporter::new(options.summary_md.as_deref(), step_summary, baseline.clone());
-        reporters.push((name, Box::new(markdown)));
+    let outputs = Outputs {
+        junit: options.junit.clone(),
+        summary_md: options.summary_md.clone(),
+        step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()).map(PathBuf::from),
+        html: options.html.clone(),
+    };
+    if outputs.any() {
+        reports.add("the JUnit, Markdown and HTML reports", Box::new(Collected::new(outputs)));
     }
     let runner_options = RunnerOptions {
         concurrency: options.concurrency.max(1),
@@ -156,24 +146,13 @@ pub(crate) fn run(options: RunOptions) -> u8 {
     };
     let limits = Limits { max_response_bytes: options.max_response_mib << 20, ..Limits::default() };
     let clients = Clients::new(env, options.connection, limits);
-    let mut report_errors: Vec<String> = Vec::new();
-    let mut emit = |event: Event<'_>| {
-        // A reporter that failed once (a full disk) is dropped: its error is said once,
-        // and the others go on.
-        reporters.retain_mut(|(name, reporter)| match reporter.event(&event) {
-            Ok(()) => true,
-            Err(e) => {
-                report_errors.push(format!("{name} could not be written, and is missing or incomplete: {e}"));
-                false
-            }
-        });
-    };
-    let summary =
-        runtime.block_on(async { runner::run(cases, clients, runner_options, interrupts(), &mut emit).await });
+    let mut emit = |event: Event<'_>| reports.event(&event);
+    let ended = runtime.block_on(async { runner::run(cases, clients, runner_options, interrupts(), &mut emit).await });
+    let (summary, report_errors) = reports.finish();
     for e in &report_errors {
         errln!("error: {e}");
     }
-    if summary.interrupted {
+    if ended.interrupted {
         exit::INTERRUPTED
     } else if summary.failing() || !report_errors.is_empty() {
         exit::FAILURES

@@ -9,10 +9,10 @@ use std::time::Duration;
 use crate::exit;
 use crate::fs::write_atomic;
 use crate::recordings::playback::{self, Match, Playback};
-use crate::report::baseline::Comparison;
-use crate::report::dataset::DatasetRecord;
-use crate::report::record::{FORMAT, ModeRecord, RunRecord, SamplesRecord, SummaryRecord};
-use crate::report::{ReportError, html, json, junit, markdown};
+use crate::report::ReportError;
+use crate::report::merge::merge;
+use crate::report::read::read;
+use crate::report::render::{self, json};
 use crate::wire::server::WireServer;
 
 /// Where `merge-reports` writes.
@@ -23,6 +23,7 @@ pub(crate) struct Outputs {
     pub(crate) html: Option<PathBuf>,
 }
 
+/// Merges shard reports into one record and renders it as a run's is rendered.
 pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &super::BaselineArgs) -> u8 {
     let baseline = match baseline.read() {
         Ok(b) => b,
@@ -33,7 +34,7 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &su
     };
     let mut runs = Vec::new();
     for path in inputs {
-        match json::read(path) {
+        match read(path) {
             Ok(run) => runs.push(run),
             Err(e) => {
                 errln!("error: {e}");
@@ -41,70 +42,27 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &su
             }
         }
     }
-    let mut cases: Vec<_> = runs.iter().flat_map(|r| r.cases.iter().cloned()).collect();
-    // Reports written before the interval was recorded default it: recompute from the counts.
-    for case in &mut cases {
-        case.samples = SamplesRecord::of(case.samples.n, case.samples.passed);
+    let count = runs.len();
+    let merged = merge(runs, baseline);
+    let mut errors = render::Outputs {
+        junit: outputs.junit.clone(),
+        summary_md: outputs.summary_md.clone(),
+        step_summary: None,
+        html: outputs.html.clone(),
     }
-    let interrupted = runs.iter().any(|r| r.summary.interrupted);
-    // A dataset's rows are spread over the shards: its records add up.
-    let mut datasets: Vec<DatasetRecord> = Vec::new();
-    for d in runs.iter().flat_map(|r| &r.datasets) {
-        match datasets.iter_mut().find(|m| m.id == d.id && m.scenario == d.scenario) {
-            Some(merged) => merged.merge(d),
-            None => datasets.push(d.clone()),
+    .write(&merged);
+    if let Some(path) = &outputs.report_json {
+        let written = json::render(&merged).map_err(ReportError::from).and_then(|text| Ok(write_atomic(path, &text)?));
+        if let Err(e) = written {
+            errors.push((path.display().to_string(), e));
         }
     }
-    let mut modes: Vec<Option<String>> = runs.iter().map(|r| r.mode.requested.clone()).collect();
-    modes.dedup();
-    let requested = match modes.as_slice() {
-        [one] => one.clone(),
-        _ => Some("mixed".to_owned()),
-    };
-    let baseline = baseline.map(|b| {
-        let mut comparison = Comparison::new(b);
-        cases.iter().for_each(|c| comparison.add(c));
-        comparison.finish()
-    });
-    let merged = RunRecord {
-        format: FORMAT,
-        version: env!("CARGO_PKG_VERSION").into(),
-        started_at: runs.iter().map(|r| r.started_at.clone()).min().unwrap_or_default(),
-        // Shards run side by side: the merged run took as long as the slowest.
-        duration_ms: runs.iter().map(|r| r.duration_ms).max().unwrap_or(0),
-        filters: runs.iter().flat_map(|r| r.filters.iter().cloned()).collect(),
-        mode: ModeRecord::from_cases(requested, &cases),
-        summary: SummaryRecord::from_cases(&cases, &datasets, interrupted),
-        cases,
-        datasets,
-        baseline,
-    };
-    let write = |path: Option<&Path>, text: Result<String, ReportError>| -> Result<(), ReportError> {
-        match path {
-            Some(path) => Ok(write_atomic(path, &text?)?),
-            None => Ok(()),
-        }
-    };
-    let md = markdown::render(
-        &merged.summary,
-        &merged.cases,
-        &merged.datasets,
-        merged.baseline.as_ref(),
-        merged.duration_ms,
-    );
-    let results = [
-        write(outputs.report_json.as_deref(), serde_json::to_string_pretty(&merged).map_err(ReportError::from)),
-        write(outputs.junit.as_deref(), junit::render(&merged.cases, &merged.datasets)),
-        write(outputs.summary_md.as_deref(), Ok(md)),
-        write(outputs.html.as_deref(), html::render(&merged)),
-    ];
-    for e in results.iter().filter_map(|r| r.as_ref().err()) {
+    for (_, e) in &errors {
         errln!("error: {e}");
     }
     let s = &merged.summary;
     outln!(
-        "merged {} report(s): {} cases: {} passed, {} failed, {} errored, {} skipped",
-        runs.len(),
+        "merged {count} report(s): {} cases: {} passed, {} failed, {} errored, {} skipped",
         s.cases,
         s.passed,
         s.failed,
@@ -117,7 +75,7 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &su
             outln!("  {line}");
         }
     }
-    if results.iter().any(Result::is_err) {
+    if !errors.is_empty() {
         exit::INVALID
     } else if s.failing() {
         exit::FAILURES

@@ -6,11 +6,9 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
 use super::ReportError;
-use super::record::{CaseRecord, RunRecord};
+use super::case::CaseRecord;
+use super::record::{BaselineRecord, Moved, RunRecord};
 use crate::normalize::normalize;
 use crate::verdict::Status;
 
@@ -41,7 +39,7 @@ impl Baseline {
     /// (0.25: 25%) beyond which tokens and latency are reported.
     pub(crate) fn read(path: &Path, name: Option<&str>, threshold: f64) -> Result<Baseline, ReportError> {
         let name = name.map_or_else(|| crate::fs::shown(path), str::to_owned);
-        Ok(Baseline::of(&name, &super::json::read(path)?, threshold))
+        Ok(Baseline::of(&name, &super::read::read(path)?, threshold))
     }
 
     pub(crate) fn of(file: &str, run: &RunRecord, threshold: f64) -> Baseline {
@@ -70,41 +68,6 @@ fn failing(case: &CaseRecord) -> bool {
 
 fn answer(case: &CaseRecord) -> Option<String> {
     (case.samples.n <= 1).then(|| case.final_text.as_deref().map(normalize)).flatten()
-}
-
-/// What changed since the baseline: the JSON report's `baseline` section.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct BaselineRecord {
-    /// The report compared with: `--baseline-name`, else its path.
-    pub(crate) file: String,
-    /// The relative change beyond which tokens and latency are listed.
-    pub(crate) threshold: f64,
-    /// Passed in the baseline, failed or errored now.
-    pub(crate) new_failures: Vec<String>,
-    /// Failed or errored in the baseline, passed now.
-    pub(crate) fixed: Vec<String>,
-    /// Failed or errored in both.
-    pub(crate) still_failing: Vec<String>,
-    /// The final answer shown differs (after normalization).
-    pub(crate) answers_changed: Vec<String>,
-    /// Run now, not in the baseline.
-    pub(crate) new_cases: Vec<String>,
-    /// In the baseline, not run now (removed, renamed, or not selected).
-    pub(crate) missing_cases: Vec<String>,
-    /// Output tokens that moved by more than the threshold.
-    pub(crate) tokens_changed: Vec<Moved>,
-    /// Latency that moved by more than the threshold (and 100 ms).
-    pub(crate) latency_changed: Vec<Moved>,
-}
-
-/// A figure of a case, before and now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Moved {
-    pub(crate) id: String,
-    pub(crate) before: u64,
-    pub(crate) after: u64,
 }
 
 /// A comparison in progress: cases are added as they finish.
@@ -183,64 +146,10 @@ fn moved(id: &str, before: Option<u64>, after: Option<u64>, threshold: f64, floo
     beyond.then(|| Moved { id: id.to_owned(), before, after })
 }
 
-impl BaselineRecord {
-    /// `since the baseline: 2 new failures, 1 fixed, 5 answers changed`.
-    pub(crate) fn headline(&self) -> String {
-        let mut parts = Vec::new();
-        let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        parts.push(count(self.new_failures.len(), "new failure", "new failures"));
-        parts.push(format!("{} fixed", self.fixed.len()));
-        parts.push(count(self.answers_changed.len(), "answer changed", "answers changed"));
-        if !self.still_failing.is_empty() {
-            parts.push(format!("{} still failing", self.still_failing.len()));
-        }
-        for (n, one, many) in [
-            (self.tokens_changed.len(), "case with tokens moved", "cases with tokens moved"),
-            (self.latency_changed.len(), "case with latency moved", "cases with latency moved"),
-            (self.new_cases.len(), "new case", "new cases"),
-            (self.missing_cases.len(), "case not run", "cases not run"),
-        ] {
-            if n > 0 {
-                parts.push(count(n, one, many));
-            }
-        }
-        format!("since {}: {}", self.file, parts.join(", "))
-    }
-
-    /// Each non-empty list as `label: a, b, c` (at most `max` ids, then how many more),
-    /// each id written by `quote` (a Markdown code span, or as it is).
-    pub(crate) fn lists(&self, max: usize, quote: fn(&str) -> String) -> Vec<String> {
-        let ids = |label: &str, ids: Vec<String>| {
-            let more = ids.len().saturating_sub(max);
-            let mut shown = ids.into_iter().take(max).collect::<Vec<_>>().join(", ");
-            if more > 0 {
-                shown.push_str(&format!(" and {more} more"));
-            }
-            format!("{label}: {shown}")
-        };
-        let figure = |m: &Moved, unit: &str| format!("{} ({} -> {}{unit})", quote(&m.id), m.before, m.after);
-        let quoted = |list: &[String]| list.iter().map(|id| quote(id)).collect::<Vec<_>>();
-        [
-            ("new failures", quoted(&self.new_failures)),
-            ("fixed", quoted(&self.fixed)),
-            ("answers changed", quoted(&self.answers_changed)),
-            ("still failing", quoted(&self.still_failing)),
-            ("output tokens moved", self.tokens_changed.iter().map(|m| figure(m, "")).collect()),
-            ("latency moved", self.latency_changed.iter().map(|m| figure(m, " ms")).collect()),
-            ("new cases", quoted(&self.new_cases)),
-            ("not run", quoted(&self.missing_cases)),
-        ]
-        .into_iter()
-        .filter(|(_, list)| !list.is_empty())
-        .map(|(label, list)| ids(label, list))
-        .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::record::UsageRecord;
+    use crate::report::case::UsageRecord;
 
     fn case(id: &str, status: Status, answer: &str, tokens: u64, latency: u64) -> CaseRecord {
         let mut c: CaseRecord = serde_json::from_value(serde_json::json!({

@@ -35,6 +35,24 @@ pub(crate) fn unified(old: &str, new: &str, color: bool) -> String {
     out
 }
 
+/// An uncoloured diff of [`unified`] in colour, line by line, as `unified` would have
+/// drawn it: the record keeps its diff plain, the terminal shows it in colour.
+pub(crate) fn colorize(diff: &str, color: bool) -> String {
+    if !color {
+        return diff.to_owned();
+    }
+    let mut out = String::with_capacity(diff.len() * 2);
+    for line in diff.lines() {
+        let style = match line.as_bytes().first() {
+            Some(b'-') => RED,
+            Some(b'+') => GREEN,
+            _ => DIM,
+        };
+        out.push_str(&format!("{style}{line}{RESET}\n"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,6 +67,13 @@ mod tests {
     fn colour_wraps_each_line() {
         let d = unified("a\n", "b\n", true);
         assert_eq!(d, "\x1b[31m- a\x1b[0m\n\x1b[32m+ b\x1b[0m\n");
+    }
+
+    #[test]
+    fn a_plain_diff_coloured_is_the_coloured_diff() {
+        let (old, new) = ("a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n", "A\nb\nc\nd\ne\nf\ng\nh\ni\nJ\n");
+        assert_eq!(colorize(&unified(old, new, false), true), unified(old, new, true));
+        assert_eq!(colorize("- a\n", false), "- a\n");
     }
 
     #[test]

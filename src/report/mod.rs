@@ -1,19 +1,29 @@
-//! Report: turns results into text for people (and, later, machines). Reporters only
-//! print what they are given; they never decide an outcome.
+//! Report: the run's one record, and every format of it.
+//!
+//! ```text
+//! runner --Event--> build::Builder --Update--> render::{terminal, json, Collected: junit, markdown, html}
+//! shard reports --read--> merge::merge --RunRecord--> render::{json, junit, markdown, html}
+//! ```
+//!
+//! [`build`] makes each case and dataset into its record once, with the totals and
+//! the baseline comparison; [`render`] only draws records, and decides nothing.
+//! [`Reports`] is a run's reporting: the builder and its renderers.
 
 pub(crate) mod baseline;
+pub(crate) mod build;
+pub(crate) mod case;
 pub(crate) mod dataset;
 pub(crate) mod diff;
-pub(crate) mod html;
-pub(crate) mod json;
-pub(crate) mod junit;
-pub(crate) mod markdown;
+pub(crate) mod merge;
+pub(crate) mod read;
 pub(crate) mod record;
-pub(crate) mod terminal;
+pub(crate) mod render;
 
 use std::path::PathBuf;
 
 use crate::runner::Event;
+use build::Builder;
+use render::Render;
 
 /// A report that could not be read, rendered or written, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -36,9 +46,42 @@ pub(crate) enum ReportError {
     Write(#[from] crate::fs::FsError),
 }
 
-/// Consumes runner events. Errors are I/O errors of the reporter's own output.
-pub(crate) trait Reporter {
-    fn event(&mut self, event: &Event<'_>) -> std::io::Result<()>;
+/// A run's reporting: its record built from the runner's events, drawn by each
+/// renderer as it goes. A renderer that fails once (a full disk) is dropped: its error
+/// is said once, and the others go on.
+pub(crate) struct Reports {
+    builder: Builder,
+    renderers: Vec<(String, Box<dyn Render>)>,
+    errors: Vec<String>,
+}
+
+impl Reports {
+    pub(crate) fn new(builder: Builder) -> Reports {
+        Reports { builder, renderers: Vec::new(), errors: Vec::new() }
+    }
+
+    /// Adds a renderer, called `name` in what is said if it fails.
+    pub(crate) fn add(&mut self, name: impl Into<String>, renderer: Box<dyn Render>) {
+        self.renderers.push((name.into(), renderer));
+    }
+
+    pub(crate) fn event(&mut self, event: &Event<'_>) {
+        let (renderers, errors) = (&mut self.renderers, &mut self.errors);
+        self.builder.event(event, &mut |update| {
+            renderers.retain_mut(|(name, renderer)| match renderer.update(update) {
+                Ok(()) => true,
+                Err(e) => {
+                    errors.push(format!("{name} could not be written, and is missing or incomplete: {e}"));
+                    false
+                }
+            });
+        });
+    }
+
+    /// The run's totals, and what could not be written.
+    pub(crate) fn finish(self) -> (record::SummaryRecord, Vec<String>) {
+        (self.builder.summary().clone(), self.errors)
+    }
 }
 
 /// `text` without the control characters a terminal or a Markdown renderer would

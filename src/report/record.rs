@@ -1,29 +1,28 @@
-//! The machine-readable record of a run: the `--report-json` format, whose JSON Schema
-//! (`schema/report.schema.json`) is generated from these types. JUnit and Markdown are
-//! written from the same records, so `merge-reports` can produce them from shard files.
+//! The record of a run: the `--report-json` format, whose JSON Schema
+//! (`schema/report.schema.json`) is generated from these types. It is built once from
+//! the runner's events (`build`), merged from shard reports (`merge`), read back
+//! (`read`), and every format renders it (`render`). A case's own record is in
+//! [`super::case`], a dataset's in [`super::dataset`].
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::grading::Cost;
-use crate::grading::prompt::conversation;
-use crate::report::baseline::BaselineRecord;
-use crate::report::dataset::DatasetRecord;
-use crate::report::diff::unified;
-use crate::response::{Source, ToolCall, Turn, Usage};
-use crate::runner::{CaseResult, Summary};
-use crate::verdict::assertions::{AssertionResult, JudgeNote};
-use crate::verdict::metrics::wilson;
-use crate::verdict::{SnapshotStatus, Status, shortfall};
+use super::case::{CaseRecord, JudgingRecord};
+use super::dataset::DatasetRecord;
+use crate::response::Source;
+use crate::verdict::{SnapshotStatus, Status};
 
 /// The version of this report format; bumped on incompatible changes.
 pub(crate) const FORMAT: u32 = 1;
 
-/// A whole run (or several merged shard runs).
+/// A whole run (or several merged shard runs). `C` is how its cases are held: in memory
+/// (`Vec<CaseRecord>`, the default), or read back one at a time as the JSON report is
+/// written (see `render::json`), so that a long run is never held whole.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RunRecord {
+#[schemars(rename = "RunRecord")]
+pub(crate) struct RunRecord<C = Vec<CaseRecord>> {
     /// The report format version.
     pub(crate) format: u32,
     /// The gpt-oss-scenarios version that wrote the report.
@@ -38,7 +37,7 @@ pub(crate) struct RunRecord {
     #[serde(default)]
     pub(crate) mode: ModeRecord,
     pub(crate) summary: SummaryRecord,
-    pub(crate) cases: Vec<CaseRecord>,
+    pub(crate) cases: C,
     /// Each dataset scenario (per matrix combination), judged as a whole: its metrics,
     /// thresholds and snapshot table. Its rows are among `cases`.
     #[serde(default)]
@@ -111,64 +110,42 @@ pub(crate) struct SummaryRecord {
     pub(crate) judging: JudgingRecord,
 }
 
-/// The cost of grading: requests, tokens and time spent waiting for graders.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct JudgingRecord {
-    /// Requests sent to graders, retries included.
-    pub(crate) calls: u64,
-    pub(crate) input_tokens: u64,
-    pub(crate) output_tokens: u64,
-    /// The graders' latency, summed.
-    pub(crate) latency_ms: u64,
-}
-
-impl JudgingRecord {
-    pub(crate) fn of(cost: Cost) -> JudgingRecord {
-        JudgingRecord {
-            calls: u64::from(cost.calls),
-            input_tokens: cost.usage.map_or(0, |u| u.input_tokens),
-            output_tokens: cost.usage.map_or(0, |u| u.output_tokens),
-            latency_ms: cost.latency_ms,
-        }
-    }
-
-    pub(crate) fn add(&mut self, other: &JudgingRecord) {
-        self.calls = self.calls.saturating_add(other.calls);
-        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
-        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
-        self.latency_ms = self.latency_ms.saturating_add(other.latency_ms);
-    }
-
-    /// `12 calls, 3400 in / 800 out tokens, 5.2 s`.
-    pub(crate) fn describe(&self) -> String {
-        let calls = if self.calls == 1 { "1 call".to_owned() } else { format!("{} calls", self.calls) };
-        format!(
-            "{calls}, {} in / {} out tokens, {:.1} s",
-            self.input_tokens,
-            self.output_tokens,
-            self.latency_ms as f64 / 1000.0
-        )
-    }
-}
-
 impl SummaryRecord {
-    pub(crate) fn from_summary(s: &Summary) -> SummaryRecord {
-        SummaryRecord {
-            cases: s.total(),
-            passed: s.passed,
-            failed: s.failed,
-            errored: s.errored,
-            skipped: s.skipped,
-            pending_snapshots: s.pending_snapshots,
-            input_tokens: s.input_tokens,
-            output_tokens: s.output_tokens,
-            interrupted: s.interrupted,
-            datasets_passed: s.datasets_passed,
-            datasets_failed: s.datasets_failed,
-            tolerated: s.tolerated,
-            judging: JudgingRecord::of(s.judging),
+    /// Counts one finished case: its status, its pending snapshot (a dataset row's
+    /// proposal is part of its dataset's table, counted with the dataset), its tokens
+    /// and what judging it cost.
+    pub(crate) fn add_case(&mut self, case: &CaseRecord) {
+        self.cases += 1;
+        match case.status {
+            Status::Passed => self.passed += 1,
+            Status::Failed => self.failed += 1,
+            Status::Errored => self.errored += 1,
+            Status::Skipped => self.skipped += 1,
         }
+        let pending = case.row.is_none()
+            && case
+                .snapshot
+                .as_ref()
+                .is_some_and(|s| s.pending && matches!(s.status, SnapshotStatus::New | SnapshotStatus::Changed));
+        self.pending_snapshots += usize::from(pending);
+        self.tolerated += usize::from(case.tolerated);
+        if let Some(u) = case.usage {
+            self.input_tokens = self.input_tokens.saturating_add(u.input_tokens);
+            self.output_tokens = self.output_tokens.saturating_add(u.output_tokens);
+        }
+        if let Some(j) = &case.judging {
+            self.judging.add(j);
+        }
+    }
+
+    /// Counts a dataset judged as a whole, and its pending snapshot table.
+    pub(crate) fn add_dataset(&mut self, dataset: &DatasetRecord) {
+        if dataset.passed {
+            self.datasets_passed += 1;
+        } else {
+            self.datasets_failed += 1;
+        }
+        self.pending_snapshots += usize::from(dataset.snapshot.as_ref().is_some_and(|s| s.pending));
     }
 
     /// Whether the run failed: a case that counts, or a dataset.
@@ -176,395 +153,146 @@ impl SummaryRecord {
         (self.failed + self.errored).saturating_sub(self.tolerated) + self.datasets_failed > 0
     }
 
-    /// Totals recomputed from case and dataset records (for merged reports).
+    /// Totals counted from case and dataset records, as a run counts them.
     pub(crate) fn from_cases(cases: &[CaseRecord], datasets: &[DatasetRecord], interrupted: bool) -> SummaryRecord {
-        let count = |status: Status| cases.iter().filter(|c| c.status == status).count();
-        SummaryRecord {
-            cases: cases.len(),
-            passed: count(Status::Passed),
-            failed: count(Status::Failed),
-            errored: count(Status::Errored),
-            skipped: count(Status::Skipped),
-            pending_snapshots: cases.iter().filter(|c| c.snapshot.as_ref().is_some_and(|s| s.pending)).count()
-                + datasets.iter().filter(|d| d.snapshot.as_ref().is_some_and(|s| s.pending)).count(),
-            input_tokens: cases.iter().filter_map(|c| c.usage).map(|u| u.input_tokens).sum(),
-            output_tokens: cases.iter().filter_map(|c| c.usage).map(|u| u.output_tokens).sum(),
-            interrupted,
-            datasets_passed: datasets.iter().filter(|d| d.passed).count(),
-            datasets_failed: datasets.iter().filter(|d| !d.passed).count(),
-            tolerated: cases.iter().filter(|c| c.tolerated).count(),
-            judging: cases.iter().filter_map(|c| c.judging.as_ref()).fold(JudgingRecord::default(), |mut sum, j| {
-                sum.add(j);
-                sum
-            }),
-        }
+        let mut summary = SummaryRecord { interrupted, ..SummaryRecord::default() };
+        cases.iter().for_each(|c| summary.add_case(c));
+        datasets.iter().for_each(|d| summary.add_dataset(d));
+        summary
     }
 }
 
-/// One case. For a case run several times, the response shown is the first sample
-/// that did not pass (or the first sample), and `usage` adds up all samples.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// What a run record says before its cases: written first, so that a report cut short
+/// still says what it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CaseRecord {
-    /// The case id: `name` or `name[key=value,...]`.
-    pub(crate) id: String,
-    /// The scenario file.
-    pub(crate) scenario: String,
-    pub(crate) api: String,
-    pub(crate) model: String,
-    /// The inference parameters sent.
-    pub(crate) params: Value,
-    pub(crate) status: Status,
-    #[serde(rename = "final")]
-    pub(crate) final_text: Option<String>,
-    pub(crate) reasoning: Option<String>,
-    pub(crate) stop_reason: Option<String>,
-    pub(crate) tool_calls: Vec<ToolCallRecord>,
-    /// An agent's trajectory: per model turn, its reasoning, text, and tool calls with
-    /// their results. Empty for other APIs.
-    #[serde(default)]
-    pub(crate) turns: Vec<TurnRecord>,
-    pub(crate) usage: Option<UsageRecord>,
-    pub(crate) latency_ms: Option<u64>,
-    /// What reasoning separation noticed: `tags`, `unclosed`, `truncated_reasoning`, `harmony`.
-    pub(crate) flags: Vec<String>,
-    pub(crate) error: Option<ErrorRecord>,
-    pub(crate) assertions: Vec<AssertionRecord>,
-    pub(crate) snapshot: Option<SnapshotRecord>,
-    pub(crate) samples: SamplesRecord,
-    /// Why a skipped case did not run.
-    pub(crate) skip_reason: Option<String>,
-    /// Wall time of the case, all samples and retries included.
+pub(crate) struct RunHead {
+    pub(crate) format: u32,
+    pub(crate) version: String,
+    pub(crate) started_at: String,
+    pub(crate) filters: Vec<String>,
+}
+
+/// What a run record says after its cases: known once the run ends.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RunEnd {
     pub(crate) duration_ms: u64,
-    /// Where its answers came from: `live`, `record` or `replay`; null when it did not run.
-    #[serde(default)]
-    pub(crate) source: Option<Source>,
-    /// A dataset row: its id, `file:line`, and its expected and extracted labels.
-    #[serde(default)]
-    pub(crate) row: Option<RowRecord>,
-    /// A failed row that its dataset's `min_rows_passed` judges instead.
-    #[serde(default)]
-    pub(crate) tolerated: bool,
-    /// What asking its graders cost, over all samples; null when none was asked.
-    #[serde(default)]
-    pub(crate) judging: Option<JudgingRecord>,
-    /// The conversation sent, as `role: text` blocks (a dataset row's, rendered).
-    #[serde(default)]
-    pub(crate) prompt: Option<String>,
-    /// The scenario's tags.
-    #[serde(default)]
-    pub(crate) tags: Vec<String>,
-    /// Why too few samples passed, when that failed the case (`min_pass_rate`,
-    /// `min_pass_rate_lower_bound`).
-    #[serde(default)]
-    pub(crate) shortfall: Option<String>,
+    pub(crate) mode: ModeRecord,
+    pub(crate) summary: SummaryRecord,
+    pub(crate) datasets: Vec<DatasetRecord>,
+    pub(crate) baseline: Option<BaselineRecord>,
 }
 
-/// A dataset row's part in a case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RowRecord {
-    pub(crate) id: String,
-    /// Where the row is: `file:line`.
-    pub(crate) at: String,
-    /// The dataset it belongs to (a `datasets` entry's id).
-    pub(crate) dataset: String,
-    pub(crate) expected_label: Option<String>,
-    /// The label extracted from the answer; null when none could be.
-    pub(crate) label: Option<String>,
-}
-
-/// One model turn of an agent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct TurnRecord {
-    pub(crate) reasoning: String,
-    pub(crate) text: String,
-    pub(crate) stop_reason: Option<String>,
-    pub(crate) tool_calls: Vec<ToolRunRecord>,
-}
-
-/// A tool call of an agent turn and what running it gave.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ToolRunRecord {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) input: Value,
-    pub(crate) result: String,
-    pub(crate) is_error: bool,
-}
-
-impl From<&Turn> for TurnRecord {
-    fn from(turn: &Turn) -> TurnRecord {
-        TurnRecord {
-            reasoning: turn.reasoning.clone(),
-            text: turn.text.clone(),
-            stop_reason: turn.stop_reason.clone(),
-            tool_calls: turn
-                .tool_calls
-                .iter()
-                .map(|t| ToolRunRecord {
-                    id: t.id.clone(),
-                    name: t.name.clone(),
-                    input: t.input.clone(),
-                    result: t.result.clone(),
-                    is_error: t.is_error,
-                })
-                .collect(),
+impl<C> RunRecord<C> {
+    /// The record of a run from its three parts.
+    pub(crate) fn assemble(head: RunHead, cases: C, end: RunEnd) -> RunRecord<C> {
+        RunRecord {
+            format: head.format,
+            version: head.version,
+            started_at: head.started_at,
+            duration_ms: end.duration_ms,
+            filters: head.filters,
+            mode: end.mode,
+            summary: end.summary,
+            cases,
+            datasets: end.datasets,
+            baseline: end.baseline,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// What changed since the baseline: the JSON report's `baseline` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct ToolCallRecord {
-    pub(crate) name: String,
-    pub(crate) input: Value,
+pub(crate) struct BaselineRecord {
+    /// The report compared with: `--baseline-name`, else its path.
+    pub(crate) file: String,
+    /// The relative change beyond which tokens and latency are listed.
+    pub(crate) threshold: f64,
+    /// Passed in the baseline, failed or errored now.
+    pub(crate) new_failures: Vec<String>,
+    /// Failed or errored in the baseline, passed now.
+    pub(crate) fixed: Vec<String>,
+    /// Failed or errored in both.
+    pub(crate) still_failing: Vec<String>,
+    /// The final answer shown differs (after normalization).
+    pub(crate) answers_changed: Vec<String>,
+    /// Run now, not in the baseline.
+    pub(crate) new_cases: Vec<String>,
+    /// In the baseline, not run now (removed, renamed, or not selected).
+    pub(crate) missing_cases: Vec<String>,
+    /// Output tokens that moved by more than the threshold.
+    pub(crate) tokens_changed: Vec<Moved>,
+    /// Latency that moved by more than the threshold (and 100 ms).
+    pub(crate) latency_changed: Vec<Moved>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// A figure of a case, before and now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct UsageRecord {
-    pub(crate) input_tokens: u64,
-    pub(crate) output_tokens: u64,
+pub(crate) struct Moved {
+    pub(crate) id: String,
+    pub(crate) before: u64,
+    pub(crate) after: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ErrorRecord {
-    /// throttled, unavailable, server, timeout, invalid_request, auth, not_found,
-    /// model, stream_error, truncated; `judge` when a grader left a check or a
-    /// semantic snapshot undecided; or `case` for a problem with the case itself.
-    pub(crate) kind: String,
-    pub(crate) message: String,
-    pub(crate) retryable: bool,
-    /// The HTTP status, when there was one.
-    pub(crate) status: Option<u16>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AssertionRecord {
-    pub(crate) kind: String,
-    pub(crate) passed: bool,
-    pub(crate) message: String,
-    /// It could not be decided (its grader failed): the case errored, it did not fail.
-    #[serde(default)]
-    pub(crate) errored: bool,
-    /// A `judge` check's grade.
-    #[serde(default)]
-    pub(crate) judge: Option<JudgeNote>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SnapshotRecord {
-    pub(crate) status: SnapshotStatus,
-    /// The snapshot file.
-    pub(crate) path: String,
-    /// A `.snap.new` was written for review.
-    pub(crate) pending: bool,
-    /// The unified diff of a changed snapshot (no colour).
-    pub(crate) diff: Option<String>,
-    /// `final: semantic`: the answer was worded differently from the snapshot, and the
-    /// grader judged it equivalent (`matched`) or not (`changed`), or could not say.
-    #[serde(default)]
-    pub(crate) reworded: Option<RewordedRecord>,
-}
-
-/// The equivalence grade of a reworded answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RewordedRecord {
-    /// Judged equivalent; null when the grader could not say.
-    pub(crate) equivalent: Option<bool>,
-    pub(crate) grade: JudgeNote,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SamplesRecord {
-    pub(crate) n: u32,
-    pub(crate) passed: u32,
-    /// passed / n.
-    pub(crate) rate: f64,
-    /// The 95% Wilson interval of the pass rate: how sure `n` samples make it.
-    #[serde(default)]
-    pub(crate) low: f64,
-    #[serde(default = "one")]
-    pub(crate) high: f64,
-    /// pass^k for k = n: every sample passed (a case that is right every time, not
-    /// just on average).
-    #[serde(default)]
-    pub(crate) all_passed: bool,
-}
-
-fn one() -> f64 {
-    1.0
-}
-
-impl SamplesRecord {
-    pub(crate) fn of(n: u32, passed: u32) -> SamplesRecord {
-        let share = wilson(u64::from(passed), u64::from(n));
-        SamplesRecord {
-            n,
-            passed,
-            rate: share.value,
-            low: share.low,
-            high: share.high,
-            all_passed: n > 0 && passed == n,
+impl BaselineRecord {
+    /// `since the baseline: 2 new failures, 1 fixed, 5 answers changed`.
+    pub(crate) fn headline(&self) -> String {
+        let mut parts = Vec::new();
+        let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        parts.push(count(self.new_failures.len(), "new failure", "new failures"));
+        parts.push(format!("{} fixed", self.fixed.len()));
+        parts.push(count(self.answers_changed.len(), "answer changed", "answers changed"));
+        if !self.still_failing.is_empty() {
+            parts.push(format!("{} still failing", self.still_failing.len()));
         }
-    }
-
-    /// `3/5 samples passed (60%, 95% CI 23-88%; pass^5 no)`.
-    pub(crate) fn describe(&self) -> String {
-        let pct = |v: f64| format!("{:.0}", v * 100.0);
-        let all = if self.all_passed { "yes" } else { "no" };
-        format!(
-            "{}/{} samples passed ({}%, 95% CI {}-{}%; pass^{} {all})",
-            self.passed,
-            self.n,
-            pct(self.rate),
-            pct(self.low),
-            pct(self.high),
-            self.n
-        )
-    }
-}
-
-impl CaseRecord {
-    pub(crate) fn from_result(r: &CaseResult) -> CaseRecord {
-        let v = &r.verdict;
-        let shown = v.samples.iter().find(|s| !s.passed).or(v.samples.first());
-        let response = shown.map(|s| &s.response);
-        let usage = Usage::sum(v.samples.iter().filter_map(|s| s.response.usage));
-        let judge_error = shown.and_then(|s| s.judge_error());
-        let error = match (&v.problem, response.and_then(|r| r.error.as_ref())) {
-            (Some(problem), _) => {
-                Some(ErrorRecord { kind: "case".into(), message: problem.clone(), retryable: false, status: None })
+        for (n, one, many) in [
+            (self.tokens_changed.len(), "case with tokens moved", "cases with tokens moved"),
+            (self.latency_changed.len(), "case with latency moved", "cases with latency moved"),
+            (self.new_cases.len(), "new case", "new cases"),
+            (self.missing_cases.len(), "case not run", "cases not run"),
+        ] {
+            if n > 0 {
+                parts.push(count(n, one, many));
             }
-            (None, Some(e)) => Some(ErrorRecord {
-                kind: e.kind.as_str().into(),
-                message: e.message.clone(),
-                retryable: e.retryable,
-                status: e.status,
-            }),
-            (None, None) => judge_error.map(|(message, retryable)| ErrorRecord {
-                kind: "judge".into(),
-                message,
-                retryable,
-                status: None,
-            }),
+        }
+        format!("since {}: {}", self.file, parts.join(", "))
+    }
+
+    /// Each non-empty list as `label: a, b, c` (at most `max` ids, then how many more),
+    /// each id written by `quote` (a Markdown code span, or as it is).
+    pub(crate) fn lists(&self, max: usize, quote: fn(&str) -> String) -> Vec<String> {
+        let ids = |label: &str, ids: Vec<String>| {
+            let more = ids.len().saturating_sub(max);
+            let mut shown = ids.into_iter().take(max).collect::<Vec<_>>().join(", ");
+            if more > 0 {
+                shown.push_str(&format!(" and {more} more"));
+            }
+            format!("{label}: {shown}")
         };
-        CaseRecord {
-            id: r.case.id.clone(),
-            scenario: crate::fs::shown(&r.case.file),
-            api: r.case.api.as_str().into(),
-            model: r.case.model.clone(),
-            params: serde_json::to_value(r.case.spec.params.clone().unwrap_or_default()).unwrap_or(Value::Null),
-            status: v.status,
-            final_text: response.map(|r| r.final_text.clone()),
-            reasoning: response.map(|r| r.reasoning.clone()),
-            stop_reason: response.and_then(|r| r.stop_reason.clone()),
-            tool_calls: response.map(|r| r.tool_calls.iter().map(tool_call).collect()).unwrap_or_default(),
-            turns: response.map(|r| r.turns.iter().map(TurnRecord::from).collect()).unwrap_or_default(),
-            usage: usage.map(|u| UsageRecord { input_tokens: u.input_tokens, output_tokens: u.output_tokens }),
-            latency_ms: response.map(|r| r.latency_ms),
-            flags: response.map(|r| r.flags.names().into_iter().map(str::to_owned).collect()).unwrap_or_default(),
-            error,
-            assertions: shown.map(|s| s.assertions.iter().map(assertion).collect()).unwrap_or_default(),
-            snapshot: v.snapshot.as_ref().map(|s| SnapshotRecord {
-                status: s.status,
-                path: crate::fs::shown(&s.path),
-                pending: s.written.as_ref().is_some_and(|w| *w != s.path),
-                diff: (s.status == SnapshotStatus::Changed).then(|| {
-                    unified(s.old.as_deref().unwrap_or_default(), s.new.as_deref().unwrap_or_default(), false)
-                }),
-                reworded: s.reworded.as_ref().map(|g| RewordedRecord {
-                    equivalent: g.outcome.as_ref().ok().map(|d| d.passed),
-                    grade: JudgeNote::of(g),
-                }),
-            }),
-            samples: SamplesRecord::of(v.samples.len() as u32, v.passed_samples),
-            skip_reason: r.skip_reason.clone(),
-            duration_ms: u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
-            source: response.map(|r| r.source),
-            row: r.case.row.as_ref().map(|row| RowRecord {
-                id: row.id.clone(),
-                at: row.at.clone(),
-                dataset: row.dataset.id.clone(),
-                expected_label: v.row.as_ref().and_then(|o| o.expected.clone()),
-                label: v.row.as_ref().and_then(|o| o.got.clone()),
-            }),
-            tolerated: v.tolerated,
-            judging: {
-                let mut cost = Cost::default();
-                v.samples.iter().for_each(|s| cost.add(s.grades.cost()));
-                (cost.calls > 0).then(|| JudgingRecord::of(cost))
-            },
-            // A `{file:}` variable can carry any file into the prompt: redacted like answers.
-            prompt: Some(crate::secrets::redact(&conversation(&r.case.spec)).into_owned()),
-            tags: r.case.spec.tags.clone(),
-            shortfall: (v.status == Status::Failed)
-                .then(|| shortfall(v.passed_samples, v.samples.len() as u32, &r.case.spec))
-                .flatten(),
-        }
-    }
-
-    /// The lines a failure report shows: error, failed assertions, snapshot state.
-    pub(crate) fn failure_lines(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        if let Some(e) = &self.error {
-            let status = e.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
-            lines.push(format!("error: {}{status}: {}", e.kind, e.message));
-        }
-        for a in self.assertions.iter().filter(|a| !a.passed) {
-            lines.push(format!("{}: {}", a.kind, a.message));
-        }
-        lines.extend(self.shortfall.clone());
-        if let Some(s) = &self.snapshot {
-            let reworded = s.reworded.as_ref().map(|r| {
-                format!(
-                    " ({} by {}: {})",
-                    match r.equivalent {
-                        Some(true) => "judged equivalent",
-                        Some(false) => "judged not equivalent",
-                        None => "not judged",
-                    },
-                    r.grade.model,
-                    r.grade.reason
-                )
-            });
-            match s.status {
-                SnapshotStatus::Changed => {
-                    lines.push(format!("snapshot changed: {}{}", s.path, reworded.unwrap_or_default()));
-                }
-                SnapshotStatus::New => lines.push(format!("new snapshot: {}", s.path)),
-                _ => {}
-            }
-        }
-        lines
-    }
-}
-
-fn tool_call(c: &ToolCall) -> ToolCallRecord {
-    ToolCallRecord { name: c.name.clone(), input: c.input.clone() }
-}
-
-fn assertion(a: &AssertionResult) -> AssertionRecord {
-    AssertionRecord {
-        kind: a.kind.clone(),
-        passed: a.passed,
-        message: a.message.clone(),
-        errored: a.errored,
-        judge: a.judge.clone(),
+        let figure = |m: &Moved, unit: &str| format!("{} ({} -> {}{unit})", quote(&m.id), m.before, m.after);
+        let quoted = |list: &[String]| list.iter().map(|id| quote(id)).collect::<Vec<_>>();
+        [
+            ("new failures", quoted(&self.new_failures)),
+            ("fixed", quoted(&self.fixed)),
+            ("answers changed", quoted(&self.answers_changed)),
+            ("still failing", quoted(&self.still_failing)),
+            ("output tokens moved", self.tokens_changed.iter().map(|m| figure(m, "")).collect()),
+            ("latency moved", self.latency_changed.iter().map(|m| figure(m, " ms")).collect()),
+            ("new cases", quoted(&self.new_cases)),
+            ("not run", quoted(&self.missing_cases)),
+        ]
+        .into_iter()
+        .filter(|(_, list)| !list.is_empty())
+        .map(|(label, list)| ids(label, list))
+        .collect()
     }
 }
 
 /// The JSON Schema of the report, as checked in at `schema/report.schema.json`.
 pub(crate) fn json_schema() -> Value {
-    let mut schema = schemars::schema_for!(RunRecord).to_value();
+    let mut schema = schemars::schema_for!(RunRecord<Vec<CaseRecord>>).to_value();
     if let Some(map) = schema.as_object_mut() {
         map.insert("title".into(), Value::String("gpt-oss-scenarios run report".into()));
     }

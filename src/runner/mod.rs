@@ -14,14 +14,13 @@ use tokio::task::JoinSet;
 
 use crate::execute::session::Session;
 use crate::execute::{Caller, Clients, RetryPolicy, judges};
-use crate::grading::Cost;
 use crate::plan::{Case, SkipReason};
 use crate::recordings::DatasetCassettes;
-use crate::response::{CallError, ErrorKind, ModelResponse, Usage};
+use crate::response::{CallError, ErrorKind, ModelResponse};
 use crate::scenario::Mode;
 use crate::verdict::book::Book;
 use crate::verdict::dataset::DatasetResult;
-use crate::verdict::{self, CaseVerdict, SnapshotSettings, SnapshotStatus, Status, UpdateAction};
+use crate::verdict::{self, CaseVerdict, SnapshotSettings, Status, UpdateAction};
 use limit::AdaptiveLimit;
 
 /// How a run behaves.
@@ -51,71 +50,13 @@ pub(crate) struct CaseResult {
     pub(crate) skip_reason: Option<String>,
 }
 
-/// The totals of a run.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Summary {
-    pub(crate) passed: usize,
-    pub(crate) failed: usize,
-    pub(crate) errored: usize,
-    pub(crate) skipped: usize,
-    pub(crate) pending_snapshots: usize,
-    pub(crate) input_tokens: u64,
-    pub(crate) output_tokens: u64,
+/// How a run ended: what only the runner knows. What the cases came to is the
+/// record's (`report::record`), built from the events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Ended {
     pub(crate) duration: Duration,
+    /// Ctrl-C or SIGTERM stopped it: cases not started are reported as skipped.
     pub(crate) interrupted: bool,
-    /// Datasets judged as a whole (metrics, thresholds, their snapshot table).
-    pub(crate) datasets_passed: usize,
-    pub(crate) datasets_failed: usize,
-    /// Failed or errored rows that their dataset's `min_rows_passed` judges instead.
-    pub(crate) tolerated: usize,
-    /// What asking graders cost, apart from the cases' own calls.
-    pub(crate) judging: Cost,
-}
-
-impl Summary {
-    pub(crate) fn total(&self) -> usize {
-        self.passed + self.failed + self.errored + self.skipped
-    }
-
-    /// Whether anything failed that fails the run: a case (a row that its dataset's
-    /// `min_rows_passed` judges does not count itself) or a dataset.
-    pub(crate) fn failing(&self) -> bool {
-        (self.failed + self.errored).saturating_sub(self.tolerated) + self.datasets_failed > 0
-    }
-
-    pub(crate) fn add_dataset(&mut self, result: &DatasetResult) {
-        if result.passed {
-            self.datasets_passed += 1;
-        } else {
-            self.datasets_failed += 1;
-        }
-        let pending = result.snapshot.as_ref().is_some_and(|s| s.written.as_ref().is_some_and(|w| *w != s.path));
-        self.pending_snapshots += usize::from(pending);
-    }
-
-    pub(crate) fn add(&mut self, result: &CaseResult) {
-        match result.verdict.status {
-            Status::Passed => self.passed += 1,
-            Status::Failed => self.failed += 1,
-            Status::Errored => self.errored += 1,
-            Status::Skipped => self.skipped += 1,
-        }
-        // A row's proposal is part of its dataset's table, counted with the dataset.
-        let pending = result.case.row.is_none()
-            && result.verdict.snapshot.as_ref().is_some_and(|s| {
-                matches!(s.status, SnapshotStatus::New | SnapshotStatus::Changed)
-                    && s.written.as_ref().is_some_and(|w| *w != s.path)
-            });
-        self.pending_snapshots += usize::from(pending);
-        self.tolerated += usize::from(result.verdict.tolerated);
-        for sample in &result.verdict.samples {
-            self.judging.add(sample.grades.cost());
-        }
-        if let Some(u) = Usage::sum(result.verdict.samples.iter().filter_map(|s| s.response.usage)) {
-            self.input_tokens = self.input_tokens.saturating_add(u.input_tokens);
-            self.output_tokens = self.output_tokens.saturating_add(u.output_tokens);
-        }
-    }
 }
 
 /// What the runner reports, in order: one `RunStarted`, a `CaseStarted` and a
@@ -127,7 +68,7 @@ pub(crate) enum Event<'a> {
     CaseStarted { case: &'a Case },
     CaseFinished { result: &'a CaseResult },
     DatasetFinished { result: &'a DatasetResult },
-    RunFinished { summary: &'a Summary },
+    RunFinished { ended: Ended },
 }
 
 /// Runs `cases` and returns the totals. `interrupts` yields once per signal (Ctrl-C,
@@ -141,9 +82,8 @@ pub(crate) async fn run(
     options: RunnerOptions,
     mut interrupts: impl Stream<Item = ()> + Unpin,
     emit: &mut dyn FnMut(Event<'_>),
-) -> Summary {
+) -> Ended {
     let started = Instant::now();
-    let mut summary = Summary::default();
     emit(Event::RunStarted { cases: cases.len(), started_at: SystemTime::now() });
     // Rows settle against their dataset's table here, in one place, as they finish.
     let mut book = Book::new(options.snapshots, &cases);
@@ -151,9 +91,8 @@ pub(crate) async fn run(
     let fold = datasets.clone();
     // Says whether what finished fails the run: a case (not a row its dataset's
     // `min_rows_passed` judges), or a dataset judged after its last row.
-    let mut finish = |mut result: CaseResult, summary: &mut Summary, emit: &mut dyn FnMut(Event<'_>)| -> bool {
+    let mut finish = |mut result: CaseResult, emit: &mut dyn FnMut(Event<'_>)| -> bool {
         let dataset = book.row_finished(&result.case, &mut result.verdict);
-        summary.add(&result);
         emit(Event::CaseFinished { result: &result });
         let mut failing =
             !result.verdict.tolerated && matches!(result.verdict.status, Status::Failed | Status::Errored);
@@ -164,7 +103,6 @@ pub(crate) async fn run(
                 dataset.passed = false;
             }
             failing |= !dataset.passed;
-            summary.add_dataset(&dataset);
             emit(Event::DatasetFinished { result: &dataset });
         }
         failing
@@ -179,7 +117,7 @@ pub(crate) async fn run(
                     SkipReason::Skip => "skip: true",
                     SkipReason::NotOnly => "another scenario is marked only",
                 };
-                finish(skipped(Arc::new(case), why), &mut summary, emit);
+                finish(skipped(Arc::new(case), why), emit);
             }
             None => queue.push_back(Arc::new(case)),
         }
@@ -210,7 +148,7 @@ pub(crate) async fn run(
         if stop.is_some() {
             let why = stop.unwrap_or_default();
             while let Some(case) = queue.pop_front() {
-                finish(skipped(case, why), &mut summary, emit);
+                finish(skipped(case, why), emit);
             }
         }
         if running.is_empty() {
@@ -232,7 +170,7 @@ pub(crate) async fn run(
                     *n = n.saturating_sub(1);
                 }
                 if met_throttling(&result.verdict) { limit.throttled() } else { limit.succeeded() }
-                if finish(result, &mut summary, emit) && options.fail_fast && stop.is_none() {
+                if finish(result, emit) && options.fail_fast && stop.is_none() {
                     stop = Some("not run: --fail-fast stopped the run");
                 }
             }
@@ -253,10 +191,9 @@ pub(crate) async fn run(
             }
         }
     }
-    summary.duration = started.elapsed();
-    summary.interrupted = interrupted;
-    emit(Event::RunFinished { summary: &summary });
-    summary
+    let ended = Ended { duration: started.elapsed(), interrupted };
+    emit(Event::RunFinished { ended });
+    ended
 }
 
 async fn run_case(

@@ -3,15 +3,12 @@
 //! carry the assertion messages, the snapshot diff and the metrics. Read by GitHub,
 //! GitLab and Jenkins test reporters.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::dataset::DatasetRecord;
-use super::record::CaseRecord;
-use super::{ReportError, Reporter};
-use crate::runner::Event;
+use crate::report::ReportError;
+use crate::report::record::RunRecord;
 use crate::verdict::Status;
 
 /// The suite of a scenario file, added on first use.
@@ -27,7 +24,10 @@ fn suite<'a>(suites: &'a mut Vec<TestSuite>, scenario: &str) -> &'a mut TestSuit
 }
 
 /// Renders case and dataset records as a JUnit report.
-pub(crate) fn render(cases: &[CaseRecord], datasets: &[DatasetRecord]) -> Result<String, ReportError> {
+/// The record as JUnit XML: a suite per scenario file, a test case per case and per
+/// dataset.
+pub(crate) fn render(run: &RunRecord) -> Result<String, ReportError> {
+    let (cases, datasets) = (&run.cases, &run.datasets);
     let mut report = Report::new("gpt-oss-scenarios");
     let mut suites: Vec<TestSuite> = Vec::new();
     for c in cases {
@@ -98,42 +98,6 @@ fn xml_safe(xml: &str) -> String {
 }
 
 /// Collects records during the run; writes the file when it ends.
-pub(crate) struct JunitReporter {
-    path: PathBuf,
-    cases: Vec<CaseRecord>,
-    datasets: Vec<DatasetRecord>,
-}
-
-impl JunitReporter {
-    pub(crate) fn new(path: &Path) -> JunitReporter {
-        JunitReporter { path: path.to_owned(), cases: Vec::new(), datasets: Vec::new() }
-    }
-}
-
-impl Reporter for JunitReporter {
-    fn event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
-        match event {
-            Event::CaseFinished { result } => {
-                let mut record = CaseRecord::from_result(result);
-                // Memory stays flat over a long run: only a failure's answer is kept, short.
-                record.final_text = record
-                    .final_text
-                    .filter(|_| matches!(record.status, Status::Failed | Status::Errored))
-                    .map(|t| crate::verdict::assertions::excerpt(&t, 500));
-                record.reasoning = None;
-                self.cases.push(record);
-            }
-            Event::DatasetFinished { result } => self.datasets.push(DatasetRecord::from_result(result)),
-            Event::RunFinished { .. } => {
-                let xml = render(&self.cases, &self.datasets).map_err(std::io::Error::other)?;
-                crate::fs::write_atomic(&self.path, &xml).map_err(std::io::Error::other)?;
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

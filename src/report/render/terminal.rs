@@ -1,38 +1,34 @@
 //! The terminal report: a progress bar on a terminal (plain lines otherwise), a block
 //! per finished case (for a case that did not pass: errors, failed assertions and the
-//! snapshot diff), and a summary table at the end.
+//! snapshot diff), and a summary table at the end. It reads the run's record only.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::baseline::{Baseline, Comparison};
-use super::dataset::DatasetRecord;
-use super::diff::unified;
-use super::record::{CaseRecord, JudgingRecord, SamplesRecord};
-use super::{Reporter, printable};
-use crate::plan::Case;
-use crate::response::ModelResponse;
-use crate::runner::{Event, Summary};
-use crate::verdict::{CaseVerdict, SnapshotStatus, Status};
+use super::Render;
+use crate::report::build::Update;
+use crate::report::case::{AnswerRecord, CaseRecord, SamplesRecord};
+use crate::report::dataset::DatasetRecord;
+use crate::report::diff::colorize;
+use crate::report::printable;
+use crate::report::record::RunEnd;
+use crate::verdict::{SnapshotStatus, Status};
 
 /// Prints to stdout; draws the progress bar on stderr when it is a terminal.
-pub(crate) struct TerminalReporter {
+pub(crate) struct TerminalRenderer {
     color: bool,
     verbose: bool,
     bar: Option<ProgressBar>,
     progress: bool,
     /// One line per case that failed or errored, for the end of the run.
     failures: Vec<String>,
-    comparison: Option<Comparison>,
 }
 
-impl TerminalReporter {
+impl TerminalRenderer {
     /// `progress`: stderr is a terminal, so a bar can be drawn.
-    pub(crate) fn new(color: bool, verbose: bool, progress: bool, baseline: Option<Arc<Baseline>>) -> TerminalReporter {
-        let comparison = baseline.map(Comparison::new);
-        TerminalReporter { color, verbose, bar: None, progress, failures: Vec::new(), comparison }
+    pub(crate) fn new(color: bool, verbose: bool, progress: bool) -> TerminalRenderer {
+        TerminalRenderer { color, verbose, bar: None, progress, failures: Vec::new() }
     }
 
     fn print(&self, text: &str) {
@@ -59,77 +55,72 @@ fn progress_bar(cases: u64, width: u16) -> ProgressBar {
     bar
 }
 
-impl Reporter for TerminalReporter {
-    fn event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
-        match event {
-            Event::RunStarted { cases, .. } => {
+impl Render for TerminalRenderer {
+    fn update(&mut self, update: &Update<'_>) -> std::io::Result<()> {
+        match update {
+            Update::Started { cases, .. } => {
                 if self.progress {
                     let width = console::Term::stderr().size_checked().map_or(80, |(_, columns)| columns);
                     self.bar = Some(progress_bar(*cases as u64, width));
                 }
             }
-            Event::CaseStarted { case } => {
+            Update::CaseStarted { id } => {
                 if let Some(bar) = &self.bar {
-                    bar.set_message(case.id.clone());
+                    bar.set_message(id.to_string());
                 }
             }
-            Event::CaseFinished { result } => {
-                let mut text = case_block(&result.case, &result.verdict, result.duration, self.color);
-                if let Some(why) = &result.skip_reason
-                    && result.verdict.status == Status::Skipped
+            Update::Case(case) => {
+                let mut text = case_block(case, self.color);
+                if let Some(why) = &case.skip_reason
+                    && case.status == Status::Skipped
                 {
                     text = format!("{} ({why})\n", text.trim_end());
                 }
                 if self.verbose {
-                    for sample in &result.verdict.samples {
-                        text.push_str(&response_block(&sample.response));
+                    for answer in case.sample_answers() {
+                        text.push_str(&response_block(&answer));
                     }
                 }
                 // A dataset's rows that passed are counted in its block, not listed one
                 // by one: 500 rows print what went wrong and the metrics (`-v` lists all).
-                let quiet_row = result.case.row.is_some()
-                    && matches!(result.verdict.status, Status::Passed | Status::Skipped)
-                    && !self.verbose;
+                let quiet_row =
+                    case.row.is_some() && matches!(case.status, Status::Passed | Status::Skipped) && !self.verbose;
                 if !quiet_row {
                     self.print(&text);
                 }
                 if let Some(bar) = &self.bar {
                     bar.inc(1);
                 }
-                if let Some(line) = failure_line(&result.case, &result.verdict) {
+                if let Some(line) = failure_line(case) {
                     self.failures.push(line);
                 }
-                if let Some(c) = &mut self.comparison {
-                    c.add(&CaseRecord::from_result(result));
-                }
             }
-            Event::DatasetFinished { result } => {
-                let record = DatasetRecord::from_result(result);
-                self.print(&dataset_block(&record, self.color));
+            Update::Dataset(record) => {
+                self.print(&dataset_block(record, self.color));
                 if !record.passed {
                     let reason = record.reasons.first().cloned().unwrap_or_default();
                     self.failures.push(format!(" FAIL dataset {}: {}", record.id, printable(&reason)));
                 }
             }
-            Event::RunFinished { summary } => {
+            Update::Finished(end) => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
-                let mut end = String::new();
+                let mut text = String::new();
                 if !self.failures.is_empty() {
-                    end.push_str("\nfailures:\n");
+                    text.push_str("\nfailures:\n");
                     for line in &self.failures {
-                        let _ = writeln!(end, "  {line}");
+                        let _ = writeln!(text, "  {line}");
                     }
                 }
-                if let Some(b) = self.comparison.take().map(Comparison::finish) {
-                    let _ = writeln!(end, "\n{}", printable(&b.headline()));
+                if let Some(b) = &end.baseline {
+                    let _ = writeln!(text, "\n{}", printable(&b.headline()));
                     for line in b.lists(10, str::to_owned) {
-                        let _ = writeln!(end, "  {}", printable(&line));
+                        let _ = writeln!(text, "  {}", printable(&line));
                     }
                 }
-                end.push_str(&summary_table(summary));
-                self.print(&end);
+                text.push_str(&summary_table(end));
+                self.print(&text);
             }
         }
         Ok(())
@@ -138,43 +129,41 @@ impl Reporter for TerminalReporter {
 
 /// A failed or errored case in one line, with its first reason, as nextest lists
 /// failures at the end of a run.
-fn failure_line(case: &Case, verdict: &CaseVerdict) -> Option<String> {
+fn failure_line(case: &CaseRecord) -> Option<String> {
     // A row its dataset's `min_rows_passed` judges does not fail the run itself.
-    if verdict.tolerated {
+    if case.tolerated {
         return None;
     }
-    let label = match verdict.status {
+    let label = match case.status {
         Status::Failed => "FAIL",
         Status::Errored => "ERROR",
         Status::Passed | Status::Skipped => return None,
     };
     // Several samples: the share that passed is what failed the case.
-    let rate = (verdict.status == Status::Failed)
-        .then(|| crate::verdict::shortfall(verdict.passed_samples, verdict.samples.len() as u32, &case.spec))
-        .flatten();
-    let reason = verdict.problem.clone().or(rate).or_else(|| {
-        verdict.samples.iter().find_map(|s| {
-            s.response
-                .error
+    let reason = case.problem().map(str::to_owned).or_else(|| case.shortfall.clone()).or_else(|| {
+        case.sample_answers().iter().find_map(|a| {
+            a.error
                 .as_ref()
-                .map(ToString::to_string)
-                .or_else(|| s.assertions.iter().find(|a| !a.passed).map(|a| format!("{}: {}", a.kind, a.message)))
-                .or_else(|| s.judge_error().map(|(message, _)| message))
+                .map(super::super::case::ErrorRecord::describe)
+                .or_else(|| a.failed.first().map(|f| format!("{}: {}", f.kind, f.message)))
         })
     });
-    let reason = reason.unwrap_or_else(|| match &verdict.snapshot {
-        Some(s) if s.status == SnapshotStatus::New => "new snapshot".to_owned(),
-        _ => "snapshot changed".to_owned(),
-    });
+    let reason = reason
+        .or_else(|| case.error.as_ref().filter(|e| e.kind == "judge").map(|e| e.message.clone()))
+        .unwrap_or_else(|| match &case.snapshot {
+            Some(s) if s.status == SnapshotStatus::New => "new snapshot".to_owned(),
+            _ => "snapshot changed".to_owned(),
+        });
     let reason = crate::verdict::assertions::excerpt(&printable(&reason).replace('\n', " "), 160);
     Some(format!("{label:>5} {}: {reason}", case.id))
 }
 
 /// The closing lines: what the run cost, then the one-line summary.
-pub(crate) fn summary_table(s: &Summary) -> String {
+pub(crate) fn summary_table(end: &RunEnd) -> String {
+    let s = &end.summary;
     let mut out = String::from("\n");
     let rows = [
-        ("time", format!("{:.2} s", s.duration.as_secs_f64())),
+        ("time", format!("{:.2} s", end.duration_ms as f64 / 1000.0)),
         ("tokens in / out", format!("{} / {}", s.input_tokens, s.output_tokens)),
     ];
     for (name, value) in rows {
@@ -182,7 +171,7 @@ pub(crate) fn summary_table(s: &Summary) -> String {
     }
     if s.judging.calls > 0 {
         // Graders' tokens are not in the line above: what the suite's own calls cost stays comparable.
-        let _ = writeln!(out, "  {:<18} {}", "judging", JudgingRecord::of(s.judging).describe());
+        let _ = writeln!(out, "  {:<18} {}", "judging", s.judging.describe());
     }
     if s.interrupted {
         out.push_str("  interrupted: cases not started are reported as skipped\n");
@@ -190,12 +179,7 @@ pub(crate) fn summary_table(s: &Summary) -> String {
     let _ = writeln!(
         out,
         "\n{} cases: {} passed, {} failed, {} errored, {} skipped; {} pending snapshot(s)",
-        s.total(),
-        s.passed,
-        s.failed,
-        s.errored,
-        s.skipped,
-        s.pending_snapshots
+        s.cases, s.passed, s.failed, s.errored, s.skipped, s.pending_snapshots
     );
     if s.datasets_passed + s.datasets_failed > 0 {
         let tolerated = if s.tolerated > 0 {
@@ -228,10 +212,10 @@ pub(crate) fn dataset_block(d: &DatasetRecord, color: bool) -> String {
     out
 }
 
-/// The answer and the reasoning of one response (`--verbose`).
-pub(crate) fn response_block(r: &ModelResponse) -> String {
+/// The answer and the reasoning of one sample (`--verbose`).
+pub(crate) fn response_block(a: &AnswerRecord) -> String {
     let mut out = String::new();
-    for (name, text) in [("final", &r.final_text), ("reasoning", &r.reasoning)] {
+    for (name, text) in [("final", &a.final_text), ("reasoning", &a.reasoning)] {
         if text.trim().is_empty() {
             let _ = writeln!(out, "      {name}: (none)");
         } else {
@@ -241,24 +225,23 @@ pub(crate) fn response_block(r: &ModelResponse) -> String {
             }
         }
     }
-    for call in &r.tool_calls {
+    for call in &a.tool_calls {
         let _ = writeln!(out, "      tool call: {}({})", printable(&call.name), printable(&call.input.to_string()));
     }
-    let usage = r.usage.map_or_else(|| "-".to_owned(), |u| format!("{} in / {} out", u.input_tokens, u.output_tokens));
-    let flags = r.flags.names();
+    let usage = a.usage.map_or_else(|| "-".to_owned(), |u| format!("{} in / {} out", u.input_tokens, u.output_tokens));
     let _ = writeln!(
         out,
         "      stop_reason: {} · usage: {usage} · flags: {}",
-        r.stop_reason.as_deref().unwrap_or("-"),
-        if flags.is_empty() { "-".to_owned() } else { flags.join(", ") }
+        a.stop_reason.as_deref().unwrap_or("-"),
+        if a.flags.is_empty() { "-".to_owned() } else { a.flags.join(", ") }
     );
     out
 }
 
 /// The block printed for one finished case.
-pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, took: std::time::Duration, color: bool) -> String {
+pub(crate) fn case_block(case: &CaseRecord, color: bool) -> String {
     let mut out = String::new();
-    let (label, style) = match verdict.status {
+    let (label, style) = match case.status {
         Status::Passed => ("PASS", "\x1b[32m"),
         Status::Failed => ("FAIL", "\x1b[31m"),
         Status::Errored => ("ERROR", "\x1b[31;1m"),
@@ -266,75 +249,66 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, took: std::time::Du
     };
     let label = if color { format!("{style}{label:>5}\x1b[0m") } else { format!("{label:>5}") };
     let _ = write!(out, "{label} {} ({}, {})", case.id, case.api, case.model);
-    if verdict.samples.len() > 1 {
-        let samples = SamplesRecord::of(verdict.samples.len() as u32, verdict.passed_samples);
+    if case.samples.n > 1 {
+        let samples = SamplesRecord::of(case.samples.n, case.samples.passed);
         let _ = write!(out, " {}", samples.describe());
     }
-    if verdict.status != Status::Skipped {
+    if case.status != Status::Skipped {
         // The case's wall time, retries and waits included: what the user waited for.
-        let _ = write!(out, " in {} ms", took.as_millis());
-        let attempts: u32 = verdict.samples.iter().map(|s| s.response.attempts.max(1)).sum();
-        if attempts > verdict.samples.len().max(1) as u32 {
-            let _ = write!(out, " ({attempts} attempts)");
+        let _ = write!(out, " in {} ms", case.duration_ms);
+        if case.attempts > case.samples.n.max(1) {
+            let _ = write!(out, " ({} attempts)", case.attempts);
         }
-        if let Some(note) = verdict.samples.iter().find_map(|s| s.response.note.as_deref()) {
+        if let Some(note) = &case.note {
             let _ = write!(out, " [{note}]");
         }
-        if verdict.tolerated {
+        if case.tolerated {
             out.push_str(" [counted by the dataset's min_rows_passed]");
         }
     }
     out.push('\n');
-    let reworded = verdict.snapshot.as_ref().and_then(|s| s.reworded.as_ref());
-    if let Some(grade) = reworded
-        && let Ok(decision) = &grade.outcome
+    let reworded = case.snapshot.as_ref().and_then(|s| s.reworded.as_ref());
+    if let Some(r) = reworded
+        && let Some(equivalent) = r.equivalent
     {
-        let judged = if decision.passed { "reworded, judged equivalent" } else { "reworded, judged not equivalent" };
-        let _ = writeln!(out, "      {judged} by {}: {}", grade.model, printable(&decision.reason));
+        let judged = if equivalent { "reworded, judged equivalent" } else { "reworded, judged not equivalent" };
+        let _ = writeln!(out, "      {judged} by {}: {}", r.grade.model, printable(&r.grade.reason));
     }
-    if matches!(verdict.status, Status::Passed | Status::Skipped) {
+    if matches!(case.status, Status::Passed | Status::Skipped) {
         return out;
     }
-    if let Some(problem) = &verdict.problem {
+    if let Some(problem) = case.problem() {
         let _ = writeln!(out, "      error: {}", printable(problem));
     }
-    for (i, sample) in verdict.samples.iter().enumerate() {
-        let prefix = if verdict.samples.len() > 1 { format!("sample {}: ", i + 1) } else { String::new() };
-        if let Some(error) = &sample.response.error {
-            let attempts = if sample.response.attempts > 1 {
-                format!(" (after {} attempts)", sample.response.attempts)
-            } else {
-                String::new()
-            };
-            let _ = writeln!(out, "      {prefix}error: {}{attempts}", printable(&error.to_string()));
+    let answers = case.sample_answers();
+    for (i, answer) in answers.iter().enumerate() {
+        let prefix = if answers.len() > 1 { format!("sample {}: ", i + 1) } else { String::new() };
+        if let Some(error) = &answer.error {
+            let attempts =
+                if answer.attempts > 1 { format!(" (after {} attempts)", answer.attempts) } else { String::new() };
+            let _ = writeln!(out, "      {prefix}error: {}{attempts}", printable(&error.describe()));
         }
-        if let Some(Err(e)) = sample.grades.equivalence.as_ref().map(|g| &g.outcome) {
-            let _ =
-                writeln!(out, "      {prefix}error: the semantic snapshot's comparison: {}", printable(&e.to_string()));
+        if let Some(e) = &answer.equivalence_error {
+            let _ = writeln!(out, "      {prefix}error: the semantic snapshot's comparison: {}", printable(e));
         }
-        for a in sample.assertions.iter().filter(|a| !a.passed) {
+        for a in &answer.failed {
             let _ = writeln!(out, "      {prefix}{}: {}", a.kind, printable(&a.message));
-            if let Some((part, text)) = &a.looked_at {
-                let _ = writeln!(out, "        {part} was: {:?}", printable(text));
+            if let Some(seen) = &a.looked_at {
+                let _ = writeln!(out, "        {} was: {:?}", seen.part, printable(&seen.text));
             }
         }
     }
-    if let Some(snapshot) = &verdict.snapshot {
+    if let Some(snapshot) = &case.snapshot {
         match snapshot.status {
             SnapshotStatus::Changed => {
-                let _ = writeln!(out, "      snapshot changed: {}", crate::fs::shown(&snapshot.path));
-                let diff = unified(
-                    &printable(snapshot.old.as_deref().unwrap_or_default()),
-                    &printable(snapshot.new.as_deref().unwrap_or_default()),
-                    color,
-                );
-                for line in diff.lines() {
+                let _ = writeln!(out, "      snapshot changed: {}", snapshot.path);
+                for line in colorize(&printable(snapshot.diff.as_deref().unwrap_or_default()), color).lines() {
                     let _ = writeln!(out, "        {line}");
                 }
             }
             SnapshotStatus::New => {
-                let _ = writeln!(out, "      new snapshot: {}", crate::fs::shown(&snapshot.path));
-                for line in printable(snapshot.new.as_deref().unwrap_or_default()).lines() {
+                let _ = writeln!(out, "      new snapshot: {}", snapshot.path);
+                for line in printable(snapshot.body.as_deref().unwrap_or_default()).lines() {
                     let _ = writeln!(out, "        + {line}");
                 }
             }
@@ -344,12 +318,11 @@ pub(crate) fn case_block(case: &Case, verdict: &CaseVerdict, took: std::time::Du
             Some(written) if *written != snapshot.path => {
                 let _ = writeln!(
                     out,
-                    "      wrote {} (review with `cargo insta review` or `gpt-oss-scenarios review`)",
-                    crate::fs::shown(written)
+                    "      wrote {written} (review with `cargo insta review` or `gpt-oss-scenarios review`)"
                 );
             }
             Some(written) => {
-                let _ = writeln!(out, "      updated {}", crate::fs::shown(written));
+                let _ = writeln!(out, "      updated {written}");
             }
             None if matches!(snapshot.status, SnapshotStatus::New | SnapshotStatus::Changed) => {
                 let _ = writeln!(out, "      no snapshot written (CI, or updates off): run locally to review");

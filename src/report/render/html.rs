@@ -9,14 +9,10 @@
 //! kilobytes in every report, and a dependency to vet and keep up.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use super::baseline::{Baseline, Comparison};
-use super::dataset::DatasetRecord;
-use super::record::{CaseRecord, FORMAT, ModeRecord, RunRecord, SummaryRecord};
-use super::{ReportError, Reporter};
-use crate::runner::Event;
+use crate::report::ReportError;
+use crate::report::case::CaseRecord;
+use crate::report::record::RunRecord;
 
 const CSS: &str = include_str!("html/report.css");
 const JS: &str = include_str!("html/report.js");
@@ -75,6 +71,12 @@ pub(crate) fn render(run: &RunRecord) -> Result<String, ReportError> {
 /// Every free text of a case that can be long: answers, reasoning, tool results,
 /// diffs, messages, the graders' reasoning.
 fn cut_texts(case: &mut CaseRecord) {
+    // The page shows the sample the record shows; each sample's answer stays in the
+    // JSON report, where a page of ten thousand cases would not carry it.
+    case.answers.clear();
+    if let Some(body) = case.snapshot.as_mut().and_then(|s| s.body.as_mut()) {
+        cut(body);
+    }
     for text in [&mut case.final_text, &mut case.reasoning].into_iter().flatten() {
         cut(text);
     }
@@ -110,73 +112,6 @@ fn cut(text: &mut String) {
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// Collects the run's records and writes the page when it ends.
-pub(crate) struct HtmlReporter {
-    path: PathBuf,
-    filters: Vec<String>,
-    mode: ModeRecord,
-    started_at: String,
-    cases: Vec<CaseRecord>,
-    datasets: Vec<DatasetRecord>,
-    comparison: Option<Comparison>,
-}
-
-impl HtmlReporter {
-    pub(crate) fn new(
-        path: &Path,
-        filters: Vec<String>,
-        mode: Option<String>,
-        baseline: Option<Arc<Baseline>>,
-    ) -> HtmlReporter {
-        HtmlReporter {
-            path: path.to_owned(),
-            filters,
-            mode: ModeRecord { requested: mode, ..ModeRecord::default() },
-            started_at: String::new(),
-            cases: Vec::new(),
-            datasets: Vec::new(),
-            comparison: baseline.map(Comparison::new),
-        }
-    }
-}
-
-impl Reporter for HtmlReporter {
-    fn event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
-        match event {
-            Event::RunStarted { started_at, .. } => {
-                self.started_at = humantime::format_rfc3339_seconds(*started_at).to_string();
-            }
-            Event::CaseFinished { result } => {
-                let record = CaseRecord::from_result(result);
-                self.mode.count(&record);
-                if let Some(c) = &mut self.comparison {
-                    c.add(&record);
-                }
-                self.cases.push(record);
-            }
-            Event::DatasetFinished { result } => self.datasets.push(DatasetRecord::from_result(result)),
-            Event::RunFinished { summary } => {
-                let run = RunRecord {
-                    format: FORMAT,
-                    version: env!("CARGO_PKG_VERSION").into(),
-                    started_at: std::mem::take(&mut self.started_at),
-                    duration_ms: u64::try_from(summary.duration.as_millis()).unwrap_or(u64::MAX),
-                    filters: std::mem::take(&mut self.filters),
-                    mode: std::mem::take(&mut self.mode),
-                    summary: SummaryRecord::from_summary(summary),
-                    cases: std::mem::take(&mut self.cases),
-                    datasets: std::mem::take(&mut self.datasets),
-                    baseline: self.comparison.take().map(Comparison::finish),
-                };
-                let page = render(&run).map_err(std::io::Error::other)?;
-                crate::fs::write_atomic(&self.path, &page).map_err(std::io::Error::other)?;
-            }
-            Event::CaseStarted { .. } => {}
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

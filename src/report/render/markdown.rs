@@ -1,27 +1,17 @@
 //! `--summary-md` (and `$GITHUB_STEP_SUMMARY`): a Markdown table for a CI job page.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
 
-use std::sync::Arc;
-
-use super::Reporter;
-use super::baseline::{Baseline, BaselineRecord, Comparison};
-use super::dataset::{DatasetRecord, share};
-use super::record::{CaseRecord, SummaryRecord};
-use crate::runner::Event;
+use crate::report::case::CaseRecord;
+use crate::report::dataset::share;
+use crate::report::record::RunRecord;
 use crate::verdict::Status;
 
 /// The summary, then a row per case that did not pass (all rows when every case passed
 /// and there are few of them).
-pub(crate) fn render(
-    summary: &SummaryRecord,
-    cases: &[CaseRecord],
-    datasets: &[DatasetRecord],
-    baseline: Option<&BaselineRecord>,
-    duration_ms: u64,
-) -> String {
+pub(crate) fn render(run: &RunRecord) -> String {
+    let (summary, cases, datasets) = (&run.summary, &run.cases, &run.datasets);
+    let (baseline, duration_ms) = (run.baseline.as_ref(), run.duration_ms);
     let mut md = String::new();
     let (icon, note) = if summary.interrupted {
         ("⚠️", " (interrupted: cases not run are counted as skipped)")
@@ -118,88 +108,33 @@ fn code(text: &str) -> String {
 
 /// Table cells hold no pipes, newlines or control characters.
 fn escape(text: &str) -> String {
-    super::printable(text).replace('|', "\\|").replace('\n', "<br>")
-}
-
-/// Writes `--summary-md` and appends to `$GITHUB_STEP_SUMMARY` when the run ends.
-pub(crate) struct MarkdownReporter {
-    file: Option<PathBuf>,
-    step_summary: Option<PathBuf>,
-    cases: Vec<CaseRecord>,
-    datasets: Vec<DatasetRecord>,
-    comparison: Option<Comparison>,
-}
-
-impl MarkdownReporter {
-    pub(crate) fn new(
-        file: Option<&Path>,
-        step_summary: Option<PathBuf>,
-        baseline: Option<Arc<Baseline>>,
-    ) -> MarkdownReporter {
-        MarkdownReporter {
-            file: file.map(Path::to_path_buf),
-            step_summary,
-            cases: Vec::new(),
-            datasets: Vec::new(),
-            comparison: baseline.map(Comparison::new),
-        }
-    }
-}
-
-impl Reporter for MarkdownReporter {
-    fn event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
-        match event {
-            Event::CaseFinished { result } => {
-                let failing = matches!(result.verdict.status, Status::Failed | Status::Errored);
-                if !failing && self.comparison.is_none() {
-                    return Ok(());
-                }
-                let mut record = CaseRecord::from_result(result);
-                if let Some(c) = &mut self.comparison {
-                    c.add(&record);
-                }
-                if failing {
-                    record.final_text = None;
-                    record.reasoning = None;
-                    self.cases.push(record);
-                }
-            }
-            Event::DatasetFinished { result } => self.datasets.push(DatasetRecord::from_result(result)),
-            Event::RunFinished { summary } => {
-                let baseline = self.comparison.take().map(Comparison::finish);
-                let md = render(
-                    &SummaryRecord::from_summary(summary),
-                    &self.cases,
-                    &self.datasets,
-                    baseline.as_ref(),
-                    u64::try_from(summary.duration.as_millis()).unwrap_or(u64::MAX),
-                );
-                if let Some(path) = &self.file {
-                    crate::fs::write_atomic(path, &md).map_err(std::io::Error::other)?;
-                }
-                if let Some(path) = &self.step_summary {
-                    // GitHub collects the file as the job summary; append, as every step does.
-                    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-                    f.write_all(md.as_bytes())?;
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
+    crate::report::printable(text).replace('|', "\\|").replace('\n', "<br>")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::record::{ModeRecord, RunEnd, RunHead, SummaryRecord};
+
+    fn run(summary: SummaryRecord) -> RunRecord {
+        let head = RunHead { format: 1, version: "0".into(), started_at: String::new(), filters: Vec::new() };
+        let end =
+            RunEnd { duration_ms: 10, mode: ModeRecord::default(), summary, datasets: Vec::new(), baseline: None };
+        RunRecord::assemble(head, Vec::new(), end)
+    }
 
     /// Issue 14: an interrupted run's Markdown summary showed ✅.
     #[test]
     fn an_interrupted_run_is_not_shown_as_a_success() {
-        let summary = SummaryRecord { cases: 3, passed: 1, skipped: 2, interrupted: true, ..SummaryRecord::default() };
-        let md = render(&summary, &[], &[], None, 10);
+        let md = render(&run(SummaryRecord {
+            cases: 3,
+            passed: 1,
+            skipped: 2,
+            interrupted: true,
+            ..SummaryRecord::default()
+        }));
         assert!(md.starts_with("## ⚠️ gpt-oss-scenarios (interrupted"), "{md}");
-        let passed = render(&SummaryRecord { cases: 1, passed: 1, ..SummaryRecord::default() }, &[], &[], None, 10);
+        let passed = render(&run(SummaryRecord { cases: 1, passed: 1, ..SummaryRecord::default() }));
         assert!(passed.starts_with("## ✅ gpt-oss-scenarios\n"), "{passed}");
     }
 }
