@@ -38,17 +38,17 @@ struct Shared {
     /// Under every chat client: one connection pool, TLS roots loaded once.
     http: OnceLock<Result<reqwest::Client, CallError>>,
     /// The run's replay server, started by the first case that replays.
-    replay: OnceCell<Result<Replay, String>>,
+    replay: OnceCell<Result<Replay, ReplayError>>,
 }
 
 /// The placeholder key of loopback clients.
 const LOOPBACK_KEY: Option<&str> = Some("loopback");
 
-/// The run's replay server could not start (kept as text: every case that replays
-/// reports the same first failure).
+/// The run's replay server could not start (kept: every case that replays reports the
+/// same first failure).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("failed to start the replay server: {0}")]
-pub(crate) struct ReplayError(String);
+pub(crate) struct ReplayError(Arc<std::io::Error>);
 
 /// One loopback server for a whole run's replay, and the clients pointed at it.
 struct Replay {
@@ -100,7 +100,8 @@ impl Clients {
             .replay
             .get_or_init(|| async {
                 let router = Arc::new(Router::default());
-                let server = WireServer::start_on(0, router.clone(), false).await.map_err(|e| e.to_string())?;
+                let server =
+                    WireServer::start_on(0, router.clone(), false).await.map_err(|e| ReplayError(Arc::new(e)))?;
                 let url = server.url();
                 let flags = Connection {
                     bedrock_endpoint: Some(url.clone()),
@@ -113,7 +114,7 @@ impl Clients {
             })
             .await
             .as_ref()
-            .map_err(|reason| ReplayError(reason.clone()))?;
+            .map_err(Clone::clone)?;
         let route = replay.router.add(responder);
         let clients = Clients { shared: replay.clients.shared.clone(), route: Some(route.prefix()) };
         Ok((route, clients))
