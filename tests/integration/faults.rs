@@ -99,27 +99,37 @@ fn a_stall_ends_at_the_case_timeout_on_every_api() {
         ("responses", "responses-20b-capital"),
         ("responses-stream", "responses-stream-20b-capital"),
     ];
+    for (api, (case, calls)) in stalled_side_by_side(&recordings, 1, 2, "7s") {
+        assert_eq!(kind(&case), "timeout", "{api}: {case}");
+        assert_eq!(calls, 1, "{api}: a stall is not retried");
+        // Issue 13: a timed-out case showed "in 0 ms"; issue 25: it ended at 5.9 s.
+        let took = case["duration_ms"].as_u64().unwrap();
+        assert!((6_900..12_000).contains(&took), "{api}: ended after {took} ms: {case}");
+        assert!(case["latency_ms"].as_u64().unwrap() >= 6_000, "{api}: the real duration: {case}");
+    }
+}
+
+/// Each recording on its API, stalled after `num/den` of its body, with the case's
+/// `timeout`: all at once (each waits out its timeout), in the order given.
+fn stalled_side_by_side(
+    recordings: &[(&'static str, &'static str)],
+    num: usize,
+    den: usize,
+    timeout: &str,
+) -> Vec<(&'static str, (Value, usize))> {
     std::thread::scope(|scope| {
         let runs: Vec<_> = recordings
             .iter()
             .map(|(api, recording)| {
                 scope.spawn(move || {
                     let reply = corpus(recording);
-                    let half = reply.body_len() / 2;
-                    (*api, outcome(api, reply.cut(half, Ending::Stall), "7s"))
+                    let keep = reply.body_len() * num / den;
+                    (*api, outcome(api, reply.cut(keep, Ending::Stall), timeout))
                 })
             })
             .collect();
-        for run in runs {
-            let (api, (case, calls)) = run.join().unwrap();
-            assert_eq!(kind(&case), "timeout", "{api}: {case}");
-            assert_eq!(calls, 1, "{api}: a stall is not retried");
-            // Issue 13: a timed-out case showed "in 0 ms"; issue 25: it ended at 5.9 s.
-            let took = case["duration_ms"].as_u64().unwrap();
-            assert!((6_900..12_000).contains(&took), "{api}: ended after {took} ms: {case}");
-            assert!(case["latency_ms"].as_u64().unwrap() >= 6_000, "{api}: the real duration: {case}");
-        }
-    });
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    })
 }
 
 /// Issue 25 (left from November): a non-stream body that arrives whole but is not
@@ -323,26 +333,13 @@ fn a_timed_out_stream_keeps_what_arrived() {
         ("chat-stream", "chat-stream-20b-sun-per-chunk-tags"),
         ("responses-stream", "responses-stream-20b-capital"),
     ];
-    std::thread::scope(|scope| {
-        let runs: Vec<_> = recordings
-            .iter()
-            .map(|(api, recording)| {
-                scope.spawn(move || {
-                    let reply = corpus(recording);
-                    let most = reply.body_len() * 4 / 5;
-                    (*api, outcome(api, reply.cut(most, Ending::Stall), "2s"))
-                })
-            })
-            .collect();
-        for run in runs {
-            let (api, (case, _)) = run.join().unwrap();
-            assert_eq!(kind(&case), "timeout", "{api}: {case}");
-            let kept = format!("{}{}", case["final"].as_str().unwrap_or(""), case["reasoning"].as_str().unwrap_or(""));
-            assert!(!kept.is_empty(), "{api}: nothing kept: {case}");
-            assert!(
-                case["error"]["message"].as_str().unwrap().contains("what arrived until then is kept"),
-                "{api}: {case}"
-            );
-        }
-    });
+    for (api, (case, _)) in stalled_side_by_side(&recordings, 4, 5, "2s") {
+        assert_eq!(kind(&case), "timeout", "{api}: {case}");
+        let kept = format!("{}{}", case["final"].as_str().unwrap_or(""), case["reasoning"].as_str().unwrap_or(""));
+        assert!(!kept.is_empty(), "{api}: nothing kept: {case}");
+        assert!(
+            case["error"]["message"].as_str().unwrap().contains("what arrived until then is kept"),
+            "{api}: {case}"
+        );
+    }
 }
