@@ -31,7 +31,7 @@ pub(crate) enum FsError {
     #[error("failed to write {}: {source}", shown(path))]
     Write { path: PathBuf, source: std::io::Error },
     #[error("failed to read {}: {source}", shown(path))]
-    Read { path: PathBuf, source: std::io::Error },
+    Read { path: PathBuf, source: ReadError },
     #[error("failed to remove {}: {source}", shown(path))]
     Remove { path: PathBuf, source: std::io::Error },
 }
@@ -81,24 +81,67 @@ pub(crate) enum Links {
     Refuse,
 }
 
+/// A file the tool would not, or could not, read. Says what is wrong, not which file:
+/// the caller names it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    #[error("no such file or folder")]
+    Missing,
+    #[error("it is a symbolic link, which the tool does not follow here")]
+    Link,
+    #[error("it is {0}, not a regular file")]
+    NotRegular(&'static str),
+    #[error("it is {}; the limit is {}", mib(*size), mib(*limit))]
+    TooLarge { size: u64, limit: u64 },
+    #[error("it is not valid UTF-8 (line {line})")]
+    NotUtf8 { line: usize },
+    #[error("{}", reason(.0))]
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for ReadError {
+    fn from(e: std::io::Error) -> ReadError {
+        // O_NOFOLLOW refuses a link with ELOOP.
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return ReadError::Link;
+        }
+        match e.kind() {
+            std::io::ErrorKind::NotFound => ReadError::Missing,
+            _ => ReadError::Io(e),
+        }
+    }
+}
+
+/// An I/O error as a lowercase phrase.
+pub(crate) fn reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or folder".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string().to_lowercase(),
+    }
+}
+
 /// Opens `path` for reading if it is a regular file (after following links, unless
 /// `links` refuses them). The open itself never blocks: a FIFO is opened non-blocking
-/// and refused by its type. Errors are `std::io::Error`s whose text says what is wrong.
-pub(crate) fn open_regular(path: &Path, links: Links) -> std::io::Result<std::fs::File> {
-    if links == Links::Refuse && std::fs::symlink_metadata(path)?.file_type().is_symlink() {
-        return Err(std::io::Error::other("it is a symbolic link, which the tool does not follow here"));
-    }
+/// and refused by its type.
+pub(crate) fn open_regular(path: &Path, links: Links) -> Result<std::fs::File, ReadError> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK);
+        let nofollow = if links == Links::Refuse { libc::O_NOFOLLOW } else { 0 };
+        options.custom_flags(libc::O_NONBLOCK | nofollow);
+    }
+    #[cfg(not(unix))]
+    if links == Links::Refuse && std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(ReadError::Link);
     }
     let file = options.open(path)?;
     let kind = file.metadata()?.file_type();
     if !kind.is_file() {
-        return Err(std::io::Error::other(format!("it is {}, not a regular file", kind_name(kind))));
+        return Err(ReadError::NotRegular(kind_name(kind)));
     }
     Ok(file)
 }
@@ -123,35 +166,28 @@ fn kind_name(kind: std::fs::FileType) -> &'static str {
     if kind.is_dir() { "a folder" } else { "not a plain file" }
 }
 
-/// The whole of a regular file, if it holds at most `limit` bytes. A larger one is an
-/// error of kind [`std::io::ErrorKind::FileTooLarge`], found without reading past the
-/// limit (the size a file reports is not trusted: it may grow while read).
-pub(crate) fn read_limited(path: &Path, limit: u64, links: Links) -> std::io::Result<Vec<u8>> {
+/// The whole of a regular file, if it holds at most `limit` bytes, found without
+/// reading past the limit (the size a file reports is not trusted: it may grow while
+/// read).
+pub(crate) fn read_limited(path: &Path, limit: u64, links: Links) -> Result<Vec<u8>, ReadError> {
     let file = open_regular(path, links)?;
     let size = file.metadata()?.len();
-    let too_large = |size: u64| {
-        std::io::Error::new(
-            std::io::ErrorKind::FileTooLarge,
-            format!("it is {}; the limit is {}", mib(size), mib(limit)),
-        )
-    };
     if size > limit {
-        return Err(too_large(size));
+        return Err(ReadError::TooLarge { size, limit });
     }
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     file.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
-        return Err(too_large(bytes.len() as u64));
+        return Err(ReadError::TooLarge { size: bytes.len() as u64, limit });
     }
     Ok(bytes)
 }
 
 /// [`read_limited`], as UTF-8 text.
-pub(crate) fn read_text_limited(path: &Path, limit: u64, links: Links) -> std::io::Result<String> {
+pub(crate) fn read_text_limited(path: &Path, limit: u64, links: Links) -> Result<String, ReadError> {
     String::from_utf8(read_limited(path, limit, links)?).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
-        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("it is not valid UTF-8 (line {line})"))
+        ReadError::NotUtf8 { line: good.iter().filter(|b| **b == b'\n').count() + 1 }
     })
 }
 
@@ -229,7 +265,7 @@ mod tests {
         let file = dir.path().join("file");
         std::fs::write(&file, "0123456789A").unwrap();
         let e = read_limited(&file, 10, Links::Follow).unwrap_err();
-        assert_eq!(e.kind(), std::io::ErrorKind::FileTooLarge);
+        assert!(matches!(e, ReadError::TooLarge { size: 11, limit: 10 }), "{e}");
         assert_eq!(read_limited(&file, 11, Links::Follow).unwrap(), b"0123456789A");
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&file, &link).unwrap();

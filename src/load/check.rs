@@ -227,12 +227,13 @@ fn regex_compiles(cx: &mut Ctx, pointer: &str, value: &Value) {
 fn schema_file(cx: &mut Ctx, pointer: &str, value: &Value) {
     let Some(name) = value.as_str() else { return };
     let path = cx.file.parent().unwrap_or(Path::new("")).join(name);
+    // A schema's errors quote it: like a dataset, it is read only inside the project.
+    if let Err(e) = super::readable_from(cx.file, &path) {
+        return cx.error(pointer, e.to_string());
+    }
     let text = match crate::fs::read_text_limited(&path, super::yaml::MAX_FILE_BYTES, crate::fs::Links::Follow) {
         Ok(t) => t,
-        Err(e) => {
-            return cx
-                .error(pointer, format!("cannot read the schema file {}: {}", path.display(), super::io_reason(&e)));
-        }
+        Err(e) => return cx.error(pointer, format!("cannot read the schema file {}: {e}", path.display())),
     };
     match serde_json::from_str::<Value>(&text) {
         Err(e) => cx.error(pointer, format!("{} is not JSON: {e}", path.display())),

@@ -8,9 +8,9 @@ use serde_json::{Map, Value};
 
 use std::io::{BufRead, Read};
 
+use super::Diagnostic;
 use super::utf8::{Checked, NotUtf8};
 use super::yaml::{self, Pos, SpanIndex};
-use super::{Diagnostic, io_reason};
 
 /// Larger data files are refused before they are read.
 pub(crate) const MAX_DATASET_BYTES: u64 = 256 * 1024 * 1024;
@@ -61,7 +61,7 @@ pub(crate) fn read(path: &Path) -> Result<Dataset, Vec<Diagnostic>> {
     let too_large = |size: u64| {
         whole(format!("the dataset is {} MiB; datasets are limited to {} MiB", size >> 20, MAX_DATASET_BYTES >> 20))
     };
-    let cannot = |e: std::io::Error| whole(format!("cannot read this dataset: {}", io_reason(&e)));
+    let cannot = |e: crate::fs::ReadError| whole(format!("cannot read this dataset: {e}"));
     let not_utf8 = |e: NotUtf8| {
         vec![Diagnostic::at(
             path,
@@ -73,14 +73,14 @@ pub(crate) fn read(path: &Path) -> Result<Dataset, Vec<Diagnostic>> {
     let name = path.to_string_lossy().to_lowercase();
     let mut rows = Rows::new(path);
     if name.ends_with(".yaml") || name.ends_with(".yml") {
-        // Parsed whole, and limited to a size where that is cheap.
-        let bytes = crate::fs::read_limited(path, MAX_DATASET_BYTES, crate::fs::Links::Follow).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::FileTooLarge {
-                too_large(std::fs::metadata(path).map_or(0, |m| m.len()))
-            } else {
-                cannot(e)
-            }
-        })?;
+        // Parsed whole, so limited to a size where that is cheap.
+        let bytes =
+            crate::fs::read_limited(path, yaml::MAX_FILE_BYTES, crate::fs::Links::Follow).map_err(|e| match e {
+                crate::fs::ReadError::TooLarge { .. } => {
+                    vec![Diagnostic::at(path, Pos { line: 1, col: 1 }, "", yaml_too_large())]
+                }
+                e => cannot(e),
+            })?;
         let mut checked = Checked::new(bytes.as_slice());
         let mut text = String::new();
         if checked.read_to_string(&mut text).is_err() {
@@ -91,7 +91,7 @@ pub(crate) fn read(path: &Path) -> Result<Dataset, Vec<Diagnostic>> {
     }
     // JSON Lines and CSV are read a line or a record at a time, never held whole.
     let file = crate::fs::open_regular(path, crate::fs::Links::Follow).map_err(cannot)?;
-    let size = file.metadata().map_err(cannot)?.len();
+    let size = file.metadata().map_err(|e| cannot(e.into()))?.len();
     if size > MAX_DATASET_BYTES {
         return Err(too_large(size));
     }
@@ -296,7 +296,7 @@ fn jsonl_rows(mut reader: std::io::BufReader<Checked<impl Read>>, rows: &mut Row
                 let error = reader.get_ref().error();
                 if error.is_none() {
                     rows.problems
-                        .push(Pos { line: i + 1, col: 1 }, format!("cannot read this line: {}", io_reason(&e)));
+                        .push(Pos { line: i + 1, col: 1 }, format!("cannot read this line: {}", crate::fs::reason(&e)));
                 }
                 return error;
             }
@@ -370,14 +370,15 @@ fn csv_error(path: &Path, e: &csv::Error) -> Diagnostic {
 }
 
 /// YAML: a list of maps.
+/// Why a YAML dataset is too large.
+fn yaml_too_large() -> String {
+    format!(
+        "a YAML dataset is limited to {} MiB; keep a larger one as JSON Lines or CSV, which have no such limit",
+        yaml::MAX_FILE_BYTES >> 20
+    )
+}
+
 fn yaml_rows(path: &Path, text: &str, rows: &mut Rows) -> Result<(), Vec<Diagnostic>> {
-    if text.len() as u64 > yaml::MAX_FILE_BYTES {
-        let message = format!(
-            "a YAML dataset is limited to {} MiB; keep a larger one as JSON Lines or CSV, which have no such limit",
-            yaml::MAX_FILE_BYTES >> 20
-        );
-        return Err(vec![Diagnostic::at(path, Pos { line: 1, col: 1 }, "", message)]);
-    }
     let doc = yaml::parse(text.as_bytes()).map_err(|e| vec![Diagnostic::at(path, e.pos, "", e.message)])?;
     let Value::Array(items) = doc.value else {
         return Err(vec![Diagnostic::at(

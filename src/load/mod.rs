@@ -127,13 +127,13 @@ pub(crate) fn is_defaults_file(name: &str) -> bool {
 /// Scenario files under `root` in sorted order, or `root` itself when it is a file.
 pub(crate) fn discover(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     let meta = std::fs::metadata(root)
-        .map_err(|e| Diagnostic::file(root, format!("cannot read this path: {}", io_reason(&e))))?;
+        .map_err(|e| Diagnostic::file(root, format!("cannot read this path: {}", crate::fs::reason(&e))))?;
     if meta.is_file() {
         return Ok(vec![root.to_path_buf()]);
     }
     let mut found = Vec::new();
     walk(root, &mut found)
-        .map_err(|(path, e)| Diagnostic::file(path, format!("cannot list this folder: {}", io_reason(&e))))?;
+        .map_err(|(path, e)| Diagnostic::file(path, format!("cannot list this folder: {}", crate::fs::reason(&e))))?;
     Ok(found)
 }
 
@@ -161,24 +161,15 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), (PathBuf, std::io::E
     Ok(())
 }
 
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or folder".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string().to_lowercase(),
-    }
-}
-
 fn load_file(file: &Path, defaults: &mut defaults::DefaultsCache, suite: &mut Suite) {
     let bytes = match crate::fs::read_limited(file, yaml::MAX_FILE_BYTES, crate::fs::Links::Follow) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
-            let size = std::fs::metadata(file).map_or(0, |m| m.len());
+        Err(crate::fs::ReadError::TooLarge { size, .. }) => {
             suite.diagnostics.push(Diagnostic::at(file, Pos { line: 1, col: 1 }, "", yaml::too_large(size)));
             return;
         }
         Err(e) => {
-            suite.diagnostics.push(Diagnostic::file(file, format!("cannot read this file: {}", io_reason(&e))));
+            suite.diagnostics.push(Diagnostic::file(file, format!("cannot read this file: {e}")));
             return;
         }
     };
@@ -431,8 +422,8 @@ pub(crate) enum FileError {
     LeadsOutside { shown: String, resolved: PathBuf, home: PathBuf },
     #[error("{shown} is {mib} MiB; a variable's file is limited to 8 MiB")]
     TooLarge { shown: String, mib: u64 },
-    #[error("cannot read {shown}: {reason}")]
-    Read { shown: String, reason: String },
+    #[error("cannot read {shown}: {source}")]
+    Read { shown: String, source: crate::fs::ReadError },
     #[error("{shown} is not valid UTF-8 (line {line}); save it as UTF-8")]
     NotUtf8 { shown: String, line: usize },
 }

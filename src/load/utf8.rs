@@ -65,7 +65,8 @@ impl<R: Read> Read for Checked<R> {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"));
         }
         let n = self.inner.read(buf)?;
-        let checked = self.check(&buf[..n], n == 0);
+        // An empty `buf` reads nothing, and says nothing of the end.
+        let checked = self.check(&buf[..n], n == 0 && !buf.is_empty());
         self.offset += n as u64;
         self.lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
         match checked {

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::yaml::SpanIndex;
-use super::{Diagnostic, FileError, io_reason};
+use super::{Diagnostic, FileError};
 
 /// A variable file larger than this is a mistake (a dataset belongs in `dataset:`).
 const MAX_VAR_FILE_BYTES: u64 = 8 * 1024 * 1024;
@@ -31,17 +31,11 @@ pub(crate) fn resolve_files(value: &mut Value, file: &Path, base: &str, spans: &
 }
 
 fn read_text(path: &Path) -> Result<String, FileError> {
-    let shown = || crate::fs::shown(path);
-    let bytes = crate::fs::read_limited(path, MAX_VAR_FILE_BYTES, crate::fs::Links::Follow).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::FileTooLarge {
-            FileError::TooLarge { shown: shown(), mib: std::fs::metadata(path).map_or(0, |m| m.len()) >> 20 }
-        } else {
-            FileError::Read { shown: shown(), reason: io_reason(&e) }
-        }
-    })?;
-    String::from_utf8(bytes).map_err(|e| {
-        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        FileError::NotUtf8 { shown: shown(), line: good.iter().filter(|b| **b == b'\n').count() + 1 }
+    let shown = crate::fs::shown(path);
+    crate::fs::read_text_limited(path, MAX_VAR_FILE_BYTES, crate::fs::Links::Follow).map_err(|e| match e {
+        crate::fs::ReadError::TooLarge { size, .. } => FileError::TooLarge { shown, mib: size >> 20 },
+        crate::fs::ReadError::NotUtf8 { line } => FileError::NotUtf8 { shown, line },
+        source => FileError::Read { shown, source },
     })
 }
 

@@ -65,7 +65,7 @@ pub(crate) enum RecordingError {
     #[error("no cassette at {}: record one with `run --mode record` (needs credentials)", crate::fs::shown(path))]
     Missing { path: PathBuf },
     #[error("failed to read cassette {}: {source}", crate::fs::shown(path))]
-    Read { path: PathBuf, source: std::io::Error },
+    Read { path: PathBuf, source: crate::fs::ReadError },
     #[error("{}:{line}:{column}: not a cassette: {message}", crate::fs::shown(path))]
     Invalid { path: PathBuf, line: usize, column: usize, message: String },
     #[error(
@@ -91,8 +91,6 @@ pub(crate) enum RecordingError {
     /// keeping, and the journal keeps the new ones.
     #[error("{source}: not overwritten; the rows recorded are kept in {}", crate::fs::shown(journal))]
     NotFolded { source: Box<RecordingError>, journal: PathBuf },
-    #[error("failed to write {}: {source}", crate::fs::shown(path))]
-    Append { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Write(#[from] crate::fs::FsError),
 }
@@ -283,12 +281,8 @@ impl DatasetReplay {
                     message: e.to_string(),
                 })?
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !journal.is_empty() => {
-                DatasetReplay { rows: HashMap::new() }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(RecordingError::Missing { path: path.to_owned() });
-            }
+            Err(crate::fs::ReadError::Missing) if !journal.is_empty() => DatasetReplay { rows: HashMap::new() },
+            Err(crate::fs::ReadError::Missing) => return Err(RecordingError::Missing { path: path.to_owned() }),
             Err(source) => return Err(RecordingError::Read { path: path.to_owned(), source }),
         };
         replay.rows.extend(journal.into_iter().map(|line| (line.hash, line.row)));
@@ -327,7 +321,7 @@ impl DatasetReplay {
 fn read_text(path: &Path) -> Result<String, RecordingError> {
     match crate::fs::read_text_limited(path, MAX_DATASET_CASSETTE_BYTES, crate::fs::Links::Refuse) {
         Ok(t) => Ok(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(RecordingError::Missing { path: path.to_owned() }),
+        Err(crate::fs::ReadError::Missing) => Err(RecordingError::Missing { path: path.to_owned() }),
         Err(source) => Err(RecordingError::Read { path: path.to_owned(), source }),
     }
 }

@@ -56,16 +56,26 @@ impl DatasetCassettes {
         let slot = self.slot(&path);
         let mut slot = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let journal = cassette::journal_path(&path);
-        let failed = |source| RecordingError::Append { path: journal.clone(), source };
-        if slot.journal.is_none() {
-            if let Some(dir) = journal.parent() {
-                std::fs::create_dir_all(dir).map_err(failed)?;
+        let failed = |source| RecordingError::from(crate::fs::FsError::Write { path: journal.clone(), source });
+        let file = match &mut slot.journal {
+            Some(file) => file,
+            empty => {
+                if let Some(dir) = journal.parent() {
+                    std::fs::create_dir_all(dir).map_err(failed)?;
+                }
+                let mut file =
+                    std::fs::OpenOptions::new().create(true).read(true).append(true).open(&journal).map_err(failed)?;
+                cut_torn_line(&mut file).map_err(failed)?;
+                empty.insert(file)
             }
-            slot.journal = Some(std::fs::OpenOptions::new().create(true).append(true).open(&journal).map_err(failed)?);
-        }
-        // One write per line: a kill mid-write tears at most this line, which the
-        // reader then leaves out.
-        slot.journal.as_mut().map_or(Ok(()), |file| file.write_all(line.as_bytes())).map_err(failed)
+        };
+        // One write per line. A kill mid-write tears at most this line, which the
+        // reader leaves out and the next run cuts off; a write that fails is undone.
+        let before = file.metadata().map_err(failed)?.len();
+        file.write_all(line.as_bytes()).map_err(|e| {
+            let _ = file.set_len(before);
+            failed(e)
+        })
     }
 
     /// Folds the journal of `case`'s dataset into its cassette, if rows were recorded.
@@ -81,6 +91,26 @@ impl DatasetCassettes {
         }
         fold(&path, case)
     }
+}
+
+/// Cuts a journal back to its last whole line: what a kill tore off mid-write would
+/// otherwise run into the next line appended.
+fn cut_torn_line(file: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut end = file.metadata()?.len();
+    let mut block = [0u8; 4096];
+    while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let piece = &mut block[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(piece)?;
+        if let Some(newline) = piece.iter().rposition(|b| *b == b'\n') {
+            let whole = start + newline as u64 + 1;
+            return if whole == file.metadata()?.len() { Ok(()) } else { file.set_len(whole) };
+        }
+        end = start;
+    }
+    file.set_len(0)
 }
 
 /// Writes the cassette at `path` with its journal's rows in it, then removes the

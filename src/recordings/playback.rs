@@ -63,7 +63,7 @@ pub(crate) struct Recording {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PlaybackError {
     #[error("failed to read {}: {source}", crate::fs::shown(path))]
-    Read { path: PathBuf, source: std::io::Error },
+    Read { path: PathBuf, source: crate::fs::ReadError },
     #[error("{}:{line}:{column}: neither a recorded exchange nor a cassette: {source}", crate::fs::shown(path))]
     Parse { path: PathBuf, line: usize, column: usize, source: serde_json::Error },
     #[error("{}: the cassette holds no interaction", crate::fs::shown(path))]

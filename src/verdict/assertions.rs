@@ -211,7 +211,7 @@ pub(crate) enum CompileError {
     #[error("invalid JSON Schema: {0}")]
     Schema(String),
     #[error("failed to read {}: {source}", crate::fs::shown(path))]
-    Read { path: PathBuf, source: std::io::Error },
+    Read { path: PathBuf, source: crate::fs::ReadError },
     #[error("{} is not JSON: {source}", crate::fs::shown(path))]
     NotJson { path: PathBuf, source: serde_json::Error },
     #[error("an expectation without a check")]

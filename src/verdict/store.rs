@@ -10,7 +10,7 @@ use super::snapshot::stored_body;
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StoreError {
     #[error("failed to read snapshot {}: {source}", crate::fs::shown(path))]
-    Read { path: PathBuf, source: std::io::Error },
+    Read { path: PathBuf, source: crate::fs::ReadError },
 }
 
 /// A snapshot larger than this is not one the tool wrote.
@@ -29,7 +29,7 @@ pub(crate) fn pending_path(snapshot: &Path) -> PathBuf {
 pub(crate) fn read_body(path: &Path) -> Result<Option<String>, StoreError> {
     match crate::fs::read_limited(path, MAX_SNAPSHOT_BYTES, crate::fs::Links::Refuse) {
         Ok(bytes) => Ok(Some(stored_body(&String::from_utf8_lossy(&bytes)))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(crate::fs::ReadError::Missing) => Ok(None),
         Err(source) => Err(StoreError::Read { path: path.to_owned(), source }),
     }
 }

@@ -150,8 +150,8 @@ fn fifos_and_devices_are_refused_not_read() {
     let out = output_within(binary(dir.path()).args(["validate"]).env("GPT_OSS_SCENARIOS_ALLOW_READ", "/dev"), 20);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("scenarios/a.yaml:5:10: /dataset: scenarios/rows.jsonl: cannot read this dataset: it is a fifo, not a regular file"), "{err}");
-    assert!(err.contains("scenarios/b.yaml:6:18: /vars/policy/file: cannot read scenarios/policy.md: it is a fifo, not a regular file"), "{err}");
+    assert!(err.contains("scenarios/a.yaml:5:10: /dataset: scenarios/rows.jsonl: cannot read this dataset: it is a FIFO, not a regular file"), "{err}");
+    assert!(err.contains("scenarios/b.yaml:6:18: /vars/policy/file: cannot read scenarios/policy.md: it is a FIFO, not a regular file"), "{err}");
     assert!(err.contains("scenarios/c.yaml:5:10: /dataset: scenarios/zero.csv: cannot read this dataset: it is a character device, not a regular file"), "{err}");
 
     // A cassette that is a FIFO: replay says so at once.
@@ -342,6 +342,21 @@ fn a_killed_dataset_recording_keeps_every_answered_row() {
     let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
     let missing = report["cases"].as_array().unwrap().iter().filter(|c| c["error"]["kind"] == "cassette").count();
     assert_eq!(missing, 700 - kept, "{}", tail(&stdout(&replay)));
+    // A line torn by the kill is cut off when recording resumes; then every row is kept.
+    let mut journal =
+        std::fs::OpenOptions::new().append(true).open(dir.path().join("cassettes/ds.json.journal")).unwrap();
+    std::io::Write::write_all(&mut journal, b"{\"hash\": \"torn").unwrap();
+    let again = binary(dir.path())
+        .args(["run", "--mode", "record", "--openai-base-url", &format!("{}/openai/v1", server.url())])
+        .env("OPENAI_API_KEY", "k")
+        .output()
+        .unwrap();
+    assert!(!stdout(&again).contains("not a cassette"), "{}", tail(&stdout(&again)));
+    assert!(!dir.path().join("cassettes/ds.json.journal").exists(), "folded into the cassette");
+    let replay = binary(dir.path()).args(["run", "--mode", "replay", "--report-json", "r.json"]).output().unwrap();
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    let missing = report["cases"].as_array().unwrap().iter().filter(|c| c["error"]["kind"] == "cassette").count();
+    assert_eq!(missing, 0, "{}", tail(&stdout(&replay)));
 }
 
 /// Issue 25: `serve` buffered request bodies without a limit (a 1 GiB body peaked at
