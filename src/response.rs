@@ -317,10 +317,17 @@ impl Assembler {
         let tool_calls = self
             .tools
             .into_values()
-            .map(|t| ToolCall {
-                id: t.id,
-                name: t.name,
-                input: t.input.unwrap_or_else(|| parse_arguments(&t.arguments)),
+            .map(|mut t| {
+                // Arguments past the limit were cut anyway: kept as a prefix, as text.
+                let input = match t.input {
+                    Some(input) => input,
+                    None if too_large && t.arguments.len() > KEPT_OF_TOO_LARGE => {
+                        crate::separate::keep_prefix(&mut t.arguments, KEPT_OF_TOO_LARGE);
+                        Value::String(t.arguments)
+                    }
+                    None => parse_arguments(&t.arguments),
+                };
+                ToolCall { id: t.id, name: t.name, input }
             })
             .collect();
         ModelResponse {
@@ -424,6 +431,13 @@ mod tests {
         let mut short = "ok".to_owned();
         crate::separate::keep_prefix(&mut short, 10);
         assert_eq!(short, "ok");
+
+        let mut a = Assembler::new();
+        a.tool_start(0, Some("c"), Some("f"));
+        a.tool_arguments(0, &"x".repeat(200_000));
+        let r = a.finish(Some(too_large(1 << 20)), Duration::ZERO);
+        let Value::String(kept) = &r.tool_calls[0].input else { panic!("{:?}", r.tool_calls[0].input) };
+        assert!(kept.len() < KEPT_OF_TOO_LARGE + 100 && kept.ends_with("size limit]"), "{}", kept.len());
     }
 
     #[test]

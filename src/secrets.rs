@@ -6,7 +6,7 @@
 //! The values come from two places: the credential variables, read once at start
 //! ([`init_from_env`]), and whatever the credential providers resolve while the run goes
 //! on ([`add`]): keys from a profile, SSO, a web identity or a container role, and the
-//! short-term keys derived from them. A stream carries text in pieces, so a secret may
+//! passwords of endpoint URLs. A stream carries text in pieces, so a secret may
 //! arrive split over two events: [`redact_stream`] looks across them too.
 
 use std::borrow::Cow;
@@ -36,7 +36,7 @@ pub(crate) fn init_from_env() {
 }
 
 /// Remembers a secret value, under a name that says what it was (`AWS_SESSION_TOKEN`,
-/// `a short-term Bedrock API key`), from then on redacted wherever it appears.
+/// `a password in an endpoint URL`), from then on redacted wherever it appears.
 pub(crate) fn add(name: &str, value: &str) {
     let value = value.trim();
     if value.len() < MIN_LEN {
@@ -103,10 +103,14 @@ fn redact_stream_with(secrets: &[(String, String)], documents: &mut [Value]) -> 
     if secrets.is_empty() {
         return false;
     }
-    // Each string leaf's place (its path of keys and indices) and JSON pointer, by document.
+    // Each string leaf's place (the stream it belongs to and its path of keys and
+    // indices) and JSON pointer, by document.
     let mut places: Vec<(String, usize, String)> = Vec::new();
     for (index, document) in documents.iter().enumerate() {
-        leaves(document, &mut String::new(), &mut |path, pointer| places.push((path, index, pointer)));
+        let stream = stream_of(document);
+        leaves(document, &mut String::new(), &mut |path, pointer| {
+            places.push((format!("{stream}{path}"), index, pointer));
+        });
     }
     // Stable: within one place, documents stay in stream order.
     places.sort_by(|a, b| a.0.cmp(&b.0));
@@ -129,6 +133,26 @@ fn redact_stream_with(secrets: &[(String, String)], documents: &mut [Value]) -> 
         }
     }
     changed
+}
+
+/// Which of a response's interleaved streams a document continues: the fields that
+/// tell them apart (Responses' `type`, `item_id` and indices, Converse's
+/// `contentBlockIndex`), at its top or one object down. The reasoning and the answer
+/// of one response are two texts, so a secret split across one of them is joined
+/// whatever the other sends between its pieces.
+fn stream_of(document: &Value) -> String {
+    const KEYS: [&str; 5] = ["type", "item_id", "output_index", "content_index", "contentBlockIndex"];
+    let mut stream = String::new();
+    let Value::Object(top) = document else { return stream };
+    let children = top.values().filter_map(Value::as_object);
+    for object in std::iter::once(top).chain(children) {
+        for key in KEYS {
+            if let Some(value) = object.get(key).filter(|v| !v.is_object() && !v.is_array()) {
+                stream.push_str(&format!("{key}={value};"));
+            }
+        }
+    }
+    stream
 }
 
 /// Calls `found(path, pointer)` for every string in `value`. The path names the place
@@ -254,6 +278,20 @@ mod tests {
         assert_eq!(documents[0]["choices"][0]["delta"]["content"], "The key is [redacted AWS_SESSION_TOKEN]");
         assert_eq!(documents[2]["choices"][0]["delta"]["content"], ", done");
         assert_eq!(documents[0]["id"], "c1", "other places untouched");
+    }
+
+    #[test]
+    fn interleaved_streams_are_joined_each_on_its_own() {
+        let delta = |kind: &str, item: &str, text: &str| json!({"type": kind, "item_id": item, "delta": text});
+        let mut documents = vec![
+            delta("response.reasoning_text.delta", "r1", "the token: tok-56"),
+            delta("response.output_text.delta", "m1", "Hello"),
+            delta("response.reasoning_text.delta", "r1", "78-abcd."),
+        ];
+        assert!(redact_stream_with(&secrets(), &mut documents));
+        assert_eq!(documents[0]["delta"], "the token: [redacted AWS_SESSION_TOKEN]");
+        assert_eq!(documents[1]["delta"], "Hello");
+        assert_eq!(documents[2]["delta"], ".");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tokio::sync::{Mutex, OnceCell};
 use crate::plan::Case;
 use crate::providers::bedrock::BedrockClient;
 use crate::providers::openai_chat::{OpenAiClient, http_client};
-use crate::providers::{Connection, Environment, Limits, is_bedrock_host, resolve_connection};
+use crate::providers::{Connection, Environment, Limits, is_bedrock_host, remember_url_secrets, resolve_connection};
 use crate::response::{CallError, ErrorKind};
 use crate::wire::server::{Responder, Route, Router, WireServer};
 
@@ -135,7 +135,11 @@ impl Clients {
         let client = match cache.get(&key) {
             Some(client) => client.clone(),
             None => {
-                let withhold = key.1.as_deref().is_some_and(|e| !shared.env.takes_bedrock_key(e));
+                if let Some(endpoint) = &key.1 {
+                    remember_url_secrets(endpoint);
+                }
+                let withhold = shared.env.bedrock_bearer_token.is_some()
+                    && key.1.as_deref().is_some_and(|e| !shared.env.takes_bedrock_key(e));
                 let client =
                     BedrockClient::new(region, key.1.as_deref(), shared.placeholder_key, withhold, shared.limits).await;
                 cache.insert(key.clone(), client.clone());
@@ -169,6 +173,7 @@ impl Clients {
         if let Some(client) = cache.get(base_url) {
             return Ok(client.clone());
         }
+        remember_url_secrets(base_url);
         let client = OpenAiClient::new(base_url, key, shared.limits, http);
         cache.insert(base_url.to_owned(), client.clone());
         Ok(client)

@@ -150,7 +150,7 @@ fn redact_secrets(r: &mut ModelResponse) {
 /// The host a case's requests go to, for cassette headers.
 pub(crate) fn endpoint_host(clients: &Clients, case: &Case) -> String {
     let connection = clients.connection(case);
-    authority(&endpoint(case.wire_api(), &connection, &case.region)).to_owned()
+    authority(&endpoint(case.wire_api(), &connection, &case.region))
 }
 
 pub(crate) fn failed(error: CallError) -> ModelResponse {

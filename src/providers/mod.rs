@@ -305,9 +305,27 @@ pub(crate) fn uses_aws_sdk(api: Api) -> bool {
 }
 
 /// The host and port of an endpoint URL (`bedrock-runtime.us-west-2.amazonaws.com`,
-/// `127.0.0.1:8080`).
-pub(crate) fn authority(url: &str) -> &str {
-    url.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default()
+/// `127.0.0.1:8080`), parsed as a client parses it: never the user name or password a
+/// URL may carry, which would otherwise reach every cassette.
+pub(crate) fn authority(url: &str) -> String {
+    let Ok(parsed) = url::Url::parse(url) else { return String::new() };
+    let host = parsed.host_str().unwrap_or_default();
+    match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+/// Remembers the password an endpoint URL carries (`https://user:token@proxy/v1`) as a
+/// secret: messages that name the URL are then redacted like any key.
+pub(crate) fn remember_url_secrets(url: &str) {
+    if let Ok(parsed) = url::Url::parse(url)
+        && let Some(password) = parsed.password()
+    {
+        let decoded = percent_encoding::percent_decode_str(password).decode_utf8_lossy();
+        crate::secrets::add("a password in an endpoint URL", password);
+        crate::secrets::add("a password in an endpoint URL", &decoded);
+    }
 }
 
 /// Whether `host` is one of Amazon Bedrock's own endpoints in a region: the runtime
@@ -332,12 +350,13 @@ pub(crate) fn is_bedrock_host(host: &str) -> bool {
     }
 }
 
-/// An AWS region name: `us-east-1`, `us-gov-west-1`, `ap-southeast-2`, `cn-north-1`.
+/// An AWS region name: `us-east-1`, `us-gov-west-1`, `ap-southeast-2`, `cn-north-1`,
+/// `eusc-de-east-1`.
 fn is_region(name: &str) -> bool {
     let parts: Vec<&str> = name.split('-').collect();
     let Some((number, words)) = parts.split_last() else { return false };
     words.len() >= 2
-        && words[0].len() == 2
+        && (2..=4).contains(&words[0].len())
         && words.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
         && !number.is_empty()
         && number.len() <= 2
@@ -384,6 +403,7 @@ mod tests {
             "https://bedrock-mantle.ap-southeast-2.api.aws/v1",
             "https://bedrock-mantle.us-east-1.api.aws:443/v1",
             "https://vpce-0a1b2c3d-x1y2.bedrock-runtime.us-east-1.vpce.amazonaws.com",
+            "https://bedrock-runtime.eusc-de-east-1.amazonaws.com/openai/v1",
         ] {
             assert!(e.takes_bedrock_key(url), "{url}");
         }

@@ -182,7 +182,10 @@ impl WireResponse {
             let mut documents: Vec<Value> = events.iter().map(|e| decoded_payload(&e.payload)).collect();
             if crate::secrets::redact_stream(&mut documents) {
                 for (event, document) in events.iter_mut().zip(documents) {
-                    event.payload = encoded_payload(&event.payload, document);
+                    // Untouched events keep their exact bytes.
+                    if decoded_payload(&event.payload) != document {
+                        event.payload = encoded_payload(&event.payload, document);
+                    }
                 }
             }
         }

@@ -317,3 +317,26 @@ fn a_secret_in_the_prompt_is_redacted_in_every_report() {
         assert!(!text.contains("PROMPTCANARY"), "the key reached {what}");
     }
 }
+
+/// A password in an endpoint URL (`http://user:token@proxy/v1`) reached every cassette's
+/// `endpoint_host`, and every message that named the URL.
+#[test]
+fn a_password_in_an_endpoint_url_reaches_no_file() {
+    let (_rt, server) = serve(Arc::new(Fixed(corpus("chat-20b-planet"))));
+    let dir = repo();
+    write(dir.path(), "scenarios/a.yaml", "name: a\napi: chat\nmodel: m\nprompt: hi\n");
+    let base = server.url().replace("http://", "http://proxy-user:URLPASSWORD-0042@");
+    let out = binary(dir.path())
+        .args(["run", "--mode", "record", "--accept", "--report-json", "r.json", "--openai-base-url"])
+        .arg(format!("{base}/openai/v1"))
+        .env("OPENAI_API_KEY", "k")
+        .output()
+        .unwrap();
+    let printed = format!("{}{}", stdout(&out), stderr(&out));
+    let cassette: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("cassettes/a.json")).unwrap()).unwrap();
+    assert_eq!(cassette["endpoint_host"], server.url().trim_start_matches("http://"), "{printed}");
+    for (what, text) in readable_everywhere(dir.path(), &printed) {
+        assert!(!text.contains("URLPASSWORD"), "the URL's password reached {what}");
+    }
+}
