@@ -21,6 +21,12 @@ pub(crate) fn err(text: &str) {
     write_to(&mut std::io::stderr().lock(), &STDERR_CLOSED, text.as_bytes());
 }
 
+/// Whether stdout's reader has gone: a listing of a million cases stops there
+/// (`list | head -1`) rather than building the rest for nobody.
+pub(crate) fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
 fn write_to(stream: &mut impl Write, closed: &AtomicBool, bytes: &[u8]) {
     if closed.load(Ordering::Relaxed) {
         return;

@@ -77,7 +77,7 @@ pub(crate) fn list(paths: &[PathBuf], format: ListFormat) -> u8 {
                     None => "",
                 };
                 let pad = width - case.id.chars().count();
-                let _ = writeln!(
+                let written = writeln!(
                     out,
                     "{}{}  {:api_width$}  {}{skipped}",
                     case.id,
@@ -85,6 +85,10 @@ pub(crate) fn list(paths: &[PathBuf], format: ListFormat) -> u8 {
                     case.api.as_str(),
                     case.model
                 );
+                // The reader has gone (`list | head`): nothing more to say.
+                if written.is_err() {
+                    return exit::SUCCESS;
+                }
             }
         }
         ListFormat::Json => {
@@ -104,7 +108,9 @@ pub(crate) fn list(paths: &[PathBuf], format: ListFormat) -> u8 {
                     "skip": c.skip.is_some(),
                 });
                 let text = serde_json::to_string_pretty(&item).unwrap_or_default().replace('\n', "\n  ");
-                let _ = write!(out, "{}\n  {text}", if first { "[" } else { "," });
+                if write!(out, "{}\n  {text}", if first { "[" } else { "," }).is_err() {
+                    return exit::SUCCESS;
+                }
                 first = false;
             }
             let _ = writeln!(out, "{}", if first { "[]" } else { "\n]" });

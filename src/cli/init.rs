@@ -13,6 +13,7 @@ use crate::exit;
 use crate::load;
 use crate::plan::{self, Case};
 use crate::providers::{Connection, Environment, Limits, authority, endpoint};
+use crate::recordings::cassette::RecordingError;
 use crate::recordings::{self, DatasetCassettes, Interaction, Recorder};
 use crate::runner::{self, RunnerOptions};
 use crate::scenario::{Api, Mode};
@@ -181,7 +182,7 @@ fn scaffold(dir: &Path) -> Result<(), InitError> {
     let ignore = dir.join(".gitignore");
     let current = match crate::fs::read_text_limited(&ignore, 8 << 20, crate::fs::Links::Follow) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(crate::fs::ReadError::Missing) => String::new(),
         Err(source) => return Err(crate::fs::FsError::Read { path: ignore, source }.into()),
     };
     if !current.lines().any(|l| l.trim() == ".env") {
@@ -203,16 +204,29 @@ fn scaffold(dir: &Path) -> Result<(), InitError> {
         return Err(InitError::Invalid(d.to_string()));
     }
     let cases = planned.into_cases();
+    // A dataset's rows share one cassette: each row is written unless it is there, and
+    // the cassette is written whole once all its rows are.
+    let datasets = DatasetCassettes::default();
     for case in &cases {
-        write_cassette(case)?;
+        write_cassette(case, &datasets)?;
+    }
+    for case in &cases {
+        datasets.fold(case)?;
     }
     accept_snapshots(cases)
 }
 
 /// Writes `case`'s cassette of hand-written answers, through the same [`Recorder`] as
-/// `--mode record`.
-fn write_cassette(case: &Case) -> Result<(), InitError> {
-    if recordings::path_for(case).exists() {
+/// `--mode record`, unless it has one (even one that no longer fits: it is the user's).
+fn write_cassette(case: &Case, datasets: &DatasetCassettes) -> Result<(), InitError> {
+    let recorded = match case.row {
+        Some(_) => !matches!(
+            datasets.recording_for(case),
+            Err(RecordingError::Missing { .. } | RecordingError::MissingRow { .. })
+        ),
+        None => recordings::path_for(case).exists(),
+    };
+    if recorded {
         return Ok(());
     }
     let request = recordings::request_for(case);
@@ -224,12 +238,13 @@ fn write_cassette(case: &Case) -> Result<(), InitError> {
         })
         .collect::<Result<Vec<Interaction>, InitError>>()?;
     let notes = format!("Hand-written {} answers; re-record with `run --mode record`.", case.wire_api());
-    let datasets = DatasetCassettes::default();
-    let recorder = Recorder::synthetic(&datasets, "gpt-oss-scenarios init", notes);
-    let host = authority(&endpoint(case.wire_api(), &Connection::default(), &case.region)).to_owned();
+    let recorder = Recorder::synthetic(datasets, "gpt-oss-scenarios init", notes);
+    let host = authority(&endpoint(case.wire_api(), &Connection::default(), &case.region));
     let path = recorder.keep(case, host, interactions, Vec::new())?;
-    datasets.fold(case)?;
-    outln!("created {}", crate::fs::shown(&path));
+    match case.row {
+        Some(_) => outln!("recorded {} in {}", case.id, crate::fs::shown(&path)),
+        None => outln!("created {}", crate::fs::shown(&path)),
+    }
     Ok(())
 }
 
@@ -284,7 +299,7 @@ enum InitError {
     #[error("a bundled synthetic answer is not a recorded exchange: {0}")]
     Synthetic(serde_json::Error),
     #[error(transparent)]
-    Recording(#[from] crate::recordings::cassette::RecordingError),
+    Recording(#[from] RecordingError),
     #[error("failed to start the async runtime: {0}")]
     Runtime(std::io::Error),
     #[error("scaffolded cases did not pass: {0}")]

@@ -253,8 +253,9 @@ pub(crate) struct RunArgs {
     /// default: Bedrock Mantle in the case's region).
     #[arg(long, value_name = "URL")]
     pub(crate) responses_base_url: Option<String>,
-    /// What to do with new and changed snapshots (default: INSTA_UPDATE, else auto:
-    /// `new` locally, `no` on CI).
+    /// What to do with new and changed snapshots: new (write `.snap.new` to review),
+    /// always (overwrite), unseen (write new snapshots, changed ones as `.snap.new`), no
+    /// (write nothing) or auto (`new` locally, `no` on CI). Default: INSTA_UPDATE, else auto.
     #[arg(long, value_name = "MODE", value_parser = one_of(&UpdateRequest::ALL, UpdateRequest::as_str))]
     pub(crate) update_snapshots: Option<UpdateRequest>,
     /// Accept every new and changed snapshot (same as --update-snapshots=always).
@@ -464,4 +465,49 @@ fn enter_suite_root(command: &mut Command) -> Result<(), SuiteRootError> {
 struct SuiteRootError {
     root: PathBuf,
     source: std::io::Error,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::builder::TypedValueParser as _;
+
+    fn parses<T: Copy + PartialEq + std::fmt::Debug + Send + Sync + 'static>(
+        all: &'static [T],
+        name: fn(T) -> &'static str,
+    ) {
+        let command = clap::Command::new("t");
+        for value in all {
+            let parsed = one_of(all, name).parse_ref(&command, None, std::ffi::OsStr::new(name(*value)));
+            assert_eq!(parsed.ok(), Some(*value), "{}", name(*value));
+        }
+        assert!(one_of(all, name).parse_ref(&command, None, std::ffi::OsStr::new("nope")).is_err());
+    }
+
+    /// Every value a flag lists parses to itself, and `ALL` lists every variant: a new
+    /// one fails these matches until it is listed.
+    #[test]
+    fn flag_values_list_every_variant() {
+        for (i, update) in UpdateRequest::ALL.into_iter().enumerate() {
+            let index = match update {
+                UpdateRequest::Auto => 0,
+                UpdateRequest::New => 1,
+                UpdateRequest::Always => 2,
+                UpdateRequest::Unseen => 3,
+                UpdateRequest::No => 4,
+            };
+            assert_eq!(index, i);
+        }
+        for (i, matching) in Match::ALL.into_iter().enumerate() {
+            let index = match matching {
+                Match::Order => 0,
+                Match::Hash => 1,
+            };
+            assert_eq!(index, i);
+        }
+        parses(&UpdateRequest::ALL, UpdateRequest::as_str);
+        parses(&Match::ALL, Match::as_str);
+        parses(&Api::ALL, Api::as_str);
+        parses(&Mode::ALL, Mode::as_str);
+    }
 }

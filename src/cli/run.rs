@@ -118,9 +118,9 @@ pub(crate) fn run(options: RunOptions) -> u8 {
         options.verbose,
         std::io::stderr().is_terminal(),
     );
-    reports.add("terminal", Box::new(terminal));
+    reports.add(Box::new(terminal));
     if let Some(path) = &options.report_json {
-        reports.add(path.display().to_string(), Box::new(JsonRenderer::new(path)));
+        reports.add(Box::new(JsonRenderer::new(path)));
     }
     let outputs = Outputs {
         junit: options.junit.clone(),
@@ -129,7 +129,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
         html: options.html.clone(),
     };
     if outputs.any() {
-        reports.add("the JUnit, Markdown and HTML reports", Box::new(Collected::new(outputs)));
+        reports.add(Box::new(Collected::new(outputs)));
     }
     let runner_options = RunnerOptions {
         concurrency: options.concurrency.max(1),
@@ -174,7 +174,7 @@ fn load_dotenv() -> Result<(), crate::fs::FsError> {
     let path = cwd.join(".env");
     let text = match crate::fs::read_text_limited(&path, 1 << 20, crate::fs::Links::Follow) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(crate::fs::ReadError::Missing) => return Ok(()),
         Err(source) => return Err(crate::fs::FsError::Read { path, source }),
     };
     // A malformed line is dotenv's to report; the variables before it are kept, as before.
@@ -208,6 +208,9 @@ fn interrupts() -> impl futures_util::Stream<Item = ()> + Unpin {
 fn print_requests(cases: impl Iterator<Item = crate::plan::Case>, flags: &Connection, env: &Environment) -> usize {
     let mut printed = 0;
     for case in cases {
+        if crate::stdio::stdout_closed() {
+            break;
+        }
         printed += 1;
         if case.skip.is_some() {
             outln!("# {} is skipped\n", case.id);

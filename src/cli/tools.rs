@@ -9,10 +9,10 @@ use std::time::Duration;
 use crate::exit;
 use crate::fs::write_atomic;
 use crate::recordings::playback::{self, Match, Playback};
-use crate::report::ReportError;
 use crate::report::merge::merge;
 use crate::report::read::read;
 use crate::report::render::{self, json};
+use crate::report::{OutputError, ReportError};
 use crate::wire::server::WireServer;
 
 /// Where `merge-reports` writes.
@@ -54,10 +54,10 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &su
     if let Some(path) = &outputs.report_json {
         let written = json::render(&merged).map_err(ReportError::from).and_then(|text| Ok(write_atomic(path, &text)?));
         if let Err(e) = written {
-            errors.push((path.display().to_string(), e));
+            errors.push(OutputError { name: path.display().to_string(), source: e });
         }
     }
-    for (_, e) in &errors {
+    for e in &errors {
         errln!("error: {e}");
     }
     let s = &merged.summary;

@@ -217,7 +217,7 @@ fn keep(
 /// loopback server, to clients that are views of the run's, and runs the case's
 /// samples against them.
 async fn replay(case: &Case, clients: &Clients, responses: &[WireResponse], path: &Path) -> Vec<ModelResponse> {
-    let replies = match (Recording { samples: responses.to_vec(), judge: Vec::new() }).replies() {
+    let replies = match recordings::replies(responses) {
         Ok(r) => r,
         Err(e) => {
             return vec![replay_failed(format!("the cassette {} cannot be replayed: {e}", crate::fs::shown(path)))];

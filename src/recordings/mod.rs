@@ -37,11 +37,9 @@ pub(crate) struct Recording {
     pub(crate) judge: Vec<(String, WireResponse)>,
 }
 
-impl Recording {
-    /// The samples' answers as the loopback server sends them.
-    pub(crate) fn replies(&self) -> Result<Vec<Reply>, WireError> {
-        self.samples.iter().map(Reply::from_wire).collect()
-    }
+/// Recorded answers as the loopback server sends them.
+pub(crate) fn replies(samples: &[WireResponse]) -> Result<Vec<Reply>, WireError> {
+    samples.iter().map(Reply::from_wire).collect()
 }
 
 /// The recording of `case`, checked against what it would send now: its own cassette,

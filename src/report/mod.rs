@@ -29,7 +29,7 @@ use render::Render;
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReportError {
     #[error("failed to read report {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read { path: PathBuf, source: crate::fs::ReadError },
     #[error("{path}:{line}:{column}: not a gpt-oss-scenarios report: {source}")]
     Parse { path: PathBuf, line: usize, column: usize, source: serde_json::Error },
     #[error(
@@ -44,6 +44,16 @@ pub(crate) enum ReportError {
     Junit(#[from] quick_junit::SerializeError),
     #[error(transparent)]
     Write(#[from] crate::fs::FsError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// An output of the run that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{name} could not be written, and is missing or incomplete: {source}")]
+pub(crate) struct OutputError {
+    pub(crate) name: String,
+    pub(crate) source: ReportError,
 }
 
 /// A run's reporting: its record built from the runner's events, drawn by each
@@ -51,8 +61,8 @@ pub(crate) enum ReportError {
 /// is said once, and the others go on.
 pub(crate) struct Reports {
     builder: Builder,
-    renderers: Vec<(String, Box<dyn Render>)>,
-    errors: Vec<String>,
+    renderers: Vec<Box<dyn Render>>,
+    errors: Vec<OutputError>,
 }
 
 impl Reports {
@@ -60,18 +70,17 @@ impl Reports {
         Reports { builder, renderers: Vec::new(), errors: Vec::new() }
     }
 
-    /// Adds a renderer, called `name` in what is said if it fails.
-    pub(crate) fn add(&mut self, name: impl Into<String>, renderer: Box<dyn Render>) {
-        self.renderers.push((name.into(), renderer));
+    pub(crate) fn add(&mut self, renderer: Box<dyn Render>) {
+        self.renderers.push(renderer);
     }
 
     pub(crate) fn event(&mut self, event: &Event<'_>) {
         let (renderers, errors) = (&mut self.renderers, &mut self.errors);
         self.builder.event(event, &mut |update| {
-            renderers.retain_mut(|(name, renderer)| match renderer.update(update) {
+            renderers.retain_mut(|renderer| match renderer.update(update) {
                 Ok(()) => true,
-                Err(e) => {
-                    errors.push(format!("{name} could not be written, and is missing or incomplete: {e}"));
+                Err(failed) => {
+                    errors.extend(failed);
                     false
                 }
             });
@@ -79,7 +88,7 @@ impl Reports {
     }
 
     /// The run's totals, and what could not be written.
-    pub(crate) fn finish(self) -> (record::SummaryRecord, Vec<String>) {
+    pub(crate) fn finish(self) -> (record::SummaryRecord, Vec<OutputError>) {
         (self.builder.summary().clone(), self.errors)
     }
 }

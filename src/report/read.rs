@@ -28,17 +28,22 @@ pub(crate) fn read(path: &Path) -> Result<RunRecord, ReportError> {
         column: source.column(),
         source,
     };
+    let refused = |found: u64| ReportError::Format { path: path.to_owned(), found };
+    let e = match serde_json::from_str::<RunRecord>(&text) {
+        Ok(run) if run.format == FORMAT => return Ok(run),
+        Ok(run) => return Err(refused(u64::from(run.format))),
+        Err(e) => e,
+    };
+    // Not a whole report of this format: one of another format is refused by its
+    // number, not by whichever field first failed to parse; else it may be a partial.
     let first = text.lines().next().unwrap_or_default();
     let format = serde_json::from_str::<Format>(&text).or_else(|_| serde_json::from_str::<Format>(first));
     if let Ok(Format { format }) = format
         && format != u64::from(FORMAT)
     {
-        return Err(ReportError::Format { path: path.to_owned(), found: format });
+        return Err(refused(format));
     }
-    match serde_json::from_str(&text) {
-        Ok(run) => Ok(run),
-        Err(e) => partial(&text).ok_or_else(|| parse_error(e)),
-    }
+    partial(&text).ok_or_else(|| parse_error(e))
 }
 
 /// The record in an unfinished report: the head on its first line, then every case

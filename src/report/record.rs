@@ -16,9 +16,10 @@ use crate::verdict::{SnapshotStatus, Status};
 /// The version of this report format; bumped on incompatible changes.
 pub(crate) const FORMAT: u32 = 1;
 
-/// A whole run (or several merged shard runs). `C` is how its cases are held: in memory
-/// (`Vec<CaseRecord>`, the default), or read back one at a time as the JSON report is
-/// written (see `render::json`), so that a long run is never held whole.
+/// A whole run (or several merged shard runs).
+// `C` is how its cases are held: in memory (`Vec<CaseRecord>`, the default), or read
+// back one at a time as the JSON report is written (see `render::json`), so that a
+// long run is never held whole.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "RunRecord")]

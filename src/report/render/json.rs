@@ -14,6 +14,7 @@ use serde::ser::{Error as _, SerializeSeq};
 use super::Render;
 use crate::report::build::Update;
 use crate::report::record::{RunHead, RunRecord};
+use crate::report::{OutputError, ReportError};
 
 pub(crate) struct JsonRenderer {
     path: PathBuf,
@@ -35,7 +36,14 @@ fn partial_path(report: &Path) -> PathBuf {
 }
 
 impl Render for JsonRenderer {
-    fn update(&mut self, update: &Update<'_>) -> std::io::Result<()> {
+    fn update(&mut self, update: &Update<'_>) -> Result<(), Vec<OutputError>> {
+        self.follow(update)
+            .map_err(|e| vec![OutputError { name: self.path.display().to_string(), source: ReportError::Io(e) }])
+    }
+}
+
+impl JsonRenderer {
+    fn follow(&mut self, update: &Update<'_>) -> std::io::Result<()> {
         match update {
             Update::Started { head, .. } => {
                 let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));

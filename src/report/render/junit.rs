@@ -23,7 +23,9 @@ fn suite<'a>(suites: &'a mut Vec<TestSuite>, scenario: &str) -> &'a mut TestSuit
     &mut suites[index]
 }
 
-/// Renders case and dataset records as a JUnit report.
+/// How much of a failed case's answer the report quotes.
+pub(crate) const ANSWER_EXCERPT: usize = 500;
+
 /// The record as JUnit XML: a suite per scenario file, a test case per case and per
 /// dataset.
 pub(crate) fn render(run: &RunRecord) -> Result<String, ReportError> {
@@ -49,7 +51,7 @@ pub(crate) fn render(run: &RunRecord) -> Result<String, ReportError> {
                 // What the model said, so a failure reads on the CI page without the report.
                 if let Some(answer) = c.final_text.as_deref().filter(|a| !a.is_empty()) {
                     description.push_str("\n\nanswer: ");
-                    description.push_str(&crate::verdict::assertions::excerpt(answer, 500));
+                    description.push_str(&crate::verdict::assertions::excerpt(answer, ANSWER_EXCERPT));
                 }
                 if let Some(diff) = c.snapshot.as_ref().and_then(|s| s.diff.as_ref()) {
                     description.push_str("\n\n");
@@ -97,7 +99,6 @@ fn xml_safe(xml: &str) -> String {
     xml.chars().map(|c| if allowed(c) { c } else { '\u{FFFD}' }).collect()
 }
 
-/// Collects records during the run; writes the file when it ends.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,15 +12,15 @@ pub(crate) mod terminal;
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use super::ReportError;
 use super::build::Update;
 use super::case::CaseRecord;
 use super::record::{RunHead, RunRecord};
+use super::{OutputError, ReportError};
 use crate::verdict::Status;
 
-/// A format that follows the run. Errors are I/O errors of its own output.
+/// A format that follows the run. It fails with the outputs it could not write.
 pub(crate) trait Render {
-    fn update(&mut self, update: &Update<'_>) -> std::io::Result<()>;
+    fn update(&mut self, update: &Update<'_>) -> Result<(), Vec<OutputError>>;
 }
 
 /// Where the formats rendered from the whole record go.
@@ -39,11 +39,11 @@ impl Outputs {
     }
 
     /// Renders `run` into each output, and says what could not be written.
-    pub(crate) fn write(&self, run: &RunRecord) -> Vec<(String, ReportError)> {
+    pub(crate) fn write(&self, run: &RunRecord) -> Vec<OutputError> {
         let mut errors = Vec::new();
         let mut put = |path: &PathBuf, text: Result<String, ReportError>| {
-            if let Err(e) = text.and_then(|text| Ok(crate::fs::write_atomic(path, &text)?)) {
-                errors.push((path.display().to_string(), e));
+            if let Err(source) = text.and_then(|text| Ok(crate::fs::write_atomic(path, &text)?)) {
+                errors.push(OutputError { name: path.display().to_string(), source });
             }
         };
         if let Some(path) = &self.junit {
@@ -64,8 +64,8 @@ impl Outputs {
                     .open(path)
                     .and_then(|mut f| f.write_all(md.as_bytes()));
                 if let Err(source) = appended {
-                    let e = crate::fs::FsError::Write { path: path.clone(), source };
-                    errors.push(("GITHUB_STEP_SUMMARY".into(), e.into()));
+                    let source = crate::fs::FsError::Write { path: path.clone(), source }.into();
+                    errors.push(OutputError { name: "GITHUB_STEP_SUMMARY".into(), source });
                 }
             }
         }
@@ -75,7 +75,8 @@ impl Outputs {
 
 /// JUnit, Markdown and HTML: the cases are kept as they finish, and the formats
 /// rendered from the whole record at the end. Only what the outputs show is kept: HTML
-/// shows every answer, JUnit the answers of cases that failed, Markdown none.
+/// shows the answer each case shows, JUnit an excerpt of the answers of cases that
+/// failed, Markdown none.
 pub(crate) struct Collected {
     outputs: Outputs,
     head: Option<RunHead>,
@@ -94,21 +95,22 @@ impl Collected {
             return None;
         }
         let mut case = case.clone();
+        case.answers.clear();
         if !whole {
             case.reasoning = None;
-            case.answers.clear();
             case.turns.clear();
             case.prompt = None;
-            if !failing || self.outputs.junit.is_none() {
-                case.final_text = None;
-            }
+            case.final_text = case
+                .final_text
+                .filter(|_| failing && self.outputs.junit.is_some())
+                .map(|text| crate::verdict::assertions::excerpt(&text, junit::ANSWER_EXCERPT));
         }
         Some(case)
     }
 }
 
 impl Render for Collected {
-    fn update(&mut self, update: &Update<'_>) -> std::io::Result<()> {
+    fn update(&mut self, update: &Update<'_>) -> Result<(), Vec<OutputError>> {
         match update {
             Update::Started { head, .. } => self.head = Some((*head).clone()),
             Update::Case(case) => {
@@ -117,12 +119,11 @@ impl Render for Collected {
                 }
             }
             Update::Finished(end) => {
-                let head = self.head.take().ok_or_else(|| std::io::Error::other("the run was not started"))?;
+                let Some(head) = self.head.take() else { return Ok(()) };
                 let run = RunRecord::assemble(head, std::mem::take(&mut self.cases), (*end).clone());
-                let errors: Vec<String> =
-                    self.outputs.write(&run).into_iter().map(|(name, e)| format!("{name}: {e}")).collect();
+                let errors = self.outputs.write(&run);
                 if !errors.is_empty() {
-                    return Err(std::io::Error::other(errors.join("; ")));
+                    return Err(errors);
                 }
             }
             Update::CaseStarted { .. } | Update::Dataset(_) => {}

@@ -56,7 +56,7 @@ fn progress_bar(cases: u64, width: u16) -> ProgressBar {
 }
 
 impl Render for TerminalRenderer {
-    fn update(&mut self, update: &Update<'_>) -> std::io::Result<()> {
+    fn update(&mut self, update: &Update<'_>) -> Result<(), Vec<crate::report::OutputError>> {
         match update {
             Update::Started { cases, .. } => {
                 if self.progress {
