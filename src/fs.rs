@@ -101,11 +101,6 @@ pub(crate) enum ReadError {
 
 impl From<std::io::Error> for ReadError {
     fn from(e: std::io::Error) -> ReadError {
-        // O_NOFOLLOW refuses a link with ELOOP.
-        #[cfg(unix)]
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            return ReadError::Link;
-        }
         match e.kind() {
             std::io::ErrorKind::NotFound => ReadError::Missing,
             _ => ReadError::Io(e),
@@ -138,7 +133,14 @@ pub(crate) fn open_regular(path: &Path, links: Links) -> Result<std::fs::File, R
     if links == Links::Refuse && std::fs::symlink_metadata(path)?.file_type().is_symlink() {
         return Err(ReadError::Link);
     }
-    let file = options.open(path)?;
+    let file = options.open(path).map_err(|e| {
+        // O_NOFOLLOW refuses a link with ELOOP; followed, ELOOP is a loop of links.
+        #[cfg(unix)]
+        if links == Links::Refuse && e.raw_os_error() == Some(libc::ELOOP) {
+            return ReadError::Link;
+        }
+        ReadError::from(e)
+    })?;
     let kind = file.metadata()?.file_type();
     if !kind.is_file() {
         return Err(ReadError::NotRegular(kind_name(kind)));

@@ -108,7 +108,7 @@ fn redact_stream_with(secrets: &[(String, String)], documents: &mut [Value]) -> 
     let mut places: Vec<(String, usize, String)> = Vec::new();
     for (index, document) in documents.iter().enumerate() {
         let stream = stream_of(document);
-        leaves(document, &mut String::new(), &mut |path, pointer| {
+        leaves(document, &mut String::new(), &mut String::new(), &mut |path, pointer| {
             places.push((format!("{stream}{path}"), index, pointer));
         });
     }
@@ -137,11 +137,12 @@ fn redact_stream_with(secrets: &[(String, String)], documents: &mut [Value]) -> 
 
 /// Which of a response's interleaved streams a document continues: the fields that
 /// tell them apart (Responses' `type`, `item_id` and indices, Converse's
-/// `contentBlockIndex`), at its top or one object down. The reasoning and the answer
+/// `contentBlockIndex`), at its top or one object down (chat's tool calls are told
+/// apart by [`leaves`]). The reasoning and the answer
 /// of one response are two texts, so a secret split across one of them is joined
 /// whatever the other sends between its pieces.
 fn stream_of(document: &Value) -> String {
-    const KEYS: [&str; 5] = ["type", "item_id", "output_index", "content_index", "contentBlockIndex"];
+    const KEYS: [&str; 6] = ["type", "item_id", "output_index", "content_index", "summary_index", "contentBlockIndex"];
     let mut stream = String::new();
     let Value::Object(top) = document else { return stream };
     let children = top.values().filter_map(Value::as_object);
@@ -156,25 +157,32 @@ fn stream_of(document: &Value) -> String {
 }
 
 /// Calls `found(path, pointer)` for every string in `value`. The path names the place
-/// with object keys only (array indices kept), the pointer finds it again.
-fn leaves(value: &Value, pointer: &mut String, found: &mut impl FnMut(String, String)) {
+/// (an array element that says its own `index`, as a streamed tool call does, by that
+/// index, since calls interleave at one array position), the pointer finds it again.
+fn leaves(value: &Value, path: &mut String, pointer: &mut String, found: &mut impl FnMut(String, String)) {
+    let mut descend = |item: &Value, place: String, step: String, path: &mut String, pointer: &mut String| {
+        let (path_len, pointer_len) = (path.len(), pointer.len());
+        path.push_str(&place);
+        pointer.push_str(&step);
+        leaves(item, path, pointer, found);
+        path.truncate(path_len);
+        pointer.truncate(pointer_len);
+    };
     match value {
-        Value::String(_) => found(pointer.clone(), pointer.clone()),
+        Value::String(_) => found(path.clone(), pointer.clone()),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                let len = pointer.len();
-                pointer.push_str(&format!("/{i}"));
-                leaves(item, pointer, found);
-                pointer.truncate(len);
+                let place = match item.get("index").filter(|v| v.is_u64() || v.is_string()) {
+                    Some(index) => format!("/index={index}"),
+                    None => format!("/{i}"),
+                };
+                descend(item, place, format!("/{i}"), path, pointer);
             }
         }
         Value::Object(map) => {
             for (key, item) in map {
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                leaves(item, pointer, found);
-                pointer.truncate(len);
+                let step = format!("/{}", key.replace('~', "~0").replace('/', "~1"));
+                descend(item, step.clone(), step, path, pointer);
             }
         }
         _ => {}
@@ -292,6 +300,19 @@ mod tests {
         assert_eq!(documents[0]["delta"], "the token: [redacted AWS_SESSION_TOKEN]");
         assert_eq!(documents[1]["delta"], "Hello");
         assert_eq!(documents[2]["delta"], ".");
+    }
+
+    /// As in tests/fixtures/wire/cases/chat-stream-two-tool-calls.json: two calls'
+    /// arguments interleave at the same array position, told apart by `index`.
+    #[test]
+    fn interleaved_tool_calls_are_joined_by_their_index() {
+        let call = |index: u64, arguments: &str| json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": index, "function": {"arguments": arguments}}]}}]});
+        let mut documents = vec![call(0, "{\"key\": \"tok-56"), call(1, "{\"tz\":"), call(0, "78-abcd\"}")];
+        assert!(redact_stream_with(&secrets(), &mut documents));
+        let arguments = |d: &Value| d["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].clone();
+        assert_eq!(arguments(&documents[0]), "{\"key\": \"[redacted AWS_SESSION_TOKEN]");
+        assert_eq!(arguments(&documents[1]), "{\"tz\":");
+        assert_eq!(arguments(&documents[2]), "\"}");
     }
 
     #[test]

@@ -85,9 +85,8 @@ pub(crate) fn list(paths: &[PathBuf], format: ListFormat) -> u8 {
                     case.api.as_str(),
                     case.model
                 );
-                // The reader has gone (`list | head`): nothing more to say.
-                if written.is_err() {
-                    return exit::SUCCESS;
+                if let Err(code) = listed(written) {
+                    return code;
                 }
             }
         }
@@ -108,15 +107,30 @@ pub(crate) fn list(paths: &[PathBuf], format: ListFormat) -> u8 {
                     "skip": c.skip.is_some(),
                 });
                 let text = serde_json::to_string_pretty(&item).unwrap_or_default().replace('\n', "\n  ");
-                if write!(out, "{}\n  {text}", if first { "[" } else { "," }).is_err() {
-                    return exit::SUCCESS;
+                if let Err(code) = listed(write!(out, "{}\n  {text}", if first { "[" } else { "," })) {
+                    return code;
                 }
                 first = false;
             }
-            let _ = writeln!(out, "{}", if first { "[]" } else { "\n]" });
+            if let Err(code) = listed(writeln!(out, "{}", if first { "[]" } else { "\n]" })) {
+                return code;
+            }
         }
     }
     exit::SUCCESS
+}
+
+/// Whether the listing goes on after a write: a reader that has gone (`list | head`)
+/// ends it quietly, any other failure (a full disk) is said and fails it.
+fn listed(written: std::io::Result<()>) -> Result<(), u8> {
+    match written {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(exit::SUCCESS),
+        Err(e) => {
+            errln!("error: the listing could not be written: {e}");
+            Err(exit::FAILURES)
+        }
+    }
 }
 
 pub(crate) fn schema(kind: SchemaArg) -> u8 {

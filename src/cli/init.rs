@@ -206,13 +206,12 @@ fn scaffold(dir: &Path) -> Result<(), InitError> {
     let cases = planned.into_cases();
     // A dataset's rows share one cassette: each row is written unless it is there, and
     // the cassette is written whole once all its rows are.
+    // The rows written are folded in even when a later case fails to write.
     let datasets = DatasetCassettes::default();
-    for case in &cases {
-        write_cassette(case, &datasets)?;
-    }
-    for case in &cases {
-        datasets.fold(case)?;
-    }
+    let written = cases.iter().try_for_each(|case| write_cassette(case, &datasets));
+    let folded = cases.iter().try_for_each(|case| datasets.fold(case));
+    written?;
+    folded?;
     accept_snapshots(cases)
 }
 

@@ -266,7 +266,7 @@ fn print_request(case: &crate::plan::Case, label: &str, flags: &Connection, env:
     let Encoded { path, body } = encode(api, &request);
     let url = format!("{}{path}", base.trim_end_matches('/'));
     outln!("# {label}");
-    outln!("POST {url}");
+    outln!("POST {}", crate::providers::masked_url(&url));
     outln!("Authorization: {auth}");
     outln!("Content-Type: application/json\n");
     outln!("{}\n", crate::secrets::redact(&serde_json::to_string_pretty(&body).unwrap_or_default()));

@@ -369,7 +369,6 @@ fn csv_error(path: &Path, e: &csv::Error) -> Diagnostic {
     Diagnostic::at(path, Pos { line, col: 1 }, "", message)
 }
 
-/// YAML: a list of maps.
 /// Why a YAML dataset is too large.
 fn yaml_too_large() -> String {
     format!(
@@ -378,6 +377,7 @@ fn yaml_too_large() -> String {
     )
 }
 
+/// YAML: a list of maps.
 fn yaml_rows(path: &Path, text: &str, rows: &mut Rows) -> Result<(), Vec<Diagnostic>> {
     let doc = yaml::parse(text.as_bytes()).map_err(|e| vec![Diagnostic::at(path, e.pos, "", e.message)])?;
     let Value::Array(items) = doc.value else {

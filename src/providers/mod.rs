@@ -316,6 +316,22 @@ pub(crate) fn authority(url: &str) -> String {
     }
 }
 
+/// `url` with its user name and password masked, to print: the URL as given when it
+/// carries none.
+pub(crate) fn masked_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            // Neither can fail on a URL that already has userinfo.
+            let _ = parsed.set_username("****");
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("****"));
+            }
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// Remembers the password an endpoint URL carries (`https://user:token@proxy/v1`) as a
 /// secret: messages that name the URL are then redacted like any key.
 pub(crate) fn remember_url_secrets(url: &str) {

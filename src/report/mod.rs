@@ -45,7 +45,7 @@ pub(crate) enum ReportError {
     #[error(transparent)]
     Write(#[from] crate::fs::FsError),
     #[error("{0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
 }
 
 /// An output of the run that could not be written.

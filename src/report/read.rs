@@ -10,8 +10,8 @@ use super::record::{FORMAT, ModeRecord, RunEnd, RunHead, RunRecord, SummaryRecor
 /// The largest report read.
 const MAX_REPORT_BYTES: u64 = 4 << 30;
 
-/// The report's format version, read before the rest: a report of another format is
-/// refused by its number, not by whichever field first fails to parse.
+/// The report's format version alone, read when the whole record does not parse: a
+/// report of another format is refused by its number, not by whichever field failed.
 #[derive(serde::Deserialize)]
 struct Format {
     format: u64,

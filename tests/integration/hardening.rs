@@ -107,6 +107,14 @@ fn printing_commands_survive_a_closed_stdout() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
         assert!(!stderr(&out).contains("panicked"), "{args:?}: {}", stderr(&out));
     }
+    // A stdout that fails otherwise (a full disk) is not a reader that left: said, and failed.
+    #[cfg(target_os = "linux")]
+    for format in ["text", "json"] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let out = binary(dir.path()).args(["list", "--format", format]).stdout(full).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{format}: {}", stderr(&out));
+        assert!(stderr(&out).starts_with("error: the listing could not be written: "), "{}", stderr(&out));
+    }
 }
 
 /// Runs `command`, killing it if it has not finished within `seconds`: a blocked read

@@ -339,4 +339,14 @@ fn a_password_in_an_endpoint_url_reaches_no_file() {
     for (what, text) in readable_everywhere(dir.path(), &printed) {
         assert!(!text.contains("URLPASSWORD"), "the URL's password reached {what}");
     }
+
+    // --dry-run prints the URL, masked.
+    let out = binary(dir.path())
+        .args(["run", "--dry-run", "--openai-base-url"])
+        .arg(format!("{base}/openai/v1"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("POST http://****:****@127.0.0.1:"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("URLPASSWORD") && !stdout(&out).contains("proxy-user"), "{}", stdout(&out));
 }
