@@ -219,10 +219,7 @@ fn scaffold(dir: &Path) -> Result<(), InitError> {
 /// `--mode record`, unless it has one (even one that no longer fits: it is the user's).
 fn write_cassette(case: &Case, datasets: &DatasetCassettes) -> Result<(), InitError> {
     let recorded = match case.row {
-        Some(_) => !matches!(
-            datasets.recording_for(case),
-            Err(RecordingError::Missing { .. } | RecordingError::MissingRow { .. })
-        ),
+        Some(_) => !datasets.recording_for(case).is_err_and(|e| e.is_missing()),
         None => recordings::path_for(case).exists(),
     };
     if recorded {

@@ -16,7 +16,6 @@ use std::time::Instant;
 use super::{Caller, Clients, RetryPolicy, endpoint_host, failed};
 use crate::plan::Case;
 use crate::providers::CallRequest;
-use crate::recordings::cassette::RecordingError;
 use crate::recordings::{self, DatasetCassettes, Interaction, Recorder, Recording};
 use crate::response::{CallError, ErrorKind, ModelResponse, Source};
 use crate::scenario::Mode;
@@ -96,7 +95,7 @@ impl<'a> Session<'a> {
                         let responses = replay(case, caller.clients, &samples, &recordings::path_for(case)).await;
                         (Answers::Replay { clients: caller.clients, judge, live }, responses)
                     }
-                    Err(RecordingError::Missing { .. } | RecordingError::MissingRow { .. }) if mode == Mode::Auto => {
+                    Err(missing) if missing.is_missing() && mode == Mode::Auto => {
                         (Answers::Live(caller), live(case, &caller).await)
                     }
                     // A recording that no longer fits is said, not skipped in silence:

@@ -95,6 +95,14 @@ pub(crate) enum RecordingError {
     Write(#[from] crate::fs::FsError),
 }
 
+impl RecordingError {
+    /// Nothing was recorded for the case (as opposed to a recording that is broken or
+    /// no longer fits): `auto` runs it live, `init` writes one.
+    pub(crate) fn is_missing(&self) -> bool {
+        matches!(self, RecordingError::Missing { .. } | RecordingError::MissingRow { .. })
+    }
+}
+
 /// The cassette of a dataset scenario: every row's recording in one file, keyed by the
 /// hash of its request, so that a lookup is one hash away and recording one row leaves
 /// the others as they were. Entries are written sorted by hash.

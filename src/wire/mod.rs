@@ -179,26 +179,16 @@ impl WireResponse {
             crate::secrets::redact_json(json);
         }
         if let Some(events) = &mut self.events {
-            let mut documents: Vec<Value> = events.iter().map(|e| decoded_payload(&e.payload)).collect();
-            if crate::secrets::redact_stream(&mut documents) {
-                for (event, document) in events.iter_mut().zip(documents) {
-                    // Untouched events keep their exact bytes.
-                    if decoded_payload(&event.payload) != document {
-                        event.payload = encoded_payload(&event.payload, document);
-                    }
-                }
-            }
+            redact_documents(
+                events,
+                |e| decoded_payload(&e.payload),
+                |e, document| {
+                    e.payload = encoded_payload(&e.payload, document);
+                },
+            );
         }
         if let Some(sse) = &mut self.sse {
-            let mut documents: Vec<Value> = sse.iter().map(|p| text_document(p)).collect();
-            if crate::secrets::redact_stream(&mut documents) {
-                for (payload, document) in sse.iter_mut().zip(&documents) {
-                    // Untouched payloads keep their exact bytes.
-                    if text_document(payload) != *document {
-                        *payload = document_text(document);
-                    }
-                }
-            }
+            redact_documents(sse, |p| text_document(p), |p, document| *p = document_text(&document));
         }
         if let Some(raw) = &mut self.sse_raw {
             redact_sse_text(raw);
@@ -252,22 +242,32 @@ fn document_text(document: &Value) -> String {
     }
 }
 
+/// Redacts the items of one stream as its documents (see
+/// [`crate::secrets::redact_stream`]), rewriting only the items whose document changed:
+/// the others keep their exact bytes.
+fn redact_documents<T>(items: &mut [T], document: impl Fn(&T) -> Value, rewrite: impl Fn(&mut T, Value)) {
+    let mut documents: Vec<Value> = items.iter().map(&document).collect();
+    if crate::secrets::redact_stream(&mut documents) {
+        for (item, redacted) in items.iter_mut().zip(documents) {
+            if document(item) != redacted {
+                rewrite(item, redacted);
+            }
+        }
+    }
+}
+
 /// Redacts an SSE body: each `data:` line's payload as one document of the stream, and
 /// the whole text once more for whatever stands outside them.
 fn redact_sse_text(raw: &mut String) {
-    let lines: Vec<&str> = raw.split('\n').collect();
-    let data: Vec<usize> = (0..lines.len()).filter(|i| lines[*i].starts_with("data:")).collect();
-    let payload = |i: usize| text_document(lines[i]["data:".len()..].trim_start());
-    let mut documents: Vec<Value> = data.iter().map(|i| payload(*i)).collect();
-    if crate::secrets::redact_stream(&mut documents) {
-        let mut rebuilt: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
-        for (i, document) in data.iter().zip(&documents) {
-            if payload(*i) != *document {
-                rebuilt[*i] = format!("data: {}", document_text(document));
-            }
-        }
-        *raw = rebuilt.join("\n");
-    }
+    let mut lines: Vec<String> = raw.split('\n').map(str::to_owned).collect();
+    let mut data: Vec<&mut String> = lines.iter_mut().filter(|l| l.starts_with("data:")).collect();
+    redact_documents(
+        &mut data,
+        |line| text_document(line["data:".len()..].trim_start()),
+        |line, document| **line = format!("data: {}", document_text(&document)),
+    );
+    // Split and joined again, an untouched text is the same bytes.
+    *raw = lines.join("\n");
     crate::secrets::redact_in_place(raw);
 }
 
