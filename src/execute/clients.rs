@@ -15,6 +15,7 @@ use tokio::sync::{Mutex, OnceCell};
 use crate::plan::Case;
 use crate::providers::bedrock::BedrockClient;
 use crate::providers::openai_chat::{OpenAiClient, http_client};
+use crate::providers::credentials::DerivedKeys;
 use crate::providers::{Connection, Environment, Limits, is_bedrock_host, remember_url_secrets, resolve_connection};
 use crate::response::{CallError, ErrorKind};
 use crate::wire::server::{Responder, Route, Router, WireServer};
@@ -34,7 +35,12 @@ struct Shared {
     placeholder_key: Option<&'static str>,
     limits: Limits,
     bedrock: Mutex<HashMap<(String, Option<String>), BedrockClient>>,
-    openai: Mutex<HashMap<String, OpenAiClient>>,
+    /// By base URL: the client, and the key it was built with (a derived key is
+    /// replaced before it expires, and its client with it).
+    openai: Mutex<HashMap<String, (Option<String>, OpenAiClient)>>,
+    /// Short-term Bedrock API keys derived from the AWS credentials, where no API key
+    /// is set.
+    derived: DerivedKeys,
     /// Under every chat client: one connection pool, TLS roots loaded once.
     http: OnceLock<Result<reqwest::Client, CallError>>,
     /// The run's replay server, started by the first case that replays.
@@ -67,6 +73,7 @@ impl Clients {
             limits,
             bedrock: Mutex::default(),
             openai: Mutex::default(),
+            derived: DerivedKeys::from_chain(),
             http: OnceLock::new(),
             replay: OnceCell::new(),
         };
@@ -152,36 +159,57 @@ impl Clients {
         }
     }
 
-    pub(crate) async fn openai(&self, base_url: &str) -> Result<OpenAiClient, CallError> {
+    /// The client for `base_url`, with its key: the placeholder in replay; an API key
+    /// where one is set and may go ([`Environment::chat_key`]); else, where the Bedrock
+    /// key may go, a short-term key derived from the AWS credentials for the endpoint's
+    /// region (`region` when the host names none); else none (a local server).
+    pub(crate) async fn openai(&self, base_url: &str, region: &str) -> Result<OpenAiClient, CallError> {
         let shared = &self.shared;
-        let key = shared.placeholder_key.or_else(|| shared.env.chat_key(base_url).map(|(_, key)| key));
-        if key.is_none() && is_bedrock(base_url) {
-            return Err(CallError::new(
-                ErrorKind::Auth,
-                None,
-                format!(
-                    "no API key for {base_url}: set OPENAI_API_KEY or AWS_BEARER_TOKEN_BEDROCK (a Bedrock API key)"
-                ),
-            ));
-        }
+        let key = match shared.placeholder_key.or_else(|| shared.env.chat_key(base_url).map(|(_, key)| key)) {
+            Some(key) => Some(key.to_owned()),
+            None if shared.env.takes_bedrock_key(base_url) => {
+                let region = bedrock_region(base_url).unwrap_or_else(|| region.to_owned());
+                let derived = shared.derived.key(&region).await.map_err(|e| {
+                    CallError::new(
+                        ErrorKind::Auth,
+                        None,
+                        format!("no API key for {base_url}, and {e}; set AWS_BEARER_TOKEN_BEDROCK or OPENAI_API_KEY, or give AWS credentials (a profile, a role)"),
+                    )
+                })?;
+                Some(derived.key)
+            }
+            None => None,
+        };
         let http = shared.http.get_or_init(|| http_client(shared.limits)).clone()?;
         // A routed client is one case's view, cheap to build: not cached.
         if self.route.is_some() {
-            return Ok(OpenAiClient::new(&self.routed(base_url), key, shared.limits, http));
+            return Ok(OpenAiClient::new(&self.routed(base_url), key.as_deref(), shared.limits, http));
         }
         let mut cache = shared.openai.lock().await;
-        if let Some(client) = cache.get(base_url) {
+        if let Some((built_with, client)) = cache.get(base_url)
+            && *built_with == key
+        {
             return Ok(client.clone());
         }
         remember_url_secrets(base_url);
-        let client = OpenAiClient::new(base_url, key, shared.limits, http);
-        cache.insert(base_url.to_owned(), client.clone());
+        let client = OpenAiClient::new(base_url, key.as_deref(), shared.limits, http);
+        cache.insert(base_url.to_owned(), (key, client.clone()));
         Ok(client)
     }
 }
 
-fn is_bedrock(base_url: &str) -> bool {
-    url::Url::parse(base_url).ok().and_then(|u| u.host_str().map(is_bedrock_host)).unwrap_or(false)
+/// The region a Bedrock host names (`bedrock-runtime.us-west-2.amazonaws.com`,
+/// `bedrock-mantle.eu-north-1.api.aws`, a VPC endpoint of the runtime): the key for it
+/// is signed for that region, whatever the case says.
+fn bedrock_region(base_url: &str) -> Option<String> {
+    let url = url::Url::parse(base_url).ok()?;
+    let host = url.host_str()?;
+    if !is_bedrock_host(host) {
+        return None;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let at = if labels.first().is_some_and(|l| l.starts_with("vpce-")) { 2 } else { 1 };
+    labels.get(at).map(|r| (*r).to_ascii_lowercase())
 }
 
 #[cfg(test)]
@@ -189,9 +217,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bedrock_hosts_are_recognized() {
-        assert!(is_bedrock("https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1"));
-        assert!(!is_bedrock("http://127.0.0.1:8080/v1"));
-        assert!(!is_bedrock("https://amazonaws.com.evil.example/v1"));
+    fn a_bedrock_host_names_the_region_its_key_is_signed_for() {
+        let region = |url| bedrock_region(url);
+        assert_eq!(region("https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1").as_deref(), Some("us-west-2"));
+        assert_eq!(region("https://bedrock-mantle.EU-NORTH-1.api.aws/v1").as_deref(), Some("eu-north-1"));
+        assert_eq!(region("https://vpce-0a1b-x1.bedrock-runtime.us-east-1.vpce.amazonaws.com").as_deref(), Some("us-east-1"));
+        assert_eq!(region("http://127.0.0.1:8080/v1"), None, "a listed host: the case's region");
+        assert_eq!(region("https://amazonaws.com.evil.example/v1"), None);
     }
 }

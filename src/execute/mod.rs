@@ -111,7 +111,7 @@ impl<'a> Caller<'a> {
             }
             Api::Chat | Api::ChatStream | Api::Agent | Api::Responses | Api::ResponsesStream => {
                 let base = endpoint(api, &connection, &case.region);
-                match clients.openai(&base).await {
+                match clients.openai(&base, &case.region).await {
                     Ok(client) if matches!(api, Api::Responses | Api::ResponsesStream) => {
                         openai_responses::call(&client, request, call).await
                     }

@@ -9,6 +9,7 @@ pub(crate) mod completion;
 pub(crate) mod credentials;
 pub(crate) mod openai_chat;
 pub(crate) mod openai_responses;
+pub(crate) mod short_term;
 
 use serde_json::Value;
 

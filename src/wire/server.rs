@@ -134,6 +134,14 @@ impl Reply {
 /// Decides the reply to each request.
 pub trait Responder: Send + Sync + 'static {
     fn respond(&self, request: &RecordedRequest) -> Reply;
+
+    /// Whether the request's `Authorization` header is accepted, seen here and nowhere
+    /// else (the recorded request keeps only its scheme): `Some(reply)` refuses it, as
+    /// AWS refuses a key that does not verify. Replay needs no credentials, so by
+    /// default every request is served.
+    fn authorize(&self, _authorization: Option<&str>) -> Option<Reply> {
+        None
+    }
 }
 
 /// Every request gets the same reply.
@@ -301,12 +309,9 @@ async fn handle(
         .filter(|(name, _)| matches!(name.as_str(), "content-type" | "accept"))
         .map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect();
-    let auth_scheme = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_whitespace().next())
-        .map(str::to_owned);
+    let authorization = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let refused = responder.authorize(authorization);
+    let auth_scheme = authorization.and_then(|v| v.split_whitespace().next()).map(str::to_owned);
     let body = match http_body_util::Limited::new(req.into_body(), MAX_REQUEST_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
@@ -316,7 +321,7 @@ async fn handle(
         Err(_) => Bytes::new(),
     };
     let recorded = RecordedRequest { method, path, headers, auth_scheme, body };
-    let reply = responder.respond(&recorded);
+    let reply = refused.unwrap_or_else(|| responder.respond(&recorded));
     if let Some(Ok(mut all)) = seen.as_ref().map(|s| s.lock()) {
         all.push(recorded);
     }

@@ -159,7 +159,7 @@ fn missing_credentials_name_what_to_set() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(
-        text.contains("error: auth: no API key for https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1: set OPENAI_API_KEY or AWS_BEARER_TOKEN_BEDROCK"),
+        text.contains("error: auth: no API key for https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1, and no AWS credentials to derive a short-term Bedrock API key from: none of the chain's sources has any"),
         "{text}"
     );
     assert!(
