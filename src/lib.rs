@@ -13,6 +13,7 @@ pub(crate) mod json;
 pub mod load;
 pub(crate) mod normalize;
 pub mod plan;
+pub(crate) mod pricing;
 pub mod providers;
 pub mod recordings;
 pub(crate) mod report;

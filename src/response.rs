@@ -29,6 +29,10 @@ pub struct ModelResponse {
     pub error: Option<CallError>,
     /// How many requests it took (retries included).
     pub attempts: u32,
+    /// The service tier the server says it answered on (`default`, `flex`, `priority`;
+    /// chat servers may say `auto`), when it says one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<String>,
     /// An agent's trajectory, one entry per model turn (empty for other APIs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub turns: Vec<Turn>,
@@ -259,6 +263,7 @@ pub(crate) struct Assembler {
     tools: BTreeMap<u64, PartialTool>,
     stop_reason: Option<String>,
     usage: Option<Usage>,
+    service_tier: Option<String>,
 }
 
 impl Assembler {
@@ -303,6 +308,13 @@ impl Assembler {
         self.stop_reason = Some(reason.into());
     }
 
+    /// The service tier the server says it answered on.
+    pub(crate) fn service_tier(&mut self, tier: &str) {
+        if !tier.is_empty() {
+            self.service_tier = Some(tier.to_owned());
+        }
+    }
+
     pub(crate) fn usage(&mut self, input_tokens: u64, output_tokens: u64) {
         self.usage = Some(Usage { input_tokens, output_tokens });
     }
@@ -337,6 +349,7 @@ impl Assembler {
             stop_reason: self.stop_reason,
             tool_calls,
             usage: self.usage,
+            service_tier: self.service_tier,
             latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
             flags: separated.flags,
             error,

@@ -144,7 +144,12 @@ pub(crate) fn run(options: RunOptions) -> u8 {
         grace: Duration::from_secs(5),
         mode: options.mode,
     };
-    let limits = Limits { max_response_bytes: options.max_response_mib << 20, ..Limits::default() };
+    // A non-streamed answer says nothing until it is whole: the wait between bytes may
+    // be as long as the longest case's timeout (a flex case's is fifteen minutes), which
+    // still bounds each case.
+    let longest = cases.iter().map(|c| c.timeout).max().unwrap_or_default();
+    let read_timeout = Limits::default().read_timeout.max(longest);
+    let limits = Limits { max_response_bytes: options.max_response_mib << 20, read_timeout };
     let clients = Clients::new(env, options.connection, limits);
     let mut emit = |event: Event<'_>| reports.event(&event);
     let ended = runtime.block_on(async { runner::run(cases, clients, runner_options, interrupts(), &mut emit).await });

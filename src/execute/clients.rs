@@ -14,8 +14,8 @@ use tokio::sync::{Mutex, OnceCell};
 
 use crate::plan::Case;
 use crate::providers::bedrock::BedrockClient;
-use crate::providers::openai_chat::{OpenAiClient, http_client};
 use crate::providers::credentials::DerivedKeys;
+use crate::providers::openai_chat::{OpenAiClient, http_client};
 use crate::providers::{Connection, Environment, Limits, is_bedrock_host, remember_url_secrets, resolve_connection};
 use crate::response::{CallError, ErrorKind};
 use crate::wire::server::{Responder, Route, Router, WireServer};
@@ -221,7 +221,10 @@ mod tests {
         let region = |url| bedrock_region(url);
         assert_eq!(region("https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1").as_deref(), Some("us-west-2"));
         assert_eq!(region("https://bedrock-mantle.EU-NORTH-1.api.aws/v1").as_deref(), Some("eu-north-1"));
-        assert_eq!(region("https://vpce-0a1b-x1.bedrock-runtime.us-east-1.vpce.amazonaws.com").as_deref(), Some("us-east-1"));
+        assert_eq!(
+            region("https://vpce-0a1b-x1.bedrock-runtime.us-east-1.vpce.amazonaws.com").as_deref(),
+            Some("us-east-1")
+        );
         assert_eq!(region("http://127.0.0.1:8080/v1"), None, "a listed host: the case's region");
         assert_eq!(region("https://amazonaws.com.evil.example/v1"), None);
     }

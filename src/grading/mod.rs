@@ -73,11 +73,13 @@ pub(crate) struct Decision {
 }
 
 /// What grading cost: counted apart from the case's own calls.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Cost {
     /// Requests sent to the grader (retries included).
     pub(crate) calls: u32,
     pub(crate) usage: Option<Usage>,
+    /// In USD, at the grader's price; `None` when it has none.
+    pub(crate) usd: Option<f64>,
     pub(crate) latency_ms: u64,
     /// Questions that met throttling (retried, or throttled in the end): the runner's
     /// adaptive limit eases off for a throttled grader as for a throttled model.
@@ -89,6 +91,7 @@ impl Cost {
         self.calls = self.calls.saturating_add(other.calls);
         self.throttled = self.throttled.saturating_add(other.throttled);
         self.usage = Usage::sum(self.usage.into_iter().chain(other.usage));
+        self.usd = crate::pricing::add(self.usd, other.usd);
         self.latency_ms = self.latency_ms.saturating_add(other.latency_ms);
     }
 }

@@ -63,6 +63,7 @@ fn merge_params(suite: Option<&Params>, own: Option<&Params>) -> Option<Params> 
         top_p: own.top_p.or(suite.top_p),
         reasoning_effort: own.reasoning_effort.or(suite.reasoning_effort),
         stop: own.stop.clone().or_else(|| suite.stop.clone()),
+        service_tier: own.service_tier.or(suite.service_tier),
         extra,
     })
 }
@@ -80,6 +81,8 @@ impl GraderPlan {
             params: self.params.clone(),
             system: Some(system),
             prompt: Some(user),
+            // The case's prices (its `defaults.yaml`'s) price its grader too.
+            pricing: case.spec.pricing.clone(),
             ..Scenario::default()
         };
         Case {

@@ -28,6 +28,11 @@ use crate::schema::validators;
 pub(crate) const DEFAULT_REGION: &str = "us-west-2";
 /// The time limit for one run of a case when none is given.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// The same for a `flex` case: the flex tier serves from spare capacity and may queue a
+/// request before it starts, so the time to a first token is minutes, not seconds.
+/// Fifteen minutes is what OpenAI advises for its own flex processing; a run's
+/// `--deadline` still bounds the whole run.
+pub(crate) const FLEX_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// z² for a 95% interval, as `verdict::metrics` computes Wilson's.
 const Z95_SQUARED: f64 = 1.959_963_984_540_054 * 1.959_963_984_540_054;
 /// A matrix larger than this is almost certainly a mistake.
@@ -452,6 +457,9 @@ fn resolve(
     }
     let timeout = match &spec.timeout {
         Some(t) => parse_limit(t).map_err(|e| s.diagnostic("/timeout", e.to_string()))?,
+        None if spec.params.as_ref().and_then(|p| p.service_tier) == Some(crate::scenario::ServiceTier::Flex) => {
+            FLEX_TIMEOUT
+        }
         None => DEFAULT_TIMEOUT,
     };
     let mut tool_timeouts = BTreeMap::new();

@@ -97,6 +97,9 @@ pub(crate) fn read_completion(value: &Value, assembler: &mut Assembler) -> Optio
     if let Some(error) = error_in(value) {
         return Some(error_object(error, ErrorKind::Server));
     }
+    if let Some(tier) = value["service_tier"].as_str() {
+        assembler.service_tier(tier);
+    }
     let choice = &value["choices"][0];
     let message = &choice["message"];
     if let Some(reasoning) = reasoning_of(message) {
@@ -127,6 +130,9 @@ pub(crate) fn read_completion(value: &Value, assembler: &mut Assembler) -> Optio
 
 /// One streamed chunk.
 pub(crate) fn read_chunk(chunk: &Value, assembler: &mut Assembler) {
+    if let Some(tier) = chunk["service_tier"].as_str() {
+        assembler.service_tier(tier);
+    }
     for choice in chunk["choices"].as_array().into_iter().flatten() {
         // Only the first choice is the answer (n > 1 is not a scenario feature).
         if choice["index"].as_u64().unwrap_or(0) != 0 {
@@ -237,6 +243,7 @@ mod tests {
                 reasoning_effort: Some(ReasoningEffort::Medium),
                 stop: None,
                 extra: Some(serde_json::from_value(json!({"top_p": 0.5, "seed": 7})).unwrap()),
+                service_tier: None,
             },
             tools: Vec::new(),
         }

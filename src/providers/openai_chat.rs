@@ -24,7 +24,13 @@ use crate::wire::WireResponse;
 
 /// The path and body of a chat completions request (streamed with `stream`).
 pub(crate) fn encode(req: &CallRequest, stream: bool) -> Encoded {
-    Encoded { path: "/chat/completions".to_owned(), body: request_body(req, Some(stream)) }
+    let mut body = request_body(req, Some(stream));
+    // Not in `request_body`: InvokeModel shares it, and takes the tier as a header.
+    // `extra` may still say otherwise.
+    if let (Some(tier), Some(fields)) = (req.params.service_tier, body.as_object_mut()) {
+        fields.entry("service_tier").or_insert_with(|| json!(tier.as_str()));
+    }
+    Encoded { path: "/chat/completions".to_owned(), body }
 }
 
 /// An OpenAI-compatible client for one base URL: chat completions, and the Responses API.

@@ -137,7 +137,8 @@ mod tests {
     /// key derived here verifies wherever AWS's verifies.
     #[test]
     fn keys_are_byte_for_byte_what_aws_generator_makes() {
-        let with_token = Credentials::new("AKIDEXAMPLE", SECRET, Some("FwoGZXIvYXdzEXAMPLE/session+token==".into()), None, "test");
+        let with_token =
+            Credentials::new("AKIDEXAMPLE", SECRET, Some("FwoGZXIvYXdzEXAMPLE/session+token==".into()), None, "test");
         let key = derive(&with_token, "us-west-2", at(), LIFETIME).unwrap();
         assert_eq!(
             key,

@@ -35,6 +35,14 @@ pub(crate) struct CaseRecord {
     #[serde(default)]
     pub(crate) turns: Vec<TurnRecord>,
     pub(crate) usage: Option<UsageRecord>,
+    /// What `usage` cost in USD, at the price of the model on the tier it was billed on
+    /// (`pricing:` over the shipped table); null when no price or no usage is known.
+    /// Judging is apart, in `judging`. A replayed answer is priced as recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cost_usd: Option<f64>,
+    /// The service tier the server says it answered on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) service_tier: Option<String>,
     pub(crate) latency_ms: Option<u64>,
     /// What reasoning separation noticed: `tags`, `unclosed`, `truncated_reasoning`, `harmony`.
     pub(crate) flags: Vec<String>,
@@ -355,7 +363,7 @@ impl ErrorRecord {
 }
 
 /// The cost of grading: requests, tokens and time spent waiting for graders.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct JudgingRecord {
     /// Requests sent to graders, retries included.
@@ -364,6 +372,9 @@ pub(crate) struct JudgingRecord {
     pub(crate) output_tokens: u64,
     /// The graders' latency, summed.
     pub(crate) latency_ms: u64,
+    /// In USD, at the graders' prices; null when none is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cost_usd: Option<f64>,
 }
 
 impl JudgingRecord {
@@ -373,6 +384,7 @@ impl JudgingRecord {
             input_tokens: cost.usage.map_or(0, |u| u.input_tokens),
             output_tokens: cost.usage.map_or(0, |u| u.output_tokens),
             latency_ms: cost.latency_ms,
+            cost_usd: cost.usd,
         }
     }
 
@@ -381,13 +393,15 @@ impl JudgingRecord {
         self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
         self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
         self.latency_ms = self.latency_ms.saturating_add(other.latency_ms);
+        self.cost_usd = crate::pricing::add(self.cost_usd, other.cost_usd);
     }
 
-    /// `12 calls, 3400 in / 800 out tokens, 5.2 s`.
+    /// `12 calls, 3400 in / 800 out tokens, $0.0021, 5.2 s`.
     pub(crate) fn describe(&self) -> String {
         let calls = if self.calls == 1 { "1 call".to_owned() } else { format!("{} calls", self.calls) };
+        let usd = self.cost_usd.map(|c| format!(", {}", crate::pricing::usd(c))).unwrap_or_default();
         format!(
-            "{calls}, {} in / {} out tokens, {:.1} s",
+            "{calls}, {} in / {} out tokens{usd}, {:.1} s",
             self.input_tokens,
             self.output_tokens,
             self.latency_ms as f64 / 1000.0

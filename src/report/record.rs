@@ -109,6 +109,86 @@ pub(crate) struct SummaryRecord {
     /// cases' own tokens above.
     #[serde(default)]
     pub(crate) judging: JudgingRecord,
+    /// What the cases' answers cost in USD, per run and per model (judging apart).
+    #[serde(default)]
+    pub(crate) cost: CostRecord,
+}
+
+/// What the cases' answers cost, in USD: each priced at its model's price on the tier
+/// it was billed on (`pricing:` over the table the tool ships).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CostRecord {
+    /// Every priced answer: live and recorded ones at what they cost, replayed ones at
+    /// what their recording cost.
+    pub(crate) usd: f64,
+    /// Of `usd`, what this run paid for: live and recorded answers (a replayed answer
+    /// costs nothing again).
+    pub(crate) spent_usd: f64,
+    /// Cases with tokens but no price for their model, not in `usd` (add the model
+    /// under `pricing:` in `defaults.yaml`).
+    pub(crate) unpriced: usize,
+    /// Per model, in the order they first answered.
+    pub(crate) models: Vec<ModelCostRecord>,
+    /// The date of the price table the tool ships.
+    pub(crate) prices_of: String,
+}
+
+/// One model's share of a run's cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ModelCostRecord {
+    pub(crate) model: String,
+    /// Its cases with a price.
+    pub(crate) cases: usize,
+    pub(crate) input_tokens: u64,
+    pub(crate) output_tokens: u64,
+    pub(crate) usd: f64,
+}
+
+impl CostRecord {
+    /// Counts one case's answers.
+    pub(crate) fn add_case(&mut self, case: &CaseRecord) {
+        if self.prices_of.is_empty() {
+            crate::pricing::TABLE_DATE.clone_into(&mut self.prices_of);
+        }
+        let (Some(usd), Some(usage)) = (case.cost_usd, case.usage) else {
+            self.unpriced += usize::from(case.usage.is_some());
+            return;
+        };
+        self.usd += usd;
+        if matches!(case.source, Some(Source::Live | Source::Recorded)) {
+            self.spent_usd += usd;
+        }
+        let at = match self.models.iter().position(|m| m.model == case.model) {
+            Some(at) => at,
+            None => {
+                self.models.push(ModelCostRecord { model: case.model.clone(), ..ModelCostRecord::default() });
+                self.models.len() - 1
+            }
+        };
+        let model = &mut self.models[at];
+        model.cases += 1;
+        model.input_tokens = model.input_tokens.saturating_add(usage.input_tokens);
+        model.output_tokens = model.output_tokens.saturating_add(usage.output_tokens);
+        model.usd += usd;
+    }
+
+    /// `$0.0123 ($0.00 spent: the rest replayed)`, the run's line.
+    pub(crate) fn headline(&self) -> String {
+        let usd = crate::pricing::usd;
+        let mut line = usd(self.usd);
+        if self.spent_usd < self.usd {
+            line.push_str(&format!(
+                " ({} spent; replayed answers at what they cost when recorded)",
+                usd(self.spent_usd)
+            ));
+        }
+        if self.unpriced > 0 {
+            line.push_str(&format!(", {} cases with no price", self.unpriced));
+        }
+        line
+    }
 }
 
 impl SummaryRecord {
@@ -137,6 +217,7 @@ impl SummaryRecord {
         if let Some(j) = &case.judging {
             self.judging.add(j);
         }
+        self.cost.add_case(case);
     }
 
     /// Counts a dataset judged as a whole, and its pending snapshot table.

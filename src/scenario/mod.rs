@@ -9,6 +9,7 @@
 
 mod expect;
 mod metrics;
+mod pricing;
 mod snapshot;
 
 use schemars::JsonSchema;
@@ -17,6 +18,7 @@ use serde_json::{Map, Value};
 
 pub(crate) use expect::*;
 pub(crate) use metrics::*;
+pub(crate) use pricing::*;
 pub(crate) use snapshot::*;
 
 /// A scenario: one prompt sent to one API and model, judged by assertions and a snapshot.
@@ -143,6 +145,9 @@ pub struct Scenario {
     /// merged field by field over the `grader` of `defaults.yaml` files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) grader: Option<Grader>,
+    /// Prices over the table the tool ships, usually set in `defaults.yaml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) pricing: Option<Pricing>,
 }
 
 /// A file holding several scenarios.
@@ -228,6 +233,10 @@ pub(crate) struct Defaults {
     /// params: {reasoning_effort: high}}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) grader: Option<Grader>,
+    /// What tokens cost, per model id and tier, over the table the tool ships (USD per
+    /// million tokens), e.g. `{openai.gpt-oss-120b-1:0: {flex: {input: 0.075, output: 0.3}}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) pricing: Option<Pricing>,
 }
 
 /// The model that grades: any model and transport the tool speaks. Fields not given
@@ -464,6 +473,12 @@ pub struct Params {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 4))]
     pub(crate) stop: Option<Vec<String>>,
+    /// Bedrock's service tier: `priority` answers first at a premium, `flex` answers
+    /// when capacity allows at a discount (and a case's default timeout is longer), and
+    /// `default` is the standard tier. Converse `serviceTier`, InvokeModel's
+    /// `X-Amzn-Bedrock-Service-Tier`, chat and Responses `service_tier`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) service_tier: Option<ServiceTier>,
     /// Free JSON passed through as is: Converse `additionalModelRequestFields`,
     /// or extra top-level fields of the chat completions, InvokeModel or Responses body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -512,6 +527,27 @@ impl ReasoningEffort {
             ReasoningEffort::Low => "low",
             ReasoningEffort::Medium => "medium",
             ReasoningEffort::High => "high",
+        }
+    }
+}
+
+/// A Bedrock service tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ServiceTier {
+    Default,
+    Flex,
+    Priority,
+}
+
+impl ServiceTier {
+    pub(crate) const ALL: [ServiceTier; 3] = [ServiceTier::Default, ServiceTier::Flex, ServiceTier::Priority];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ServiceTier::Default => "default",
+            ServiceTier::Flex => "flex",
+            ServiceTier::Priority => "priority",
         }
     }
 }

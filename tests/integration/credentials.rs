@@ -164,7 +164,8 @@ fn run(server: &WireServer, dir: &std::path::Path, env: &[(&str, &str)]) -> (std
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    let report = std::fs::read_to_string(dir.join("report.json")).map_or(Value::Null, |t| serde_json::from_str(&t).unwrap());
+    let report =
+        std::fs::read_to_string(dir.join("report.json")).map_or(Value::Null, |t| serde_json::from_str(&t).unwrap());
     (out, report)
 }
 
@@ -256,9 +257,17 @@ fn an_explicit_key_wins_and_a_key_from_other_credentials_is_refused() {
     ];
     let (out, _) = run(&server, dir.path(), &env);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(verifying.seen().iter().all(|s| *s == Seen::Refused("not a short-term key".into())), "{:?}", verifying.seen());
+    assert!(
+        verifying.seen().iter().all(|s| *s == Seen::Refused("not a short-term key".into())),
+        "{:?}",
+        verifying.seen()
+    );
     // Credentials the server does not know: their derived key does not verify.
-    let other = [("AWS_ACCESS_KEY_ID", ACCESS_KEY), ("AWS_SECRET_ACCESS_KEY", "another-secret-key"), ("AWS_SESSION_TOKEN", SESSION_TOKEN)];
+    let other = [
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", "another-secret-key"),
+        ("AWS_SESSION_TOKEN", SESSION_TOKEN),
+    ];
     let (out, report) = run(&server, dir.path(), &other);
     assert_eq!(out.status.code(), Some(1));
     assert!(verifying.seen().contains(&Seen::Refused("the signature does not verify".into())));

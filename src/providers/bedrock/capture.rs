@@ -64,6 +64,9 @@ pub(super) fn output_json(output: &ConverseOutput) -> Value {
     if let Some(m) = output.metrics() {
         body["metrics"] = serde_json::json!({"latencyMs": m.latency_ms()});
     }
+    if let Some(tier) = output.service_tier() {
+        body["serviceTier"] = serde_json::json!({"type": tier.r#type().as_str()});
+    }
     body
 }
 
@@ -107,6 +110,9 @@ pub(super) fn event_json(event: &ConverseStreamOutput) -> Option<WireEvent> {
             }
             if let Some(m) = e.metrics() {
                 payload["metrics"] = serde_json::json!({"latencyMs": m.latency_ms()});
+            }
+            if let Some(tier) = e.service_tier() {
+                payload["serviceTier"] = serde_json::json!({"type": tier.r#type().as_str()});
             }
             ("metadata", payload)
         }

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use aws_sdk_bedrockruntime::error::SdkError;
 use aws_sdk_bedrockruntime::primitives::Blob;
-use aws_sdk_bedrockruntime::types::ResponseStream;
+use aws_sdk_bedrockruntime::types::{ResponseStream, ServiceTierType};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
@@ -63,12 +63,17 @@ async fn invoke(
         .model_id(&req.model)
         .content_type("application/json")
         .accept("application/json")
+        .set_service_tier(tier(req))
         .body(body);
     let sent = send!(client, operation);
     let output = match sent {
         Ok(output) => output,
         Err(e) => return Some(refused(&e, client, &req.model, wire)),
     };
+    let served = output.service_tier().map(|t| t.as_str().to_owned());
+    if let Some(tier) = &served {
+        assembler.service_tier(tier);
+    }
     let bytes = output.body().as_ref();
     let value: Value = match serde_json::from_slice(bytes) {
         Ok(value) => value,
@@ -88,8 +93,18 @@ async fn invoke(
     read_metrics(&value, assembler);
     if let Some(w) = wire {
         *w = WireResponse::json(200, value);
+        w.headers.extend(served.map(|tier| (TIER_HEADER.to_owned(), tier)));
     }
     error
+}
+
+/// Where InvokeModel says a tier, asked for and served: a header, not the body (the
+/// body is the model's own, chat completions for gpt-oss).
+const TIER_HEADER: &str = "x-amzn-bedrock-service-tier";
+
+/// The tier a scenario asks for, in the SDK's type.
+fn tier(req: &CallRequest) -> Option<ServiceTierType> {
+    req.params.service_tier.map(|t| ServiceTierType::from(t.as_str()))
 }
 
 async fn invoke_stream(
@@ -106,12 +121,20 @@ async fn invoke_stream(
         .model_id(&req.model)
         .content_type("application/json")
         .accept("application/json")
+        .set_service_tier(tier(req))
         .body(body);
     let sent = send!(client, operation);
     let mut output = match sent {
         Ok(output) => output,
         Err(e) => return Some(refused(&e, client, &req.model, wire)),
     };
+    let mut wire = wire;
+    if let Some(tier) = output.service_tier() {
+        assembler.service_tier(tier.as_str());
+        if let Some(w) = wire.as_mut() {
+            w.headers.insert(TIER_HEADER.to_owned(), tier.as_str().to_owned());
+        }
+    }
     let mut events: Vec<WireEvent> = Vec::new();
     let capturing = wire.is_some();
     let mut received: u64 = 0;

@@ -171,7 +171,8 @@ pub(crate) async fn call(client: &BedrockClient, req: &CallRequest, call: Call) 
                 .set_system(parts.system)
                 .set_inference_config(parts.inference)
                 .set_additional_model_request_fields(parts.additional)
-                .set_tool_config(parts.tools);
+                .set_tool_config(parts.tools)
+                .set_service_tier(parts.tier);
             let sent = send!(client, operation);
             match sent {
                 Ok(output) => {
@@ -207,6 +208,9 @@ fn read_output(output: &ConverseOutput, assembler: &mut Assembler) {
         }
     }
     assembler.stop_reason(output.stop_reason().as_str());
+    if let Some(tier) = output.service_tier() {
+        assembler.service_tier(tier.r#type().as_str());
+    }
     if let Some(usage) = output.usage() {
         assembler.usage(usage.input_tokens().max(0) as u64, usage.output_tokens().max(0) as u64);
     }
@@ -228,7 +232,8 @@ async fn converse_stream(
         .set_system(parts.system)
         .set_inference_config(parts.inference)
         .set_additional_model_request_fields(parts.additional)
-        .set_tool_config(parts.tools);
+        .set_tool_config(parts.tools)
+        .set_service_tier(parts.tier);
     let sent = send!(client, operation);
     let mut output = match sent {
         Ok(output) => output,
@@ -322,6 +327,9 @@ fn read_event(event: ConverseStreamOutput, assembler: &mut Assembler) {
         }
         ConverseStreamOutput::MessageStop(e) => assembler.stop_reason(e.stop_reason().as_str()),
         ConverseStreamOutput::Metadata(e) => {
+            if let Some(tier) = e.service_tier() {
+                assembler.service_tier(tier.r#type().as_str());
+            }
             if let Some(usage) = e.usage() {
                 assembler.usage(usage.input_tokens().max(0) as u64, usage.output_tokens().max(0) as u64);
             }

@@ -4,8 +4,9 @@
 //! and sent cannot drift apart.
 
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, InferenceConfiguration, Message, SystemContentBlock, Tool, ToolConfiguration,
-    ToolInputSchema, ToolResultBlock, ToolResultContentBlock, ToolResultStatus, ToolSpecification, ToolUseBlock,
+    ContentBlock, ConversationRole, InferenceConfiguration, Message, ServiceTier, ServiceTierType, SystemContentBlock,
+    Tool, ToolConfiguration, ToolInputSchema, ToolResultBlock, ToolResultContentBlock, ToolResultStatus,
+    ToolSpecification, ToolUseBlock,
 };
 use aws_smithy_types::{Document, Number};
 use serde_json::{Map, Value};
@@ -21,6 +22,7 @@ pub(super) struct Parts {
     pub(super) inference: Option<InferenceConfiguration>,
     pub(super) additional: Option<Document>,
     pub(super) tools: Option<ToolConfiguration>,
+    pub(super) tier: Option<ServiceTier>,
 }
 
 /// The path and body of a Converse (or, with `stream`, ConverseStream) request.
@@ -89,6 +91,9 @@ fn request_json(req: &CallRequest) -> Value {
     }
     if !additional.is_empty() {
         body.insert("additionalModelRequestFields".into(), Value::Object(additional));
+    }
+    if let Some(tier) = p.service_tier {
+        body.insert("serviceTier".into(), serde_json::json!({"type": tier.as_str()}));
     }
     if !req.tools.is_empty() {
         let tools: Vec<Value> = req
@@ -166,7 +171,11 @@ pub(super) fn parts(body: &Value) -> Result<Parts, CallError> {
             .build()
     });
     let additional = body.get("additionalModelRequestFields").map(json_to_document);
-    Ok(Parts { messages, system, inference, additional, tools })
+    let tier = match body["serviceTier"]["type"].as_str() {
+        Some(tier) => Some(ServiceTier::builder().r#type(ServiceTierType::from(tier)).build().map_err(build_error)?),
+        None => None,
+    };
+    Ok(Parts { messages, system, inference, additional, tools, tier })
 }
 
 /// A message part in the SDK's types.
@@ -266,6 +275,7 @@ mod tests {
                 reasoning_effort: Some(ReasoningEffort::High),
                 stop: Some(vec!["END".into()]),
                 extra: Some(serde_json::from_value(json!({"seed": 3})).unwrap()),
+                service_tier: None,
             },
             tools: Vec::new(),
         };

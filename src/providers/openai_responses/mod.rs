@@ -63,6 +63,9 @@ fn request_body(req: &CallRequest, stream: bool) -> Value {
     if let Some(effort) = p.reasoning_effort {
         body.insert("reasoning".into(), json!({"effort": effort.as_str()}));
     }
+    if let Some(tier) = p.service_tier {
+        body.insert("service_tier".into(), json!(tier.as_str()));
+    }
     body.insert("stream".into(), json!(stream));
     for (k, v) in p.extra.iter().flatten() {
         body.insert(k.clone(), v.clone());

@@ -63,6 +63,9 @@ fn read_ending(
     called_tools: bool,
     failed: ErrorKind,
 ) -> Option<CallError> {
+    if let Some(tier) = response["service_tier"].as_str() {
+        assembler.service_tier(tier);
+    }
     let usage = &response["usage"];
     if let (Some(input), Some(output)) = (usage["input_tokens"].as_u64(), usage["output_tokens"].as_u64()) {
         assembler.usage(input, output);

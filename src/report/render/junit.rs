@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::report::ReportError;
 use crate::report::record::RunRecord;
@@ -68,6 +68,19 @@ pub(crate) fn render(run: &RunRecord) -> Result<String, ReportError> {
         // CI pages group by classname: the scenario file, as a test's module would be.
         case.set_classname(c.scenario.as_str());
         case.set_time(Duration::from_millis(c.duration_ms));
+        if let Some(u) = &c.usage {
+            case.add_property(Property::new("input_tokens", u.input_tokens.to_string()));
+            case.add_property(Property::new("output_tokens", u.output_tokens.to_string()));
+        }
+        if let Some(usd) = c.cost_usd {
+            case.add_property(Property::new("cost_usd", format!("{usd:.8}")));
+        }
+        if let Some(tier) = &c.service_tier {
+            case.add_property(Property::new("service_tier", tier.as_str()));
+        }
+        if let Some(usd) = c.judging.and_then(|j| j.cost_usd) {
+            case.add_property(Property::new("judging_cost_usd", format!("{usd:.8}")));
+        }
         suite(&mut suites, &c.scenario).add_test_case(case);
     }
     for d in datasets {
@@ -84,6 +97,18 @@ pub(crate) fn render(run: &RunRecord) -> Result<String, ReportError> {
         case.set_classname(d.scenario.as_str());
         case.set_system_out(d.lines().join("\n"));
         suite(&mut suites, &d.scenario).add_test_case(case);
+    }
+    // JUnit has no run-wide properties: every suite carries the run's cost, per model too.
+    let cost = &run.summary.cost;
+    for s in &mut suites {
+        s.add_property(Property::new("run.cost_usd", format!("{:.8}", cost.usd)));
+        s.add_property(Property::new("run.spent_usd", format!("{:.8}", cost.spent_usd)));
+        for m in &cost.models {
+            s.add_property(Property::new(format!("run.cost_usd.{}", m.model), format!("{:.8}", m.usd)));
+        }
+        if let Some(usd) = run.summary.judging.cost_usd {
+            s.add_property(Property::new("run.judging_cost_usd", format!("{usd:.8}")));
+        }
     }
     report.add_test_suites(suites);
     Ok(xml_safe(&report.to_string()?))

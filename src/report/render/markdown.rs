@@ -29,12 +29,14 @@ pub(crate) fn render(run: &RunRecord) -> String {
         }
         md.push('\n');
     }
-    let _ =
-        writeln!(md, "| cases | passed | failed | errored | skipped | pending snapshots | time | tokens in / out |");
-    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|");
     let _ = writeln!(
         md,
-        "| {} | {} | {} | {} | {} | {} | {:.1} s | {} / {} |\n",
+        "| cases | passed | failed | errored | skipped | pending snapshots | time | tokens in / out | cost |"
+    );
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "| {} | {} | {} | {} | {} | {} | {:.1} s | {} / {} | {} |\n",
         summary.cases,
         summary.passed,
         summary.failed,
@@ -43,8 +45,22 @@ pub(crate) fn render(run: &RunRecord) -> String {
         summary.pending_snapshots,
         duration_ms as f64 / 1000.0,
         summary.input_tokens,
-        summary.output_tokens
+        summary.output_tokens,
+        crate::pricing::usd(summary.cost.usd)
     );
+    if summary.cost.models.len() > 1 || summary.cost.spent_usd < summary.cost.usd || summary.cost.unpriced > 0 {
+        let _ = writeln!(md, "Cost: {}.\n", escape(&summary.cost.headline()));
+        if summary.cost.models.len() > 1 {
+            let _ = writeln!(md, "| model | cases | tokens in / out | cost |");
+            let _ = writeln!(md, "|---|---:|---:|---:|");
+            for m in &summary.cost.models {
+                let usd = crate::pricing::usd(m.usd);
+                let _ =
+                    writeln!(md, "| `{}` | {} | {} / {} | {usd} |", m.model, m.cases, m.input_tokens, m.output_tokens);
+            }
+            md.push('\n');
+        }
+    }
     if summary.judging.calls > 0 {
         let _ = writeln!(md, "Judging, counted apart from the cases: {}.\n", summary.judging.describe());
     }

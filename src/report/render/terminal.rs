@@ -169,6 +169,14 @@ pub(crate) fn summary_table(end: &RunEnd) -> String {
     for (name, value) in rows {
         let _ = writeln!(out, "  {name:<18} {value:>12}");
     }
+    if !s.cost.models.is_empty() || s.cost.unpriced > 0 {
+        let _ = writeln!(out, "  {:<18} {}", "cost", s.cost.headline());
+        if s.cost.models.len() > 1 {
+            for m in &s.cost.models {
+                let _ = writeln!(out, "    {:<16} {} ({} cases)", m.model, crate::pricing::usd(m.usd), m.cases);
+            }
+        }
+    }
     if s.judging.calls > 0 {
         // Graders' tokens are not in the line above: what the suite's own calls cost stays comparable.
         let _ = writeln!(out, "  {:<18} {}", "judging", s.judging.describe());

@@ -40,6 +40,8 @@
   }
   const tokens = (c) => (c.usage ? c.usage.input_tokens + c.usage.output_tokens : 0);
   const pct = (v) => `${Math.round(v * 100)}%`;
+  // As the terminal shows it: cents from a dollar up, three significant digits below.
+  const usd = (v) => v === 0 ? "$0.00" : Math.abs(v) >= 1 ? `$${v.toFixed(2)}` : `$${v.toFixed(Math.floor(-Math.log10(Math.abs(v))) + 3)}`;
   const unique = (f) => [...new Set(cases.flatMap(f))].sort();
 
   function header() {
@@ -56,7 +58,8 @@
         card("errored", s.errored, "errored"), card("skipped", s.skipped, "skipped"),
         card("pending snapshots", s.pending_snapshots),
         card("tokens in / out", `${s.input_tokens} / ${s.output_tokens}`),
-        s.judging && s.judging.calls ? card("judging (apart)", `${s.judging.calls} calls, ${s.judging.input_tokens} / ${s.judging.output_tokens} tokens`) : null),
+        s.cost ? card(s.cost.spent_usd < s.cost.usd ? `cost (${usd(s.cost.spent_usd)} spent, the rest replayed)` : "cost", usd(s.cost.usd)) : null,
+        s.judging && s.judging.calls ? card("judging (apart)", `${s.judging.calls} calls, ${s.judging.input_tokens} / ${s.judging.output_tokens} tokens${s.judging.cost_usd != null ? ", " + usd(s.judging.cost_usd) : ""}`) : null),
       baseline(), models());
   }
 
@@ -75,14 +78,15 @@
   function models() {
     const by = new Map();
     for (const c of cases) {
-      const m = by.get(c.model) || { cases: 0, input: 0, output: 0 };
+      const m = by.get(c.model) || { cases: 0, input: 0, output: 0, cost: null };
       m.cases += 1;
       if (c.usage) { m.input += c.usage.input_tokens; m.output += c.usage.output_tokens; }
+      if (c.cost_usd != null) m.cost = (m.cost || 0) + c.cost_usd;
       by.set(c.model, m);
     }
-    return el("section", {}, el("h2", {}, "Tokens by model"),
-      el("table", { id: "models" }, el("tr", {}, el("th", {}, "model"), el("th", { class: "num" }, "cases"), el("th", { class: "num" }, "input tokens"), el("th", { class: "num" }, "output tokens")),
-        [...by.entries()].sort().map(([model, m]) => el("tr", {}, el("td", {}, model), el("td", { class: "num" }, m.cases), el("td", { class: "num" }, m.input), el("td", { class: "num" }, m.output)))));
+    return el("section", {}, el("h2", {}, "Tokens and cost by model"),
+      el("table", { id: "models" }, el("tr", {}, el("th", {}, "model"), el("th", { class: "num" }, "cases"), el("th", { class: "num" }, "input tokens"), el("th", { class: "num" }, "output tokens"), el("th", { class: "num" }, "cost")),
+        [...by.entries()].sort().map(([model, m]) => el("tr", {}, el("td", {}, model), el("td", { class: "num" }, m.cases), el("td", { class: "num" }, m.input), el("td", { class: "num" }, m.output), el("td", { class: "num" }, m.cost === null ? "–" : usd(m.cost))))));
   }
 
   function charts() {
@@ -181,9 +185,10 @@
       el("div", {}, el("h4", {}, "Final answer"), el("pre", { class: "final" }, c.final || "")),
       el("div", {}, el("h4", {}, "Reasoning"), el("pre", { class: "reasoning" }, c.reasoning || ""))));
     const facts = [`stop reason ${c.stop_reason || "none"}`, c.latency_ms !== null ? `${c.latency_ms} ms` : null,
-      c.usage ? `${c.usage.input_tokens} in / ${c.usage.output_tokens} out tokens` : null, `source ${c.source || "-"}`,
+      c.usage ? `${c.usage.input_tokens} in / ${c.usage.output_tokens} out tokens` : null,
+      c.cost_usd != null ? usd(c.cost_usd) : null, c.service_tier ? `tier ${c.service_tier}` : null, `source ${c.source || "-"}`,
       c.samples.n > 1 ? `${c.samples.passed}/${c.samples.n} samples passed (95% CI ${pct(c.samples.low)}–${pct(c.samples.high)}; pass^${c.samples.n} ${c.samples.all_passed ? "yes" : "no"})` : null,
-      c.judging ? `judging ${c.judging.calls} calls, ${c.judging.input_tokens} / ${c.judging.output_tokens} tokens` : null].filter(Boolean);
+      c.judging ? `judging ${c.judging.calls} calls, ${c.judging.input_tokens} / ${c.judging.output_tokens} tokens${c.judging.cost_usd != null ? ", " + usd(c.judging.cost_usd) : ""}` : null].filter(Boolean);
     parts.push(el("div", { class: "muted" }, facts.join(" · "), c.flags.map((f) => el("span", { class: "tag flag" }, f))));
     if (c.row) parts.push(el("p", { class: "row" }, `dataset ${c.row.dataset}, row ${c.row.id} at ${c.row.at}`,
       c.row.expected_label !== null ? ` · expected label ${c.row.expected_label}, extracted ${c.row.label === null ? "none" : c.row.label}` : "",
