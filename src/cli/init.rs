@@ -263,6 +263,7 @@ fn accept_snapshots(cases: Vec<Case>) -> Result<(), InitError> {
         snapshots: SnapshotSettings { action: UpdateAction::Overwrite, force_pass: false },
         grace: Duration::from_secs(1),
         mode: Some(Mode::Replay),
+        max_cost: None,
     };
     let clients: Arc<Clients> = Clients::new(Environment::default(), Connection::default(), Limits::default());
     let mut problems = Vec::new();

@@ -2,6 +2,8 @@
 //! Commands print; the library stages they call do not.
 
 mod commands;
+mod doctor;
+mod estimate;
 mod init;
 mod run;
 mod snapshots;
@@ -63,6 +65,30 @@ pub(crate) enum Command {
         after_help = "Examples:\n  gpt-oss-scenarios run\n  gpt-oss-scenarios run scenarios/ --concurrency 16 --junit junit.xml --report-json report.json\n  gpt-oss-scenarios run --filter 'compare-*' --api chat-stream --shard 2/4\n  gpt-oss-scenarios run --dry-run --tag smoke\n\nCredentials: AWS_BEARER_TOKEN_BEDROCK (a Bedrock API key) or the AWS credential chain for\nconverse* and invoke*; for chat* and responses*, AWS_BEARER_TOKEN_BEDROCK on Bedrock hosts, else OPENAI_API_KEY.\nA .env file is loaded.\nExit codes: 0 all passed, 1 a case failed or errored, 2 usage or scenario errors, 4 no case selected,\n130 interrupted."
     )]
     Run(Box<RunArgs>),
+    /// Check the setup a run would use, for the suite at hand: each API's endpoint,
+    /// where its credentials come from (never their values), the regions and model ids
+    /// called, and the known traps. Exit 0 when all is well, 1 with findings.
+    #[command(
+        after_help = "Examples:\n  gpt-oss-scenarios doctor\n  gpt-oss-scenarios doctor scenarios/nightly --probe\n\nTraps named: an expired or expiring short-term AWS_BEARER_TOKEN_BEDROCK, a chat base URL on\nBedrock Mantle without /v1, the Responses API on Bedrock Runtime's /openai/v1, a Bedrock key bound for\n(or kept from) a host that is not Bedrock's, a region without the model, unknown model ids."
+    )]
+    Doctor {
+        /// Scenario files or folders (searched recursively).
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// Make one cheap authenticated call per endpoint (ListAsyncInvokes on Bedrock
+        /// Runtime, GET /models elsewhere) and say what answered.
+        #[arg(long)]
+        probe: bool,
+        /// Bedrock runtime endpoint, as for `run`.
+        #[arg(long, value_name = "URL")]
+        bedrock_endpoint: Option<String>,
+        /// Base URL for chat*, as for `run`.
+        #[arg(long, value_name = "URL")]
+        openai_base_url: Option<String>,
+        /// Base URL for responses*, as for `run`.
+        #[arg(long, value_name = "URL")]
+        responses_base_url: Option<String>,
+    },
     /// Accept pending snapshots: each `.snap.new` replaces its `.snap`.
     #[command(after_help = "Examples:\n  gpt-oss-scenarios accept\n  gpt-oss-scenarios accept snapshots/basic")]
     Accept {
@@ -191,6 +217,12 @@ pub(crate) struct RunArgs {
     /// Stop starting cases after this long (e.g. 30m) and cancel the ones running.
     #[arg(long, value_name = "DURATION", value_parser = crate::plan::duration::parse_limit)]
     pub(crate) deadline: Option<std::time::Duration>,
+    /// Stop starting cases once what was spent, plus what the cases in flight may cost,
+    /// would pass this many US dollars (e.g. 5 or 0.25); cases not started are skipped.
+    /// A case's bound counts its input tokens and its max_tokens (replayed answers cost
+    /// nothing); see --dry-run's estimate.
+    #[arg(long, value_name = "USD", value_parser = parse_usd)]
+    pub(crate) max_cost: Option<f64>,
     /// Stop starting cases after the first failure.
     #[arg(long)]
     pub(crate) fail_fast: bool,
@@ -355,6 +387,7 @@ impl RunArgs {
             concurrency: usize::from(self.concurrency),
             retries: self.retries,
             deadline: self.deadline,
+            max_cost: self.max_cost,
             fail_fast: self.fail_fast,
             dry_run: self.dry_run,
             update: self.update_snapshots,
@@ -410,6 +443,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         Command::Review { paths } => snapshots::review(&paths),
         Command::Snapshots { paths, unreferenced: _, delete } => snapshots::unreferenced(&paths, delete),
         Command::Run(args) => run::run(args.into_options()),
+        Command::Doctor { paths, probe, bedrock_endpoint, openai_base_url, responses_base_url } => {
+            let connection = crate::providers::Connection { bedrock_endpoint, openai_base_url, responses_base_url };
+            doctor::doctor(doctor::DoctorOptions { paths, connection, probe })
+        }
         Command::Init { dir } => init::init(&dir),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -465,6 +502,14 @@ fn enter_suite_root(command: &mut Command) -> Result<(), SuiteRootError> {
 struct SuiteRootError {
     root: PathBuf,
     source: std::io::Error,
+}
+
+/// A budget in US dollars: a finite number, zero or more (`$` allowed).
+fn parse_usd(text: &str) -> Result<f64, String> {
+    match text.trim().trim_start_matches('$').parse::<f64>() {
+        Ok(usd) if usd.is_finite() && usd >= 0.0 => Ok(usd),
+        _ => Err(format!("`{text}` is not an amount of US dollars (e.g. 5 or 0.25)")),
+    }
 }
 
 #[cfg(test)]

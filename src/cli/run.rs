@@ -7,12 +7,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::commands::load_and_plan;
+use super::estimate::describe;
+use crate::execute::estimate;
 use crate::execute::{Clients, RetryPolicy};
 use crate::exit;
 use crate::plan::select::Selection;
 use crate::providers::{
     CallRequest, Connection, Encoded, Environment, Limits, encode, endpoint, resolve_connection, uses_aws_sdk,
 };
+use crate::recordings;
 use crate::report::build::Builder;
 use crate::report::render::json::JsonRenderer;
 use crate::report::render::terminal::TerminalRenderer;
@@ -32,6 +35,7 @@ pub(crate) struct RunOptions {
     pub(crate) concurrency: usize,
     pub(crate) retries: Option<u32>,
     pub(crate) deadline: Option<Duration>,
+    pub(crate) max_cost: Option<f64>,
     pub(crate) fail_fast: bool,
     pub(crate) dry_run: bool,
     pub(crate) update: Option<UpdateRequest>,
@@ -138,6 +142,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             None => RetryPolicy::default(),
         },
         deadline: options.deadline,
+        max_cost: options.max_cost,
         fail_fast: options.fail_fast,
         snapshots,
         // GitHub sends SIGINT, then SIGTERM 7.5 s later: the reports must be out by then.
@@ -171,7 +176,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
 /// dotenv's usual search up the tree would take a `.env` from above the repository
 /// (a shared temp folder, a home directory), which could point the chat base URL and
 /// the Bedrock key's allowed hosts anywhere.
-fn load_dotenv() -> Result<(), crate::fs::FsError> {
+pub(super) fn load_dotenv() -> Result<(), crate::fs::FsError> {
     let Ok(cwd) = std::env::current_dir() else { return Ok(()) };
     if !cwd.join("scenarios").is_dir() && crate::load::repository_root(&cwd).is_none() {
         return Ok(());
@@ -212,6 +217,8 @@ fn interrupts() -> impl futures_util::Stream<Item = ()> + Unpin {
 /// case's, then its graders', with placeholders for the answers they would judge.
 fn print_requests(cases: impl Iterator<Item = crate::plan::Case>, flags: &Connection, env: &Environment) -> usize {
     let mut printed = 0;
+    let datasets = crate::recordings::DatasetCassettes::default();
+    let mut total = super::estimate::Total::default();
     for case in cases {
         if crate::stdio::stdout_closed() {
             break;
@@ -230,30 +237,19 @@ fn print_requests(cases: impl Iterator<Item = crate::plan::Case>, flags: &Connec
         };
         // An agent's first model turn; later turns depend on the answers.
         print_request(case, &format!("{} ({} x{})", case.id, case.api, case.samples), flags, env);
-        for (grader, what) in graders(case) {
-            print_request(&grader, &format!("{} ({}, {})", grader.id, grader.api, what), flags, env);
+        for q in estimate::graders(case) {
+            print_request(&q.case, &format!("{} ({}, {})", q.case.id, q.case.api, q.what), flags, env);
+        }
+        let one = estimate::case(case, recordings::recorded_output_tokens(case, &datasets));
+        outln!("# estimate for {}: {}\n", case.id, describe(&one));
+        total.add(&case.model, &one);
+    }
+    if printed > 0 {
+        for line in total.lines() {
+            outln!("{line}");
         }
     }
     printed
-}
-
-/// The graders' questions about `case`, each with when it is asked.
-fn graders(case: &crate::plan::Case) -> Vec<(crate::plan::Case, String)> {
-    use crate::grading::questions;
-    let mut out = Vec::new();
-    for (i, e) in case.spec.expect.iter().enumerate() {
-        let Some(judge) = &e.judge else { continue };
-        // The planner refused a judge without a grader: there is none here.
-        if let Ok(grader) = questions::rubric(case, judge, "[the answer]") {
-            out.push((grader, format!("expect {i}: x{}", judge.samples.unwrap_or(1) * case.samples)));
-        }
-    }
-    if questions::is_semantic(case)
-        && let Ok(grader) = questions::equivalence(case, "[the stored answer]", "[the answer]")
-    {
-        out.push((grader, "semantic snapshot: only for an answer worded differently from the stored one".into()));
-    }
-    out
 }
 
 fn print_request(case: &crate::plan::Case, label: &str, flags: &Connection, env: &Environment) {

@@ -165,21 +165,7 @@ impl Clients {
     /// region (`region` when the host names none); else none (a local server).
     pub(crate) async fn openai(&self, base_url: &str, region: &str) -> Result<OpenAiClient, CallError> {
         let shared = &self.shared;
-        let key = match shared.placeholder_key.or_else(|| shared.env.chat_key(base_url).map(|(_, key)| key)) {
-            Some(key) => Some(key.to_owned()),
-            None if shared.env.takes_bedrock_key(base_url) => {
-                let region = bedrock_region(base_url).unwrap_or_else(|| region.to_owned());
-                let derived = shared.derived.key(&region).await.map_err(|e| {
-                    CallError::new(
-                        ErrorKind::Auth,
-                        None,
-                        format!("no API key for {base_url}, and {e}; set AWS_BEARER_TOKEN_BEDROCK or OPENAI_API_KEY, or give AWS credentials (a profile, a role)"),
-                    )
-                })?;
-                Some(derived.key)
-            }
-            None => None,
-        };
+        let key = self.openai_key(base_url, region).await?.map(|(_, key)| key);
         let http = shared.http.get_or_init(|| http_client(shared.limits)).clone()?;
         // A routed client is one case's view, cheap to build: not cached.
         if self.route.is_some() {
@@ -195,6 +181,36 @@ impl Clients {
         let client = OpenAiClient::new(base_url, key.as_deref(), shared.limits, http);
         cache.insert(base_url.to_owned(), (key, client.clone()));
         Ok(client)
+    }
+}
+
+impl Clients {
+    /// The key an OpenAI-compatible client sends to `base_url`, and where it comes from
+    /// (a variable's name, or the source of the credentials a short-term key was derived
+    /// from, with its expiry); `None` where no key is sent.
+    pub(crate) async fn openai_key(&self, base_url: &str, region: &str) -> Result<Option<(String, String)>, CallError> {
+        let shared = &self.shared;
+        if let Some(key) = shared.placeholder_key {
+            return Ok(Some(("a placeholder (replay)".to_owned(), key.to_owned())));
+        }
+        if let Some((name, key)) = shared.env.chat_key(base_url) {
+            return Ok(Some((name.to_owned(), key.to_owned())));
+        }
+        if !shared.env.takes_bedrock_key(base_url) {
+            return Ok(None);
+        }
+        let region = bedrock_region(base_url).unwrap_or_else(|| region.to_owned());
+        let derived = shared.derived.key(&region).await.map_err(|e| {
+            CallError::new(
+                ErrorKind::Auth,
+                None,
+                format!("no API key for {base_url}, and {e}; set AWS_BEARER_TOKEN_BEDROCK or OPENAI_API_KEY, or give AWS credentials (a profile, a role)"),
+            )
+        })?;
+        let until = humantime::format_rfc3339_seconds(derived.valid_until);
+        let source =
+            format!("a short-term Bedrock API key for {region}, derived from {}, valid until {until}", derived.source);
+        Ok(Some((source, derived.key)))
     }
 }
 

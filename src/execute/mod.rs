@@ -10,6 +10,7 @@
 
 pub(crate) mod agent;
 mod clients;
+pub(crate) mod estimate;
 pub(crate) mod judges;
 pub(crate) mod retry;
 pub mod session;

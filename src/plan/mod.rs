@@ -5,7 +5,7 @@
 
 pub(crate) mod duration;
 pub(crate) mod grader;
-mod models;
+pub(crate) mod models;
 mod rows;
 pub(crate) mod select;
 pub(crate) mod template;

@@ -19,6 +19,35 @@ const MANTLE: &[&str] =
 /// Cross-region inference profile prefixes, which name the same model.
 const PROFILES: &[&str] = &["us.", "eu.", "apac.", "jp.", "au.", "ca.", "global."];
 
+/// The regions gpt-oss answers in on Bedrock (Runtime and Mantle alike), as AWS lists
+/// them (the model support and service tier pages, December 2026).
+const REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "ap-northeast-1",
+    "ap-south-1",
+    "ap-southeast-3",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-west-1",
+    "eu-west-2",
+    "sa-east-1",
+];
+
+/// A sentence when `model`, a Bedrock gpt-oss id, is called in a region AWS does not
+/// list it in. A cross-region profile (`us.`, `eu.`) is the region's own to route.
+pub(crate) fn region_lint(model: &str, region: &str) -> Option<String> {
+    let bedrock = model.to_ascii_lowercase().starts_with("openai.gpt-oss");
+    (bedrock && !REGIONS.contains(&region)).then(|| {
+        format!(
+            "`{model}` is not offered in {region} as AWS lists it (gpt-oss is in {}): the calls will fail with a not-found or access error",
+            REGIONS.join(", ")
+        )
+    })
+}
+
 /// A sentence about `model` on `api` (the wire API: an agent's transport), when it
 /// looks like a Bedrock gpt-oss id this list does not know. Ids outside Bedrock's
 /// `openai.gpt-oss` namespace (a local server's `gpt-oss:20b`) are not judged.
@@ -54,6 +83,15 @@ pub(crate) fn lint(api: Api, model: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions_without_gpt_oss_are_named() {
+        assert_eq!(region_lint("openai.gpt-oss-120b-1:0", "us-west-2"), None);
+        assert_eq!(region_lint("us.openai.gpt-oss-120b-1:0", "us-west-1"), None, "a profile routes itself");
+        assert_eq!(region_lint("gpt-oss:20b", "ca-central-1"), None, "not Bedrock's");
+        let m = region_lint("openai.gpt-oss-20b-1:0", "ca-central-1").unwrap();
+        assert!(m.starts_with("`openai.gpt-oss-20b-1:0` is not offered in ca-central-1"), "{m}");
+    }
 
     #[test]
     fn known_ids_pass_on_their_endpoints() {

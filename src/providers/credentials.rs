@@ -42,6 +42,7 @@ enum Source {
     /// instance), loaded on first use for each region: a role assumed with web identity
     /// asks STS in that region.
     Chain(tokio::sync::Mutex<std::collections::HashMap<String, SharedCredentialsProvider>>),
+    #[cfg(test)]
     Given(SharedCredentialsProvider),
 }
 
@@ -110,6 +111,7 @@ impl DerivedKeys {
 
     async fn provider(&self, region: &str) -> SharedCredentialsProvider {
         match &self.source {
+            #[cfg(test)]
             Source::Given(provider) => provider.clone(),
             Source::Chain(loaded) => {
                 let mut loaded = loaded.lock().await;

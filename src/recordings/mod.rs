@@ -51,6 +51,13 @@ pub(crate) fn find(case: &Case, datasets: &DatasetCassettes) -> Result<Recording
     }
 }
 
+/// The most output tokens one of `case`'s recorded answers used: what bounds an
+/// estimate of its cost. `None` without a recording that says.
+pub(crate) fn recorded_output_tokens(case: &Case, datasets: &DatasetCassettes) -> Option<u64> {
+    let recording = find(case, datasets).ok()?;
+    recording.samples.iter().filter_map(WireResponse::output_tokens).max()
+}
+
 /// One interaction per request a case's responses answered: per sample, or for an
 /// agent per model turn (its first request carries the case's full hash, commands and
 /// all, which decides whether the cassette still fits). `None` when nothing came back

@@ -3,6 +3,7 @@
 //! callback. It never prints. Results stream out as cases finish and are dropped after
 //! the callback returns, so memory stays flat however many cases there are.
 
+mod budget;
 pub(crate) mod limit;
 
 use std::collections::{HashMap, VecDeque};
@@ -38,6 +39,8 @@ pub(crate) struct RunnerOptions {
     pub(crate) grace: Duration,
     /// `--mode`: wins over the scenarios' `mode`; `auto` when neither says.
     pub(crate) mode: Option<Mode>,
+    /// `--max-cost`: no case starts that could take the run's cost past this, in USD.
+    pub(crate) max_cost: Option<f64>,
 }
 
 /// A finished case.
@@ -125,7 +128,9 @@ pub(crate) async fn run(
 
     let mut limit = AdaptiveLimit::new(options.concurrency);
     let mut running: JoinSet<CaseResult> = JoinSet::new();
-    let mut in_flight: HashMap<tokio::task::Id, (Arc<Case>, Instant)> = HashMap::new();
+    // Each case in flight, when it started, and what the budget holds for it.
+    let mut in_flight: HashMap<tokio::task::Id, (Arc<Case>, Instant, f64)> = HashMap::new();
+    let mut budget = options.max_cost.map(budget::Budget::new);
     let mut per_model: HashMap<String, usize> = HashMap::new();
     let mut stop: Option<&'static str> = None;
     let deadline = options.deadline.map(|d| tokio::time::Instant::now() + d);
@@ -140,10 +145,21 @@ pub(crate) async fn run(
                 break;
             };
             let case = queue.remove(i).expect("position is in range");
+            let mut bound = 0.0;
+            if let Some(budget) = &mut budget {
+                let mode = options.mode.or(case.spec.mode).unwrap_or(Mode::Auto);
+                bound = budget::Budget::bound(&case, mode, &datasets);
+                if !budget.admits(bound) {
+                    queue.push_front(case);
+                    stop = Some("not run: it could take the run past --max-cost");
+                    break;
+                }
+                budget.reserve(bound);
+            }
             emit(Event::CaseStarted { case: &case });
             *per_model.entry(case.model.clone()).or_default() += 1;
             let handle = running.spawn(run_case(case.clone(), clients.clone(), datasets.clone(), options.clone()));
-            in_flight.insert(handle.id(), (case, Instant::now()));
+            in_flight.insert(handle.id(), (case, Instant::now(), bound));
         }
         if stop.is_some() {
             let why = stop.unwrap_or_default();
@@ -157,15 +173,17 @@ pub(crate) async fn run(
         let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
         tokio::select! {
             joined = running.join_next_with_id() => {
-                let (id, result) = match joined {
-                    Some(Ok((id, result))) => (id, result),
+                let (result, bound) = match joined {
+                    Some(Ok((id, result))) => (result, in_flight.remove(&id).map_or(0.0, |(_, _, bound)| bound)),
                     Some(Err(e)) => {
-                        let Some((case, started)) = in_flight.remove(&e.id()) else { continue };
-                        (e.id(), ended(case, &e, started.elapsed()))
+                        let Some((case, started, bound)) = in_flight.remove(&e.id()) else { continue };
+                        (ended(case, &e, started.elapsed()), bound)
                     }
                     None => break,
                 };
-                in_flight.remove(&id);
+                if let Some(budget) = &mut budget {
+                    budget.settle(bound, &result.case, &result.verdict);
+                }
                 if let Some(n) = per_model.get_mut(&result.case.model) {
                     *n = n.saturating_sub(1);
                 }

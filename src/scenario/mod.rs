@@ -541,8 +541,6 @@ pub(crate) enum ServiceTier {
 }
 
 impl ServiceTier {
-    pub(crate) const ALL: [ServiceTier; 3] = [ServiceTier::Default, ServiceTier::Flex, ServiceTier::Priority];
-
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             ServiceTier::Default => "default",

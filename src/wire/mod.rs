@@ -121,6 +121,37 @@ pub enum WireError {
 }
 
 impl WireResponse {
+    /// The output tokens the response says it used, wherever its API says it (Converse
+    /// `usage.outputTokens`, chat and InvokeModel `usage.completion_tokens`, Responses
+    /// `usage.output_tokens`), in its body or in its events; `None` when it says none.
+    pub(crate) fn output_tokens(&self) -> Option<u64> {
+        let mut found: Option<u64> = None;
+        let mut look = |v: &Value| {
+            let usage = v.get("usage").or_else(|| v.get("response").and_then(|r| r.get("usage")));
+            let n = usage.and_then(|u| {
+                ["outputTokens", "completion_tokens", "output_tokens"].iter().find_map(|k| u.get(*k)?.as_u64())
+            });
+            if let Some(n) = n {
+                found = Some(found.map_or(n, |f| f.max(n)));
+            }
+        };
+        self.json.iter().for_each(&mut look);
+        for event in self.events.iter().flatten() {
+            look(&event.payload);
+            // InvokeModel's stream: each chunk's JSON is base64 under `bytes`.
+            let bytes = event.payload.get("bytes").and_then(Value::as_str).and_then(|b| BASE64.decode(b).ok());
+            if let Some(Ok(chunk)) = bytes.map(|b| serde_json::from_slice::<Value>(&b)) {
+                look(&chunk);
+            }
+        }
+        for payload in self.sse.iter().flatten() {
+            if let Ok(v) = serde_json::from_str::<Value>(payload) {
+                look(&v);
+            }
+        }
+        found
+    }
+
     /// A JSON body with its status.
     pub fn json(status: u16, body: Value) -> WireResponse {
         WireResponse {

@@ -46,9 +46,13 @@ impl Verifying {
 
 impl Responder for Verifying {
     fn authorize(&self, authorization: Option<&str>) -> Option<Reply> {
-        let verdict = match authorization.and_then(|a| a.strip_prefix("Bearer ")) {
-            Some(key) => verify(key, &self.credentials),
-            None => Err("no bearer key".to_owned()),
+        let sigv4 = format!("AWS4-HMAC-SHA256 Credential={}/", self.credentials.access_key_id());
+        let verdict = match authorization {
+            Some(a) if a.starts_with("Bearer ") => verify(&a["Bearer ".len()..], &self.credentials),
+            // The SDK's own SigV4 (Converse, InvokeModel): its signature is the SDK's
+            // business; the scope says whose and where.
+            Some(a) if a.starts_with(&sigv4) => Ok(a[sigv4.len()..].split('/').nth(1).unwrap_or_default().to_owned()),
+            _ => Err("no bearer key".to_owned()),
         };
         let seen = match &verdict {
             Ok(region) => Seen::Verified { region: region.clone() },
@@ -60,6 +64,16 @@ impl Responder for Verifying {
 
     fn respond(&self, request: &RecordedRequest) -> Reply {
         let body = String::from_utf8_lossy(&request.body);
+        // What `doctor --probe` asks: ListAsyncInvokes, and an OpenAI server's models.
+        if request.path.starts_with("/async-invoke") {
+            return Reply::json(200, &json!({"asyncInvokeSummaries": []}));
+        }
+        if request.path.ends_with("/models") {
+            return Reply::json(
+                200,
+                &json!({"object": "list", "data": [{"id": "openai.gpt-oss-20b", "object": "model"}]}),
+            );
+        }
         if body.contains("impartial grader") {
             let verdict = json!({"pass": true, "score": 0.9, "reason": "names the Earth"}).to_string();
             let answer = json!({"id": "g", "object": "chat.completion", "created": 0, "model": "m",
@@ -287,4 +301,88 @@ fn a_profile_that_does_not_exist_is_one_clear_sentence() {
     assert!(message.contains("no-such-profile"), "{message}");
     assert!(message.contains("no AWS credentials to derive a short-term Bedrock API key"), "{message}");
     assert!(!message.contains('\n'), "{message}");
+}
+
+/// A short-term key AWS's generator made on 2025-01-01 for 12 hours: long expired.
+const EXPIRED_KEY: &str = "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29tLz9BY3Rpb249Q2FsbFdpdGhCZWFyZXJUb2tlbiZYLUFtei1BbGdvcml0aG09QVdTNC1ITUFDLVNIQTI1NiZYLUFtei1DcmVkZW50aWFsPUFLSUFJT1NGT0ROTjdFWEFNUExFJTJGMjAyNTAxMDElMkZ1cy13ZXN0LTIlMkZiZWRyb2NrJTJGYXdzNF9yZXF1ZXN0JlgtQW16LURhdGU9MjAyNTAxMDFUMDgwMDAwWiZYLUFtei1FeHBpcmVzPTQzMjAwJlgtQW16LVNpZ25lZEhlYWRlcnM9aG9zdCZYLUFtei1TaWduYXR1cmU9YTVjMTRlMzA1MjQ1ZGNkZWI3NTkzNjk5NjRhYjkxMDhhMWZjMTFmOWRjNWU2YmE4NDQ1M2RhODc3ZmRkOTRhNyZWZXJzaW9uPTE=";
+
+fn doctor(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    binary(root).arg("doctor").args(args).envs(env.iter().copied()).output().unwrap()
+}
+
+#[test]
+fn doctor_passes_on_the_bundled_suite_and_says_where_keys_come_from() {
+    let env = [
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ("AWS_SESSION_TOKEN", SESSION_TOKEN),
+    ];
+    let out = doctor(&[], &env);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert!(text.contains("chat, chat-stream -> https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1"), "{text}");
+    assert!(text.contains("responses, responses-stream -> https://bedrock-mantle.us-west-2.api.aws/v1"), "{text}");
+    assert!(
+        text.contains("credentials: Bearer key: a short-term Bedrock API key for us-west-2, derived from environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY with AWS_SESSION_TOKEN"),
+        "{text}"
+    );
+    assert!(text.contains("credentials: SigV4: environment: AWS_ACCESS_KEY_ID"), "{text}");
+    assert!(text.contains("all well"), "{text}");
+    let all = text + &stderr(&out);
+    for secret in [SECRET_KEY, SESSION_TOKEN, ACCESS_KEY, "bedrock-api-key-"] {
+        assert!(!all.contains(secret), "{secret} printed");
+    }
+}
+
+#[test]
+fn doctor_names_a_stale_short_term_key_and_a_missing_profile() {
+    let out = doctor(&[], &[("AWS_BEARER_TOKEN_BEDROCK", EXPIRED_KEY)]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("finding: AWS_BEARER_TOKEN_BEDROCK is a short-term Bedrock API key signed 2025-01-01T08:00:00Z for 12h: it expired at 2025-01-01T20:00:00Z"),
+        "{text}"
+    );
+    assert!(!text.contains(EXPIRED_KEY));
+    let out = doctor(&[], &[("AWS_PROFILE", "nightly-typo")]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "AWS_PROFILE names profile `nightly-typo`, which is in neither the AWS config file nor the credentials file"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn doctor_probes_each_endpoint_with_credentials_that_verify() {
+    let verifying = Verifying::new(Some(SESSION_TOKEN));
+    let (_rt, server) = crate::support::serve(verifying.clone());
+    let dir = repo();
+    write(
+        dir.path(),
+        "scenarios/suite.yaml",
+        &format!("{SUITE}  - {{name: planet-converse, api: converse, model: openai.gpt-oss-20b-1:0, prompt: hi}}\n"),
+    );
+    let out = binary(dir.path())
+        .args(["doctor", "--probe", "--bedrock-endpoint", &server.url()])
+        .args(["--openai-base-url", &format!("{}/openai/v1", server.url())])
+        .args(["--responses-base-url", &format!("{}/v1", server.url())])
+        .env("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1")
+        .envs([
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("AWS_SESSION_TOKEN", SESSION_TOKEN),
+        ])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
+    assert_eq!(text.matches("probe:       GET /models answered HTTP 200").count(), 2, "{text}");
+    assert!(text.contains("probe:       ListAsyncInvokes answered"), "{text}");
+    let seen = verifying.seen();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen.iter().all(|s| *s == Seen::Verified { region: "us-west-2".into() }), "{seen:?}");
 }

@@ -132,6 +132,19 @@ impl BedrockClient {
     }
 }
 
+impl BedrockClient {
+    /// One cheap authenticated call (`doctor --probe`): ListAsyncInvokes for one item,
+    /// which costs nothing and proves the credentials reach the endpoint. A refusal
+    /// says why, as a call's would.
+    pub(crate) async fn probe(&self) -> Result<(), CallError> {
+        let operation = self.client.list_async_invokes().max_results(1);
+        match send!(self, operation) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(classify(&e, self, "")),
+        }
+    }
+}
+
 /// Stands in for the Bedrock API key where it must not go: resolving it fails with a
 /// sentence that says why, so the SDK sends nothing.
 #[derive(Debug)]

@@ -172,8 +172,10 @@ pub(crate) fn summary_table(end: &RunEnd) -> String {
     if !s.cost.models.is_empty() || s.cost.unpriced > 0 {
         let _ = writeln!(out, "  {:<18} {}", "cost", s.cost.headline());
         if s.cost.models.len() > 1 {
+            let width = s.cost.models.iter().map(|m| m.model.len()).max().unwrap_or(0);
             for m in &s.cost.models {
-                let _ = writeln!(out, "    {:<16} {} ({} cases)", m.model, crate::pricing::usd(m.usd), m.cases);
+                let usd = crate::pricing::usd(m.usd);
+                let _ = writeln!(out, "    {:<width$}  {usd:>10} ({} cases)", m.model, m.cases);
             }
         }
     }

@@ -1,0 +1,125 @@
+//! What a case may cost before anything is sent: for `--dry-run`'s estimate and for
+//! `--max-cost`, which stops starting cases before the budget would be passed.
+//!
+//! Input tokens are counted in the request texts with gpt-oss's own tokenizer
+//! (`pricing::input_tokens`); output tokens are bounded by `params.max_tokens`, else by
+//! what the case's recording used, else by the most gpt-oss can write. Graders' questions
+//! count too: their prompt holds the answer, so the answer's bound is their input.
+
+use crate::grading::questions;
+use crate::plan::Case;
+use crate::pricing::{self, Tier};
+use crate::providers::{CallRequest, Content};
+
+/// The most tokens gpt-oss writes in one answer when nothing bounds it: its whole
+/// context window. An estimate that counts it is an upper bound, never a guess.
+pub(crate) const UNBOUNDED_OUTPUT: u64 = 131_072;
+
+/// What bounds an estimate's output tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bound {
+    MaxTokens,
+    Recorded,
+    Unbounded,
+}
+
+/// One case's estimate: all its samples, and its graders' questions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Estimate {
+    pub(crate) input_tokens: u64,
+    pub(crate) output_tokens: u64,
+    /// The case's own output bound (its graders' may differ).
+    pub(crate) bound: Bound,
+    /// `None` when a model has no price.
+    pub(crate) usd: Option<f64>,
+}
+
+/// The estimate of `case` (rendered), whose recording, when there is one, answered
+/// with at most `recorded` output tokens.
+pub(crate) fn case(case: &Case, recorded: Option<u64>) -> Estimate {
+    // An agent may ask its model once per turn, each turn resending the conversation:
+    // its first turn's request, as many times as it may take turns, bounds it.
+    let turns = match case.api {
+        crate::scenario::Api::Agent => u64::from(case.spec.max_turns.unwrap_or(super::agent::DEFAULT_MAX_TURNS)),
+        _ => 1,
+    };
+    let samples = u64::from(case.samples.max(1)) * turns;
+    let (output, bound) = output_bound(case, recorded);
+    let input = request_tokens(case);
+    let mut estimate = Estimate {
+        input_tokens: input * samples,
+        output_tokens: output * samples,
+        bound,
+        usd: priced(case, input * samples, output * samples),
+    };
+    for Question { case: grader, asked, .. } in graders(case) {
+        let asked = u64::from(asked);
+        // The answer goes into the grader's prompt, in place of the placeholder.
+        let input = (request_tokens(&grader) + output) * asked;
+        let (grader_output, _) = output_bound(&grader, None);
+        let out = grader_output * asked;
+        estimate.input_tokens += input;
+        estimate.output_tokens += out;
+        estimate.usd = pricing::add(estimate.usd, priced(&grader, input, out));
+    }
+    estimate
+}
+
+/// A grader's question about a case, with placeholders for the answers it judges.
+pub(crate) struct Question {
+    pub(crate) case: Case,
+    /// How many times it is asked: per the case's samples, times a `judge` check's own
+    /// `samples`. A semantic snapshot's is asked only for an answer worded differently
+    /// from the stored one: counted once per sample, as at most.
+    pub(crate) asked: u32,
+    /// What it is, for `--dry-run`: `expect 2: x3`.
+    pub(crate) what: String,
+}
+
+/// The graders' questions about `case`.
+pub(crate) fn graders(case: &Case) -> Vec<Question> {
+    let mut out = Vec::new();
+    for (i, e) in case.spec.expect.iter().enumerate() {
+        let Some(judge) = &e.judge else { continue };
+        // The planner refused a judge without a grader: there is none here.
+        if let Ok(grader) = questions::rubric(case, judge, "[the answer]") {
+            let asked = judge.samples.unwrap_or(1) * case.samples;
+            out.push(Question { case: grader, asked, what: format!("expect {i}: x{asked}") });
+        }
+    }
+    if questions::is_semantic(case)
+        && let Ok(grader) = questions::equivalence(case, "[the stored answer]", "[the answer]")
+    {
+        let what = "semantic snapshot: only for an answer worded differently from the stored one".to_owned();
+        out.push(Question { case: grader, asked: case.samples, what });
+    }
+    out
+}
+
+fn output_bound(case: &Case, recorded: Option<u64>) -> (u64, Bound) {
+    match (case.spec.params.as_ref().and_then(|p| p.max_tokens), recorded) {
+        (Some(max), _) => (u64::from(max), Bound::MaxTokens),
+        (None, Some(recorded)) => (recorded, Bound::Recorded),
+        (None, None) => (UNBOUNDED_OUTPUT, Bound::Unbounded),
+    }
+}
+
+/// The input tokens of one request of `case`: its system prompt, messages and tools.
+fn request_tokens(case: &Case) -> u64 {
+    let request = CallRequest::new(&case.model, &case.region, &case.spec);
+    let tools: Vec<String> =
+        request.tools.iter().map(|t| format!("{} {} {}", t.name, t.description, t.input_schema)).collect();
+    let texts = request.system.iter().map(String::as_str).chain(tools.iter().map(String::as_str)).chain(
+        request.messages.iter().flat_map(|m| m.content.iter()).map(|c| match c {
+            Content::Text(t) => t.as_str(),
+            Content::ToolUse { name, .. } => name.as_str(),
+            Content::ToolResult { text, .. } => text.as_str(),
+        }),
+    );
+    pricing::input_tokens(texts)
+}
+
+fn priced(case: &Case, input: u64, output: u64) -> Option<f64> {
+    let tier = Tier::of(case.spec.params.as_ref().and_then(|p| p.service_tier));
+    pricing::price(case.spec.pricing.as_ref(), &case.model, tier).map(|p| pricing::cost(p, input, output))
+}

@@ -1,0 +1,144 @@
+//! `--max-cost`: no case starts once what was spent, plus what the cases in flight may
+//! still cost, plus what it may cost, would pass the budget. What a case may cost is
+//! bounded before it starts (`execute::estimate`); what it cost is counted from its
+//! answers when it ends. Replayed answers cost nothing.
+
+use crate::execute::estimate;
+use crate::plan::Case;
+use crate::pricing;
+use crate::recordings::{self, DatasetCassettes};
+use crate::response::Source;
+use crate::scenario::Mode;
+use crate::verdict::CaseVerdict;
+
+/// A run's budget in USD, and what is spent and reserved against it.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    limit: f64,
+    spent: f64,
+    /// The bounds of the cases in flight, added up.
+    reserved: f64,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: f64) -> Budget {
+        Budget { limit, spent: 0.0, reserved: 0.0 }
+    }
+
+    /// What `case` may cost at most, in `mode`: nothing when its answers will be
+    /// replayed (replay mode, or auto with a recording that still fits), else its
+    /// estimate (a model with no price counts as nothing: it cannot be budgeted).
+    pub(crate) fn bound(case: &Case, mode: Mode, datasets: &DatasetCassettes) -> f64 {
+        let replays = match mode {
+            Mode::Replay => true,
+            Mode::Auto => recordings::find(case, datasets).is_ok(),
+            Mode::Live | Mode::Record => false,
+        };
+        if replays {
+            return 0.0;
+        }
+        let Ok(rendered) = case.rendered() else { return 0.0 };
+        estimate::case(&rendered, None).usd.unwrap_or(0.0)
+    }
+
+    /// Whether a case that may cost `bound` can start now.
+    pub(crate) fn admits(&self, bound: f64) -> bool {
+        self.spent + self.reserved + bound <= self.limit
+    }
+
+    /// A case that may cost `bound` starts.
+    pub(crate) fn reserve(&mut self, bound: f64) {
+        self.reserved += bound;
+    }
+
+    /// A case that was reserved `bound` ended: the reservation goes, what it cost stays.
+    pub(crate) fn settle(&mut self, bound: f64, case: &Case, verdict: &CaseVerdict) {
+        self.reserved = (self.reserved - bound).max(0.0);
+        self.spent += spent(case, verdict);
+    }
+}
+
+/// What a finished case paid for: its answers that did not come from a recording, and
+/// their graders', at their prices.
+fn spent(case: &Case, verdict: &CaseVerdict) -> f64 {
+    let asked = case.spec.params.as_ref().and_then(|p| p.service_tier);
+    verdict
+        .samples
+        .iter()
+        .filter(|s| s.response.source != Source::Replayed)
+        .map(|s| {
+            let r = &s.response;
+            let own = r.usage.and_then(|u| {
+                let tier = r.service_tier.as_deref();
+                pricing::answer_cost(
+                    case.spec.pricing.as_ref(),
+                    &case.model,
+                    asked,
+                    tier,
+                    u.input_tokens,
+                    u.output_tokens,
+                )
+            });
+            pricing::add(own, s.grades.cost().usd).unwrap_or(0.0)
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::response::{ModelResponse, Usage};
+    use crate::verdict::SampleOutcome;
+
+    fn case() -> Case {
+        let spec = serde_json::from_value(serde_json::json!({"name": "n", "prompt": "p"})).unwrap();
+        Case {
+            id: "n".into(),
+            file: "f.yaml".into(),
+            project_root: ".".into(),
+            source: "f.yaml".into(),
+            variant: Vec::new(),
+            api: crate::scenario::Api::Converse,
+            model: "openai.gpt-oss-120b-1:0".into(),
+            region: "us-west-2".into(),
+            samples: 1,
+            timeout: std::time::Duration::from_secs(1),
+            tool_timeouts: Default::default(),
+            row: None,
+            skip: None,
+            spec: std::sync::Arc::new(spec),
+        }
+    }
+
+    /// A verdict of samples with these sources, each of a million tokens in and out.
+    fn answered(sources: &[Source]) -> CaseVerdict {
+        let mut verdict = CaseVerdict::skipped();
+        for source in sources {
+            let usage = Some(Usage { input_tokens: 1_000_000, output_tokens: 1_000_000 });
+            verdict.samples.push(SampleOutcome {
+                response: ModelResponse { usage, source: *source, ..ModelResponse::default() },
+                assertions: Vec::new(),
+                snapshot_matched: None,
+                passed: true,
+                errored: false,
+                grades: Default::default(),
+            });
+        }
+        verdict
+    }
+
+    #[test]
+    fn a_case_starts_only_if_spent_reserved_and_its_bound_fit() {
+        let mut budget = Budget::new(1.0);
+        assert!(budget.admits(1.0), "exactly the budget fits");
+        assert!(!budget.admits(1.01));
+        budget.reserve(0.6);
+        assert!(!budget.admits(0.5), "a case in flight counts at its bound");
+        // It ends having paid for a live answer (0.15 + 0.60 at the 120b's price) and
+        // a replayed one (nothing): its reservation goes, its cost stays.
+        budget.settle(0.6, &case(), &answered(&[Source::Live, Source::Replayed]));
+        assert!((budget.spent - 0.75).abs() < 1e-9, "{}", budget.spent);
+        assert!(budget.admits(0.25) && !budget.admits(0.26));
+    }
+}
