@@ -104,6 +104,7 @@ pub(crate) fn list(paths: &[PathBuf], format: ListFormat) -> u8 {
                     "region": c.region,
                     "tags": c.spec.tags,
                     "samples": c.samples,
+                    "timeout": humantime::format_duration(c.timeout).to_string(),
                     "skip": c.skip.is_some(),
                 });
                 let text = serde_json::to_string_pretty(&item).unwrap_or_default().replace('\n', "\n  ");

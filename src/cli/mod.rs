@@ -62,7 +62,7 @@ pub(crate) enum Command {
     },
     /// Run the cases concurrently, judge them, and report.
     #[command(
-        after_help = "Examples:\n  gpt-oss-scenarios run\n  gpt-oss-scenarios run scenarios/ --concurrency 16 --junit junit.xml --report-json report.json\n  gpt-oss-scenarios run --filter 'compare-*' --api chat-stream --shard 2/4\n  gpt-oss-scenarios run --dry-run --tag smoke\n\nCredentials: AWS_BEARER_TOKEN_BEDROCK (a Bedrock API key) or the AWS credential chain for\nconverse* and invoke*; for chat* and responses*, AWS_BEARER_TOKEN_BEDROCK on Bedrock hosts, else OPENAI_API_KEY.\nA .env file is loaded.\nExit codes: 0 all passed, 1 a case failed or errored, 2 usage or scenario errors, 4 no case selected,\n130 interrupted."
+        after_help = "Examples:\n  gpt-oss-scenarios run\n  gpt-oss-scenarios run scenarios/ --concurrency 16 --junit junit.xml --report-json report.json\n  gpt-oss-scenarios run --filter 'compare-*' --api chat-stream --shard 2/4\n  gpt-oss-scenarios run --dry-run --tag smoke\n\nCredentials: AWS_BEARER_TOKEN_BEDROCK (a Bedrock API key) or the AWS credential chain for\nconverse* and invoke*; for chat* and responses*, AWS_BEARER_TOKEN_BEDROCK on Bedrock hosts, else OPENAI_API_KEY,\nelse a short-term Bedrock API key derived from the AWS credential chain (`doctor` says which).\nA .env file is loaded.\nExit codes: 0 all passed, 1 a case failed or errored, 2 usage or scenario errors, 4 no case selected,\n130 interrupted."
     )]
     Run(Box<RunArgs>),
     /// Check the setup a run would use, for the suite at hand: each API's endpoint,

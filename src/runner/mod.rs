@@ -151,7 +151,11 @@ pub(crate) async fn run(
                 bound = budget::Budget::bound(&case, mode, &datasets);
                 if !budget.admits(bound) {
                     queue.push_front(case);
-                    stop = Some("not run: it could take the run past --max-cost");
+                    // With cases in flight, their reservations may free room when they
+                    // end; with none, nothing will.
+                    if running.is_empty() {
+                        stop = Some("not run: it could take the run past --max-cost");
+                    }
                     break;
                 }
                 budget.reserve(bound);

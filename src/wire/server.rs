@@ -39,12 +39,19 @@ pub struct RecordedRequest {
     pub(crate) method: String,
     /// Path and query, e.g. `/model/openai.gpt-oss-20b-1%3A0/converse`.
     pub path: String,
-    /// Only `content-type` and `accept`: authorization, signatures and tokens never
-    /// leave the connection.
+    /// Only `content-type`, `accept` and InvokeModel's service tier: authorization,
+    /// signatures and tokens never leave the connection.
     pub(crate) headers: Vec<(String, String)>,
     /// The `Authorization` scheme alone (`Bearer`, `AWS4-HMAC-SHA256`), never its value.
     pub auth_scheme: Option<String>,
     pub body: Bytes,
+}
+
+impl RecordedRequest {
+    /// A header the request kept (see `headers`), by its lowercase name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
 }
 
 /// What to send back.
@@ -306,7 +313,7 @@ async fn handle(
     let headers = req
         .headers()
         .iter()
-        .filter(|(name, _)| matches!(name.as_str(), "content-type" | "accept"))
+        .filter(|(name, _)| matches!(name.as_str(), "content-type" | "accept" | "x-amzn-bedrock-service-tier"))
         .map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect();
     let authorization = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());

@@ -23,6 +23,8 @@ const { chromium } = require(path.join(__dirname, "../../.tools/node_modules/pla
   const openMs = Date.now() - started;
   const rows = () => page.$$eval("tr.case", (rs) => rs.map((r) => r.dataset.status));
   const before = { rows: await rows(), count: await page.textContent("#count") };
+  const cards = await page.$$eval(".card", (cs) => cs.map((c) => c.textContent));
+  const models = await page.$$eval("#models tr", (rs) => rs.map((r) => [...r.children].map((c) => c.textContent)));
   await page.click("button[data-status=passed]");
   const filtered = { rows: await rows(), count: await page.textContent("#count") };
   let diff = null;
@@ -32,7 +34,7 @@ const { chromium } = require(path.join(__dirname, "../../.tools/node_modules/pla
     diff = shown ? { visible: await shown.isVisible(), text: await shown.textContent() } : { visible: false, text: "" };
   }
   await page.screenshot({ path: screenshot });
-  console.log(JSON.stringify({ openMs, before, filtered, diff, offPage, errors }));
+  console.log(JSON.stringify({ openMs, before, cards, models, filtered, diff, offPage, errors }));
   await browser.close();
 })().catch((e) => {
   console.error(e);

@@ -83,6 +83,11 @@ fn the_report_shows_the_cases_filters_them_and_shows_a_failed_cases_diff() {
     let shown = page["before"]["rows"].clone();
     assert_eq!(statuses(&shown).len(), 3, "{page}");
     assert_eq!(page["before"]["count"], "3 of 3 cases");
+    // What the run cost, at the 20b's price, shown as a card and per model.
+    let cards: Vec<&str> = page["cards"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(cards.iter().any(|c| c.starts_with("$0.0") && c.ends_with("cost")), "{cards:?}");
+    assert_eq!(page["models"][0].as_array().unwrap().last().unwrap(), "cost", "{page}");
+    assert!(page["models"][1][4].as_str().unwrap().starts_with("$0.0"), "{page}");
     assert_eq!(statuses(&page["filtered"]["rows"]), ["failed"], "the passed cases are hidden: {page}");
     assert_eq!(page["diff"]["visible"], true, "{page}");
     let diff = page["diff"]["text"].as_str().unwrap();

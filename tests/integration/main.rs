@@ -7,6 +7,7 @@ mod baseline;
 mod bedrock_paths;
 mod bundled;
 mod cli;
+mod cost;
 mod credentials;
 mod datasets;
 mod defaults;

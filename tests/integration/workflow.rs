@@ -58,6 +58,9 @@ fn scaffolded_workflows_install_this_release_and_lint_clean() {
         );
         assert!(nightly.contains("--baseline previous/report.json --baseline-name \"last night\""), "{nightly}");
         assert!(nightly.contains("actions: read"), "{nightly}");
+        // Issue 27: the role's permissions are named, and doctor checks them first.
+        assert!(nightly.contains("gpt-oss-scenarios doctor scenarios/ --probe"), "{nightly}");
+        assert!(nightly.contains("bedrock:CallWithBearerToken"), "{nightly}");
     }
     let out = actionlint(&[files[0].as_path(), files[1].as_path()]);
     assert!(out.status.success(), "actionlint found problems:\n{}{}", stdout(&out), stderr(&out));
