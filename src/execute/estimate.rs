@@ -107,8 +107,11 @@ fn output_bound(case: &Case, recorded: Option<u64>) -> (u64, Bound) {
 /// The input tokens of one request of `case`: its system prompt, messages and tools.
 fn request_tokens(case: &Case) -> u64 {
     let request = CallRequest::new(&case.model, &case.region, &case.spec);
-    let tools: Vec<String> =
+    // Tools, and whatever `params.extra` adds (tools passed through as raw JSON, say),
+    // as the JSON text they are sent as.
+    let mut tools: Vec<String> =
         request.tools.iter().map(|t| format!("{} {} {}", t.name, t.description, t.input_schema)).collect();
+    tools.extend(request.params.extra.iter().map(|extra| serde_json::Value::Object(extra.clone()).to_string()));
     let texts = request.system.iter().map(String::as_str).chain(tools.iter().map(String::as_str)).chain(
         request.messages.iter().flat_map(|m| m.content.iter()).map(|c| match c {
             Content::Text(t) => t.as_str(),
@@ -122,4 +125,64 @@ fn request_tokens(case: &Case) -> u64 {
 fn priced(case: &Case, input: u64, output: u64) -> Option<f64> {
     let tier = Tier::of(case.spec.params.as_ref().and_then(|p| p.service_tier));
     pricing::price(case.spec.pricing.as_ref(), &case.model, tier).map(|p| pricing::cost(p, input, output))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(spec: serde_json::Value) -> Case {
+        let spec: crate::scenario::Scenario = serde_json::from_value(spec).unwrap();
+        Case {
+            id: "n".into(),
+            file: "f.yaml".into(),
+            project_root: ".".into(),
+            source: "f.yaml".into(),
+            variant: Vec::new(),
+            api: spec.api.unwrap_or(crate::scenario::Api::Chat),
+            model: spec.model.clone().unwrap_or_default(),
+            region: "us-west-2".into(),
+            samples: spec.samples.unwrap_or(1),
+            timeout: std::time::Duration::from_secs(1),
+            tool_timeouts: Default::default(),
+            row: None,
+            skip: None,
+            spec: std::sync::Arc::new(spec),
+        }
+    }
+
+    #[test]
+    fn output_is_bounded_by_max_tokens_then_the_recording_then_the_context() {
+        let spec = |params: serde_json::Value| serde_json::json!({"name": "n", "api": "chat", "model": "openai.gpt-oss-120b-1:0", "prompt": "Hello, world!", "samples": 2, "params": params});
+        let bounded = super::case(&case(spec(serde_json::json!({"max_tokens": 1000}))), Some(50));
+        assert_eq!((bounded.output_tokens, bounded.bound), (2000, Bound::MaxTokens));
+        assert_eq!(bounded.input_tokens, 2 * pricing::input_tokens(["Hello, world!"]));
+        let usd = (bounded.input_tokens as f64 * 0.15 + 2000.0 * 0.6) / 1e6;
+        assert!((bounded.usd.unwrap() - usd).abs() < 1e-15);
+        let recorded = super::case(&case(spec(serde_json::json!({}))), Some(50));
+        assert_eq!((recorded.output_tokens, recorded.bound), (100, Bound::Recorded));
+        let unbounded = super::case(&case(spec(serde_json::json!({}))), None);
+        assert_eq!((unbounded.output_tokens, unbounded.bound), (2 * UNBOUNDED_OUTPUT, Bound::Unbounded));
+        let local = super::case(&case(serde_json::json!({"name": "n", "model": "llama", "prompt": "hi"})), None);
+        assert_eq!(local.usd, None, "no price, no guess");
+    }
+
+    #[test]
+    fn a_graders_question_counts_with_the_answer_it_judges() {
+        let judged = serde_json::json!({"name": "n", "api": "chat", "model": "openai.gpt-oss-20b-1:0", "prompt": "hi",
+            "params": {"max_tokens": 300},
+            "expect": [{"judge": {"rubric": "Says hello.", "samples": 3, "grader": {"model": "openai.gpt-oss-120b-1:0", "params": {"max_tokens": 500}}}}]});
+        let alone = super::case(
+            &case(
+                serde_json::json!({"name": "n", "api": "chat", "model": "openai.gpt-oss-20b-1:0", "prompt": "hi", "params": {"max_tokens": 300}}),
+            ),
+            None,
+        );
+        let with_judge = super::case(&case(judged.clone()), None);
+        let questions = graders(&case(judged));
+        assert_eq!(questions.len(), 1);
+        assert_eq!(questions[0].asked, 3);
+        assert_eq!(with_judge.output_tokens, alone.output_tokens + 3 * 500);
+        assert!(with_judge.input_tokens > alone.input_tokens + 3 * 300, "the answer is in each question");
+    }
 }

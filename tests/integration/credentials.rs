@@ -226,7 +226,6 @@ fn environment_keys_alone_authenticate_chat_responses_and_judges() {
         ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
         ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
         ("AWS_SESSION_TOKEN", SESSION_TOKEN),
-        ("AWS_REGION", "us-west-2"),
     ];
     let (out, report) = run(&server, dir.path(), &env);
     assert_verified(&out, &report, &verifying, dir.path());
