@@ -132,23 +132,7 @@ mod tests {
     use super::*;
 
     fn case(spec: serde_json::Value) -> Case {
-        let spec: crate::scenario::Scenario = serde_json::from_value(spec).unwrap();
-        Case {
-            id: "n".into(),
-            file: "f.yaml".into(),
-            project_root: ".".into(),
-            source: "f.yaml".into(),
-            variant: Vec::new(),
-            api: spec.api.unwrap_or(crate::scenario::Api::Chat),
-            model: spec.model.clone().unwrap_or_default(),
-            region: "us-west-2".into(),
-            samples: spec.samples.unwrap_or(1),
-            timeout: std::time::Duration::from_secs(1),
-            tool_timeouts: Default::default(),
-            row: None,
-            skip: None,
-            spec: std::sync::Arc::new(spec),
-        }
+        Case::for_tests(spec)
     }
 
     #[test]

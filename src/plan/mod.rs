@@ -562,6 +562,31 @@ fn model_warnings(s: &LoadedScenario, case: &Case, plan: &mut Plan) {
     }
 }
 
+/// A case of a scenario given as JSON, for tests elsewhere: its api (chat if none),
+/// model and samples from the scenario, in us-west-2.
+#[cfg(test)]
+impl Case {
+    pub(crate) fn for_tests(spec: serde_json::Value) -> Case {
+        let spec: Scenario = serde_json::from_value(spec).expect("a scenario");
+        Case {
+            id: spec.name.clone(),
+            file: "f.yaml".into(),
+            project_root: ".".into(),
+            source: "f.yaml".into(),
+            variant: Vec::new(),
+            api: spec.api.unwrap_or(Api::Chat),
+            model: spec.model.clone().unwrap_or_default(),
+            region: DEFAULT_REGION.into(),
+            samples: spec.samples.unwrap_or(1),
+            timeout: DEFAULT_TIMEOUT,
+            tool_timeouts: Default::default(),
+            row: None,
+            skip: None,
+            spec: Arc::new(spec),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -176,17 +176,7 @@ pub(crate) async fn explain(error: &aws_credential_types::provider::error::Crede
 
 /// An error and its causes on one line, redacted.
 pub(crate) fn one_line(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let said = cause.to_string();
-        if !text.contains(&said) {
-            text.push_str(": ");
-            text.push_str(&said);
-        }
-        source = cause.source();
-    }
-    crate::secrets::redact(&text.replace('\n', " ")).into_owned()
+    crate::secrets::redact(&super::one_line(error)).into_owned()
 }
 
 /// Where `credentials` came from, in words, from what the SDK's providers mark on them

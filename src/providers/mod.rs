@@ -380,6 +380,22 @@ fn is_region(name: &str) -> bool {
         && number.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// An error and its sources on one line (a source the message already quotes is not
+/// repeated), without the SDK's debug dump.
+pub(crate) fn one_line(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text.replace('\n', " ")
+}
+
 /// Whether an API streams its response.
 pub(crate) fn streams(api: Api) -> bool {
     matches!(api, Api::ConverseStream | Api::ChatStream | Api::InvokeStream | Api::ResponsesStream)

@@ -92,23 +92,9 @@ mod tests {
     use crate::verdict::SampleOutcome;
 
     fn case() -> Case {
-        let spec = serde_json::from_value(serde_json::json!({"name": "n", "prompt": "p"})).unwrap();
-        Case {
-            id: "n".into(),
-            file: "f.yaml".into(),
-            project_root: ".".into(),
-            source: "f.yaml".into(),
-            variant: Vec::new(),
-            api: crate::scenario::Api::Converse,
-            model: "openai.gpt-oss-120b-1:0".into(),
-            region: "us-west-2".into(),
-            samples: 1,
-            timeout: std::time::Duration::from_secs(1),
-            tool_timeouts: Default::default(),
-            row: None,
-            skip: None,
-            spec: std::sync::Arc::new(spec),
-        }
+        Case::for_tests(
+            serde_json::json!({"name": "n", "api": "converse", "model": "openai.gpt-oss-120b-1:0", "prompt": "p"}),
+        )
     }
 
     /// A verdict of samples with these sources, each of a million tokens in and out.

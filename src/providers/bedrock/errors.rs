@@ -7,6 +7,7 @@ use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::types::error::{ConverseStreamOutputError, ResponseStreamError};
 
 use super::{BedrockClient, HttpResponse};
+use crate::providers::one_line;
 use crate::response::{CallError, ErrorKind, retry_after, too_large};
 
 /// Classifies a failed request (not a mid-stream error).
@@ -176,19 +177,4 @@ pub(super) fn invoke_frame(error: &ResponseStreamError) -> Frame {
         ResponseStreamError::ModelTimeoutException(_) => frame("modelTimeoutException", ErrorKind::Timeout),
         _ => frame("unknownException", ErrorKind::StreamError),
     }
-}
-
-/// An error and its sources on one line, without the SDK's debug dump.
-fn one_line(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
 }
