@@ -4,7 +4,7 @@
 //! the o200k tokenizer family gpt-oss uses (`o200k_harmony`, from tiktoken-rs), for
 //! estimates made before anything is sent.
 
-use crate::scenario::{ModelPrices, Price, Pricing, ServiceTier};
+use crate::scenario::{ModelPrices, Price, Pricing, Scenario, ServiceTier};
 
 /// When the shipped table was taken from AWS's price list.
 pub(crate) const TABLE_DATE: &str = "2026-12-01";
@@ -49,11 +49,20 @@ const STANDARD: [(&str, f64, f64); 4] = [
     ("openai.gpt-oss-safeguard-120b", 0.15, 0.60),
 ];
 
-/// The shipped price of `model` on `tier`. Model ids are matched as Bedrock and Mantle
-/// spell them: `openai.gpt-oss-120b-1:0`, `openai.gpt-oss-120b` (Mantle), and with a
-/// cross-region prefix (`us.openai.gpt-oss-120b-1:0`).
+/// Cross-region inference profile prefixes, which name the same model.
+const PROFILES: &[&str] = &["us.", "eu.", "apac.", "jp.", "au.", "ca.", "global."];
+
+/// `model` without a cross-region profile prefix (`us.openai.gpt-oss-120b-1:0` is
+/// `openai.gpt-oss-120b-1:0`, at the same price).
+fn unprofiled(model: &str) -> &str {
+    PROFILES.iter().find_map(|p| model.strip_prefix(p)).unwrap_or(model)
+}
+
+/// The shipped price of `model` on `tier`: Bedrock's gpt-oss ids as Bedrock and Mantle
+/// spell them (`openai.gpt-oss-120b-1:0`, `openai.gpt-oss-120b`), behind a cross-region
+/// profile or not. Anything else (a local server's `gpt-oss-20b`) is not AWS's to price.
 fn shipped(model: &str, tier: Tier) -> Option<Price> {
-    let bare = model.split_once("openai.").map_or(model, |(_, rest)| rest);
+    let bare = unprofiled(model).strip_prefix("openai.")?;
     let bare = bare.strip_suffix("-1:0").unwrap_or(bare);
     let (_, input, output) = STANDARD.iter().find(|(id, _, _)| {
         let id = id.strip_prefix("openai.").unwrap_or(id);
@@ -71,7 +80,11 @@ fn shipped(model: &str, tier: Tier) -> Option<Price> {
 /// scenario) where it names that model and tier, else the shipped table. `None` for a
 /// model neither knows (a local server's, say): its cost is unknown, not zero.
 pub(crate) fn price(pricing: Option<&Pricing>, model: &str, tier: Tier) -> Option<Price> {
-    let own = pricing.and_then(|p| p.get(model)).and_then(|m| on_tier(m, tier));
+    // The id as written, else without its profile prefix, as the table matches it.
+    let own = pricing.and_then(|p| {
+        let listed = |id: &str| p.get(id).and_then(|m| on_tier(m, tier));
+        listed(model).or_else(|| listed(unprofiled(model)))
+    });
     own.or_else(|| shipped(model, tier))
 }
 
@@ -97,17 +110,12 @@ impl Tier {
     }
 }
 
-/// What an answer of `model` cost: its tokens at the price of the tier it was billed
-/// on; `None` when no price is known.
-pub(crate) fn answer_cost(
-    pricing: Option<&Pricing>,
-    model: &str,
-    asked: Option<ServiceTier>,
-    served: Option<&str>,
-    input: u64,
-    output: u64,
-) -> Option<f64> {
-    price(pricing, model, Tier::billed(asked, served)).map(|p| cost(p, input, output))
+/// What an answer of `model` to a case of `spec` cost: its `input` and `output` tokens
+/// at the price of the tier it was billed on (`served`, else the one `spec` asks for),
+/// `spec`'s `pricing` over the table; `None` when no price is known.
+pub(crate) fn answer(spec: &Scenario, model: &str, served: Option<&str>, input: u64, output: u64) -> Option<f64> {
+    let asked = spec.params.as_ref().and_then(|p| p.service_tier);
+    price(spec.pricing.as_ref(), model, Tier::billed(asked, served)).map(|p| cost(p, input, output))
 }
 
 /// A sum of costs where some may be unknown: the known ones added, `None` only when
@@ -171,6 +179,8 @@ mod tests {
         let priority = price(None, "openai.gpt-oss-120b-1:0", Tier::Priority).unwrap();
         assert!((priority.input - 0.2625).abs() < 1e-12 && (priority.output - 1.05).abs() < 1e-12);
         assert_eq!(price(None, "my-local-model", Tier::Default), None, "unknown, not free");
+        assert_eq!(price(None, "gpt-oss-20b", Tier::Default), None, "a local server's id is not AWS's");
+        assert_eq!(price(None, "acme-openai.gpt-oss-20b", Tier::Default), None);
     }
 
     #[test]
@@ -179,6 +189,7 @@ mod tests {
         let pricing: Pricing =
             [("openai.gpt-oss-120b-1:0".to_owned(), ModelPrices { flex: Some(mine), ..ModelPrices::default() })].into();
         assert_eq!(price(Some(&pricing), "openai.gpt-oss-120b-1:0", Tier::Flex), Some(mine));
+        assert_eq!(price(Some(&pricing), "us.openai.gpt-oss-120b-1:0", Tier::Flex), Some(mine), "behind a profile too");
         assert_eq!(
             price(Some(&pricing), "openai.gpt-oss-120b-1:0", Tier::Default),
             Some(Price { input: 0.15, output: 0.6 }),

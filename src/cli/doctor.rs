@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use aws_credential_types::provider::ProvideCredentials;
+
 use crate::execute::Clients;
 use crate::execute::estimate;
 use crate::exit;
@@ -15,8 +17,8 @@ use crate::plan::models::region_lint;
 use crate::pricing::{self, Tier};
 use crate::providers::credentials::{chain, describe, explain};
 use crate::providers::{
-    Connection, Environment, Limits, endpoint, is_bedrock_host, masked_url, resolve_connection, short_term,
-    uses_aws_sdk,
+    Connection, Environment, Limits, bedrock_region, endpoint, is_bedrock_host, masked_url, remember_url_secrets,
+    resolve_connection, short_term, uses_aws_sdk,
 };
 use crate::scenario::Api;
 use crate::stdio::{errln, outln};
@@ -28,6 +30,11 @@ pub(crate) struct DoctorOptions {
     pub(crate) connection: Connection,
     pub(crate) probe: bool,
 }
+
+/// Something that will make calls fail, said in a sentence.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Finding(String);
 
 /// Where a group of requests goes: the SDK's APIs or the OpenAI-compatible ones, to an
 /// endpoint, signed for a region.
@@ -66,7 +73,10 @@ pub(crate) fn doctor(options: DoctorOptions) -> u8 {
     }
     crate::secrets::init_from_env();
     let env = Environment::from_process();
-    let mut findings: Vec<String> = plan.warnings.iter().map(ToString::to_string).collect();
+    // Warnings (a model id this tool does not know) are said, as `validate` says them:
+    // they do not fail the check, as they do not fail a run.
+    let warnings: Vec<String> = plan.warnings.iter().map(ToString::to_string).collect();
+    let mut findings: Vec<String> = Vec::new();
     let targets = targets(&plan, &options.connection, &env);
     findings.extend(stale_keys(&env, SystemTime::now()));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -82,8 +92,10 @@ pub(crate) fn doctor(options: DoctorOptions) -> u8 {
         plan.len(),
         options.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
     );
+    targets.keys().for_each(|t| remember_url_secrets(&t.endpoint));
     for (target, traffic) in &targets {
-        outln!("\n{} -> {}", traffic.apis.iter().copied().collect::<Vec<_>>().join(", "), masked_url(&target.endpoint));
+        let shown = masked_url(&target.endpoint);
+        outln!("\n{} -> {shown}", traffic.apis.iter().copied().collect::<Vec<_>>().join(", "));
         outln!("  region:      {}", target.region);
         outln!(
             "  models:      {} ({} cases)",
@@ -95,14 +107,14 @@ pub(crate) fn doctor(options: DoctorOptions) -> u8 {
             Ok(source) => outln!("  credentials: {source}"),
             Err(finding) => {
                 outln!("  credentials: none ({finding})");
-                findings.push(format!("{}: {finding}", target.endpoint));
+                findings.push(format!("{shown}: {finding}"));
             }
         }
         findings.extend(traps(target, traffic, &env));
         if options.probe {
-            let (answer, problem) = runtime.block_on(probe(&clients, target));
+            let (answer, problem) = runtime.block_on(probe(&clients, target, traffic));
             outln!("  probe:       {answer}");
-            findings.extend(problem.map(|p| format!("{}: {p}", target.endpoint)));
+            findings.extend(problem.map(|p| format!("{shown}: {p}")));
         }
     }
     outln!(
@@ -124,6 +136,9 @@ pub(crate) fn doctor(options: DoctorOptions) -> u8 {
         }
     }
     outln!("");
+    for warning in &warnings {
+        outln!("warning: {warning}");
+    }
     for finding in &findings {
         outln!("finding: {finding}");
     }
@@ -176,7 +191,7 @@ fn targets(plan: &crate::plan::Plan, flags: &Connection, env: &Environment) -> B
 }
 
 /// Where `target`'s credentials come from, in words; the finding when there are none.
-async fn credentials(clients: &Clients, env: &Environment, target: &Target) -> Result<String, String> {
+async fn credentials(clients: &Clients, env: &Environment, target: &Target) -> Result<String, Finding> {
     if !target.sdk {
         return match clients.openai_key(&target.endpoint, &target.region).await {
             Ok(Some((source, key))) if source.ends_with("_KEY") || source.ends_with("_BEDROCK") => {
@@ -184,7 +199,7 @@ async fn credentials(clients: &Clients, env: &Environment, target: &Target) -> R
             }
             Ok(Some((source, _))) => Ok(format!("Bearer key: {source}")),
             Ok(None) => Ok("none sent (a server that needs no key)".to_owned()),
-            Err(e) => Err(e.message),
+            Err(e) => Err(Finding(e.message)),
         };
     }
     let key_goes = env.takes_bedrock_key(&target.endpoint);
@@ -192,7 +207,6 @@ async fn credentials(clients: &Clients, env: &Environment, target: &Target) -> R
         return Ok(format!("Bearer key: AWS_BEARER_TOKEN_BEDROCK{}", key_facts(key)));
     }
     let provider = crate::providers::credentials::Remembered(chain(&target.region).await);
-    use aws_credential_types::provider::ProvideCredentials;
     match provider.provide_credentials().await {
         Ok(credentials) => {
             let until = credentials
@@ -201,7 +215,7 @@ async fn credentials(clients: &Clients, env: &Environment, target: &Target) -> R
                 .unwrap_or_default();
             Ok(format!("SigV4: {}{until}", describe(&credentials)))
         }
-        Err(e) => Err(format!("no AWS credentials: {}", explain(&e).await)),
+        Err(e) => Err(Finding(format!("no AWS credentials: {}", explain(&e).await))),
     }
 }
 
@@ -247,17 +261,19 @@ fn stale_keys(env: &Environment, now: SystemTime) -> Vec<String> {
 fn traps(target: &Target, traffic: &Traffic, env: &Environment) -> Vec<String> {
     let mut out = Vec::new();
     let Ok(url) = url::Url::parse(&target.endpoint) else {
-        return vec![format!("{} is not a URL", target.endpoint)];
+        return vec![format!("{} is not a URL", masked_url(&target.endpoint))];
     };
+    // Never a password a URL carries: findings go to CI logs.
+    let shown = masked_url(&target.endpoint);
     let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
     let path = url.path().trim_end_matches('/');
     let chat = traffic.apis.iter().any(|a| a.starts_with("chat") || *a == "agent");
     let responses = traffic.apis.iter().any(|a| a.starts_with("responses"));
     if chat && host.starts_with("bedrock-mantle.") && !path.ends_with("/v1") {
-        out.push(format!("{}: chat completions on Bedrock Mantle are under /v1 (https://{host}/v1): requests to this base URL get 404s", target.endpoint));
+        out.push(format!("{}: chat completions on Bedrock Mantle are under /v1 (https://{host}/v1): requests to this base URL get 404s", shown));
     }
     if responses && host.starts_with("bedrock-runtime") {
-        out.push(format!("{}: the Responses API is not served on Bedrock Runtime's /openai/v1 for gpt-oss: use Bedrock Mantle, https://bedrock-mantle.{}.api.aws/v1", target.endpoint, target.region));
+        out.push(format!("{shown}: the Responses API is not served on Bedrock Runtime's /openai/v1 for gpt-oss: use Bedrock Mantle, https://bedrock-mantle.{}.api.aws/v1", target.region));
     }
     let bedrock = is_bedrock_host(&host);
     if !bedrock {
@@ -267,7 +283,7 @@ fn traps(target: &Target, traffic: &Traffic, env: &Environment) -> Vec<String> {
             } else {
                 "OPENAI_API_KEY or nothing is sent instead"
             };
-            out.push(format!("{}: AWS_BEARER_TOKEN_BEDROCK is set, and this host is not Bedrock's, so the key is not sent there ({instead}); list the host in GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS if it is a proxy in front of Bedrock", target.endpoint));
+            out.push(format!("{}: AWS_BEARER_TOKEN_BEDROCK is set, and this host is not Bedrock's, so the key is not sent there ({instead}); list the host in GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS if it is a proxy in front of Bedrock", shown));
         }
         let openai_holds_bedrock_key =
             env.openai_api_key.as_deref().is_some_and(|k| k.starts_with(short_term::PREFIX) || k.starts_with("ABSK"));
@@ -275,7 +291,7 @@ fn traps(target: &Target, traffic: &Traffic, env: &Environment) -> Vec<String> {
             && openai_holds_bedrock_key
             && env.chat_key(&target.endpoint).is_some_and(|(name, _)| name == "OPENAI_API_KEY")
         {
-            out.push(format!("{}: OPENAI_API_KEY holds a Bedrock API key, and this host is not Bedrock's: the key would be sent to it; put the key in AWS_BEARER_TOKEN_BEDROCK, which goes to Bedrock's hosts only", target.endpoint));
+            out.push(format!("{}: OPENAI_API_KEY holds a Bedrock API key, and this host is not Bedrock's: the key would be sent to it; put the key in AWS_BEARER_TOKEN_BEDROCK, which goes to Bedrock's hosts only", shown));
         }
     }
     // A short-term key is signed for one region: elsewhere it is refused.
@@ -284,18 +300,21 @@ fn traps(target: &Target, traffic: &Traffic, env: &Environment) -> Vec<String> {
     } else {
         env.chat_key(&target.endpoint).map(|(_, key)| key)
     };
-    if let Some(info) = sent.and_then(short_term::read).filter(|i| bedrock && i.region != target.region) {
-        out.push(format!("{}: the short-term key sent there was signed for {}, not {}: Bedrock refuses it; unset it to have a key derived for each region", target.endpoint, info.region, target.region));
+    let region = bedrock_region(&target.endpoint).unwrap_or_else(|| target.region.clone());
+    if let Some(info) = sent.and_then(short_term::read).filter(|i| bedrock && i.region != region) {
+        out.push(format!("{shown}: the short-term key sent there was signed for {}, not {region}: Bedrock refuses it; unset it to have a key derived for each region", info.region));
     }
     if bedrock || traffic.default_endpoint {
-        out.extend(traffic.models.iter().filter_map(|m| region_lint(m, &target.region)));
+        out.extend(traffic.models.iter().filter_map(|m| region_lint(m, &region)));
     }
     out
 }
 
-/// One cheap authenticated call: ListAsyncInvokes on Bedrock Runtime, `GET /models` on
-/// an OpenAI-compatible server. What answered, and the finding when it refused.
-async fn probe(clients: &Arc<Clients>, target: &Target) -> (String, Option<String>) {
+/// One cheap authenticated call: ListAsyncInvokes on Bedrock Runtime (free); on its
+/// OpenAI-compatible `/openai/v1`, which lists no models, a chat completion of one output
+/// token of the first model (about 70 input tokens: a hundred-thousandth of a dollar);
+/// elsewhere `GET /models`. What answered, and the finding when it refused.
+async fn probe(clients: &Arc<Clients>, target: &Target, traffic: &Traffic) -> (String, Option<String>) {
     let started = Instant::now();
     let ms = || started.elapsed().as_millis();
     if target.sdk {
@@ -304,6 +323,11 @@ async fn probe(clients: &Arc<Clients>, target: &Target) -> (String, Option<Strin
         let client = clients.bedrock(&target.region, endpoint).await;
         return match client.probe().await {
             Ok(()) => (format!("ListAsyncInvokes answered in {} ms", ms()), None),
+            // Refused for want of that one (optional) permission: the credentials were
+            // accepted, which is what the probe asks.
+            Err(e) if e.message.contains("AccessDenied") || e.message.contains("not authorized") => {
+                (format!("ListAsyncInvokes: credentials accepted, the call itself not allowed ({} ms)", ms()), None)
+            }
             Err(e) => (
                 format!("ListAsyncInvokes: {} ({} ms)", e.message, ms()),
                 Some(format!("the probe was refused: {}", e.message)),
@@ -318,26 +342,35 @@ async fn probe(clients: &Arc<Clients>, target: &Target) -> (String, Option<Strin
         Ok(http) => http,
         Err(e) => return (e.message.clone(), Some(e.message)),
     };
-    let mut request = http.get(format!("{}/models", target.endpoint.trim_end_matches('/')));
+    let base = target.endpoint.trim_end_matches('/');
+    let runtime =
+        url::Url::parse(base).ok().and_then(|u| u.host_str().map(|h| h.starts_with("bedrock-runtime"))) == Some(true);
+    let (what, mut request) = match traffic.models.iter().next().filter(|_| runtime) {
+        Some(model) => {
+            let body = serde_json::json!({"model": model, "messages": [{"role": "user", "content": "ping"}], "max_completion_tokens": 1});
+            ("POST /chat/completions (1 token)", http.post(format!("{base}/chat/completions")).json(&body))
+        }
+        None => ("GET /models", http.get(format!("{base}/models"))),
+    };
     if let Some(key) = key {
         request = request.bearer_auth(key);
     }
     match request.send().await {
         Ok(response) if response.status().is_success() => {
-            (format!("GET /models answered HTTP {} in {} ms", response.status().as_u16(), ms()), None)
+            (format!("{what} answered HTTP {} in {} ms", response.status().as_u16(), ms()), None)
         }
         Ok(response) => {
             let status = response.status().as_u16();
             let body = response.text().await.unwrap_or_default();
             let said = crate::secrets::redact(&crate::response::preview(&body)).into_owned();
             (
-                format!("GET /models answered HTTP {status} in {} ms: {said}", ms()),
+                format!("{what} answered HTTP {status} in {} ms: {said}", ms()),
                 Some(format!("the probe was refused with HTTP {status}: {said}")),
             )
         }
         Err(e) => {
-            let said = crate::secrets::redact(&crate::providers::credentials::one_line(&e)).into_owned();
-            (format!("GET /models failed: {said}"), Some(format!("the probe failed: {said}")))
+            let said = crate::providers::credentials::one_line(&e);
+            (format!("{what} failed: {said}"), Some(format!("the probe failed: {said}")))
         }
     }
 }

@@ -67,7 +67,8 @@ pub(crate) enum Command {
     Run(Box<RunArgs>),
     /// Check the setup a run would use, for the suite at hand: each API's endpoint,
     /// where its credentials come from (never their values), the regions and model ids
-    /// called, and the known traps. Exit 0 when all is well, 1 with findings.
+    /// called, and the known traps. Exit 0 when all is well, 1 with findings, 2 when the
+    /// suite does not load.
     #[command(
         after_help = "Examples:\n  gpt-oss-scenarios doctor\n  gpt-oss-scenarios doctor scenarios/nightly --probe\n\nTraps named: an expired or expiring short-term AWS_BEARER_TOKEN_BEDROCK, a chat base URL on\nBedrock Mantle without /v1, the Responses API on Bedrock Runtime's /openai/v1, a Bedrock key bound for\n(or kept from) a host that is not Bedrock's, a region without the model, unknown model ids."
     )]
@@ -75,8 +76,9 @@ pub(crate) enum Command {
         /// Scenario files or folders (searched recursively).
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
-        /// Make one cheap authenticated call per endpoint (ListAsyncInvokes on Bedrock
-        /// Runtime, GET /models elsewhere) and say what answered.
+        /// Make one cheap authenticated call per endpoint and say what answered:
+        /// ListAsyncInvokes on Bedrock Runtime, a one-token chat completion on its
+        /// /openai/v1, GET /models elsewhere.
         #[arg(long)]
         probe: bool,
         /// Bedrock runtime endpoint, as for `run`.
@@ -504,11 +506,16 @@ struct SuiteRootError {
     source: std::io::Error,
 }
 
+/// A `--max-cost` that is not an amount of money.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not an amount of US dollars (e.g. 5 or 0.25)")]
+struct NotUsd(String);
+
 /// A budget in US dollars: a finite number, zero or more (`$` allowed).
-fn parse_usd(text: &str) -> Result<f64, String> {
+fn parse_usd(text: &str) -> Result<f64, NotUsd> {
     match text.trim().trim_start_matches('$').parse::<f64>() {
         Ok(usd) if usd.is_finite() && usd >= 0.0 => Ok(usd),
-        _ => Err(format!("`{text}` is not an amount of US dollars (e.g. 5 or 0.25)")),
+        _ => Err(NotUsd(text.to_owned())),
     }
 }
 

@@ -261,14 +261,25 @@ fn print_request(case: &crate::plan::Case, label: &str, flags: &Connection, env:
         "Bearer **** (AWS_BEARER_TOKEN_BEDROCK)".to_owned()
     } else if uses_aws_sdk(api) {
         "AWS4-HMAC-SHA256 **** (signed with the AWS credential chain)".to_owned()
+    } else if let Some((name, _)) = env.chat_key(&base) {
+        format!("Bearer **** ({name})")
+    } else if env.takes_bedrock_key(&base) {
+        "Bearer **** (a short-term Bedrock API key, derived from the AWS credential chain when sent)".to_owned()
     } else {
-        env.chat_key(&base).map_or_else(|| "(none)".to_owned(), |(name, _)| format!("Bearer **** ({name})"))
+        "(none)".to_owned()
+    };
+    // InvokeModel's tier is a header: its body is the model's own.
+    let tier = match (api, request.params.service_tier) {
+        (crate::scenario::Api::Invoke | crate::scenario::Api::InvokeStream, Some(tier)) => {
+            format!("X-Amzn-Bedrock-Service-Tier: {}\n", tier.as_str())
+        }
+        _ => String::new(),
     };
     let Encoded { path, body } = encode(api, &request);
     let url = format!("{}{path}", base.trim_end_matches('/'));
     outln!("# {label}");
     outln!("POST {}", crate::providers::masked_url(&url));
     outln!("Authorization: {auth}");
-    outln!("Content-Type: application/json\n");
+    outln!("{tier}Content-Type: application/json\n");
     outln!("{}\n", crate::secrets::redact(&serde_json::to_string_pretty(&body).unwrap_or_default()));
 }

@@ -16,7 +16,7 @@ use crate::plan::Case;
 use crate::providers::bedrock::BedrockClient;
 use crate::providers::credentials::DerivedKeys;
 use crate::providers::openai_chat::{OpenAiClient, http_client};
-use crate::providers::{Connection, Environment, Limits, is_bedrock_host, remember_url_secrets, resolve_connection};
+use crate::providers::{Connection, Environment, Limits, bedrock_region, remember_url_secrets, resolve_connection};
 use crate::response::{CallError, ErrorKind};
 use crate::wire::server::{Responder, Route, Router, WireServer};
 
@@ -211,37 +211,5 @@ impl Clients {
         let source =
             format!("a short-term Bedrock API key for {region}, derived from {}, valid until {until}", derived.source);
         Ok(Some((source, derived.key)))
-    }
-}
-
-/// The region a Bedrock host names (`bedrock-runtime.us-west-2.amazonaws.com`,
-/// `bedrock-mantle.eu-north-1.api.aws`, a VPC endpoint of the runtime): the key for it
-/// is signed for that region, whatever the case says.
-fn bedrock_region(base_url: &str) -> Option<String> {
-    let url = url::Url::parse(base_url).ok()?;
-    let host = url.host_str()?;
-    if !is_bedrock_host(host) {
-        return None;
-    }
-    let labels: Vec<&str> = host.split('.').collect();
-    let at = if labels.first().is_some_and(|l| l.starts_with("vpce-")) { 2 } else { 1 };
-    labels.get(at).map(|r| (*r).to_ascii_lowercase())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_bedrock_host_names_the_region_its_key_is_signed_for() {
-        let region = |url| bedrock_region(url);
-        assert_eq!(region("https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1").as_deref(), Some("us-west-2"));
-        assert_eq!(region("https://bedrock-mantle.EU-NORTH-1.api.aws/v1").as_deref(), Some("eu-north-1"));
-        assert_eq!(
-            region("https://vpce-0a1b-x1.bedrock-runtime.us-east-1.vpce.amazonaws.com").as_deref(),
-            Some("us-east-1")
-        );
-        assert_eq!(region("http://127.0.0.1:8080/v1"), None, "a listed host: the case's region");
-        assert_eq!(region("https://amazonaws.com.evil.example/v1"), None);
     }
 }

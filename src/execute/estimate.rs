@@ -15,6 +15,10 @@ use crate::providers::{CallRequest, Content};
 /// context window. An estimate that counts it is an upper bound, never a guess.
 pub(crate) const UNBOUNDED_OUTPUT: u64 = 131_072;
 
+/// What an agent's tool result is taken to add to the conversation, at most: a tool's
+/// output has no bound of its own, so an agent's estimate assumes this one.
+pub(crate) const TOOL_RESULT_TOKENS: u64 = 4_096;
+
 /// What bounds an estimate's output tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Bound {
@@ -37,21 +41,21 @@ pub(crate) struct Estimate {
 /// The estimate of `case` (rendered), whose recording, when there is one, answered
 /// with at most `recorded` output tokens.
 pub(crate) fn case(case: &Case, recorded: Option<u64>) -> Estimate {
-    // An agent may ask its model once per turn, each turn resending the conversation:
-    // its first turn's request, as many times as it may take turns, bounds it.
+    let samples = u64::from(case.samples.max(1));
+    let (output, bound) = output_bound(case, recorded);
+    let first = request_tokens(case);
+    // An agent asks its model once per turn, each turn resending the conversation grown
+    // by the last answer and its tool results: turn k sends the first request plus k - 1
+    // answers and results, so T turns send T first requests and T(T - 1)/2 of those.
     let turns = match case.api {
         crate::scenario::Api::Agent => u64::from(case.spec.max_turns.unwrap_or(super::agent::DEFAULT_MAX_TURNS)),
         _ => 1,
     };
-    let samples = u64::from(case.samples.max(1)) * turns;
-    let (output, bound) = output_bound(case, recorded);
-    let input = request_tokens(case);
-    let mut estimate = Estimate {
-        input_tokens: input * samples,
-        output_tokens: output * samples,
-        bound,
-        usd: priced(case, input * samples, output * samples),
-    };
+    let grown = turns * turns.saturating_sub(1) / 2 * (output + TOOL_RESULT_TOKENS);
+    let input = (first * turns + grown) * samples;
+    let answers = output * turns * samples;
+    let mut estimate =
+        Estimate { input_tokens: input, output_tokens: answers, bound, usd: priced(case, input, answers) };
     for Question { case: grader, asked, .. } in graders(case) {
         let asked = u64::from(asked);
         // The answer goes into the grader's prompt, in place of the placeholder.
@@ -149,6 +153,22 @@ mod tests {
         assert_eq!((unbounded.output_tokens, unbounded.bound), (2 * UNBOUNDED_OUTPUT, Bound::Unbounded));
         let local = super::case(&case(serde_json::json!({"name": "n", "model": "llama", "prompt": "hi"})), None);
         assert_eq!(local.usd, None, "no price, no guess");
+    }
+
+    #[test]
+    fn an_agents_turns_each_resend_the_conversation_grown_so_far() {
+        let agent = super::case(
+            &case(serde_json::json!({"name": "n", "api": "agent", "model": "openai.gpt-oss-20b-1:0", "prompt": "hi",
+                "max_turns": 3, "params": {"max_tokens": 100}})),
+            None,
+        );
+        let first = pricing::input_tokens(["hi"]);
+        assert_eq!(agent.output_tokens, 300);
+        assert_eq!(
+            agent.input_tokens,
+            3 * first + 3 * (100 + TOOL_RESULT_TOKENS),
+            "turns 2 and 3 resend 1 and 2 answers"
+        );
     }
 
     #[test]

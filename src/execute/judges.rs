@@ -70,9 +70,8 @@ async fn ask(session: &mut Session<'_>, grader: &Case, asked: u32, min_score: Op
         let throttled =
             response.attempts > 1 || response.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Throttled);
         let usd = response.usage.and_then(|u| {
-            let asked = grader.spec.params.as_ref().and_then(|p| p.service_tier);
-            let (pricing, tier) = (grader.spec.pricing.as_ref(), response.service_tier.as_deref());
-            crate::pricing::answer_cost(pricing, &grader.model, asked, tier, u.input_tokens, u.output_tokens)
+            let served = response.service_tier.as_deref();
+            crate::pricing::answer(&grader.spec, &grader.model, served, u.input_tokens, u.output_tokens)
         });
         cost.add(Cost {
             calls: response.attempts.max(1),

@@ -95,7 +95,11 @@ impl GraderPlan {
             model: self.model.clone(),
             region: self.region.clone(),
             samples: 1,
-            timeout: case.timeout,
+            // A grader on the flex tier waits as a flex case does.
+            timeout: match self.params.as_ref().and_then(|p| p.service_tier) {
+                Some(crate::scenario::ServiceTier::Flex) => case.timeout.max(super::FLEX_TIMEOUT),
+                _ => case.timeout,
+            },
             tool_timeouts: Default::default(),
             skip: None,
             spec: Arc::new(spec),

@@ -34,7 +34,18 @@ impl ProvideCredentials for Remembered {
 /// no API key is set, so an IAM role alone reaches every API.
 pub(crate) struct DerivedKeys {
     source: Source,
-    keys: tokio::sync::Mutex<std::collections::HashMap<String, Derived>>,
+    /// Each region's key behind a lock of its own, held while it is derived: a region's
+    /// cases wait for one derivation (which may ask STS or SSO), other regions not at all.
+    regions: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<Slot>>>>,
+}
+
+/// A region's key, or why there is none.
+#[derive(Default)]
+struct Slot {
+    key: Option<Derived>,
+    /// The last failure and when: told again for a minute rather than asked of the chain
+    /// by every case (a chain that finds nothing may wait on instance metadata).
+    failed: Option<(SystemTime, DeriveError)>,
 }
 
 enum Source {
@@ -52,6 +63,7 @@ pub(crate) struct Derived {
     pub(crate) key: String,
     /// The key's own expiry, or the credentials' if they end sooner.
     pub(crate) valid_until: SystemTime,
+    pub(crate) derived_at: SystemTime,
     /// Where the credentials came from (`describe`).
     pub(crate) source: String,
 }
@@ -59,6 +71,13 @@ pub(crate) struct Derived {
 /// A key is replaced this long before it expires: it must still be valid when a request
 /// signed now reaches the server, and a slow stream holds its request open.
 const REFRESH_MARGIN: Duration = Duration::from_secs(10 * 60);
+
+/// Credentials that themselves end within the margin (an SSO session near its end)
+/// make a key that is never fresh: it is derived again at most this often.
+const REDERIVE_AFTER: Duration = Duration::from_secs(60);
+
+/// A failure is told again for this long before the chain is asked again.
+const FAILURE_KEPT: Duration = Duration::from_secs(60);
 
 /// The chain gave no credentials to derive a key from.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -72,13 +91,12 @@ pub(crate) enum DeriveError {
 impl DerivedKeys {
     /// Keys from the standard credential chain.
     pub(crate) fn from_chain() -> DerivedKeys {
-        DerivedKeys { source: Source::Chain(Default::default()), keys: Default::default() }
+        DerivedKeys { source: Source::Chain(Default::default()), regions: Default::default() }
     }
 
-    /// Keys from `provider` (tests, and `doctor` with a chain it already loaded).
     #[cfg(test)]
     pub(crate) fn from_provider(provider: SharedCredentialsProvider) -> DerivedKeys {
-        DerivedKeys { source: Source::Given(provider), keys: Default::default() }
+        DerivedKeys { source: Source::Given(provider), regions: Default::default() }
     }
 
     /// The key for `region`, derived now if there is none or the one there is ends
@@ -88,12 +106,37 @@ impl DerivedKeys {
     }
 
     pub(crate) async fn key_at(&self, region: &str, now: SystemTime) -> Result<Derived, DeriveError> {
-        let mut keys = self.keys.lock().await;
-        if let Some(derived) = keys.get(region)
-            && derived.valid_until > now + REFRESH_MARGIN
-        {
-            return Ok(derived.clone());
+        let slot = {
+            let mut regions = self.regions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            regions.entry(region.to_owned()).or_default().clone()
+        };
+        let mut slot = slot.lock().await;
+        if let Some(derived) = &slot.key {
+            let fresh = derived.valid_until > now + REFRESH_MARGIN;
+            let recent = now < derived.derived_at + REDERIVE_AFTER && now < derived.valid_until;
+            if fresh || recent {
+                return Ok(derived.clone());
+            }
         }
+        if let Some((at, error)) = &slot.failed
+            && now < *at + FAILURE_KEPT
+        {
+            return Err(error.clone());
+        }
+        match self.derive(region, now).await {
+            Ok(derived) => {
+                slot.failed = None;
+                slot.key = Some(derived.clone());
+                Ok(derived)
+            }
+            Err(error) => {
+                slot.failed = Some((now, error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    async fn derive(&self, region: &str, now: SystemTime) -> Result<Derived, DeriveError> {
         let provider = self.provider(region).await;
         let credentials = match Remembered(provider).provide_credentials().await {
             Ok(credentials) => credentials,
@@ -104,9 +147,7 @@ impl DerivedKeys {
         crate::secrets::add("a short-term Bedrock API key", &key);
         let own = now + super::short_term::LIFETIME;
         let valid_until = credentials.expiry().map_or(own, |e| e.min(own));
-        let derived = Derived { key, valid_until, source: describe(&credentials) };
-        keys.insert(region.to_owned(), derived.clone());
-        Ok(derived)
+        Ok(Derived { key, valid_until, derived_at: now, source: describe(&credentials) })
     }
 
     async fn provider(&self, region: &str) -> SharedCredentialsProvider {
@@ -224,11 +265,13 @@ mod tests {
 
     use super::*;
 
-    /// Credentials that end `life` after `issued`, counting how often they are asked for.
+    /// Credentials that end at `expiry` (or fail, with `fail`), counting how often they
+    /// are asked for.
     #[derive(Debug)]
     struct Counting {
         calls: Arc<AtomicU32>,
         expiry: Option<SystemTime>,
+        fail: bool,
     }
 
     impl ProvideCredentials for Counting {
@@ -237,14 +280,23 @@ mod tests {
             Self: 'a,
         {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.fail {
+                return future::ProvideCredentials::ready(Err(
+                    aws_credential_types::provider::error::CredentialsError::not_loaded("none in this test"),
+                ));
+            }
             let id = format!("AKIDTEST{n:08}");
             future::ProvideCredentials::ready(Ok(Credentials::new(id, "secret-for-tests", None, self.expiry, "test")))
         }
     }
 
     fn keys(expiry: Option<SystemTime>) -> (DerivedKeys, Arc<AtomicU32>) {
+        counting(expiry, false)
+    }
+
+    fn counting(expiry: Option<SystemTime>, fail: bool) -> (DerivedKeys, Arc<AtomicU32>) {
         let calls = Arc::new(AtomicU32::new(0));
-        let provider = SharedCredentialsProvider::new(Counting { calls: calls.clone(), expiry });
+        let provider = SharedCredentialsProvider::new(Counting { calls: calls.clone(), expiry, fail });
         (DerivedKeys::from_provider(provider), calls)
     }
 
@@ -278,7 +330,24 @@ mod tests {
         assert_eq!(first.valid_until, t0() + HOUR, "a key is no better than the session that signed it");
         keys.key_at("us-west-2", t0() + HOUR / 2).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        keys.key_at("us-west-2", t0() + HOUR - Duration::from_secs(60)).await.unwrap();
+        keys.key_at("us-west-2", t0() + HOUR - Duration::from_secs(300)).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // These credentials end within the margin whenever they are asked for: the key
+        // is not derived again for every request, only once a minute.
+        keys.key_at("us-west-2", t0() + HOUR - Duration::from_secs(280)).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        keys.key_at("us-west-2", t0() + HOUR - Duration::from_secs(200)).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_told_again_for_a_minute_before_the_chain_is_asked_again() {
+        let (keys, calls) = counting(None, true);
+        for after in [0, 30, 59] {
+            assert!(keys.key_at("us-west-2", t0() + Duration::from_secs(after)).await.is_err());
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(keys.key_at("us-west-2", t0() + Duration::from_secs(61)).await.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 

@@ -367,6 +367,20 @@ pub(crate) fn is_bedrock_host(host: &str) -> bool {
     }
 }
 
+/// The region a Bedrock host names (`bedrock-runtime.us-west-2.amazonaws.com`,
+/// `bedrock-mantle.eu-north-1.api.aws`, a VPC endpoint of the runtime): the key for it
+/// is signed for that region, whatever the case says.
+pub(crate) fn bedrock_region(base_url: &str) -> Option<String> {
+    let url = url::Url::parse(base_url).ok()?;
+    let host = url.host_str()?;
+    if !is_bedrock_host(host) {
+        return None;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let at = if labels.first().is_some_and(|l| l.starts_with("vpce-")) { 2 } else { 1 };
+    labels.get(at).map(|r| (*r).to_ascii_lowercase())
+}
+
 /// An AWS region name: `us-east-1`, `us-gov-west-1`, `ap-southeast-2`, `cn-north-1`,
 /// `eusc-de-east-1`.
 fn is_region(name: &str) -> bool {
@@ -440,6 +454,19 @@ mod tests {
         ] {
             assert!(e.takes_bedrock_key(url), "{url}");
         }
+    }
+
+    #[test]
+    fn a_bedrock_host_names_the_region_its_key_is_signed_for() {
+        let region = |url| bedrock_region(url);
+        assert_eq!(region("https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1").as_deref(), Some("us-west-2"));
+        assert_eq!(region("https://bedrock-mantle.EU-NORTH-1.api.aws/v1").as_deref(), Some("eu-north-1"));
+        assert_eq!(
+            region("https://vpce-0a1b-x1.bedrock-runtime.us-east-1.vpce.amazonaws.com").as_deref(),
+            Some("us-east-1")
+        );
+        assert_eq!(region("http://127.0.0.1:8080/v1"), None, "a listed host: the case's region");
+        assert_eq!(region("https://amazonaws.com.evil.example/v1"), None);
     }
 
     fn env(openai: Option<&str>, hosts: &[&str]) -> Environment {

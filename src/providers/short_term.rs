@@ -101,8 +101,10 @@ pub(crate) fn read(key: &str) -> Option<KeyInfo> {
     let access_key_id = scope.next()?.to_owned();
     let region = scope.nth(1)?.to_owned();
     let signed_at = parse_amz_date(&query("X-Amz-Date")?)?;
+    // AWS gives at most 12 hours; a longer one is no key of AWS's making (and its end
+    // could overflow the clock).
     let lifetime = Duration::from_secs(query("X-Amz-Expires")?.parse().ok()?);
-    Some(KeyInfo { access_key_id, region, signed_at, lifetime })
+    (lifetime <= LIFETIME).then_some(KeyInfo { access_key_id, region, signed_at, lifetime })
 }
 
 /// `20261203T093000Z` as a time.
@@ -164,7 +166,11 @@ mod tests {
         // Never more than AWS accepts.
         let long = derive(&credentials, "eu-north-1", at(), Duration::from_secs(86_400)).unwrap();
         assert_eq!(read(&long).unwrap().lifetime, LIFETIME);
-        for not_one in ["ABSKlongtermkey", "bedrock-api-key-not base64!", "bedrock-api-key-aGVsbG8=", ""] {
+        let forever = format!(
+            "{PREFIX}{}",
+            base64::engine::general_purpose::STANDARD.encode("bedrock.amazonaws.com/?Action=CallWithBearerToken&X-Amz-Credential=A%2F20261203%2Fus-west-2%2Fbedrock%2Faws4_request&X-Amz-Date=20261203T093000Z&X-Amz-Expires=18446744073709551615&Version=1")
+        );
+        for not_one in ["ABSKlongtermkey", "bedrock-api-key-not base64!", "bedrock-api-key-aGVsbG8=", "", &forever] {
             assert_eq!(read(not_one), None, "{not_one}");
         }
     }

@@ -366,10 +366,18 @@ pub(crate) fn request_for(case: &Case) -> WireRequest {
     request
 }
 
-/// A request on `api`, as a cassette records it.
+/// A request on `api`, as a cassette records it. InvokeModel's service tier travels in
+/// a header, not the body, so a tier set there is hashed beside the body: a recording
+/// made on another tier is stale, as it is on every other API. (`serve` matches such a
+/// request by its body alone.)
 pub(crate) fn recorded_request(api: Api, request: &CallRequest) -> WireRequest {
     let Encoded { path, body } = encode(api, request);
-    let hash = request_hash(api, &body);
+    let hash = match (api, request.params.service_tier) {
+        (Api::Invoke | Api::InvokeStream, Some(tier)) => {
+            hex_sha256(&canonical_json(&serde_json::json!({"api": api, "body": body, "service_tier": tier.as_str()})))
+        }
+        _ => request_hash(api, &body),
+    };
     WireRequest { method: "POST".into(), path, body, hash }
 }
 
@@ -448,5 +456,19 @@ mod tests {
             request_hash(Api::ChatStream, &json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
         );
         assert_ne!(a, request_hash(Api::Chat, &json!({"model": "m", "messages": [{"role": "user", "content": "ho"}]})));
+    }
+
+    #[test]
+    fn an_invoke_requests_tier_is_in_its_hash_though_not_in_its_body() {
+        let spec = |tier: Option<&str>| -> crate::scenario::Scenario {
+            let params = tier.map_or(json!({}), |t| json!({"service_tier": t}));
+            serde_json::from_value(json!({"name": "n", "prompt": "hi", "params": params})).unwrap()
+        };
+        let hash = |api, tier| recorded_request(api, &CallRequest::new("m", "us-west-2", &spec(tier)));
+        let (plain, flex) = (hash(Api::Invoke, None), hash(Api::Invoke, Some("flex")));
+        assert_eq!(plain.body, flex.body);
+        assert_ne!(plain.hash, flex.hash);
+        assert_eq!(plain.hash, request_hash(Api::Invoke, &plain.body), "no tier, the hash recordings already have");
+        assert_ne!(hash(Api::Converse, None).hash, hash(Api::Converse, Some("flex")).hash, "in Converse's body");
     }
 }

@@ -143,12 +143,15 @@ pub(crate) fn case_record(r: &CaseResult) -> CaseRecord {
         tool_calls: response.map(|r| r.tool_calls.iter().map(tool_call).collect()).unwrap_or_default(),
         turns: response.map(|r| r.turns.iter().map(turn).collect()).unwrap_or_default(),
         usage: usage.map(usage_record),
-        cost_usd: usage.and_then(|u| {
-            let asked = r.case.spec.params.as_ref().and_then(|p| p.service_tier);
-            let served = response.and_then(|r| r.service_tier.as_deref());
-            let pricing = r.case.spec.pricing.as_ref();
-            crate::pricing::answer_cost(pricing, &r.case.model, asked, served, u.input_tokens, u.output_tokens)
-        }),
+        // Each sample at the tier it was billed on.
+        cost_usd: v
+            .samples
+            .iter()
+            .map(|s| {
+                let (usage, served) = (s.response.usage?, s.response.service_tier.as_deref());
+                crate::pricing::answer(&r.case.spec, &r.case.model, served, usage.input_tokens, usage.output_tokens)
+            })
+            .fold(None, crate::pricing::add),
         service_tier: response.and_then(|r| r.service_tier.clone()),
         latency_ms: response.map(|r| r.latency_ms),
         flags: response.map(flags).unwrap_or_default(),

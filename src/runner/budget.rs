@@ -7,7 +7,7 @@ use crate::execute::estimate;
 use crate::plan::Case;
 use crate::pricing;
 use crate::recordings::{self, DatasetCassettes};
-use crate::response::Source;
+use crate::response::{ErrorKind, Source};
 use crate::scenario::Mode;
 use crate::verdict::CaseVerdict;
 
@@ -54,14 +54,31 @@ impl Budget {
     /// A case that was reserved `bound` ended: the reservation goes, what it cost stays.
     pub(crate) fn settle(&mut self, bound: f64, case: &Case, verdict: &CaseVerdict) {
         self.reserved = (self.reserved - bound).max(0.0);
-        self.spent += spent(case, verdict);
+        let paid = spent(case, verdict);
+        // An answer cut short (a timeout, a broken stream) was generated, and billed,
+        // without saying its usage: it counts at the case's bound, not as free.
+        let unsaid = verdict.samples.iter().any(|s| {
+            let r = &s.response;
+            r.source != Source::Replayed
+                && r.usage.is_none()
+                && r.error.as_ref().is_some_and(|e| {
+                    matches!(
+                        e.kind,
+                        ErrorKind::Timeout
+                            | ErrorKind::Truncated
+                            | ErrorKind::StreamError
+                            | ErrorKind::TooLarge
+                            | ErrorKind::Cancelled
+                    )
+                })
+        });
+        self.spent += if unsaid { paid.max(bound) } else { paid };
     }
 }
 
 /// What a finished case paid for: its answers that did not come from a recording, and
 /// their graders', at their prices.
 fn spent(case: &Case, verdict: &CaseVerdict) -> f64 {
-    let asked = case.spec.params.as_ref().and_then(|p| p.service_tier);
     verdict
         .samples
         .iter()
@@ -69,15 +86,8 @@ fn spent(case: &Case, verdict: &CaseVerdict) -> f64 {
         .map(|s| {
             let r = &s.response;
             let own = r.usage.and_then(|u| {
-                let tier = r.service_tier.as_deref();
-                pricing::answer_cost(
-                    case.spec.pricing.as_ref(),
-                    &case.model,
-                    asked,
-                    tier,
-                    u.input_tokens,
-                    u.output_tokens,
-                )
+                let served = r.service_tier.as_deref();
+                pricing::answer(&case.spec, &case.model, served, u.input_tokens, u.output_tokens)
             });
             pricing::add(own, s.grades.cost().usd).unwrap_or(0.0)
         })
@@ -126,5 +136,18 @@ mod tests {
         budget.settle(0.6, &case(), &answered(&[Source::Live, Source::Replayed]));
         assert!((budget.spent - 0.75).abs() < 1e-9, "{}", budget.spent);
         assert!(budget.admits(0.25) && !budget.admits(0.26));
+        // A live answer cut at its timeout said no usage: it counts at its bound.
+        let mut cut = answered(&[Source::Live]);
+        cut.samples[0].response.usage = None;
+        cut.samples[0].response.error = Some(crate::response::CallError::new(ErrorKind::Timeout, None, "slow"));
+        budget.reserve(0.2);
+        budget.settle(0.2, &case(), &cut);
+        assert!((budget.spent - 0.95).abs() < 1e-9, "{}", budget.spent);
+        // One refused before any token (no credentials) cost nothing.
+        let mut refused = answered(&[Source::Live]);
+        refused.samples[0].response.usage = None;
+        refused.samples[0].response.error = Some(crate::response::CallError::new(ErrorKind::Auth, None, "no key"));
+        budget.settle(0.0, &case(), &refused);
+        assert!((budget.spent - 0.95).abs() < 1e-9);
     }
 }

@@ -41,8 +41,12 @@ impl Responder for Flex {
                 r.json.as_mut().unwrap()["service_tier"] = json!("flex");
             })
         } else {
+            // Priority asked for, the standard tier served (as when priority capacity
+            // is short): the case is billed at what was served.
+            let asked: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+            let served = if asked["service_tier"] == "priority" { "default" } else { "flex" };
             corpus_with("chat-20b-planet", |r| {
-                r.json.as_mut().unwrap()["service_tier"] = json!("flex");
+                r.json.as_mut().unwrap()["service_tier"] = json!(served);
             })
         }
     }
@@ -66,6 +70,7 @@ fn a_tier_reaches_every_api_in_its_own_form_and_the_tier_served_is_kept() {
   - {name: i, api: invoke, model: openai.gpt-oss-120b-1:0, prompt: hi}
   - {name: h, api: chat, model: openai.gpt-oss-20b-1:0, prompt: hi}
   - {name: r, api: responses, model: openai.gpt-oss-20b, prompt: hi}
+  - {name: p, api: chat, model: openai.gpt-oss-20b-1:0, prompt: hi, params: {service_tier: priority}}
 ",
     );
     let out = binary(dir.path())
@@ -83,7 +88,13 @@ fn a_tier_reaches_every_api_in_its_own_form_and_the_tier_served_is_kept() {
         serde_json::from_slice(&r.body).unwrap()
     };
     assert_eq!(body("/converse")["serviceTier"], json!({"type": "flex"}));
-    assert_eq!(body("/chat/completions")["service_tier"], "flex");
+    let chats: Vec<Value> = seen
+        .iter()
+        .filter(|r| r.path.ends_with("/chat/completions"))
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["service_tier"].clone())
+        .collect();
+    assert_eq!(chats.len(), 2);
+    assert!(chats.contains(&json!("flex")) && chats.contains(&json!("priority")), "{chats:?}");
     assert_eq!(body("/responses")["service_tier"], "flex");
     let invoke = seen.iter().find(|r| r.path.ends_with("/invoke")).unwrap();
     assert_eq!(invoke.header("x-amzn-bedrock-service-tier"), Some("flex"));
@@ -91,7 +102,12 @@ fn a_tier_reaches_every_api_in_its_own_form_and_the_tier_served_is_kept() {
 
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
-    for case in report["cases"].as_array().unwrap() {
+    let cases = report["cases"].as_array().unwrap();
+    let p = cases.iter().find(|c| c["id"] == "p").unwrap();
+    assert_eq!(p["service_tier"], "default", "the tier served, not the one asked for");
+    let (input, output) = (p["usage"]["input_tokens"].as_f64().unwrap(), p["usage"]["output_tokens"].as_f64().unwrap());
+    assert!((p["cost_usd"].as_f64().unwrap() - (input * 0.07 + output * 0.3) / 1e6).abs() < 1e-12, "{p}");
+    for case in cases.iter().filter(|c| c["id"] != "p") {
         assert_eq!(case["service_tier"], "flex", "{case}");
         // Billed at flex: half the standard price.
         let usage = &case["usage"];
@@ -105,10 +121,21 @@ fn a_tier_reaches_every_api_in_its_own_form_and_the_tier_served_is_kept() {
     assert!((cost["usd"].as_f64().unwrap() - total).abs() < 1e-12, "{cost}");
     assert_eq!(cost["usd"], cost["spent_usd"], "all live");
     assert_eq!(cost["models"].as_array().unwrap().len(), 3, "{cost}");
+    assert!(
+        stdout(&out).contains(&format!(" in ")) && stdout(&out).contains(", $0.0000"),
+        "per case: {}",
+        stdout(&out)
+    );
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
     assert!(junit.contains(r#"<property name="service_tier" value="flex"/>"#), "{junit}");
-    assert!(junit.contains(r#"<property name="cost_usd" value="0.0"#), "{junit}");
-    assert!(junit.contains(r#"<property name="run.cost_usd.openai.gpt-oss-20b" value="0.0"#), "{junit}");
+    for case in cases {
+        let usd = format!(r#"<property name="cost_usd" value="{:.8}"/>"#, case["cost_usd"].as_f64().unwrap());
+        assert!(junit.contains(&usd), "{usd}: {junit}");
+    }
+    let mantle = cost["models"].as_array().unwrap().iter().find(|m| m["model"] == "openai.gpt-oss-20b").unwrap();
+    let usd =
+        format!(r#"<property name="run.cost_usd.openai.gpt-oss-20b" value="{:.8}"/>"#, mantle["usd"].as_f64().unwrap());
+    assert!(junit.contains(&usd), "{usd}: {junit}");
 }
 
 /// Chat answers that each cost what `output_tokens` cost, at the 120b's price.

@@ -46,7 +46,8 @@ pub(crate) fn render(run: &RunRecord) -> String {
         duration_ms as f64 / 1000.0,
         summary.input_tokens,
         summary.output_tokens,
-        crate::pricing::usd(summary.cost.usd)
+        // No price known for any case: unknown, not free.
+        if summary.cost.models.is_empty() { "–".to_owned() } else { crate::pricing::usd(summary.cost.usd) }
     );
     if summary.cost.models.len() > 1 || summary.cost.spent_usd < summary.cost.usd || summary.cost.unpriced > 0 {
         let _ = writeln!(md, "Cost: {}.\n", escape(&summary.cost.headline()));
@@ -100,17 +101,18 @@ pub(crate) fn render(run: &RunRecord) -> String {
     }
     // Ids, apis and models come from report files too (`merge-reports`): escaped like
     // every other text, so no control character reaches a job page.
-    let _ = writeln!(md, "| status | case | api | model | details |");
-    let _ = writeln!(md, "|---|---|---|---|---|");
+    let _ = writeln!(md, "| status | case | api | model | cost | details |");
+    let _ = writeln!(md, "|---|---|---|---|---:|---|");
     for c in shown {
         let status = if c.status == Status::Failed { "failed" } else { "errored" };
         let details = c.failure_lines().join("<br>");
         let _ = writeln!(
             md,
-            "| {status} | {} | {} | {} | {} |",
+            "| {status} | {} | {} | {} | {} | {} |",
             code(&c.id),
             escape(&c.api),
             escape(&c.model),
+            c.cost_usd.map_or_else(|| "–".to_owned(), crate::pricing::usd),
             escape(&details)
         );
     }

@@ -266,6 +266,9 @@ pub(crate) fn case_block(case: &CaseRecord, color: bool) -> String {
     if case.status != Status::Skipped {
         // The case's wall time, retries and waits included: what the user waited for.
         let _ = write!(out, " in {} ms", case.duration_ms);
+        if let Some(usd) = case.cost_usd {
+            let _ = write!(out, ", {}", crate::pricing::usd(usd));
+        }
         if case.attempts > case.samples.n.max(1) {
             let _ = write!(out, " ({} attempts)", case.attempts);
         }

@@ -58,7 +58,7 @@
         card("errored", s.errored, "errored"), card("skipped", s.skipped, "skipped"),
         card("pending snapshots", s.pending_snapshots),
         card("tokens in / out", `${s.input_tokens} / ${s.output_tokens}`),
-        s.cost ? card(s.cost.spent_usd < s.cost.usd ? `cost (${usd(s.cost.spent_usd)} spent, the rest replayed)` : "cost", usd(s.cost.usd)) : null,
+        s.cost && s.cost.models.length ? card(s.cost.spent_usd < s.cost.usd ? `cost (${usd(s.cost.spent_usd)} spent, the rest replayed)` : "cost", usd(s.cost.usd)) : null,
         s.judging && s.judging.calls ? card("judging (apart)", `${s.judging.calls} calls, ${s.judging.input_tokens} / ${s.judging.output_tokens} tokens${s.judging.cost_usd != null ? ", " + usd(s.judging.cost_usd) : ""}`) : null),
       baseline(), models());
   }
