@@ -19,6 +19,10 @@ const ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLE/session+token==";
 
+/// The environment of a role's session: keys and a session token, nothing else.
+const ENV_KEYS: [(&str, &str); 3] =
+    [("AWS_ACCESS_KEY_ID", ACCESS_KEY), ("AWS_SECRET_ACCESS_KEY", SECRET_KEY), ("AWS_SESSION_TOKEN", SESSION_TOKEN)];
+
 /// What the key said, when it verified: the region it was signed for.
 #[derive(Debug, Clone, PartialEq)]
 enum Seen {
@@ -222,12 +226,7 @@ fn environment_keys_alone_authenticate_chat_responses_and_judges() {
     let (_rt, server) = crate::support::serve(verifying.clone());
     let dir = repo();
     write(dir.path(), "scenarios/suite.yaml", SUITE);
-    let env = [
-        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-        ("AWS_SESSION_TOKEN", SESSION_TOKEN),
-    ];
-    let (out, report) = run(&server, dir.path(), &env);
+    let (out, report) = run(&server, dir.path(), &ENV_KEYS);
     assert_verified(&out, &report, &verifying, dir.path());
 }
 
@@ -262,12 +261,7 @@ fn an_explicit_key_wins_and_a_key_from_other_credentials_is_refused() {
     let dir = repo();
     write(dir.path(), "scenarios/suite.yaml", SUITE);
     // A long-term key set: it is what is sent, not a derived one (so it fails here).
-    let env = [
-        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-        ("AWS_SESSION_TOKEN", SESSION_TOKEN),
-        ("AWS_BEARER_TOKEN_BEDROCK", "ABSKexplicit-long-term-key"),
-    ];
+    let env = [ENV_KEYS.as_slice(), &[("AWS_BEARER_TOKEN_BEDROCK", "ABSKexplicit-long-term-key")]].concat();
     let (out, _) = run(&server, dir.path(), &env);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     // One per case: a refused answer leaves its grader nothing to judge.
@@ -314,12 +308,7 @@ fn doctor(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
 
 #[test]
 fn doctor_passes_on_the_bundled_suite_and_says_where_keys_come_from() {
-    let env = [
-        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-        ("AWS_SESSION_TOKEN", SESSION_TOKEN),
-    ];
-    let out = doctor(&[], &env);
+    let out = doctor(&[], &ENV_KEYS);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
     assert!(text.contains("chat, chat-stream -> https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1"), "{text}");
@@ -372,11 +361,7 @@ fn doctor_probes_each_endpoint_with_credentials_that_verify() {
         .args(["--openai-base-url", &format!("{}/openai/v1", server.url())])
         .args(["--responses-base-url", &format!("{}/v1", server.url())])
         .env("GPT_OSS_SCENARIOS_BEDROCK_KEY_HOSTS", "127.0.0.1")
-        .envs([
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-            ("AWS_SESSION_TOKEN", SESSION_TOKEN),
-        ])
+        .envs(ENV_KEYS)
         .output()
         .unwrap();
     let text = stdout(&out);
