@@ -135,7 +135,8 @@ pub(crate) fn usd(amount: f64) -> String {
     } else if amount.abs() >= 1.0 {
         format!("${amount:.2}")
     } else {
-        let places = (-amount.abs().log10()).floor().max(0.0) as usize + 3;
+        // At most 20 places: a hand-made price of 1e-300 still prints as a line.
+        let places = ((-amount.abs().log10()).floor().max(0.0) as usize + 3).min(20);
         format!("${amount:.places$}")
     }
 }

@@ -323,9 +323,10 @@ async fn probe(clients: &Arc<Clients>, target: &Target, traffic: &Traffic) -> (S
         let client = clients.bedrock(&target.region, endpoint).await;
         return match client.probe().await {
             Ok(()) => (format!("ListAsyncInvokes answered in {} ms", ms()), None),
-            // Refused for want of that one (optional) permission: the credentials were
-            // accepted, which is what the probe asks.
-            Err(e) if e.message.contains("AccessDenied") || e.message.contains("not authorized") => {
+            // Refused for want of that one (optional) permission, by name: the
+            // credentials were accepted, which is what the probe asks. Any other
+            // refusal (a bearer key not allowed, bad credentials) is a finding.
+            Err(e) if e.message.contains("bedrock:ListAsyncInvokes") => {
                 (format!("ListAsyncInvokes: credentials accepted, the call itself not allowed ({} ms)", ms()), None)
             }
             Err(e) => (

@@ -4,15 +4,18 @@
 use crate::execute::estimate::{Bound, Estimate, UNBOUNDED_OUTPUT};
 use crate::pricing::usd;
 
-/// `812 in / at most 4096 out tokens (max_tokens), at most $0.00252`.
+/// `812 in / at most 4096 out tokens (max_tokens), at most $0.00252`; `about` where a
+/// recording bounds the output.
 pub(super) fn describe(e: &Estimate) -> String {
     let why = match e.bound {
         Bound::MaxTokens => "max_tokens",
         Bound::Recorded => "as recorded",
         Bound::Unbounded => "unbounded: no max_tokens, no recording",
     };
-    let cost = e.usd.map_or_else(|| "no price for this model".to_owned(), |c| format!("at most {}", usd(c)));
-    format!("{} in / at most {} out tokens ({why}), {cost}", e.input_tokens, e.output_tokens)
+    // A recording says what the answer took then: an estimate, not a bound.
+    let bounded = if e.bound == Bound::Recorded { "about" } else { "at most" };
+    let cost = e.usd.map_or_else(|| "no price for this model".to_owned(), |c| format!("{bounded} {}", usd(c)));
+    format!("{} in / {bounded} {} out tokens ({why}), {cost}", e.input_tokens, e.output_tokens)
 }
 
 /// The estimates of a run, added up.

@@ -36,6 +36,8 @@ pub(crate) struct Estimate {
     pub(crate) bound: Bound,
     /// `None` when a model has no price.
     pub(crate) usd: Option<f64>,
+    /// Of `usd`, the graders' questions.
+    pub(crate) graders_usd: Option<f64>,
 }
 
 /// The estimate of `case` (rendered), whose recording, when there is one, answered
@@ -47,24 +49,33 @@ pub(crate) fn case(case: &Case, recorded: Option<u64>) -> Estimate {
     // An agent asks its model once per turn, each turn resending the conversation grown
     // by the last answer and its tool results: turn k sends the first request plus k - 1
     // answers and results, so T turns send T first requests and T(T - 1)/2 of those.
+    // Saturating: the counts come from files, and a bound past u64 is no bound anyway.
     let turns = match case.api {
         crate::scenario::Api::Agent => u64::from(case.spec.max_turns.unwrap_or(super::agent::DEFAULT_MAX_TURNS)),
         _ => 1,
     };
-    let grown = turns * turns.saturating_sub(1) / 2 * (output + TOOL_RESULT_TOKENS);
-    let input = (first * turns + grown) * samples;
-    let answers = output * turns * samples;
-    let mut estimate =
-        Estimate { input_tokens: input, output_tokens: answers, bound, usd: priced(case, input, answers) };
+    let grown =
+        (turns.saturating_mul(turns.saturating_sub(1)) / 2).saturating_mul(output.saturating_add(TOOL_RESULT_TOKENS));
+    let input = first.saturating_mul(turns).saturating_add(grown).saturating_mul(samples);
+    let answers = output.saturating_mul(turns).saturating_mul(samples);
+    let mut estimate = Estimate {
+        input_tokens: input,
+        output_tokens: answers,
+        bound,
+        usd: priced(case, input, answers),
+        graders_usd: None,
+    };
     for Question { case: grader, asked, .. } in graders(case) {
         let asked = u64::from(asked);
         // The answer goes into the grader's prompt, in place of the placeholder.
-        let input = (request_tokens(&grader) + output) * asked;
+        let input = request_tokens(&grader).saturating_add(output).saturating_mul(asked);
         let (grader_output, _) = output_bound(&grader, None);
-        let out = grader_output * asked;
-        estimate.input_tokens += input;
-        estimate.output_tokens += out;
-        estimate.usd = pricing::add(estimate.usd, priced(&grader, input, out));
+        let out = grader_output.saturating_mul(asked);
+        estimate.input_tokens = estimate.input_tokens.saturating_add(input);
+        estimate.output_tokens = estimate.output_tokens.saturating_add(out);
+        let usd = priced(&grader, input, out);
+        estimate.usd = pricing::add(estimate.usd, usd);
+        estimate.graders_usd = pricing::add(estimate.graders_usd, usd);
     }
     estimate
 }
@@ -103,7 +114,7 @@ pub(crate) fn graders(case: &Case) -> Vec<Question> {
 fn output_bound(case: &Case, recorded: Option<u64>) -> (u64, Bound) {
     match (case.spec.params.as_ref().and_then(|p| p.max_tokens), recorded) {
         (Some(max), _) => (u64::from(max), Bound::MaxTokens),
-        (None, Some(recorded)) => (recorded, Bound::Recorded),
+        (None, Some(recorded)) => (recorded.min(UNBOUNDED_OUTPUT), Bound::Recorded),
         (None, None) => (UNBOUNDED_OUTPUT, Bound::Unbounded),
     }
 }

@@ -73,10 +73,12 @@ async fn ask(session: &mut Session<'_>, grader: &Case, asked: u32, min_score: Op
             let served = response.service_tier.as_deref();
             crate::pricing::answer(&grader.spec, &grader.model, served, u.input_tokens, u.output_tokens)
         });
+        let live = response.source != crate::response::Source::Replayed;
         cost.add(Cost {
             calls: response.attempts.max(1),
             usage: response.usage,
             usd,
+            live_usd: usd.filter(|_| live),
             latency_ms: response.latency_ms,
             throttled: u32::from(throttled),
         });

@@ -80,6 +80,8 @@ pub(crate) struct Cost {
     pub(crate) usage: Option<Usage>,
     /// In USD, at the grader's price; `None` when it has none.
     pub(crate) usd: Option<f64>,
+    /// Of `usd`, the answers not replayed from a recording: what the run paid for.
+    pub(crate) live_usd: Option<f64>,
     pub(crate) latency_ms: u64,
     /// Questions that met throttling (retried, or throttled in the end): the runner's
     /// adaptive limit eases off for a throttled grader as for a throttled model.
@@ -92,6 +94,7 @@ impl Cost {
         self.throttled = self.throttled.saturating_add(other.throttled);
         self.usage = Usage::sum(self.usage.into_iter().chain(other.usage));
         self.usd = crate::pricing::add(self.usd, other.usd);
+        self.live_usd = crate::pricing::add(self.live_usd, other.live_usd);
         self.latency_ms = self.latency_ms.saturating_add(other.latency_ms);
     }
 }

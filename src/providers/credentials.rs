@@ -118,10 +118,13 @@ impl DerivedKeys {
                 return Ok(derived.clone());
             }
         }
+        // A key that is due for refresh but still valid is better than an error: one
+        // STS or SSO hiccup must not fail every request until the next try.
+        let still_valid = slot.key.clone().filter(|d| now < d.valid_until);
         if let Some((at, error)) = &slot.failed
             && now < *at + FAILURE_KEPT
         {
-            return Err(error.clone());
+            return still_valid.ok_or_else(|| error.clone());
         }
         match self.derive(region, now).await {
             Ok(derived) => {
@@ -131,7 +134,7 @@ impl DerivedKeys {
             }
             Err(error) => {
                 slot.failed = Some((now, error.clone()));
-                Err(error)
+                still_valid.ok_or(error)
             }
         }
     }
@@ -338,6 +341,21 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         keys.key_at("us-west-2", t0() + HOUR - Duration::from_secs(200)).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_fails_keeps_the_key_that_is_still_valid() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let provider = Counting { calls: calls.clone(), expiry: None, fail: false };
+        let keys = DerivedKeys::from_provider(SharedCredentialsProvider::new(provider));
+        let first = keys.key_at("us-west-2", t0()).await.unwrap();
+        // The chain starts failing (an STS outage) while the key is due for refresh.
+        let failing = Counting { calls: calls.clone(), expiry: None, fail: true };
+        let keys = DerivedKeys { source: Source::Given(SharedCredentialsProvider::new(failing)), ..keys };
+        let due = t0() + 12 * HOUR - Duration::from_secs(120);
+        assert_eq!(keys.key_at("us-west-2", due).await.unwrap().key, first.key);
+        assert_eq!(keys.key_at("us-west-2", due + Duration::from_secs(30)).await.unwrap().key, first.key);
+        assert!(keys.key_at("us-west-2", t0() + 12 * HOUR).await.is_err(), "not once it has expired");
     }
 
     #[tokio::test]

@@ -177,6 +177,10 @@ impl CostRecord {
     /// `$0.0123 ($0.00 spent: the rest replayed)`, the run's line.
     pub(crate) fn headline(&self) -> String {
         let usd = crate::pricing::usd;
+        if self.models.is_empty() {
+            // No case had a price: unknown, not free.
+            return format!("unknown ({} cases with no price: add their models under pricing:)", self.unpriced);
+        }
         let mut line = usd(self.usd);
         if self.spent_usd < self.usd {
             line.push_str(&format!(

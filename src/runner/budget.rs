@@ -25,20 +25,24 @@ impl Budget {
         Budget { limit, spent: 0.0, reserved: 0.0 }
     }
 
-    /// What `case` may cost at most, in `mode`: nothing when its answers will be
-    /// replayed (replay mode, or auto with a recording that still fits), else its
-    /// estimate (a model with no price counts as nothing: it cannot be budgeted).
+    /// What `case` may cost, in `mode`: in replay, nothing; in auto with a recording
+    /// that still fits, its graders' questions (a grader's answer the recording lacks is
+    /// asked live); else its whole estimate. A model with no price counts as nothing: it
+    /// cannot be budgeted.
     pub(crate) fn bound(case: &Case, mode: Mode, datasets: &DatasetCassettes) -> f64 {
-        let replays = match mode {
-            Mode::Replay => true,
-            Mode::Auto => recordings::find(case, datasets).is_ok(),
-            Mode::Live | Mode::Record => false,
-        };
-        if replays {
+        if mode == Mode::Replay {
             return 0.0;
         }
+        // A dataset row is found, and estimated, as it will run: rendered.
         let Ok(rendered) = case.rendered() else { return 0.0 };
-        estimate::case(&rendered, None).usd.unwrap_or(0.0)
+        let estimate = estimate::case(&rendered, None);
+        let replays = mode == Mode::Auto && recordings::find(&rendered, datasets).is_ok();
+        if replays { estimate.graders_usd } else { estimate.usd }.unwrap_or(0.0)
+    }
+
+    /// Whether a case that may cost `bound` could ever start: what is spent only grows.
+    pub(crate) fn could_fit(&self, bound: f64) -> bool {
+        self.spent + bound <= self.limit
     }
 
     /// Whether a case that may cost `bound` can start now.
@@ -56,11 +60,11 @@ impl Budget {
         self.reserved = (self.reserved - bound).max(0.0);
         let paid = spent(case, verdict);
         // An answer cut short (a timeout, a broken stream) was generated, and billed,
-        // without saying its usage: it counts at the case's bound, not as free.
+        // without saying all its usage (an agent's says its earlier turns' only): it
+        // counts at the case's bound, not as free.
         let unsaid = verdict.samples.iter().any(|s| {
             let r = &s.response;
             r.source != Source::Replayed
-                && r.usage.is_none()
                 && r.error.as_ref().is_some_and(|e| {
                     matches!(
                         e.kind,
@@ -79,19 +83,18 @@ impl Budget {
 /// What a finished case paid for: its answers that did not come from a recording, and
 /// their graders', at their prices.
 fn spent(case: &Case, verdict: &CaseVerdict) -> f64 {
-    verdict
+    let answers: f64 = verdict
         .samples
         .iter()
         .filter(|s| s.response.source != Source::Replayed)
-        .map(|s| {
-            let r = &s.response;
-            let own = r.usage.and_then(|u| {
-                let served = r.service_tier.as_deref();
-                pricing::answer(&case.spec, &case.model, served, u.input_tokens, u.output_tokens)
-            });
-            pricing::add(own, s.grades.cost().usd).unwrap_or(0.0)
+        .filter_map(|s| {
+            let (usage, served) = (s.response.usage?, s.response.service_tier.as_deref());
+            pricing::answer(&case.spec, &case.model, served, usage.input_tokens, usage.output_tokens)
         })
-        .sum()
+        .sum();
+    // Graders are asked live even for a replayed answer when the recording lacks theirs.
+    let graders: f64 = verdict.samples.iter().filter_map(|s| s.grades.cost().live_usd).sum();
+    answers + graders
 }
 
 #[cfg(test)]
@@ -149,5 +152,22 @@ mod tests {
         refused.samples[0].response.error = Some(crate::response::CallError::new(ErrorKind::Auth, None, "no key"));
         budget.settle(0.0, &case(), &refused);
         assert!((budget.spent - 0.95).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_grader_asked_live_for_a_replayed_answer_counts() {
+        let mut replayed = answered(&[Source::Replayed]);
+        let cost = crate::grading::Cost { usd: Some(0.3), live_usd: Some(0.2), ..Default::default() };
+        let grade = crate::grading::Grade {
+            outcome: Err(crate::grading::GradeError::Truncated),
+            reasoning: String::new(),
+            model: "m".into(),
+            cost,
+        };
+        replayed.samples[0].grades.checks.push((0, grade));
+        let mut budget = Budget::new(1.0);
+        budget.settle(0.0, &case(), &replayed);
+        assert!((budget.spent - 0.2).abs() < 1e-9, "the answer was free, its live grader not: {}", budget.spent);
+        assert!(budget.could_fit(0.8) && !budget.could_fit(0.81));
     }
 }

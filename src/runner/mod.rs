@@ -131,6 +131,7 @@ pub(crate) async fn run(
     // Each case in flight, when it started, and what the budget holds for it.
     let mut in_flight: HashMap<tokio::task::Id, (Arc<Case>, Instant, f64)> = HashMap::new();
     let mut budget = options.max_cost.map(budget::Budget::new);
+    let mut waiting: Option<(*const Case, f64)> = None;
     let mut per_model: HashMap<String, usize> = HashMap::new();
     let mut stop: Option<&'static str> = None;
     let deadline = options.deadline.map(|d| tokio::time::Instant::now() + d);
@@ -144,22 +145,33 @@ pub(crate) async fn run(
             else {
                 break;
             };
-            let case = queue.remove(i).expect("position is in range");
             let mut bound = 0.0;
             if let Some(budget) = &mut budget {
-                let mode = options.mode.or(case.spec.mode).unwrap_or(Mode::Auto);
-                bound = budget::Budget::bound(&case, mode, &datasets);
-                if !budget.admits(bound) {
-                    queue.push_front(case);
-                    // With cases in flight, their reservations may free room when they
-                    // end; with none, nothing will.
-                    if running.is_empty() {
-                        stop = Some("not run: it could take the run past --max-cost");
+                let case = &queue[i];
+                bound = match waiting {
+                    // The case that waited for room last time: its bound is known.
+                    Some((at, known)) if std::ptr::eq(at, Arc::as_ptr(case)) => known,
+                    _ => {
+                        let mode = options.mode.or(case.spec.mode).unwrap_or(Mode::Auto);
+                        budget::Budget::bound(case, mode, &datasets)
                     }
+                };
+                if !budget.could_fit(bound) {
+                    // What is spent only grows: this one never will. The next may.
+                    let case = queue.remove(i).expect("position is in range");
+                    finish(skipped(case, "not run: it could take the run past --max-cost"), emit);
+                    continue;
+                }
+                if !budget.admits(bound) {
+                    // It fits once cases in flight end and free their reservations;
+                    // until then the queue keeps its order.
+                    waiting = Some((Arc::as_ptr(case), bound));
                     break;
                 }
                 budget.reserve(bound);
+                waiting = None;
             }
+            let case = queue.remove(i).expect("position is in range");
             emit(Event::CaseStarted { case: &case });
             *per_model.entry(case.model.clone()).or_default() += 1;
             let handle = running.spawn(run_case(case.clone(), clients.clone(), datasets.clone(), options.clone()));

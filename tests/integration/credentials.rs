@@ -301,9 +301,20 @@ fn a_profile_that_does_not_exist_is_one_clear_sentence() {
 /// A short-term key AWS's generator made on 2025-01-01 for 12 hours: long expired.
 const EXPIRED_KEY: &str = "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29tLz9BY3Rpb249Q2FsbFdpdGhCZWFyZXJUb2tlbiZYLUFtei1BbGdvcml0aG09QVdTNC1ITUFDLVNIQTI1NiZYLUFtei1DcmVkZW50aWFsPUFLSUFJT1NGT0ROTjdFWEFNUExFJTJGMjAyNTAxMDElMkZ1cy13ZXN0LTIlMkZiZWRyb2NrJTJGYXdzNF9yZXF1ZXN0JlgtQW16LURhdGU9MjAyNTAxMDFUMDgwMDAwWiZYLUFtei1FeHBpcmVzPTQzMjAwJlgtQW16LVNpZ25lZEhlYWRlcnM9aG9zdCZYLUFtei1TaWduYXR1cmU9YTVjMTRlMzA1MjQ1ZGNkZWI3NTkzNjk5NjRhYjkxMDhhMWZjMTFmOWRjNWU2YmE4NDQ1M2RhODc3ZmRkOTRhNyZWZXJzaW9uPTE=";
 
+/// `doctor` on a copy of the bundled suite: a developer's `.env` at the crate root
+/// must not change what it finds.
 fn doctor(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    binary(root).arg("doctor").args(args).envs(env.iter().copied()).output().unwrap()
+    let dir = repo();
+    copy(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"), &dir.path().join("scenarios"));
+    binary(dir.path()).arg("doctor").args(args).envs(env.iter().copied()).output().unwrap()
+}
+
+fn copy(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let (path, target) = (entry.path(), to.join(entry.file_name()));
+        if path.is_dir() { copy(&path, &target) } else { std::fs::copy(&path, &target).map(drop).unwrap() }
+    }
 }
 
 #[test]

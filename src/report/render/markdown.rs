@@ -56,8 +56,14 @@ pub(crate) fn render(run: &RunRecord) -> String {
             let _ = writeln!(md, "|---|---:|---:|---:|");
             for m in &summary.cost.models {
                 let usd = crate::pricing::usd(m.usd);
-                let _ =
-                    writeln!(md, "| `{}` | {} | {} / {} | {usd} |", m.model, m.cases, m.input_tokens, m.output_tokens);
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} / {} | {usd} |",
+                    code(&m.model),
+                    m.cases,
+                    m.input_tokens,
+                    m.output_tokens
+                );
             }
             md.push('\n');
         }

@@ -41,7 +41,8 @@
   const tokens = (c) => (c.usage ? c.usage.input_tokens + c.usage.output_tokens : 0);
   const pct = (v) => `${Math.round(v * 100)}%`;
   // As the terminal shows it: cents from a dollar up, three significant digits below.
-  const usd = (v) => v === 0 ? "$0.00" : Math.abs(v) >= 1 ? `$${v.toFixed(2)}` : `$${v.toFixed(Math.floor(-Math.log10(Math.abs(v))) + 3)}`;
+  // toFixed takes at most 100 places: an amount from a hand-made or merged report stays drawable.
+  const usd = (v) => !Number.isFinite(v) ? "–" : v === 0 ? "$0.00" : Math.abs(v) >= 1 ? `$${v.toFixed(2)}` : `$${v.toFixed(Math.min(20, Math.floor(-Math.log10(Math.abs(v))) + 3))}`;
   const unique = (f) => [...new Set(cases.flatMap(f))].sort();
 
   function header() {
