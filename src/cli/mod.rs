@@ -1,6 +1,7 @@
 //! The command line: clap's raw arguments, and one function per subcommand.
 //! Commands print; the library stages they call do not.
 
+mod batch;
 mod commands;
 mod doctor;
 mod estimate;
@@ -91,6 +92,13 @@ pub(crate) enum Command {
         #[arg(long, value_name = "URL")]
         responses_base_url: Option<String>,
     },
+    /// Amazon Bedrock batch inference by hand: write the suite's records, and read a
+    /// job's output back into cassettes that `run --mode replay` judges.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  gpt-oss-scenarios batch prepare scenarios/ --out batch/\n  gpt-oss-scenarios batch import downloaded-output/ scenarios/ && gpt-oss-scenarios run --mode replay"
+    )]
+    Batch(BatchCommand),
     /// Accept pending snapshots: each `.snap.new` replaces its `.snap`.
     #[command(after_help = "Examples:\n  gpt-oss-scenarios accept\n  gpt-oss-scenarios accept snapshots/basic")]
     Accept {
@@ -408,6 +416,31 @@ impl RunArgs {
     }
 }
 
+/// `batch`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BatchCommand {
+    /// Write a JSONL file of records per model and invocation type (InvokeModel for
+    /// converse-less single-turn cases, chat included; Converse for converse), split at
+    /// 50,000 records. Streamed cases, agents and the Responses API are said to run live.
+    Prepare {
+        /// Scenario files or folders (searched recursively).
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// The folder to write the records to.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Read a job's output (every `.jsonl.out` under DIR, checked against the
+    /// `manifest.json.out` beside it) into the cases' cassettes.
+    Import {
+        /// The folder the job's output was downloaded to.
+        dir: PathBuf,
+        /// Scenario files or folders that define the cases (the suite prepared).
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+    },
+}
+
 /// What snapshot drift does to a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum DriftPolicy {
@@ -445,6 +478,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         Command::Review { paths } => snapshots::review(&paths),
         Command::Snapshots { paths, unreferenced: _, delete } => snapshots::unreferenced(&paths, delete),
         Command::Run(args) => run::run(args.into_options()),
+        Command::Batch(BatchCommand::Prepare { paths, out }) => batch::prepare(&paths, &out),
+        Command::Batch(BatchCommand::Import { dir, paths }) => batch::import(&dir, &paths),
         Command::Doctor { paths, probe, bedrock_endpoint, openai_base_url, responses_base_url } => {
             let connection = crate::providers::Connection { bedrock_endpoint, openai_base_url, responses_base_url };
             doctor::doctor(doctor::DoctorOptions { paths, connection, probe })

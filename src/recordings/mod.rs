@@ -12,6 +12,7 @@
 //! [`Reply`]s, and the real clients read them as a live run does; that is how any
 //! source of recorded answers (a cassette, a batch job's output) is replayed.
 
+pub(crate) mod batch;
 pub(crate) mod cassette;
 pub(crate) mod journal;
 pub mod playback;
@@ -102,6 +103,12 @@ impl<'a> Recorder<'a> {
             },
             recorded_at: None,
         }
+    }
+
+    /// Records the answers of a Bedrock batch job, read from its output `source`.
+    pub(crate) fn batch(datasets: &'a DatasetCassettes, source: String) -> Recorder<'a> {
+        let provenance = Provenance { kind: ProvenanceKind::Batch, source, notes: String::new() };
+        Recorder { datasets, provenance, recorded_at: None }
     }
 
     /// Records hand-written answers, saying so.

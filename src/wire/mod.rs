@@ -52,6 +52,8 @@ pub(crate) enum ProvenanceKind {
     Recorded,
     /// Hand-written from the documented wire format.
     Synthetic,
+    /// The answers of an Amazon Bedrock batch inference job, from its output files.
+    Batch,
 }
 
 /// A request as the engine sends it: what matching compares.

@@ -4,6 +4,7 @@
 mod agents;
 mod architecture;
 mod baseline;
+mod batch;
 mod bedrock_paths;
 mod bundled;
 mod cli;
