@@ -144,7 +144,7 @@ fn import_into(dir: &Path, cases: &[Case]) -> Result<String, BatchError> {
     for path in &outputs {
         let shown = crate::fs::shown(path);
         let file = crate::fs::open_regular(path, crate::fs::Links::Follow)
-            .map_err(|e| BatchError::Read { path: shown.clone(), source: std::io::Error::other(e.to_string()) })?;
+            .map_err(|source| crate::fs::FsError::Read { path: path.clone(), source })?;
         for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
             let line = line.map_err(|source| BatchError::Read { path: shown.clone(), source })?;
             if line.trim().is_empty() {
@@ -235,7 +235,7 @@ fn check_manifest(folder: &Path, lines: u64) -> Result<(), BatchError> {
     let text = match crate::fs::read_text_limited(&path, 1 << 20, crate::fs::Links::Follow) {
         Ok(text) => text,
         Err(crate::fs::ReadError::Missing) => return Ok(()),
-        Err(e) => return Err(BatchError::Read { path: shown, source: std::io::Error::other(e.to_string()) }),
+        Err(source) => return Err(crate::fs::FsError::Read { path, source }.into()),
     };
     let manifest: serde_json::Value = serde_json::from_str(&text).map_err(|e| BatchError::Line {
         path: shown.clone(),

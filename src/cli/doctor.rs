@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_credential_types::provider::ProvideCredentials;
 
-use crate::execute::Clients;
 use crate::execute::estimate;
+use crate::execute::{Clients, KeyFrom};
 use crate::exit;
 use crate::plan::models::region_lint;
 use crate::pricing::{self, Tier};
@@ -194,10 +194,14 @@ fn targets(plan: &crate::plan::Plan, flags: &Connection, env: &Environment) -> B
 async fn credentials(clients: &Clients, env: &Environment, target: &Target) -> Result<String, Finding> {
     if !target.sdk {
         return match clients.openai_key(&target.endpoint, &target.region).await {
-            Ok(Some((source, key))) if source.ends_with("_KEY") || source.ends_with("_BEDROCK") => {
-                Ok(format!("Bearer key: {source}{}", key_facts(&key)))
+            Ok(Some((KeyFrom::Variable(name), key))) => Ok(format!("Bearer key: {name}{}", key_facts(&key))),
+            Ok(Some((KeyFrom::Derived { region, source, valid_until }, _))) => {
+                let until = humantime::format_rfc3339_seconds(valid_until);
+                Ok(format!(
+                    "Bearer key: a short-term Bedrock API key for {region}, derived from {source}, valid until {until}"
+                ))
             }
-            Ok(Some((source, _))) => Ok(format!("Bearer key: {source}")),
+            Ok(Some((KeyFrom::Placeholder, _))) => Ok("Bearer key: a placeholder (replay)".to_owned()),
             Ok(None) => Ok("none sent (a server that needs no key)".to_owned()),
             Err(e) => Err(Finding(e.message)),
         };

@@ -184,17 +184,32 @@ impl Clients {
     }
 }
 
+/// Where the key an OpenAI-compatible client sends comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyFrom {
+    /// Replay's stand-in: no credentials are consulted.
+    Placeholder,
+    /// An API key in this variable.
+    Variable(&'static str),
+    /// A short-term Bedrock API key for `region`, derived from credentials that came
+    /// from `source` (`credentials::describe`), valid until `valid_until`.
+    Derived { region: String, source: String, valid_until: std::time::SystemTime },
+}
+
 impl Clients {
-    /// The key an OpenAI-compatible client sends to `base_url`, and where it comes from
-    /// (a variable's name, or the source of the credentials a short-term key was derived
-    /// from, with its expiry); `None` where no key is sent.
-    pub(crate) async fn openai_key(&self, base_url: &str, region: &str) -> Result<Option<(String, String)>, CallError> {
+    /// The key an OpenAI-compatible client sends to `base_url`, and where it comes
+    /// from; `None` where no key is sent.
+    pub(crate) async fn openai_key(
+        &self,
+        base_url: &str,
+        region: &str,
+    ) -> Result<Option<(KeyFrom, String)>, CallError> {
         let shared = &self.shared;
         if let Some(key) = shared.placeholder_key {
-            return Ok(Some(("a placeholder (replay)".to_owned(), key.to_owned())));
+            return Ok(Some((KeyFrom::Placeholder, key.to_owned())));
         }
         if let Some((name, key)) = shared.env.chat_key(base_url) {
-            return Ok(Some((name.to_owned(), key.to_owned())));
+            return Ok(Some((KeyFrom::Variable(name), key.to_owned())));
         }
         if !shared.env.takes_bedrock_key(base_url) {
             return Ok(None);
@@ -207,9 +222,7 @@ impl Clients {
                 format!("no API key for {base_url}, and {e}; set AWS_BEARER_TOKEN_BEDROCK or OPENAI_API_KEY, or give AWS credentials (a profile, a role)"),
             )
         })?;
-        let until = humantime::format_rfc3339_seconds(derived.valid_until);
-        let source =
-            format!("a short-term Bedrock API key for {region}, derived from {}, valid until {until}", derived.source);
-        Ok(Some((source, derived.key)))
+        let from = KeyFrom::Derived { region, source: derived.source, valid_until: derived.valid_until };
+        Ok(Some((from, derived.key)))
     }
 }

@@ -19,6 +19,7 @@ pub(crate) mod tools;
 use std::time::{Duration, Instant};
 
 pub use clients::Clients;
+pub(crate) use clients::KeyFrom;
 pub use retry::RetryPolicy;
 
 use crate::plan::Case;
