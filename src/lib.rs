@@ -3,6 +3,7 @@
 //! The pipeline, one module per stage: [`load`] -> [`plan`] -> execute -> separate ->
 //! normalize -> verdict -> report. See `ARCHITECTURE.md`.
 
+pub(crate) mod batch;
 pub mod cli;
 pub(crate) mod diagnostic;
 pub mod execute;

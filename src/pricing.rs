@@ -99,12 +99,13 @@ fn on_tier(prices: &ModelPrices, tier: Tier) -> Option<Price> {
 
 impl Tier {
     /// The tier an answer was billed on: the one the server says it served, when it
-    /// names one of the three; else the one asked for (a chat server may say `auto`).
+    /// names one of them (`batch` for a batch inference job's); else the one asked for (a chat server may say `auto`).
     pub(crate) fn billed(asked: Option<ServiceTier>, served: Option<&str>) -> Tier {
         match served {
             Some("default") => Tier::Default,
             Some("flex") => Tier::Flex,
             Some("priority") => Tier::Priority,
+            Some("batch") => Tier::Batch,
             _ => Tier::of(asked),
         }
     }

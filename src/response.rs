@@ -47,6 +47,9 @@ pub struct ModelResponse {
     /// Where the answer came from: the endpoint, or a cassette.
     #[serde(skip)]
     pub source: Source,
+    /// The batch inference job that answered, when `source` is batch.
+    #[serde(skip)]
+    pub batch_job: Option<String>,
 }
 
 /// Where an answer came from, as the JSON report records it.
@@ -62,6 +65,9 @@ pub enum Source {
     /// The case's cassette (a missing or broken one too: the case did not go live).
     #[serde(rename = "replay")]
     Replayed,
+    /// A Bedrock batch inference job, through the cassette its output made.
+    #[serde(rename = "batch")]
+    Batch,
 }
 
 /// A tool call the model asked for.
@@ -192,6 +198,9 @@ pub enum ErrorKind {
     Internal,
     /// The response was larger than `--max-response-mib`.
     TooLarge,
+    /// A batch inference job gave no answer for the record: it failed, was stopped or
+    /// expired first, or left the record out.
+    Batch,
 }
 
 impl ErrorKind {
@@ -218,6 +227,7 @@ impl ErrorKind {
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Internal => "internal",
             ErrorKind::TooLarge => "too_large",
+            ErrorKind::Batch => "batch",
         }
     }
 
@@ -358,6 +368,7 @@ impl Assembler {
             wire: None,
             note: None,
             source: Source::Live,
+            batch_job: None,
         }
     }
 }

@@ -176,6 +176,7 @@ fn scaffold(dir: &Path) -> Result<(), InitError> {
     for (name, template) in [
         ("scenarios.yml", include_str!("templates/ci.yml")),
         ("scenarios-nightly.yml", include_str!("templates/nightly.yml")),
+        ("scenarios-nightly-batch.yml", include_str!("templates/nightly-batch.yml")),
     ] {
         write_new(workflows, &format!(".github/workflows/{name}"), &workflow(template, suite.as_deref()))?;
     }
@@ -264,6 +265,7 @@ fn accept_snapshots(cases: Vec<Case>) -> Result<(), InitError> {
         grace: Duration::from_secs(1),
         mode: Some(Mode::Replay),
         max_cost: None,
+        from_batch: Default::default(),
     };
     let clients: Arc<Clients> = Clients::new(Environment::default(), Connection::default(), Limits::default());
     let mut problems = Vec::new();

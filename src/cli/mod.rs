@@ -4,9 +4,11 @@
 mod batch;
 mod commands;
 mod doctor;
+mod engine;
 mod estimate;
 mod init;
 mod run;
+mod signals;
 mod snapshots;
 mod tools;
 
@@ -313,6 +315,8 @@ pub(crate) struct RunArgs {
     pub(crate) verbose: bool,
     #[command(flatten)]
     pub(crate) baseline: BaselineArgs,
+    #[command(flatten)]
+    pub(crate) batch: engine::EngineArgs,
 }
 
 /// Comparison with an earlier report.
@@ -412,6 +416,7 @@ impl RunArgs {
             max_response_mib: self.max_response_mib,
             allow_empty: self.allow_empty,
             baseline: self.baseline,
+            batch: self.batch,
         }
     }
 }
@@ -438,6 +443,36 @@ pub(crate) enum BatchCommand {
         /// Scenario files or folders that define the cases (the suite prepared).
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
+    },
+    /// A loopback stand-in for Bedrock's batch control plane (create, get, list and stop
+    /// jobs), answering each job's records from recordings as `serve` does; jobs read and
+    /// write S3 wherever AWS_ENDPOINT_URL_S3 points (moto's server, say).
+    Serve {
+        /// Recorded exchanges (wire format) or cassettes to answer records from.
+        #[arg(required = true)]
+        cases: Vec<PathBuf>,
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// How a record finds its answer: `hash` (the recording of its request body) or
+        /// `order`.
+        #[arg(long = "match", default_value = "hash", value_parser = one_of(&Match::ALL, Match::as_str))]
+        matching: Match,
+        /// The fewest records a job takes.
+        #[arg(long, default_value_t = 100)]
+        min_records: u64,
+        /// The time between a job's statuses (Submitted, Validating, Scheduled, InProgress).
+        #[arg(long, default_value = "1s", value_parser = crate::plan::duration::parse_duration)]
+        step: std::time::Duration,
+        /// The time each record takes.
+        #[arg(long, default_value = "0ms", value_parser = crate::plan::duration::parse_duration)]
+        latency: std::time::Duration,
+        /// The region in job ARNs.
+        #[arg(long, default_value = "us-west-2")]
+        region: String,
+        /// A role that exists (repeatable): a job with another is refused. Any role when none is given.
+        #[arg(long, value_name = "ARN")]
+        role: Vec<String>,
     },
 }
 
@@ -480,6 +515,10 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
         Command::Run(args) => run::run(args.into_options()),
         Command::Batch(BatchCommand::Prepare { paths, out }) => batch::prepare(&paths, &out),
         Command::Batch(BatchCommand::Import { dir, paths }) => batch::import(&dir, &paths),
+        Command::Batch(BatchCommand::Serve { cases, port, matching, min_records, step, latency, region, role }) => {
+            let settings = crate::batch::standin::Settings { region, min_records, step, latency, roles: role };
+            batch::serve(batch::ServeOptions { cases, port, matching, settings })
+        }
         Command::Doctor { paths, probe, bedrock_endpoint, openai_base_url, responses_base_url } => {
             let connection = crate::providers::Connection { bedrock_endpoint, openai_base_url, responses_base_url };
             doctor::doctor(doctor::DoctorOptions { paths, connection, probe })
@@ -516,7 +555,7 @@ fn enter_suite_root(command: &mut Command) -> Result<(), SuiteRootError> {
             defaulted(paths)
         }
         Command::Accept { paths } | Command::Reject { paths } | Command::Review { paths } => paths.is_empty(),
-        Command::Run(args) => defaulted(&args.paths),
+        Command::Run(args) => defaulted(&args.paths) && args.batch.collect.is_none(),
         _ => false,
     };
     if !applies || std::path::Path::new("scenarios").is_dir() {

@@ -52,9 +52,11 @@ pub(crate) struct RunOptions {
     pub(crate) max_response_mib: u64,
     pub(crate) allow_empty: bool,
     pub(crate) baseline: super::BaselineArgs,
+    /// `--engine`, `--no-wait`, `--collect` and the rest of batch inference's flags.
+    pub(crate) batch: super::engine::EngineArgs,
 }
 
-pub(crate) fn run(options: RunOptions) -> u8 {
+pub(crate) fn run(mut options: RunOptions) -> u8 {
     let snapshots = match SnapshotSettings::resolve(options.update, options.accept, |name| std::env::var(name).ok()) {
         Ok(mut s) => {
             s.force_pass |= options.drift_warn;
@@ -72,6 +74,22 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             errln!("error: {e}");
             return exit::INVALID;
         }
+    };
+    // A collect runs the suite and selection its jobs were submitted from.
+    let state = match &options.batch.collect {
+        Some(path) => match crate::batch::state::State::read(path) {
+            Ok(state) => {
+                options.paths.clone_from(&state.paths);
+                options.selection = state.selection.clone();
+                options.selection_flags.clone_from(&state.selection_flags);
+                Some(state)
+            }
+            Err(e) => {
+                errln!("error: {e}");
+                return exit::INVALID;
+            }
+        },
+        None => None,
     };
     let plan = match load_and_plan(&options.paths) {
         Ok((plan, _)) => plan,
@@ -114,9 +132,18 @@ pub(crate) fn run(options: RunOptions) -> u8 {
             return exit::INVALID;
         }
     };
+    let batched = match super::engine::run_batch(&options.batch, state, &options.head(), &cases, &runtime) {
+        Ok(batched) => batched,
+        Err(code) => return code,
+    };
+    let (from_batch, batch_record) = match batched {
+        Some(b) => (b.from_batch, Some(b.record)),
+        None => Default::default(),
+    };
     // `--mode` as given, for the reports that record it.
     let mode = options.mode.map(|m| m.as_str().to_owned());
-    let mut reports = Reports::new(Builder::new(options.selection_flags.clone(), mode, baseline));
+    let builder = Builder::new(options.selection_flags.clone(), mode, baseline).with_batch(batch_record);
+    let mut reports = Reports::new(builder);
     let terminal = TerminalRenderer::new(
         use_color(std::io::stdout().is_terminal()),
         options.verbose,
@@ -148,6 +175,7 @@ pub(crate) fn run(options: RunOptions) -> u8 {
         // GitHub sends SIGINT, then SIGTERM 7.5 s later: the reports must be out by then.
         grace: Duration::from_secs(5),
         mode: options.mode,
+        from_batch: std::sync::Arc::new(from_batch),
     };
     // A non-streamed answer says nothing until it is whole: the wait between bytes may
     // be as long as the longest case's timeout (a flex case's is fifteen minutes), which
@@ -157,7 +185,8 @@ pub(crate) fn run(options: RunOptions) -> u8 {
     let limits = Limits { max_response_bytes: options.max_response_mib << 20, read_timeout };
     let clients = Clients::new(env, options.connection, limits);
     let mut emit = |event: Event<'_>| reports.event(&event);
-    let ended = runtime.block_on(async { runner::run(cases, clients, runner_options, interrupts(), &mut emit).await });
+    let ended = runtime
+        .block_on(async { runner::run(cases, clients, runner_options, super::signals::interrupts(), &mut emit).await });
     let (summary, report_errors) = reports.finish();
     for e in &report_errors {
         errln!("error: {e}");
@@ -168,6 +197,18 @@ pub(crate) fn run(options: RunOptions) -> u8 {
         exit::FAILURES
     } else {
         exit::SUCCESS
+    }
+}
+
+impl RunOptions {
+    /// What a batch state file keeps of the run.
+    fn head(&self) -> super::engine::RunHead {
+        super::engine::RunHead {
+            paths: self.paths.clone(),
+            selection: self.selection.clone(),
+            selection_flags: self.selection_flags.clone(),
+            mode: self.mode,
+        }
     }
 }
 
@@ -190,27 +231,6 @@ pub(super) fn load_dotenv() -> Result<(), crate::fs::FsError> {
     // A malformed line is dotenv's to report; the variables before it are kept, as before.
     let _ = dotenvy::from_read(text.as_bytes());
     Ok(())
-}
-
-/// One item per SIGINT (Ctrl-C) or SIGTERM (`timeout`, `docker stop`, a cancelled
-/// GitHub job). Must be called inside the runtime.
-#[cfg(unix)]
-fn interrupts() -> impl futures_util::Stream<Item = ()> + Unpin {
-    use futures_util::StreamExt;
-    use tokio::signal::unix::{SignalKind, signal};
-    let each = |kind: SignalKind| match signal(kind) {
-        // Without a handler (unusual sandboxes) that signal keeps its default action.
-        Err(_) => futures_util::stream::pending().boxed(),
-        Ok(s) => futures_util::stream::unfold(s, |mut s| async move { s.recv().await.map(|()| ((), s)) }).boxed(),
-    };
-    futures_util::stream::select(each(SignalKind::interrupt()), each(SignalKind::terminate()))
-}
-
-/// Ctrl-C, on platforms without Unix signals.
-#[cfg(not(unix))]
-fn interrupts() -> impl futures_util::Stream<Item = ()> + Unpin {
-    use futures_util::StreamExt;
-    futures_util::stream::unfold((), |()| async { tokio::signal::ctrl_c().await.ok().map(|()| ((), ())) }).boxed()
 }
 
 /// `--dry-run`: every request that would be sent, with credentials masked: each

@@ -86,31 +86,13 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &su
 
 /// Serves every interaction of the given files, matched in order or by hash.
 pub(crate) fn serve(cases: &[PathBuf], port: u16, latency: Duration, matching: Match, log: Option<&Path>) -> u8 {
-    let mut recordings = Vec::new();
-    for case in cases {
-        match playback::load(case, latency) {
-            Ok(found) => recordings.extend(found),
-            Err(e) => {
-                errln!("error: {e}");
-                return exit::INVALID;
-            }
-        }
-    }
-    let labels: Vec<String> = recordings.iter().map(|r| format!("{} [{}]", r.label, r.api.as_str())).collect();
-    let warn = Box::new(|warning: String| errln!("warning: {warning}"));
-    let playback = match Playback::new(recordings, matching, log, warn) {
-        Ok(p) => p,
-        Err(e) => {
-            errln!("error: {e}");
-            return exit::INVALID;
-        }
+    let (playback, labels) = match load_playback(cases, latency, matching, log) {
+        Ok(found) => found,
+        Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            errln!("error: cannot start the async runtime: {e}");
-            return exit::INVALID;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let server = match WireServer::start_on(port, Arc::new(playback), false).await {
@@ -130,5 +112,42 @@ pub(crate) fn serve(cases: &[PathBuf], port: u16, latency: Duration, matching: M
         }
         let _ = tokio::signal::ctrl_c().await;
         exit::SUCCESS
+    })
+}
+
+/// Every interaction of `files`, to serve as `matching` says, and each one's label; a
+/// file that cannot be served is said, and the exit code returned.
+pub(super) fn load_playback(
+    files: &[PathBuf],
+    latency: Duration,
+    matching: Match,
+    log: Option<&Path>,
+) -> Result<(Playback, Vec<String>), u8> {
+    let mut recordings = Vec::new();
+    for file in files {
+        match playback::load(file, latency) {
+            Ok(found) => recordings.extend(found),
+            Err(e) => {
+                errln!("error: {e}");
+                return Err(exit::INVALID);
+            }
+        }
+    }
+    let labels: Vec<String> = recordings.iter().map(|r| format!("{} [{}]", r.label, r.api.as_str())).collect();
+    let warn = Box::new(|warning: String| errln!("warning: {warning}"));
+    match Playback::new(recordings, matching, log, warn) {
+        Ok(p) => Ok((p, labels)),
+        Err(e) => {
+            errln!("error: {e}");
+            Err(exit::INVALID)
+        }
+    }
+}
+
+/// The async runtime a server runs on.
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+        errln!("error: cannot start the async runtime: {e}");
+        exit::INVALID
     })
 }

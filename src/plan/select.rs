@@ -8,7 +8,7 @@ use super::Case;
 use crate::scenario::Api;
 
 /// What the command line asks for.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Selection {
     /// Substrings, globs (`*`, `?`, `[...]`) or exact ids (`=id`) matched against case
     /// ids; any may match.

@@ -79,6 +79,19 @@ pub(crate) fn record(case: &Case, invocation: Invocation, sample: u32) -> String
     json!({"recordId": record_id(case, sample), "modelInput": body}).to_string()
 }
 
+/// The hash part of `case`'s record ids, and the JSONL line of each of its samples: the
+/// request is encoded and hashed once for all of them.
+pub(crate) fn records(case: &Case, invocation: Invocation) -> (String, Vec<String>) {
+    let hash = super::request_for(case).hash;
+    let hash = hash[..hash.len().min(24)].to_owned();
+    let request = CallRequest::new(&case.model, &case.region, &case.spec);
+    let body = encode(invocation.api(), &request).body;
+    let lines = (0..case.samples)
+        .map(|sample| json!({"recordId": format!("{hash}-{sample}"), "modelInput": body}).to_string())
+        .collect();
+    (hash, lines)
+}
+
 /// What is wrong with an output line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum LineError {
@@ -100,13 +113,22 @@ pub(crate) fn read_output(
     line: &str,
     api_of: impl Fn(&str) -> Option<Api>,
 ) -> Result<(String, WireResponse), LineError> {
-    let value: Value = serde_json::from_str(line).map_err(|e| LineError::NotJson(e.to_string()))?;
-    let id = value["recordId"].as_str().ok_or(LineError::NoId)?.to_owned();
-    let api = api_of(&id).ok_or_else(|| LineError::Unknown(id.clone()))?;
-    if let Some(output) = value.get("modelOutput").filter(|o| o.is_object()) {
-        return Ok((id, WireResponse::json(200, output.clone())));
+    // The echoed `modelInput` (a whole prompt, every line) is skipped, not parsed.
+    #[derive(serde::Deserialize)]
+    struct Line {
+        #[serde(rename = "recordId")]
+        id: Option<Value>,
+        #[serde(rename = "modelOutput")]
+        output: Option<Value>,
+        error: Option<Value>,
     }
-    let error = value.get("error").filter(|e| e.is_object()).ok_or(LineError::Empty)?;
+    let value: Line = serde_json::from_str(line).map_err(|e| LineError::NotJson(e.to_string()))?;
+    let id = value.id.as_ref().and_then(Value::as_str).ok_or(LineError::NoId)?.to_owned();
+    let api = api_of(&id).ok_or_else(|| LineError::Unknown(id.clone()))?;
+    if let Some(output) = value.output.filter(Value::is_object) {
+        return Ok((id, WireResponse::json(200, output)));
+    }
+    let error = value.error.filter(Value::is_object).ok_or(LineError::Empty)?;
     // The code is a number in AWS's examples and a string in some clients' files.
     let code = match &error["errorCode"] {
         Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),

@@ -136,41 +136,81 @@ fn sorted<S: serde::Serializer>(rows: &HashMap<String, RowRecording>, s: S) -> R
     rows.iter().collect::<BTreeMap<_, _>>().serialize(s)
 }
 
-impl DatasetCassette {
-    /// The file alone, without the journal a killed recording may have left beside it.
-    pub(crate) fn read_alone(path: &Path) -> Result<DatasetCassette, RecordingError> {
-        let text = read_text(path)?;
-        serde_json::from_str(&text).map_err(|e| RecordingError::Invalid {
-            path: path.to_owned(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })
+/// A dataset cassette's journal folded into it, each row kept as its JSON text: ten
+/// thousand rows of a long prompt are tens of megabytes as text and several times that
+/// as parsed trees. The file is pretty JSON, rows sorted by hash, written atomically.
+pub(crate) fn fold_raw(path: &Path, journal: &Path, scenario: String) -> Result<(), RecordingError> {
+    use serde_json::value::RawValue;
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        format: u32,
+        scenario: String,
+        rows: HashMap<String, Box<RawValue>>,
     }
-
-    /// Keeps each row's recording under its request's hash, in order, dropping an older
-    /// recording of the same case (found by its case id: one lookup, not a scan).
-    pub(crate) fn put_all(&mut self, entries: impl IntoIterator<Item = JournalEntry>) {
-        let mut by_case: HashMap<String, String> =
-            self.rows.iter().map(|(hash, row)| (row.case.clone(), hash.clone())).collect();
-        for entry in entries {
-            if let Some(old) = by_case.insert(entry.row.case.clone(), entry.hash.clone())
-                && old != entry.hash
-            {
-                self.rows.remove(&old);
+    #[derive(Deserialize)]
+    struct Line {
+        hash: String,
+        row: Box<RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct CaseOf {
+        case: String,
+    }
+    let invalid = |path: &Path, e: serde_json::Error| RecordingError::Invalid {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    };
+    let mut file = match crate::fs::open_regular(path, crate::fs::Links::Refuse) {
+        Ok(file) => {
+            use std::io::Read;
+            let reader = std::io::BufReader::new(file.take(MAX_DATASET_CASSETTE_BYTES));
+            serde_json::from_reader::<_, Raw>(reader).map_err(|e| invalid(path, e))?
+        }
+        Err(crate::fs::ReadError::Missing) => Raw { format: FORMAT, scenario, rows: HashMap::new() },
+        Err(source) => return Err(RecordingError::Read { path: path.to_owned(), source }),
+    };
+    // A row recorded again replaces the old one, found by its case id.
+    let case_of = |raw: &RawValue| serde_json::from_str::<CaseOf>(raw.get()).map(|c| c.case).unwrap_or_default();
+    let mut by_case: HashMap<String, String> =
+        file.rows.iter().map(|(hash, row)| (case_of(row), hash.clone())).collect();
+    // Merged as read: a row replaced is dropped before the next is read.
+    each_journal_line::<Line>(journal, |line| {
+        if let Some(old) = by_case.insert(case_of(&line.row), line.hash.clone())
+            && old != line.hash
+        {
+            file.rows.remove(&old);
+        }
+        file.rows.insert(line.hash, line.row);
+    })?;
+    /// The rows sorted by hash, each parsed only while it is written (pretty, as before).
+    struct Rows<'a>(&'a HashMap<String, Box<RawValue>>);
+    impl Serialize for Rows<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::{Error, SerializeMap};
+            let sorted: BTreeMap<&String, &RawValue> = self.0.iter().map(|(k, v)| (k, &**v)).collect();
+            let mut map = s.serialize_map(Some(sorted.len()))?;
+            for (hash, raw) in sorted {
+                let row: serde_json::Value = serde_json::from_str(raw.get()).map_err(S::Error::custom)?;
+                map.serialize_entry(hash, &row)?;
             }
-            self.rows.insert(entry.hash, entry.row);
+            map.end()
         }
     }
-
-    /// Writes the file as pretty JSON, straight to disk: a dataset's cassette may hold
-    /// tens of thousands of rows. What it holds was redacted as it was recorded.
-    pub(crate) fn write(&self, path: &Path) -> Result<(), crate::fs::FsError> {
-        crate::fs::write_atomic_with(path, |out| {
-            serde_json::to_writer_pretty(&mut *out, self).map_err(std::io::Error::from)?;
-            out.write_all(b"\n")
-        })
+    #[derive(Serialize)]
+    struct Out<'a> {
+        format: u32,
+        scenario: &'a str,
+        rows: Rows<'a>,
     }
+    let out = Out { format: file.format, scenario: &file.scenario, rows: Rows(&file.rows) };
+    crate::fs::write_atomic_with(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, &out).map_err(std::io::Error::from)?;
+        w.write_all(b"\n")
+    })?;
+    Ok(())
 }
 
 /// One line of a dataset cassette's journal: a row recorded since the cassette was last
@@ -213,30 +253,44 @@ pub(crate) fn journal_line(cassette: Cassette) -> Option<String> {
 /// is no journal. A last line without its newline was torn by a kill while it was
 /// written, and is left out.
 fn journal_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, RecordingError> {
-    let text = match read_text(path) {
-        Ok(text) => text,
-        Err(RecordingError::Missing { .. }) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let complete = text.rfind('\n').map_or("", |end| &text[..=end]);
-    complete
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| RecordingError::Invalid {
-                path: path.to_owned(),
-                line: i + 1,
-                column: e.column(),
-                message: e.to_string(),
-            })
-        })
-        .collect()
+    let mut lines = Vec::new();
+    each_journal_line(path, |line| lines.push(line))?;
+    Ok(lines)
 }
 
-/// The rows of the journal at `path`, in the order they were recorded.
-pub(crate) fn read_journal(path: &Path) -> Result<Vec<JournalEntry>, RecordingError> {
-    journal_lines(path)
+/// Each of the journal's lines, parsed as `T`, handed to `visit` in order.
+fn each_journal_line<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    mut visit: impl FnMut(T),
+) -> Result<(), RecordingError> {
+    use std::io::{BufRead, Read};
+    // A line at a time: a journal of ten thousand rows is never held whole as text.
+    let file = match crate::fs::open_regular(path, crate::fs::Links::Refuse) {
+        Ok(file) => file,
+        Err(crate::fs::ReadError::Missing) => return Ok(()),
+        Err(source) => return Err(RecordingError::Read { path: path.to_owned(), source }),
+    };
+    let read_error =
+        |e: std::io::Error| RecordingError::Read { path: path.to_owned(), source: crate::fs::ReadError::Io(e) };
+    let mut reader = std::io::BufReader::new(file.take(MAX_DATASET_CASSETTE_BYTES));
+    let (mut line, mut number) = (Vec::new(), 0);
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(read_error)? == 0 || line.last() != Some(&b'\n') {
+            return Ok(());
+        }
+        number += 1;
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let parsed = serde_json::from_slice(&line).map_err(|e| RecordingError::Invalid {
+            path: path.to_owned(),
+            line: number,
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        visit(parsed);
+    }
 }
 
 /// What replay needs of a journal line.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::Recording;
-use super::cassette::{self, Cassette, DatasetCassette, DatasetReplay, RecordingError};
+use super::cassette::{self, Cassette, DatasetReplay, RecordingError};
 use crate::plan::Case;
 
 /// The run's dataset cassettes, by file.
@@ -119,16 +119,9 @@ fn cut_torn_line(file: &mut std::fs::File) -> std::io::Result<()> {
 fn fold(path: &Path, case: &Case) -> Result<(), RecordingError> {
     let journal = cassette::journal_path(path);
     let kept = |e: RecordingError| RecordingError::NotFolded { source: Box::new(e), journal: journal.clone() };
-    let mut file = match DatasetCassette::read_alone(path) {
-        Ok(file) => file,
-        Err(RecordingError::Missing { .. }) => DatasetCassette {
-            format: cassette::FORMAT,
-            scenario: crate::fs::slashed(&case.source),
-            rows: HashMap::new(),
-        },
-        Err(e) => return Err(kept(e)),
-    };
-    file.put_all(cassette::read_journal(&journal).map_err(kept)?);
-    file.write(path)?;
-    Ok(crate::fs::remove(&journal)?)
+    match cassette::fold_raw(path, &journal, crate::fs::slashed(&case.source)) {
+        Ok(()) => Ok(crate::fs::remove(&journal)?),
+        Err(RecordingError::Write(e)) => Err(RecordingError::Write(e)),
+        Err(e) => Err(kept(e)),
+    }
 }

@@ -63,6 +63,12 @@ impl Builder {
         }
     }
 
+    /// The batch inference jobs that answered some of the run's cases.
+    pub(crate) fn with_batch(mut self, batch: Option<super::record::BatchRecord>) -> Builder {
+        self.mode.batch = batch;
+        self
+    }
+
     /// The totals so far (all of them, once the run has finished).
     pub(crate) fn summary(&self) -> &SummaryRecord {
         &self.summary
@@ -174,6 +180,7 @@ pub(crate) fn case_record(r: &CaseResult) -> CaseRecord {
         skip_reason: r.skip_reason.clone(),
         duration_ms: u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
         source: response.map(|r| r.source),
+        batch_job: response.and_then(|r| r.batch_job.clone()),
         row: r.case.row.as_ref().map(|row| RowRecord {
             id: row.id.clone(),
             at: row.at.clone(),

@@ -54,9 +54,12 @@ pub(crate) struct CaseRecord {
     pub(crate) skip_reason: Option<String>,
     /// Wall time of the case, all samples and retries included.
     pub(crate) duration_ms: u64,
-    /// Where its answers came from: `live`, `record` or `replay`; null when it did not run.
+    /// Where its answers came from: `live`, `record`, `replay` or `batch`; null when it did not run.
     #[serde(default)]
     pub(crate) source: Option<Source>,
+    /// The ARN of the batch inference job that answered it, when `source` is `batch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) batch_job: Option<String>,
     /// A dataset row: its id, `file:line`, and its expected and extracted labels.
     #[serde(default)]
     pub(crate) row: Option<RowRecord>,

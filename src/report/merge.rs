@@ -12,6 +12,7 @@ use super::record::{FORMAT, ModeRecord, RunEnd, RunHead, RunRecord, SummaryRecor
 /// again, and the comparison with `baseline` made over all of them.
 pub(crate) fn merge(runs: Vec<RunRecord>, baseline: Option<Arc<Baseline>>) -> RunRecord {
     let interrupted = runs.iter().any(|r| r.summary.interrupted);
+    let batch = merged_batch(&runs);
     let head = RunHead {
         format: FORMAT,
         version: env!("CARGO_PKG_VERSION").into(),
@@ -46,10 +47,20 @@ pub(crate) fn merge(runs: Vec<RunRecord>, baseline: Option<Arc<Baseline>>) -> Ru
     });
     let end = RunEnd {
         duration_ms,
-        mode: ModeRecord::from_cases(requested, &cases),
+        mode: ModeRecord { batch, ..ModeRecord::from_cases(requested, &cases) },
         summary: SummaryRecord::from_cases(&cases, &datasets, interrupted),
         datasets,
         baseline,
     };
     RunRecord::assemble(head, cases, end)
+}
+
+/// The shards' batch records as one: every job, the longest times (shards run side by side).
+fn merged_batch(runs: &[RunRecord]) -> Option<super::record::BatchRecord> {
+    let all: Vec<_> = runs.iter().filter_map(|r| r.mode.batch.as_ref()).collect();
+    (!all.is_empty()).then(|| super::record::BatchRecord {
+        jobs: all.iter().flat_map(|b| b.jobs.iter().cloned()).collect(),
+        work_ms: all.iter().map(|b| b.work_ms).max().unwrap_or(0),
+        wait_ms: all.iter().map(|b| b.wait_ms).max().unwrap_or(0),
+    })
 }

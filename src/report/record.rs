@@ -62,6 +62,60 @@ pub(crate) struct ModeRecord {
     pub(crate) live: usize,
     /// Cases answered by the endpoint and recorded into cassettes.
     pub(crate) recorded: usize,
+    /// Cases answered by Bedrock batch inference jobs (and recorded into cassettes).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) batched: usize,
+    /// With `--engine batch`: the jobs that answered them, and the time they took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) batch: Option<BatchRecord>,
+}
+
+/// A run's batch inference: its jobs, and where its time went.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BatchRecord {
+    pub(crate) jobs: Vec<BatchJobRecord>,
+    /// The tool's own work around the jobs: planning, writing and uploading records,
+    /// submitting, downloading and reading the answers into cassettes.
+    pub(crate) work_ms: u64,
+    /// Waiting for the jobs to end (Bedrock's time, not the tool's).
+    pub(crate) wait_ms: u64,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A Bedrock batch inference job, as the run submitted and collected it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BatchJobRecord {
+    pub(crate) job_arn: String,
+    pub(crate) model: String,
+    /// `InvokeModel` or `Converse`.
+    pub(crate) invocation: String,
+    /// How it ended: `Completed`, `PartiallyCompleted`, `Failed`, `Stopped`, `Expired`.
+    pub(crate) status: String,
+    /// The job's message, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) message: Option<String>,
+    /// Records the run sent.
+    pub(crate) records: u64,
+    /// What the job's `manifest.json.out` counts, when it wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) manifest: Option<ManifestRecord>,
+}
+
+/// A batch job's `manifest.json.out`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ManifestRecord {
+    pub(crate) total_records: u64,
+    pub(crate) processed_records: u64,
+    pub(crate) success_records: u64,
+    pub(crate) error_records: u64,
+    pub(crate) input_tokens: u64,
+    pub(crate) output_tokens: u64,
 }
 
 impl ModeRecord {
@@ -78,6 +132,7 @@ impl ModeRecord {
             Some(Source::Replayed) => self.replayed += 1,
             Some(Source::Live) => self.live += 1,
             Some(Source::Recorded) => self.recorded += 1,
+            Some(Source::Batch) => self.batched += 1,
             None => {}
         }
     }
@@ -157,7 +212,7 @@ impl CostRecord {
             return;
         };
         self.usd += usd;
-        if matches!(case.source, Some(Source::Live | Source::Recorded)) {
+        if matches!(case.source, Some(Source::Live | Source::Recorded | Source::Batch)) {
             self.spent_usd += usd;
         }
         let at = match self.models.iter().position(|m| m.model == case.model) {

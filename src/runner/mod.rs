@@ -17,7 +17,7 @@ use crate::execute::session::Session;
 use crate::execute::{Caller, Clients, RetryPolicy, judges};
 use crate::plan::{Case, SkipReason};
 use crate::recordings::DatasetCassettes;
-use crate::response::{CallError, ErrorKind, ModelResponse};
+use crate::response::{CallError, ErrorKind, ModelResponse, Source};
 use crate::scenario::Mode;
 use crate::verdict::book::Book;
 use crate::verdict::dataset::DatasetResult;
@@ -41,6 +41,19 @@ pub(crate) struct RunnerOptions {
     pub(crate) mode: Option<Mode>,
     /// `--max-cost`: no case starts that could take the run's cost past this, in USD.
     pub(crate) max_cost: Option<f64>,
+    /// The cases a batch inference job answered (or failed to), by case id: judged from
+    /// the cassettes its output made, graders asked live.
+    pub(crate) from_batch: Arc<HashMap<String, FromBatch>>,
+}
+
+/// A case sent to a batch inference job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FromBatch {
+    /// The job's ARN, which the reports name.
+    pub(crate) job_arn: String,
+    /// Why the job gave no answer for it (the job's own message when it ended early);
+    /// `None` when its cassette holds the answers.
+    pub(crate) missing: Option<String>,
 }
 
 /// A finished case.
@@ -245,17 +258,35 @@ async fn run_case(
                 error: Some(CallError::new(ErrorKind::Internal, None, format!("{}: {}", e.pointer, e.message))),
                 ..ModelResponse::default()
             };
-            return CaseResult {
-                case,
-                verdict: CaseVerdict::errored(response),
-                duration: started.elapsed(),
-                skip_reason: None,
-            };
+            return errored(case, response, started.elapsed());
         }
     };
-    let mode = options.mode.or(case.spec.mode).unwrap_or(Mode::Auto);
+    let mut mode = options.mode.or(case.spec.mode).unwrap_or(Mode::Auto);
+    let batched = options.from_batch.get(&case.id);
+    if let Some(FromBatch { missing: Some(why), job_arn }) = batched {
+        let response = ModelResponse {
+            error: Some(CallError::new(ErrorKind::Batch, None, why.clone())),
+            source: Source::Batch,
+            batch_job: Some(job_arn.clone()),
+            ..ModelResponse::default()
+        };
+        return errored(case, response, started.elapsed());
+    }
+    if batched.is_some() {
+        // The job's answers are in the case's cassette; its graders were never asked, so
+        // `auto` asks them live.
+        mode = Mode::Auto;
+    }
     let caller = Caller::new(&clients, &options.retry);
     let (mut session, mut responses) = Session::start(&case, caller, &datasets, mode).await;
+    if let Some(from) = batched {
+        for r in &mut responses {
+            r.source = Source::Batch;
+            r.batch_job = Some(from.job_arn.clone());
+            // Billed at the batch price, as the job was.
+            r.service_tier = Some("batch".to_owned());
+        }
+    }
     // Graders are asked in the case's session: live, recorded or replayed as it is.
     let mut grades = judges::grade_checks(&mut session, &case, &responses).await;
     let rewordings = verdict::semantic::rewordings(&case, &responses);
@@ -273,6 +304,10 @@ async fn run_case(
     let verdict =
         if options.snapshots.action == UpdateAction::Nothing { judge() } else { tokio::task::block_in_place(judge) };
     CaseResult { case, verdict, duration: started.elapsed(), skip_reason: None }
+}
+
+fn errored(case: Arc<Case>, response: ModelResponse, duration: Duration) -> CaseResult {
+    CaseResult { case, verdict: CaseVerdict::errored(response), duration, skip_reason: None }
 }
 
 fn skipped(case: Arc<Case>, why: &str) -> CaseResult {

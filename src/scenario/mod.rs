@@ -7,6 +7,7 @@
 //! Fields that a `defaults.yaml` may supply (`api`, `model`, ...) are optional here;
 //! the planner resolves them into a concrete case and reports what is still missing.
 
+mod batch;
 mod expect;
 mod metrics;
 mod pricing;
@@ -16,6 +17,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub(crate) use batch::BatchConfig;
+pub use batch::Engine;
 pub(crate) use expect::*;
 pub(crate) use metrics::*;
 pub(crate) use pricing::*;
@@ -148,6 +151,12 @@ pub struct Scenario {
     /// Prices over the table the tool ships, usually set in `defaults.yaml`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) pricing: Option<Pricing>,
+    /// Where answers come from: live calls, or Bedrock batch inference jobs (`batch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) engine: Option<Engine>,
+    /// The S3 folders and the role of batch inference jobs, usually set in `defaults.yaml`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) batch: Option<BatchConfig>,
 }
 
 /// A file holding several scenarios.
@@ -237,6 +246,14 @@ pub(crate) struct Defaults {
     /// million tokens), e.g. `{openai.gpt-oss-120b-1:0: {flex: {input: 0.075, output: 0.3}}}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) pricing: Option<Pricing>,
+    /// The engine for every scenario below: `live`, or `batch` (Bedrock batch
+    /// inference, configured by `batch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) engine: Option<Engine>,
+    /// Where batch inference jobs read and write, and the role they run as, e.g.
+    /// `{input: s3://bucket/batch/in/, output: s3://bucket/batch/out/, role_arn: arn:aws:iam::123456789012:role/BedrockBatch}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) batch: Option<BatchConfig>,
 }
 
 /// The model that grades: any model and transport the tool speaks. Fields not given

@@ -5,6 +5,7 @@ mod agents;
 mod architecture;
 mod baseline;
 mod batch;
+mod batch_engine;
 mod bedrock_paths;
 mod bundled;
 mod cli;

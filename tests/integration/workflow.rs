@@ -28,7 +28,12 @@ fn actionlint(files: &[&Path]) -> std::process::Output {
 
 #[test]
 fn workflows_lint_clean_with_actionlint() {
-    let files = [".github/workflows/ci.yml", ".github/workflows/nightly.yml", ".github/workflows/release.yml"];
+    let files = [
+        ".github/workflows/ci.yml",
+        ".github/workflows/nightly.yml",
+        ".github/workflows/nightly-batch.yml",
+        ".github/workflows/release.yml",
+    ];
     let out = actionlint(&files.map(Path::new));
     assert!(out.status.success(), "actionlint found problems:\n{}{}", stdout(&out), stderr(&out));
 }
@@ -39,7 +44,11 @@ fn scaffolded_workflows_install_this_release_and_lint_clean() {
     let made = run_in(dir.path(), &["init", "suite"]);
     assert_eq!(made.status.code(), Some(0), "{}{}", stdout(&made), stderr(&made));
     let workflows = dir.path().join("suite/.github/workflows");
-    let files = [workflows.join("scenarios.yml"), workflows.join("scenarios-nightly.yml")];
+    let files = [
+        workflows.join("scenarios.yml"),
+        workflows.join("scenarios-nightly.yml"),
+        workflows.join("scenarios-nightly-batch.yml"),
+    ];
     let version = env!("CARGO_PKG_VERSION");
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
@@ -62,7 +71,16 @@ fn scaffolded_workflows_install_this_release_and_lint_clean() {
         assert!(nightly.contains("gpt-oss-scenarios doctor scenarios/ --probe"), "{nightly}");
         assert!(nightly.contains("bedrock:CallWithBearerToken"), "{nightly}");
     }
-    let out = actionlint(&[files[0].as_path(), files[1].as_path()]);
+    // Issue 28: the batch variant submits at night and collects in the morning.
+    let repo_batch =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.github/workflows/nightly-batch.yml")).unwrap();
+    for batch in [std::fs::read_to_string(&files[2]).unwrap(), repo_batch] {
+        assert!(batch.contains("--engine batch --no-wait"), "{batch}");
+        assert!(batch.contains("gpt-oss-scenarios run --collect \"$state\""), "{batch}");
+        assert!(batch.contains("iam:PassRole") && batch.contains("bedrock:CreateModelInvocationJob"), "{batch}");
+        assert!(batch.contains("--name batch-state"), "{batch}");
+    }
+    let out = actionlint(&[files[0].as_path(), files[1].as_path(), files[2].as_path()]);
     assert!(out.status.success(), "actionlint found problems:\n{}{}", stdout(&out), stderr(&out));
 }
 

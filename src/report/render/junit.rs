@@ -78,6 +78,12 @@ pub(crate) fn render(run: &RunRecord) -> Result<String, ReportError> {
         if let Some(tier) = &c.service_tier {
             case.add_property(Property::new("service_tier", tier.as_str()));
         }
+        if let Some(source) = c.source.and_then(|s| serde_json::to_value(s).ok()) {
+            case.add_property(Property::new("source", source.as_str().unwrap_or_default()));
+        }
+        if let Some(job) = &c.batch_job {
+            case.add_property(Property::new("batch_job", job.as_str()));
+        }
         if let Some(usd) = c.judging.and_then(|j| j.cost_usd) {
             case.add_property(Property::new("judging_cost_usd", format!("{usd:.8}")));
         }

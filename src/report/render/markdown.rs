@@ -68,6 +68,34 @@ pub(crate) fn render(run: &RunRecord) -> String {
             md.push('\n');
         }
     }
+    if let Some(batch) = &run.mode.batch {
+        let _ = writeln!(
+            md,
+            "Batch inference: {} answers from {} job(s); {} ms of the tool's own work, {} ms waiting for the jobs.\n",
+            run.mode.batched,
+            batch.jobs.len(),
+            batch.work_ms,
+            batch.wait_ms
+        );
+        let _ = writeln!(md, "| job | model | status | records | succeeded / errored |");
+        let _ = writeln!(md, "| --- | --- | --- | --- | --- |");
+        for job in &batch.jobs {
+            let counts =
+                job.manifest.map_or_else(|| "–".to_owned(), |m| format!("{} / {}", m.success_records, m.error_records));
+            let status = match &job.message {
+                Some(message) => format!("{} ({})", job.status, escape(message)),
+                None => job.status.clone(),
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {status} | {} | {counts} |",
+                code(&job.job_arn),
+                code(&job.model),
+                job.records
+            );
+        }
+        md.push('\n');
+    }
     if summary.judging.calls > 0 {
         let _ = writeln!(md, "Judging, counted apart from the cases: {}.\n", summary.judging.describe());
     }

@@ -187,7 +187,7 @@
       el("div", {}, el("h4", {}, "Reasoning"), el("pre", { class: "reasoning" }, c.reasoning || ""))));
     const facts = [`stop reason ${c.stop_reason || "none"}`, c.latency_ms !== null ? `${c.latency_ms} ms` : null,
       c.usage ? `${c.usage.input_tokens} in / ${c.usage.output_tokens} out tokens` : null,
-      c.cost_usd != null ? usd(c.cost_usd) : null, c.service_tier ? `tier ${c.service_tier}` : null, `source ${c.source || "-"}`,
+      c.cost_usd != null ? usd(c.cost_usd) : null, c.service_tier ? `tier ${c.service_tier}` : null, `source ${c.source || "-"}`, c.batch_job ? `job ${c.batch_job}` : null,
       c.samples.n > 1 ? `${c.samples.passed}/${c.samples.n} samples passed (95% CI ${pct(c.samples.low)}–${pct(c.samples.high)}; pass^${c.samples.n} ${c.samples.all_passed ? "yes" : "no"})` : null,
       c.judging ? `judging ${c.judging.calls} calls, ${c.judging.input_tokens} / ${c.judging.output_tokens} tokens${c.judging.cost_usd != null ? ", " + usd(c.judging.cost_usd) : ""}` : null].filter(Boolean);
     parts.push(el("div", { class: "muted" }, facts.join(" · "), c.flags.map((f) => el("span", { class: "tag flag" }, f))));
