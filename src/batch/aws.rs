@@ -73,7 +73,7 @@ impl AwsError {
             Some(e) if e.code().is_some() => AwsError::Service {
                 what,
                 code: e.code().unwrap_or_default().to_owned(),
-                message: e.message().map(|m| format!(": {m}")).unwrap_or_default(),
+                message: e.message().map(|m| format!(": {}", crate::secrets::redact(m))).unwrap_or_default(),
             },
             _ => {
                 let status = error.raw_response().map(|r| r.status().as_u16());

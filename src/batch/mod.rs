@@ -67,6 +67,8 @@ pub(crate) enum BatchError {
         "the suite changed since its jobs were submitted ({0}): collect it with the suite as it was then (the state file names its paths and selection)"
     )]
     Changed(String),
+    #[error("interrupted while submitting, after {created} job(s) were created")]
+    Interrupted { created: usize },
 }
 
 /// A run's id: when it started, and a random part. It names the run's S3 folders, jobs
@@ -107,6 +109,7 @@ pub(crate) async fn submit(
     mut state: State,
     state_path: &Path,
     regions: &mut Regions,
+    interrupts: &mut (dyn Stream<Item = ()> + Unpin + Send),
     tell: &mut dyn FnMut(Progress),
 ) -> Result<(State, Known), BatchError> {
     let work = work_dir(&state.run);
@@ -115,6 +118,11 @@ pub(crate) async fn submit(
     // The records are in S3, or the run stops here: either way the local copies go.
     let _ = std::fs::remove_dir_all(&work);
     for (job, (name, input)) in split.jobs.iter().zip(uploaded?) {
+        // A Ctrl-C while submitting stops before the next job is paid for; the jobs
+        // already created are in the state file.
+        if let Some(Some(())) = futures_util::FutureExt::now_or_never(interrupts.next()) {
+            return Err(BatchError::Interrupted { created: state.jobs.len() });
+        }
         let output = uri(&job.config.output).join(&format!("{}/", state.run));
         let aws = regions.get(&job.region).await;
         let new = NewJob {
@@ -320,9 +328,10 @@ pub(crate) struct Collected {
     pub(crate) errored: u64,
 }
 
-/// Checks that `split` (re-planned from the suite) is what `state` submitted.
+/// Checks that `split` (re-planned from the suite) is what `state` submitted: its first
+/// jobs, in order (a submit that failed part way created only the first ones).
 pub(crate) fn check_same(split: &Split, state: &State) -> Result<(), BatchError> {
-    if split.jobs.len() != state.jobs.len() {
+    if state.jobs.len() > split.jobs.len() {
         return Err(BatchError::Changed(format!(
             "it now makes {} jobs, and {} were submitted",
             split.jobs.len(),
@@ -346,6 +355,14 @@ pub(crate) fn check_same(split: &Split, state: &State) -> Result<(), BatchError>
     Ok(())
 }
 
+/// A file name under a job's output folder, as a relative path of plain parts; `None`
+/// for anything else (`..`, an absolute path, an empty part).
+fn local_name(name: &str) -> Option<PathBuf> {
+    let parts: Vec<&str> = name.split('/').collect();
+    let plain = |p: &&str| !p.is_empty() && *p != "." && *p != ".." && !p.contains('\\');
+    (parts.iter().all(plain) && name.ends_with(".out")).then(|| parts.iter().collect())
+}
+
 /// Downloads every job's output, reads it into the cases' cassettes, and says which case
 /// each job answered. `statuses` are the jobs' as they ended.
 pub(crate) async fn collect(
@@ -363,20 +380,19 @@ pub(crate) async fn collect(
         let aws = regions.get(&job.region).await;
         let prefix = uri(&job.output).join(&format!("{}/", job.id()));
         let keys = aws.list(&prefix).await?;
+        let mut downloaded = 0;
         for key in &keys {
-            let name = key.strip_prefix(&prefix.key).unwrap_or(key);
-            if name.is_empty() || name.contains("..") || !name.ends_with(".out") {
-                continue;
-            }
+            let Some(name) = local_name(key.strip_prefix(&prefix.key).unwrap_or(key)) else { continue };
             let local = work.join(job.id()).join(name);
             aws.download(&S3Uri { bucket: prefix.bucket.clone(), key: key.clone() }, &local).await?;
+            downloaded += 1;
         }
         tell(Progress::Line(format!(
             "{}: {}, {} file{} downloaded",
             job.arn,
             status.status,
-            keys.len(),
-            if keys.len() == 1 { "" } else { "s" }
+            downloaded,
+            if downloaded == 1 { "" } else { "s" }
         )));
     }
     let imported = if work.is_dir() {
@@ -409,6 +425,13 @@ pub(crate) async fn collect(
         }
         let manifest = imported.as_ref().and_then(|i| i.manifests.get(&work.join(job.id())).copied());
         collected.jobs.push(Outcome { job: job.clone(), status: status.clone(), manifest });
+    }
+    for plan in split.jobs.iter().skip(state.jobs.len()) {
+        let why = "its batch job was never created: the submit that wrote the state failed first".to_owned();
+        for &i in &plan.cases {
+            let missing = FromBatch { job_arn: String::new(), missing: Some(why.clone()) };
+            collected.from_batch.insert(cases[i].id.clone(), missing);
+        }
     }
     if let Some(imported) = &imported {
         collected.lines = imported.lines;
@@ -458,6 +481,15 @@ mod tests {
             serde_json::from_str(std::fs::read_to_string(&file).unwrap().lines().next().unwrap()).unwrap();
         let (hash, _) = records::parse_record_id(line["recordId"].as_str().unwrap()).unwrap();
         assert_eq!(known[hash], vec![0], "the case is known by its records' hash");
+    }
+
+    #[test]
+    fn only_plain_output_names_become_local_files() {
+        assert_eq!(local_name("a.jsonl.out"), Some(PathBuf::from("a.jsonl.out")));
+        assert_eq!(local_name("sub/a.out"), Some(Path::new("sub").join("a.out")));
+        for bad in ["/x.out", "../x.out", "a//x.out", "a/./x.out", "x.jsonl", "", "a\\..\\x.out"] {
+            assert_eq!(local_name(bad), None, "{bad}");
+        }
     }
 
     #[test]

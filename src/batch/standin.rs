@@ -123,12 +123,9 @@ impl Responder for StandIn {
                 let summaries: Vec<Value> = jobs.iter().rev().map(Job::describe).collect();
                 Reply::json(200, &json!({ "invocationJobSummaries": summaries }))
             }
-            ("POST", p) if p.starts_with("/model-invocation-job/") && p.ends_with("/stop") => {
-                let id = &p["/model-invocation-job/".len()..p.len() - "/stop".len()];
-                self.stop(id)
-            }
+            ("POST", p) if stop_of(p).is_some() => self.stop(stop_of(p).unwrap_or_default()),
             ("GET", p) if p.starts_with("/model-invocation-job/") => {
-                let id = &p["/model-invocation-job/".len()..];
+                let id = p.strip_prefix("/model-invocation-job/").unwrap_or_default();
                 let jobs = self.inner.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 match jobs.iter().find(|j| j.id == id || j.arn == id) {
                     Some(job) => Reply::json(200, &job.describe()),
@@ -142,6 +139,11 @@ impl Responder for StandIn {
             ),
         }
     }
+}
+
+/// The job a stop request names: `/model-invocation-job/{id}/stop`.
+fn stop_of(path: &str) -> Option<&str> {
+    path.strip_prefix("/model-invocation-job/")?.strip_suffix("/stop").filter(|id| !id.is_empty())
 }
 
 impl StandIn {

@@ -31,6 +31,10 @@ pub(crate) struct State {
     /// `--batch-input`, `--batch-output` and `--batch-role-arn`, when given.
     #[serde(default)]
     pub(crate) overrides: super::jobs::Overrides,
+    /// The folder the submit ran from (the suite's), which `paths` are relative to: a
+    /// collect on this machine runs from there, wherever it is typed.
+    #[serde(default)]
+    pub(crate) root: PathBuf,
     pub(crate) jobs: Vec<Job>,
 }
 
@@ -117,6 +121,7 @@ mod tests {
             selection_flags: vec!["--tag=nightly".into()],
             engine: Some(Engine::Batch),
             overrides: super::super::jobs::Overrides::default(),
+            root: "/suite".into(),
             jobs: vec![Job {
                 arn: "arn:aws:bedrock:us-west-2:123456789012:model-invocation-job/abcdef123456".into(),
                 name: "n".into(),

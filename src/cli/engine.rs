@@ -59,6 +59,7 @@ pub(super) struct RunHead {
     pub(super) selection: crate::plan::select::Selection,
     pub(super) selection_flags: Vec<String>,
     pub(super) mode: Option<Mode>,
+    pub(super) max_cost: Option<f64>,
 }
 
 /// What the batch part gives the rest of the run.
@@ -103,8 +104,15 @@ pub(super) fn run_batch(
         errln!("error: --mode replay sends nothing, and the batch engine sends cases to batch jobs: choose one");
         return Err(exit::INVALID);
     }
-    // Listened for from here on: a Ctrl-C while uploading is seen when the wait starts,
-    // and never kills the process with jobs unnamed.
+    if options.max_cost.is_some() && state.is_none() {
+        // --max-cost stops live calls one at a time; a job is paid as a whole.
+        errln!(
+            "error: --max-cost bounds live calls as they go, and a batch job is paid as a whole: see what the jobs would cost with --dry-run, then run without --max-cost (or with --engine live)"
+        );
+        return Err(exit::INVALID);
+    }
+    // Listened for from here on: a Ctrl-C while submitting stops before the next job is
+    // created, and never kills the process with jobs unnamed.
     let mut interrupts = {
         let _inside = runtime.enter();
         super::signals::interrupts()
@@ -114,14 +122,14 @@ pub(super) fn run_batch(
         Progress::Line(line) => outln!("{line}"),
         Progress::Status(line) => errln!("{line}"),
     };
-    let (state, state_path, known) = match state {
+    let (state_path, state, known) = match state {
         Some(state) => {
             batch::check_same(&split, &state).map_err(|e| {
                 errln!("error: {e}");
                 exit::INVALID
             })?;
             let path = args.collect.clone().unwrap_or_default();
-            (state, path, None)
+            (path, state, None)
         }
         None => {
             let run = batch::run_id(std::time::SystemTime::now());
@@ -134,26 +142,28 @@ pub(super) fn run_batch(
                 selection_flags: options.selection_flags.clone(),
                 engine: args.engine,
                 overrides,
+                root: std::env::current_dir().unwrap_or_default(),
                 jobs: Vec::new(),
             };
             let path = State::path_for(&run);
-            let submitted = runtime.block_on(batch::submit(cases, &split, fresh, &path, &mut regions, &mut tell));
-            match submitted {
-                Ok((state, known)) => (state, path, Some(known)),
+            let submitting = batch::submit(cases, &split, fresh, &path, &mut regions, &mut interrupts, &mut tell);
+            match runtime.block_on(submitting) {
+                Ok((state, known)) => (crate::load::absolute(&path), state, Some(known)),
                 Err(e) => {
                     errln!("error: {e}");
                     if path.is_file() {
                         errln!(
                             "the jobs submitted before it keep running: collect them with `gpt-oss-scenarios run --collect {}`",
-                            crate::fs::shown(&path)
+                            crate::load::absolute(&path).display()
                         );
                     }
-                    return Err(exit::FAILURES);
+                    let interrupted = matches!(e, batch::BatchError::Interrupted { .. });
+                    return Err(if interrupted { exit::INTERRUPTED } else { exit::FAILURES });
                 }
             }
         }
     };
-    let collect_with = format!("gpt-oss-scenarios run --collect {}", crate::fs::shown(&state_path));
+    let collect_with = format!("gpt-oss-scenarios run --collect {}", state_path.display());
     if args.no_wait {
         outln!(
             "submitted {} batch job{}; collect their answers with `{collect_with}`",

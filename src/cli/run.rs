@@ -79,6 +79,22 @@ pub(crate) fn run(mut options: RunOptions) -> u8 {
     let state = match &options.batch.collect {
         Some(path) => match crate::batch::state::State::read(path) {
             Ok(state) => {
+                // From the suite's folder, as the submit ran, when this machine has it;
+                // the files the run writes stay where they were named.
+                if state.root.is_dir() && std::env::current_dir().ok().as_ref() != Some(&state.root) {
+                    for file in
+                        [&mut options.report_json, &mut options.junit, &mut options.summary_md, &mut options.html]
+                            .into_iter()
+                            .chain([&mut options.baseline.baseline])
+                            .flatten()
+                    {
+                        *file = crate::load::absolute(file);
+                    }
+                    if let Err(e) = std::env::set_current_dir(&state.root) {
+                        errln!("error: cannot enter {}: {e}", state.root.display());
+                        return exit::INVALID;
+                    }
+                }
                 options.paths.clone_from(&state.paths);
                 options.selection = state.selection.clone();
                 options.selection_flags.clone_from(&state.selection_flags);
@@ -208,6 +224,7 @@ impl RunOptions {
             selection: self.selection.clone(),
             selection_flags: self.selection_flags.clone(),
             mode: self.mode,
+            max_cost: self.max_cost,
         }
     }
 }

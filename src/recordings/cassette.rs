@@ -272,6 +272,12 @@ fn each_journal_line<T: serde::de::DeserializeOwned>(
     };
     let read_error =
         |e: std::io::Error| RecordingError::Read { path: path.to_owned(), source: crate::fs::ReadError::Io(e) };
+    // Past the limit a line would look torn and be dropped: say so instead.
+    let size = file.metadata().map_err(read_error)?.len();
+    if size > MAX_DATASET_CASSETTE_BYTES {
+        let source = crate::fs::ReadError::TooLarge { size, limit: MAX_DATASET_CASSETTE_BYTES };
+        return Err(RecordingError::Read { path: path.to_owned(), source });
+    }
     let mut reader = std::io::BufReader::new(file.take(MAX_DATASET_CASSETTE_BYTES));
     let (mut line, mut number) = (Vec::new(), 0);
     loop {

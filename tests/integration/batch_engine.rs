@@ -251,3 +251,37 @@ fn a_missing_bucket_or_role_is_said_before_anything_is_paid_for() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("is not an IAM role ARN"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_submit_that_fails_part_way_leaves_its_first_jobs_collectable() {
+    let dir = repo();
+    suite(dir.path(), 100, 0);
+    // A second scenario whose own `batch:` names a role the stand-in does not have: its
+    // job (Converse, created after the InvokeModel one) is refused.
+    let mut rows = String::from(
+        "name: refused\napi: converse\nmodel: openai.gpt-oss-120b-1:0\nprompt: 'Say {{ n }}.'\nbatch: {input: 's3://bkt/in/', output: 's3://bkt/out/', role_arn: 'arn:aws:iam::123456789012:role/Missing'}\nrows:\n",
+    );
+    rows.extend((0..100).map(|i| format!("  - {{n: {i}}}\n")));
+    write(dir.path(), "scenarios/refused.yaml", &rows);
+    let (_s3, s3) = moto();
+    let role = "arn:aws:iam::123456789012:role/BedrockBatch";
+    let (_plane, plane) = stand_in_with(dir.path(), &s3, &["--step", "50ms", "--role", role]);
+    let env = aws(&s3, &plane);
+    let (out, _) = run(dir.path(), &env, &["--engine", "batch", "--max-cost", "1"]);
+    assert_eq!(out.status.code(), Some(2), "a job is paid as a whole: {}", stderr(&out));
+    assert!(stderr(&out).contains("--max-cost bounds live calls"), "{}", stderr(&out));
+
+    let (out, _) = run(dir.path(), &env, &["--engine", "batch"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("role/Missing"), "{err}");
+    let state = err.split("run --collect ").nth(1).and_then(|s| s.split('`').next()).expect(&err).to_owned();
+    let (out, report) = run(dir.path(), &env, &["--collect", &state, "--poll-max", "100ms"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let got = statuses(&report);
+    let passed = got.values().filter(|s| *s == "passed").count();
+    assert_eq!(passed, 66, "the first job's answers, a third failing by design");
+    let refused = report["cases"].as_array().unwrap().iter().find(|c| c["id"] == "refused[row=1]").unwrap();
+    assert_eq!(refused["status"], "errored");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("never created"), "{refused}");
+}
