@@ -15,7 +15,6 @@ use aws_sdk_bedrock::types::{
 };
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use aws_smithy_types::byte_stream::Length;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use tokio::io::AsyncWriteExt;
 
@@ -61,6 +60,8 @@ pub(crate) enum AwsError {
     Transport { what: String, detail: String },
     #[error("{what}: {path}: {source}")]
     File { what: String, path: String, source: std::io::Error },
+    #[error("{what}: stopped before all of it was made, and nothing was kept")]
+    Unfinished { what: String },
 }
 
 impl AwsError {
@@ -108,8 +109,17 @@ pub(crate) struct JobStatus {
 /// The statuses a job ends in.
 pub(crate) const ENDED: [&str; 5] = ["Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"];
 
-/// A part of a multipart upload: S3's least part size, above which files go in parts.
-const PART_BYTES: u64 = 8 << 20;
+/// A part of a multipart upload: above S3's least part size (5 MiB), and what a file
+/// must pass to go in parts.
+const PART_BYTES: usize = 8 << 20;
+
+/// What is uploaded, as it is made (see [`Aws::upload_pieces`]).
+#[derive(Debug)]
+pub(crate) enum Piece {
+    Bytes(Vec<u8>),
+    /// All of it was made: the upload may be completed.
+    End,
+}
 
 impl Aws {
     pub(crate) async fn new(region: &str) -> Aws {
@@ -140,33 +150,76 @@ impl Aws {
         }
     }
 
-    /// Uploads `file` to `to`, streamed; in parts when it is large.
+    /// Uploads `file` to `to`, read a part at a time.
     pub(crate) async fn upload(&self, file: &Path, to: &S3Uri) -> Result<(), AwsError> {
         let what = format!("uploading {} to {to}", crate::fs::shown(file));
         let io = |source| AwsError::File { what: what.clone(), path: crate::fs::shown(file), source };
-        let size = tokio::fs::metadata(file).await.map_err(io)?.len();
-        let part = |offset: u64, length: u64| {
-            ByteStream::read_from().path(file).offset(offset).length(Length::Exact(length)).build()
+        let (send, pieces) = tokio::sync::mpsc::channel(1);
+        let read = async move {
+            use tokio::io::AsyncReadExt;
+            let mut reader = tokio::fs::File::open(file).await?;
+            loop {
+                let mut piece = Vec::with_capacity(PART_BYTES);
+                (&mut reader).take(PART_BYTES as u64).read_to_end(&mut piece).await?;
+                let end = piece.len() < PART_BYTES;
+                if send.send(Piece::Bytes(piece)).await.is_err() {
+                    return Ok(());
+                }
+                if end {
+                    let _ = send.send(Piece::End).await;
+                    return Ok(());
+                }
+            }
         };
-        if size <= PART_BYTES {
-            let body = part(0, size).await.map_err(|e| io(std::io::Error::other(e)))?;
-            let put = self.s3.put_object().bucket(&to.bucket).key(&to.key).body(body).send().await;
+        let (read, sent) = tokio::join!(read, self.upload_pieces(pieces, to));
+        read.map_err(io)?;
+        sent
+    }
+
+    /// Uploads to `to` what `pieces` brings, as it comes: in one request when it all
+    /// fits in a part, else part by part, so that a file is sent while it is still
+    /// being made and never held whole. Pieces that stop without [`Piece::End`] (their
+    /// maker failed) leave nothing behind.
+    pub(crate) async fn upload_pieces(
+        &self,
+        mut pieces: tokio::sync::mpsc::Receiver<Piece>,
+        to: &S3Uri,
+    ) -> Result<(), AwsError> {
+        let what = format!("uploading to {to}");
+        let unfinished = || AwsError::Unfinished { what: what.clone() };
+        let mut held = Vec::new();
+        // Bytes are gathered up to a part: S3 refuses parts but the last below 5 MiB.
+        let mut next = async |held: &mut Vec<u8>| -> Result<bool, AwsError> {
+            while held.len() < PART_BYTES {
+                match pieces.recv().await {
+                    Some(Piece::Bytes(bytes)) if held.is_empty() => *held = bytes,
+                    Some(Piece::Bytes(bytes)) => held.extend_from_slice(&bytes),
+                    Some(Piece::End) => return Ok(true),
+                    None => return Err(unfinished()),
+                }
+            }
+            Ok(false)
+        };
+        if next(&mut held).await? {
+            let put = self.s3.put_object().bucket(&to.bucket).key(&to.key).body(ByteStream::from(held)).send().await;
             return put.map(drop).map_err(|e| AwsError::of(what.clone(), e));
         }
         let started = self.s3.create_multipart_upload().bucket(&to.bucket).key(&to.key).send().await;
         let upload_id = started.map_err(|e| AwsError::of(what.clone(), e))?.upload_id.unwrap_or_default();
         let mut parts = Vec::new();
-        let mut offset = 0;
         let result: Result<(), AwsError> = async {
-            while offset < size {
-                let length = PART_BYTES.min(size - offset);
+            let mut ended = false;
+            while !held.is_empty() {
+                let body = std::mem::take(&mut held);
                 let number = i32::try_from(parts.len() + 1).unwrap_or(i32::MAX);
-                let body = part(offset, length).await.map_err(|e| io(std::io::Error::other(e)))?;
                 let sent = self.s3.upload_part().bucket(&to.bucket).key(&to.key).upload_id(&upload_id);
-                let sent =
-                    sent.part_number(number).body(body).send().await.map_err(|e| AwsError::of(what.clone(), e))?;
+                let sending = sent.part_number(number).body(ByteStream::from(body)).send();
+                // The next part is made while this one is sent.
+                let (sent, gathered) =
+                    if ended { (sending.await, Ok(true)) } else { tokio::join!(sending, next(&mut held)) };
+                let sent = sent.map_err(|e| AwsError::of(what.clone(), e))?;
+                ended = gathered?;
                 parts.push(CompletedPart::builder().part_number(number).set_e_tag(sent.e_tag).build());
-                offset += length;
             }
             let done = CompletedMultipartUpload::builder().set_parts(Some(parts.clone())).build();
             let complete = self.s3.complete_multipart_upload().bucket(&to.bucket).key(&to.key).upload_id(&upload_id);

@@ -4,13 +4,13 @@
 //! still waiting for a sample. Lines are checked against the `manifest.json.out` beside
 //! them; every problem names its file and line.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use crate::plan::Case;
 use crate::recordings::batch::{self, LineError};
-use crate::recordings::{DatasetCassettes, Interaction, Recorder, request_for};
+use crate::recordings::{Answers, DatasetCassettes, Interaction, Recorder, request_for};
 use crate::wire::WireResponse;
 
 /// Why output could not be read into cassettes.
@@ -48,8 +48,10 @@ pub(crate) struct Imported {
     pub(crate) lines: u64,
     pub(crate) errored: u64,
     pub(crate) files: usize,
-    /// The ids of the cases whose cassettes now hold an answer for every sample.
-    pub(crate) answered: HashSet<String>,
+    /// The cases whose cassettes now hold an answer for every sample, by id: those
+    /// answers, for the run to judge without reading them back.
+    /// (`None`: kept only in the cassette).
+    pub(crate) answered: HashMap<String, Option<Answers>>,
     /// Cases given some samples' answers but not all: their cassettes were left alone.
     pub(crate) incomplete: usize,
     /// Each folder's manifest, where it wrote one.
@@ -142,41 +144,82 @@ pub(crate) fn import(
     let recorder = Recorder::batch(&datasets, source);
     let mut waiting: HashMap<usize, Waiting> = HashMap::new();
     let mut touched: Vec<usize> = Vec::new();
-    let result = (|| {
-        for path in &outputs {
-            let shown = crate::fs::shown(path);
-            let file = crate::fs::open_regular(path, crate::fs::Links::Follow)
-                .map_err(|source| crate::fs::FsError::Read { path: path.clone(), source })?;
-            for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-                let line = line.map_err(|source| ImportError::Read { path: shown.clone(), source })?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let (id, response) = batch::read_output(&line, api_of).map_err(|error| ImportError::Line {
-                    path: shown.clone(),
-                    line: n + 1,
-                    error,
-                })?;
-                imported.lines += 1;
-                imported.errored += u64::from(response.status >= 400);
-                let (hash, sample) = batch::parse_record_id(&id).unwrap_or_default();
-                for &i in by_hash.get(hash).into_iter().flatten() {
-                    let case = &cases[i];
-                    let entry = waiting.entry(i).or_insert_with(|| Waiting { samples: BTreeMap::new() });
-                    if sample < case.samples {
-                        entry.samples.insert(sample, response.clone());
+    // Reading the lines is quick; writing a case's recording (rendering, hashing and
+    // serializing its whole prompt again) is not, so workers do that, one per core.
+    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get).clamp(1, 8);
+    let (send, receive) = std::sync::mpsc::sync_channel::<(usize, BTreeMap<u32, WireResponse>)>(workers * 4);
+    let receive = std::sync::Mutex::new(receive);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut kept = Vec::new();
+                    loop {
+                        let next = receive.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+                        let Ok((i, samples)) = next else { return Ok(kept) };
+                        let samples: Vec<WireResponse> = samples.into_values().collect();
+                        if let Err(e) = keep(&recorder, &cases[i], &samples) {
+                            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                            return Err(e);
+                        }
+                        kept.push((i, Answers::new(&samples).ok()));
                     }
-                    if entry.samples.len() == case.samples as usize {
-                        let done = waiting.remove(&i).map(|w| w.samples).unwrap_or_default();
-                        keep(&recorder, case, done)?;
-                        imported.answered.insert(case.id.clone());
-                        touched.push(i);
+                })
+            })
+            .collect();
+        let read = (|| {
+            for path in &outputs {
+                let shown = crate::fs::shown(path);
+                let file = crate::fs::open_regular(path, crate::fs::Links::Follow)
+                    .map_err(|source| crate::fs::FsError::Read { path: path.clone(), source })?;
+                for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+                    let line = line.map_err(|source| ImportError::Read { path: shown.clone(), source })?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let (id, response) = batch::read_output(&line, api_of).map_err(|error| ImportError::Line {
+                        path: shown.clone(),
+                        line: n + 1,
+                        error,
+                    })?;
+                    imported.lines += 1;
+                    imported.errored += u64::from(response.status >= 400);
+                    let (hash, sample) = batch::parse_record_id(&id).unwrap_or_default();
+                    for &i in by_hash.get(hash).into_iter().flatten() {
+                        let case = &cases[i];
+                        let entry = waiting.entry(i).or_insert_with(|| Waiting { samples: BTreeMap::new() });
+                        if sample < case.samples {
+                            entry.samples.insert(sample, response.clone());
+                        }
+                        if entry.samples.len() == case.samples as usize {
+                            let done = waiting.remove(&i).map(|w| w.samples).unwrap_or_default();
+                            // A worker that failed stops the reading; its error is the one said.
+                            if failed.load(std::sync::atomic::Ordering::Relaxed) || send.send((i, done)).is_err() {
+                                return Ok(());
+                            }
+                        }
                     }
                 }
             }
+            Ok::<(), ImportError>(())
+        })();
+        drop(send);
+        let mut kept = Ok(());
+        for handle in handles {
+            match handle.join() {
+                Ok(Ok(done)) => {
+                    for (i, answers) in done {
+                        imported.answered.insert(cases[i].id.clone(), answers);
+                        touched.push(i);
+                    }
+                }
+                Ok(Err(e)) => kept = Err(e),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
         }
-        Ok::<(), ImportError>(())
-    })();
+        kept.and(read)
+    });
     imported.incomplete = waiting.len();
     // The rows kept are folded into their datasets' cassettes even when a line failed.
     let mut folded = Ok(());
@@ -192,14 +235,14 @@ pub(crate) fn import(
 }
 
 /// Writes `case`'s cassette from its samples' answers, in sample order.
-fn keep(recorder: &Recorder<'_>, case: &Case, samples: BTreeMap<u32, WireResponse>) -> Result<(), ImportError> {
+fn keep(recorder: &Recorder<'_>, case: &Case, samples: &[WireResponse]) -> Result<(), ImportError> {
     let case = case.rendered().map_err(|e| ImportError::Read {
         path: crate::fs::shown(&case.file),
         source: std::io::Error::other(format!("{}: {}", e.pointer, e.message)),
     })?;
     let request = request_for(&case);
     let interactions =
-        samples.into_values().map(|response| Interaction { request: request.clone(), response }).collect();
+        samples.iter().map(|response| Interaction { request: request.clone(), response: response.clone() }).collect();
     recorder.keep(&case, "bedrock-batch".to_owned(), interactions, Vec::new())?;
     Ok(())
 }

@@ -16,8 +16,7 @@ pub(crate) mod jobs;
 pub(crate) mod standin;
 pub(crate) mod state;
 
-use std::collections::{HashMap, HashSet};
-use std::io::Write;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -26,7 +25,7 @@ use futures_util::{Stream, StreamExt};
 use crate::plan::Case;
 use crate::recordings::batch as records;
 use crate::runner::FromBatch;
-use aws::{Aws, JobStatus, NewJob, S3Uri};
+use aws::{Aws, JobStatus, NewJob, Piece, S3Uri};
 use jobs::Split;
 use state::{Job, State};
 
@@ -112,12 +111,9 @@ pub(crate) async fn submit(
     interrupts: &mut (dyn Stream<Item = ()> + Unpin + Send),
     tell: &mut dyn FnMut(Progress),
 ) -> Result<(State, Known), BatchError> {
-    let work = work_dir(&state.run);
     let mut known = Known::default();
-    let uploaded = upload(cases, split, &mut known, &state.run, &work, regions, tell).await;
-    // The records are in S3, or the run stops here: either way the local copies go.
-    let _ = std::fs::remove_dir_all(&work);
-    for (job, (name, input)) in split.jobs.iter().zip(uploaded?) {
+    let uploaded = upload(cases, split, &mut known, &state.run, regions, tell).await?;
+    for (job, (name, input)) in split.jobs.iter().zip(uploaded) {
         // A Ctrl-C while submitting stops before the next job is paid for; the jobs
         // already created are in the state file.
         if let Some(Some(())) = futures_util::FutureExt::now_or_never(interrupts.next()) {
@@ -164,19 +160,21 @@ async fn upload(
     split: &Split,
     known: &mut Known,
     run: &str,
-    work: &Path,
     regions: &mut Regions,
     tell: &mut dyn FnMut(Progress),
 ) -> Result<Vec<(String, S3Uri)>, BatchError> {
     let mut uploaded = Vec::new();
     for (n, job) in split.jobs.iter().enumerate() {
         let name = format!("gpt-oss-scenarios-{run}-{}", n + 1);
-        let file = work.join(format!("{name}.jsonl"));
-        write_records(cases, job, &file, MAX_FILE_BYTES, known)?;
         let input = uri(&job.config.input).join(&format!("{run}/{name}.jsonl"));
         let aws = regions.get(&job.region).await;
-        aws.upload(&file, &input).await?;
-        let _ = std::fs::remove_file(&file);
+        // Records are written while the ones before them are sent: no local file, and
+        // never more than a part or two in memory.
+        let (send, pieces) = tokio::sync::mpsc::channel(2);
+        let (written, sent) =
+            tokio::join!(write_records(cases, job, MAX_FILE_BYTES, known, send), aws.upload_pieces(pieces, &input));
+        written?;
+        sent?;
         let (records, model, invocation) = (job.records, &job.model, job.invocation.as_str());
         tell(Progress::Line(format!("uploaded {records} records for {model} ({invocation}) to {input}")));
         uploaded.push((name, input));
@@ -184,53 +182,52 @@ async fn upload(
     Ok(uploaded)
 }
 
-/// The folder a run's files pass through.
+/// The folder a run's downloads pass through.
 fn work_dir(run: &str) -> PathBuf {
     Path::new(".gpt-oss-scenarios").join("batch").join(run)
 }
 
-/// Writes `job`'s records, a case's samples after each other, within `limit` bytes.
-/// Each case's index under the hash part of its record ids goes into `known`.
-fn write_records(
+/// How many bytes of records are handed on at a time.
+const PIECE_BYTES: usize = 1 << 20;
+
+/// Writes `job`'s records, a case's samples after each other, to `pieces` a piece at a
+/// time, within `limit` bytes in all; [`Piece::End`] follows the last only when all were
+/// written. Each case's index under the hash part of its record ids goes into `known`.
+async fn write_records(
     cases: &[Case],
     job: &jobs::JobPlan,
-    file: &Path,
     limit: u64,
     known: &mut Known,
+    pieces: tokio::sync::mpsc::Sender<Piece>,
 ) -> Result<(), BatchError> {
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| crate::fs::FsError::Write { path: dir.to_owned(), source })?;
-    }
-    let mut problem = None;
+    let mut piece = Vec::with_capacity(PIECE_BYTES * 2);
     let mut bytes = 0u64;
-    crate::fs::write_atomic_with(file, |out| {
-        for &i in &job.cases {
-            let case = match cases[i].rendered() {
-                Ok(case) => case,
-                Err(e) => {
-                    problem = Some(BatchError::Render { case: cases[i].id.clone(), message: e.message });
-                    return Err(std::io::Error::other("a case cannot be rendered"));
-                }
-            };
-            let (hash, lines) = records::records(&case, job.invocation);
-            known.entry(hash).or_default().push(i);
-            for line in lines {
-                bytes += line.len() as u64 + 1;
-                if line.len() as u64 + 1 > limit {
-                    problem =
-                        Some(BatchError::RecordTooLarge { case: case.id.clone(), bytes: line.len() as u64, limit });
-                    return Err(std::io::Error::other("a record is too large"));
-                }
-                writeln!(out, "{line}")?;
+    for &i in &job.cases {
+        let case =
+            cases[i].rendered().map_err(|e| BatchError::Render { case: cases[i].id.clone(), message: e.message })?;
+        let (hash, lines) = records::records(&case, job.invocation);
+        known.entry(hash).or_default().push(i);
+        for line in lines {
+            let size = line.len() as u64 + 1;
+            if size > limit {
+                return Err(BatchError::RecordTooLarge { case: case.id.clone(), bytes: size - 1, limit });
             }
+            bytes += size;
+            if bytes > limit {
+                // Jobs are split by records; a suite of huge prompts must set a lower max_records.
+                let case = format!("{} records of {}", job.records, job.model);
+                return Err(BatchError::RecordTooLarge { case, bytes, limit });
+            }
+            piece.extend_from_slice(line.as_bytes());
+            piece.push(b'\n');
         }
-        Ok(())
-    })
-    .map_err(|e| problem.take().map_or(BatchError::Fs(e), |p| p))?;
-    if bytes > limit {
-        // Jobs are split by records; a suite of huge prompts must set a lower max_records.
-        let case = format!("{} records of {}", job.records, job.model);
-        return Err(BatchError::RecordTooLarge { case, bytes, limit });
+        // The upload failed when it stops listening: its error is the one said.
+        if piece.len() >= PIECE_BYTES && pieces.send(Piece::Bytes(std::mem::take(&mut piece))).await.is_err() {
+            return Ok(());
+        }
+    }
+    if pieces.send(Piece::Bytes(piece)).await.is_ok() {
+        let _ = pieces.send(Piece::End).await;
     }
     Ok(())
 }
@@ -395,7 +392,7 @@ pub(crate) async fn collect(
             if downloaded == 1 { "" } else { "s" }
         )));
     }
-    let imported = if work.is_dir() {
+    let mut imported = if work.is_dir() {
         let source = format!("Amazon Bedrock batch inference, run {}", state.run);
         // Without what the submit knew, every case sent is found again by its hash.
         let known = known.unwrap_or_else(|| {
@@ -406,10 +403,11 @@ pub(crate) async fn collect(
     } else {
         None
     };
-    let answered: HashSet<String> = imported.as_ref().map(|i| i.answered.clone()).unwrap_or_default();
+    let mut answered = imported.as_mut().map(|i| std::mem::take(&mut i.answered)).unwrap_or_default();
     for ((plan, job), status) in split.jobs.iter().zip(&state.jobs).zip(&statuses) {
         for &i in &plan.cases {
-            let missing = (!answered.contains(&cases[i].id)).then(|| {
+            let answers = answered.remove(&cases[i].id);
+            let missing = answers.is_none().then(|| {
                 let ended = if status.status == "Completed" {
                     "ended Completed, and its output holds no answer for every sample of this case".to_owned()
                 } else {
@@ -421,7 +419,10 @@ pub(crate) async fn collect(
                 };
                 format!("batch job {} {ended}", job.arn)
             });
-            collected.from_batch.insert(cases[i].id.clone(), FromBatch { job_arn: job.arn.clone(), missing });
+            collected.from_batch.insert(
+                cases[i].id.clone(),
+                FromBatch { job_arn: job.arn.clone(), missing, answers: answers.flatten() },
+            );
         }
         let manifest = imported.as_ref().and_then(|i| i.manifests.get(&work.join(job.id())).copied());
         collected.jobs.push(Outcome { job: job.clone(), status: status.clone(), manifest });
@@ -429,7 +430,7 @@ pub(crate) async fn collect(
     for plan in split.jobs.iter().skip(state.jobs.len()) {
         let why = "its batch job was never created: the submit that wrote the state failed first".to_owned();
         for &i in &plan.cases {
-            let missing = FromBatch { job_arn: String::new(), missing: Some(why.clone()) };
+            let missing = FromBatch { job_arn: String::new(), missing: Some(why.clone()), answers: None };
             collected.from_batch.insert(cases[i].id.clone(), missing);
         }
     }
@@ -456,31 +457,64 @@ mod tests {
         assert_ne!(run_id(at), id, "two runs in the same second differ");
     }
 
+    /// What `write_records` hands on, as text, and whether it ended.
+    fn written(
+        case: &Case,
+        job: &jobs::JobPlan,
+        limit: u64,
+        known: &mut Known,
+    ) -> (Result<(), BatchError>, String, bool) {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (send, mut pieces) = tokio::sync::mpsc::channel(1);
+        let gather = async {
+            let (mut text, mut ended) = (Vec::new(), false);
+            while let Some(piece) = pieces.recv().await {
+                match piece {
+                    Piece::Bytes(bytes) => text.extend(bytes),
+                    Piece::End => ended = true,
+                }
+            }
+            (String::from_utf8(text).unwrap(), ended)
+        };
+        let (result, (text, ended)) = runtime.block_on(async {
+            tokio::join!(write_records(std::slice::from_ref(case), job, limit, known, send), gather)
+        });
+        (result, text, ended)
+    }
+
     #[test]
-    fn a_record_over_the_file_limit_is_refused_naming_its_case_and_nothing_is_left() {
-        let case =
-            Case::for_tests(serde_json::json!({"name": "big", "api": "chat", "model": "m", "prompt": "x".repeat(500),
-            "batch": {"input": "s3://b/in/", "output": "s3://b/out/", "role_arn": "arn:aws:iam::1:role/R"}}));
+    fn a_record_over_the_file_limit_is_refused_naming_its_case_and_the_upload_is_not_ended() {
+        let case = Case::for_tests(
+            serde_json::json!({"name": "big", "api": "chat", "model": "m", "prompt": "x".repeat(500),
+            "samples": 2, "batch": {"input": "s3://b/in/", "output": "s3://b/out/", "role_arn": "arn:aws:iam::1:role/R"}}),
+        );
         let job = jobs::JobPlan {
             model: "m".into(),
             region: case.region.clone(),
             invocation: records::Invocation::InvokeModel,
             config: case.spec.batch.clone().unwrap(),
             cases: vec![0],
-            records: 1,
+            records: 2,
         };
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("r.jsonl");
+        let (e, _, ended) = written(&case, &job, 200, &mut Known::default());
+        assert!(matches!(&e, Err(BatchError::RecordTooLarge { case, limit: 200, .. }) if case == "big"), "{e:?}");
+        assert!(!ended, "an upload not ended is aborted: nothing half-written is kept");
+        let (e, _, ended) = written(&case, &job, 1000, &mut Known::default());
+        assert!(
+            matches!(&e, Err(BatchError::RecordTooLarge { case, limit: 1000, .. }) if case == "2 records of m"),
+            "{e:?}"
+        );
+        assert!(!ended);
         let mut known = Known::default();
-        let e = write_records(std::slice::from_ref(&case), &job, &file, 200, &mut known).unwrap_err();
-        assert!(matches!(&e, BatchError::RecordTooLarge { case, limit: 200, .. } if case == "big"), "{e}");
-        assert!(!file.exists(), "no half-written file");
-        let mut known = Known::default();
-        write_records(std::slice::from_ref(&case), &job, &file, 4096, &mut known).unwrap();
-        let line: serde_json::Value =
-            serde_json::from_str(std::fs::read_to_string(&file).unwrap().lines().next().unwrap()).unwrap();
-        let (hash, _) = records::parse_record_id(line["recordId"].as_str().unwrap()).unwrap();
-        assert_eq!(known[hash], vec![0], "the case is known by its records' hash");
+        let (result, text, ended) = written(&case, &job, 4096, &mut known);
+        assert!(result.is_ok() && ended);
+        let ids: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["recordId"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids.len(), 2, "{text}");
+        let (hash, sample) = records::parse_record_id(&ids[1]).unwrap();
+        assert_eq!((known[hash].clone(), sample), (vec![0], 1), "the case is known by its records' hash");
     }
 
     #[test]

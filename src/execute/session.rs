@@ -70,13 +70,6 @@ impl<'a> Session<'a> {
         datasets: &'a DatasetCassettes,
         mode: Mode,
     ) -> (Session<'a>, Vec<ModelResponse>) {
-        let replaying = |recording: Recording, live: Option<Caller<'a>>| {
-            let mut judge: HashMap<String, VecDeque<WireResponse>> = HashMap::new();
-            for (hash, response) in recording.judge {
-                judge.entry(hash).or_default().push_back(response);
-            }
-            (judge, recording.samples, live)
-        };
         let (answers, responses) = match mode {
             Mode::Live => (Answers::Live(caller), live(case, &caller).await),
             Mode::Record => {
@@ -90,11 +83,7 @@ impl<'a> Session<'a> {
             Mode::Replay | Mode::Auto => {
                 let fallback = (mode == Mode::Auto).then_some(caller);
                 match recordings::find(case, datasets) {
-                    Ok(recording) => {
-                        let (judge, samples, live) = replaying(recording, fallback);
-                        let responses = replay(case, caller.clients, &samples, &recordings::path_for(case)).await;
-                        (Answers::Replay { clients: caller.clients, judge, live }, responses)
-                    }
+                    Ok(recording) => replaying(case, caller.clients, recording, fallback).await,
                     Err(missing) if missing.is_missing() && mode == Mode::Auto => {
                         (Answers::Live(caller), live(case, &caller).await)
                     }
@@ -124,6 +113,19 @@ impl<'a> Session<'a> {
                 }
             }
         };
+        (Session { case, datasets, answers }, responses)
+    }
+
+    /// Replays answers already in hand: a batch job's, read from its output as their
+    /// cassette was written, so that the run need not read back what it just wrote. As
+    /// `auto` does, a grader the answers do not hold is asked live.
+    pub(crate) async fn given(
+        case: &'a Case,
+        caller: Caller<'a>,
+        datasets: &'a DatasetCassettes,
+        recording: Recording,
+    ) -> (Session<'a>, Vec<ModelResponse>) {
+        let (answers, responses) = replaying(case, caller.clients, recording, Some(caller)).await;
         (Session { case, datasets, answers }, responses)
     }
 
@@ -210,6 +212,22 @@ fn keep(
             }
         }
     }
+}
+
+/// Replays `recording`'s samples through `clients`, keeping its graders' answers for the
+/// session; `live` asks the questions it does not hold.
+async fn replaying<'a>(
+    case: &Case,
+    clients: &'a Clients,
+    recording: Recording,
+    live: Option<Caller<'a>>,
+) -> (Answers<'a>, Vec<ModelResponse>) {
+    let mut judge: HashMap<String, VecDeque<WireResponse>> = HashMap::new();
+    for (hash, response) in recording.judge {
+        judge.entry(hash).or_default().push_back(response);
+    }
+    let responses = replay(case, clients, &recording.samples, &recordings::path_for(case)).await;
+    (Answers::Replay { clients, judge, live }, responses)
 }
 
 /// Serves `responses` (from the recording at `path`) in order on a route of the run's

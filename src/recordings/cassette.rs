@@ -8,7 +8,6 @@
 //! `content-type`, `retry-after` and `x-amzn-errortype`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -27,7 +26,7 @@ pub(crate) const FORMAT: u32 = 1;
 
 /// The largest cassette read: a dataset's holds every row's exchange. Cassettes are
 /// the tool's own files, so one that is a link or not a regular file is refused.
-const MAX_DATASET_CASSETTE_BYTES: u64 = 4 << 30;
+pub(super) const MAX_DATASET_CASSETTE_BYTES: u64 = 4 << 30;
 
 /// The recorded exchanges of one case: one interaction per sample, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,83 +135,6 @@ fn sorted<S: serde::Serializer>(rows: &HashMap<String, RowRecording>, s: S) -> R
     rows.iter().collect::<BTreeMap<_, _>>().serialize(s)
 }
 
-/// A dataset cassette's journal folded into it, each row kept as its JSON text: ten
-/// thousand rows of a long prompt are tens of megabytes as text and several times that
-/// as parsed trees. The file is pretty JSON, rows sorted by hash, written atomically.
-pub(crate) fn fold_raw(path: &Path, journal: &Path, scenario: String) -> Result<(), RecordingError> {
-    use serde_json::value::RawValue;
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Raw {
-        format: u32,
-        scenario: String,
-        rows: HashMap<String, Box<RawValue>>,
-    }
-    #[derive(Deserialize)]
-    struct Line {
-        hash: String,
-        row: Box<RawValue>,
-    }
-    #[derive(Deserialize)]
-    struct CaseOf {
-        case: String,
-    }
-    let invalid = |path: &Path, e: serde_json::Error| RecordingError::Invalid {
-        path: path.to_owned(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    };
-    let mut file = match crate::fs::open_regular(path, crate::fs::Links::Refuse) {
-        Ok(file) => {
-            use std::io::Read;
-            let reader = std::io::BufReader::new(file.take(MAX_DATASET_CASSETTE_BYTES));
-            serde_json::from_reader::<_, Raw>(reader).map_err(|e| invalid(path, e))?
-        }
-        Err(crate::fs::ReadError::Missing) => Raw { format: FORMAT, scenario, rows: HashMap::new() },
-        Err(source) => return Err(RecordingError::Read { path: path.to_owned(), source }),
-    };
-    // A row recorded again replaces the old one, found by its case id.
-    let case_of = |raw: &RawValue| serde_json::from_str::<CaseOf>(raw.get()).map(|c| c.case).unwrap_or_default();
-    let mut by_case: HashMap<String, String> =
-        file.rows.iter().map(|(hash, row)| (case_of(row), hash.clone())).collect();
-    // Merged as read: a row replaced is dropped before the next is read.
-    each_journal_line::<Line>(journal, |line| {
-        if let Some(old) = by_case.insert(case_of(&line.row), line.hash.clone())
-            && old != line.hash
-        {
-            file.rows.remove(&old);
-        }
-        file.rows.insert(line.hash, line.row);
-    })?;
-    /// The rows sorted by hash, each parsed only while it is written (pretty, as before).
-    struct Rows<'a>(&'a HashMap<String, Box<RawValue>>);
-    impl Serialize for Rows<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            use serde::ser::{Error, SerializeMap};
-            let sorted: BTreeMap<&String, &RawValue> = self.0.iter().map(|(k, v)| (k, &**v)).collect();
-            let mut map = s.serialize_map(Some(sorted.len()))?;
-            for (hash, raw) in sorted {
-                let row: serde_json::Value = serde_json::from_str(raw.get()).map_err(S::Error::custom)?;
-                map.serialize_entry(hash, &row)?;
-            }
-            map.end()
-        }
-    }
-    #[derive(Serialize)]
-    struct Out<'a> {
-        format: u32,
-        scenario: &'a str,
-        rows: Rows<'a>,
-    }
-    let out = Out { format: file.format, scenario: &file.scenario, rows: Rows(&file.rows) };
-    crate::fs::write_atomic_with(path, |w| {
-        serde_json::to_writer_pretty(&mut *w, &out).map_err(std::io::Error::from)?;
-        w.write_all(b"\n")
-    })?;
-    Ok(())
-}
-
 /// One line of a dataset cassette's journal: a row recorded since the cassette was last
 /// written, keyed by the hash of its first request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -263,6 +185,25 @@ fn each_journal_line<T: serde::de::DeserializeOwned>(
     path: &Path,
     mut visit: impl FnMut(T),
 ) -> Result<(), RecordingError> {
+    each_journal_line_at(path, |number, _, line| {
+        let parsed = serde_json::from_slice(line).map_err(|e| RecordingError::Invalid {
+            path: path.to_owned(),
+            line: number,
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        visit(parsed);
+        Ok(())
+    })
+}
+
+/// Each of the journal's whole, non-blank lines, handed to `visit` with its line number
+/// and the offset it starts at; nothing when there is no journal. A last line without
+/// its newline was torn by a kill while it was written, and is left out.
+pub(super) fn each_journal_line_at(
+    path: &Path,
+    mut visit: impl FnMut(usize, u64, &[u8]) -> Result<(), RecordingError>,
+) -> Result<(), RecordingError> {
     use std::io::{BufRead, Read};
     // A line at a time: a journal of ten thousand rows is never held whole as text.
     let file = match crate::fs::open_regular(path, crate::fs::Links::Refuse) {
@@ -279,23 +220,18 @@ fn each_journal_line<T: serde::de::DeserializeOwned>(
         return Err(RecordingError::Read { path: path.to_owned(), source });
     }
     let mut reader = std::io::BufReader::new(file.take(MAX_DATASET_CASSETTE_BYTES));
-    let (mut line, mut number) = (Vec::new(), 0);
+    let (mut line, mut number, mut offset) = (Vec::new(), 0, 0u64);
     loop {
         line.clear();
-        if reader.read_until(b'\n', &mut line).map_err(read_error)? == 0 || line.last() != Some(&b'\n') {
+        let read = reader.read_until(b'\n', &mut line).map_err(read_error)?;
+        if read == 0 || line.last() != Some(&b'\n') {
             return Ok(());
         }
         number += 1;
-        if line.trim_ascii().is_empty() {
-            continue;
+        if !line.trim_ascii().is_empty() {
+            visit(number, offset, &line)?;
         }
-        let parsed = serde_json::from_slice(&line).map_err(|e| RecordingError::Invalid {
-            path: path.to_owned(),
-            line: number,
-            column: e.column(),
-            message: e.to_string(),
-        })?;
-        visit(parsed);
+        offset += read as u64;
     }
 }
 

@@ -119,7 +119,7 @@ fn cut_torn_line(file: &mut std::fs::File) -> std::io::Result<()> {
 fn fold(path: &Path, case: &Case) -> Result<(), RecordingError> {
     let journal = cassette::journal_path(path);
     let kept = |e: RecordingError| RecordingError::NotFolded { source: Box::new(e), journal: journal.clone() };
-    match cassette::fold_raw(path, &journal, crate::fs::slashed(&case.source)) {
+    match super::fold::fold(path, &journal, crate::fs::slashed(&case.source)) {
         Ok(()) => Ok(crate::fs::remove(&journal)?),
         Err(RecordingError::Write(e)) => Err(RecordingError::Write(e)),
         Err(e) => Err(kept(e)),

@@ -3,7 +3,7 @@
 //! - the cassette format and the hash that matches a recording to a request
 //!   ([`cassette`]);
 //! - the run's dataset cassettes, one file for all rows, and their journals
-//!   ([`journal`]);
+//!   ([`journal`]), folded into them ([`fold`]);
 //! - what replay needs of a case, found for it ([`Recording`], [`find`]);
 //! - writing a case's cassette ([`Recorder`]: record mode and `init` alike);
 //! - `serve`'s responder, which plays recordings to any client ([`playback`]).
@@ -14,6 +14,7 @@
 
 pub(crate) mod batch;
 pub(crate) mod cassette;
+mod fold;
 pub(crate) mod journal;
 pub mod playback;
 
@@ -36,6 +37,23 @@ use cassette::{Cassette, RecordingError};
 pub(crate) struct Recording {
     pub(crate) samples: Vec<WireResponse>,
     pub(crate) judge: Vec<(String, WireResponse)>,
+}
+
+/// A case's answers kept in memory as the JSON text a cassette holds them in: a
+/// fraction of a parsed tree, for thousands of rows.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Answers(Vec<String>);
+
+impl Answers {
+    pub(crate) fn new(samples: &[WireResponse]) -> Result<Answers, serde_json::Error> {
+        samples.iter().map(serde_json::to_string).collect::<Result<_, _>>().map(Answers)
+    }
+
+    /// The answers as a recording without graders' answers.
+    pub(crate) fn recording(&self) -> Result<Recording, serde_json::Error> {
+        let samples = self.0.iter().map(|text| serde_json::from_str(text)).collect::<Result<_, _>>()?;
+        Ok(Recording { samples, judge: Vec::new() })
+    }
 }
 
 /// Recorded answers as the loopback server sends them.

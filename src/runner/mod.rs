@@ -47,13 +47,16 @@ pub(crate) struct RunnerOptions {
 }
 
 /// A case sent to a batch inference job.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct FromBatch {
     /// The job's ARN, which the reports name.
     pub(crate) job_arn: String,
     /// Why the job gave no answer for it (the job's own message when it ended early);
     /// `None` when its cassette holds the answers.
     pub(crate) missing: Option<String>,
+    /// The answers, as the job's output gave them and the cassette now holds them:
+    /// replayed from here rather than read back from the file (`None`: from the file).
+    pub(crate) answers: Option<crate::recordings::Answers>,
 }
 
 /// A finished case.
@@ -263,7 +266,7 @@ async fn run_case(
     };
     let mut mode = options.mode.or(case.spec.mode).unwrap_or(Mode::Auto);
     let batched = options.from_batch.get(&case.id);
-    if let Some(FromBatch { missing: Some(why), job_arn }) = batched {
+    if let Some(FromBatch { missing: Some(why), job_arn, .. }) = batched {
         let response = ModelResponse {
             error: Some(CallError::new(ErrorKind::Batch, None, why.clone())),
             source: Source::Batch,
@@ -278,7 +281,11 @@ async fn run_case(
         mode = Mode::Auto;
     }
     let caller = Caller::new(&clients, &options.retry);
-    let (mut session, mut responses) = Session::start(&case, caller, &datasets, mode).await;
+    let given = batched.and_then(|b| b.answers.as_ref()).and_then(|a| a.recording().ok());
+    let (mut session, mut responses) = match given {
+        Some(recording) => Session::given(&case, caller, &datasets, recording).await,
+        None => Session::start(&case, caller, &datasets, mode).await,
+    };
     if let Some(from) = batched {
         for r in &mut responses {
             r.source = Source::Batch;

@@ -227,6 +227,31 @@ fn no_wait_then_collect_gives_the_waiting_report_and_a_cancelled_wait_loses_noth
 }
 
 #[test]
+fn records_past_a_part_go_up_in_parts_while_written_and_every_one_comes_back() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "scenarios/defaults.yaml",
+        "batch: {input: 's3://bkt/in/', output: 's3://bkt/out/', role_arn: 'arn:aws:iam::123456789012:role/BedrockBatch'}\n",
+    );
+    // 110 records of 80 KB: past the 8 MiB part, so a multipart upload of two parts.
+    let mut text = format!(
+        "scenarios:\n  - name: long\n    api: invoke\n    model: openai.gpt-oss-120b-1:0\n    vars: {{pad: '{}'}}\n    prompt: 'Capital of Japan? ({{{{ n }}}}) {{{{ pad }}}}'\n    expect: [{{contains: Tokyo}}]\n    rows:\n",
+        "x".repeat(80_000)
+    );
+    text.extend((0..110).map(|i| format!("      - {{n: {i}}}\n")));
+    write(dir.path(), "scenarios/suite.yaml", &text);
+    let (_s3, s3) = moto();
+    let (_plane, plane) = stand_in(dir.path(), &s3, "50ms");
+    let (out, report) = run(dir.path(), &aws(&s3, &plane), &["--engine", "batch", "--poll-max", "100ms"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let got = statuses(&report);
+    assert_eq!(got.len(), 110);
+    assert!(got.values().all(|s| s == "passed"), "{got:?}");
+    assert_eq!(report["mode"]["batch"]["jobs"][0]["manifest"]["success_records"], 110);
+}
+
+#[test]
 fn a_missing_bucket_or_role_is_said_before_anything_is_paid_for() {
     let dir = repo();
     suite(dir.path(), 100, 0);
@@ -238,7 +263,9 @@ fn a_missing_bucket_or_role_is_said_before_anything_is_paid_for() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("s3://no-such-bucket/in/") && err.contains("NoSuchBucket"), "{err}");
-    assert!(!dir.path().join(".gpt-oss-scenarios/batch").read_dir().unwrap().flatten().any(|e| e.path().is_file()));
+    // Records go straight to S3: no local file, and no state file without a job.
+    let left = dir.path().join(".gpt-oss-scenarios/batch");
+    assert!(walkdir(&left).is_empty(), "{:?}", walkdir(&left));
 
     let other = "arn:aws:iam::123456789012:role/Missing";
     let (out, _) = run(dir.path(), &env, &["--engine", "batch", "--batch-role-arn", other]);
@@ -284,4 +311,14 @@ fn a_submit_that_fails_part_way_leaves_its_first_jobs_collectable() {
     let refused = report["cases"].as_array().unwrap().iter().find(|c| c["id"] == "refused[row=1]").unwrap();
     assert_eq!(refused["status"], "errored");
     assert!(refused["error"]["message"].as_str().unwrap().contains("never created"), "{refused}");
+}
+
+/// Every file under `dir` (none when it does not exist).
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { found.extend(walkdir(&path)) } else { found.push(path) }
+    }
+    found
 }
