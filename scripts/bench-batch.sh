@@ -6,7 +6,8 @@
 #     row: 58 MB, uploaded in parts), upload, create the job, wait, download, read the
 #     answers into the dataset's cassette, judge every row. Its wall time less the report's
 #     `mode.batch.wait_ms` is the tool's own time: the stand-in's job time is left aside.
-#   - replay-10000: `run --mode replay` of the same rows from that cassette.
+#   - replay-10000: `run --mode replay` of the same rows from that cassette. Both runs
+#     write the JSON report (the batch run's gives its wait), as a nightly would.
 # Target: the batch run's own time at most 2x the replay's wall, under 150 MB peak RSS.
 #
 #   scripts/bench-batch.sh [RUNS]     (default 5; needs python3 and moto[server]; installs hyperfine if missing)
@@ -59,7 +60,7 @@ cd "$work/d"
 for i in $(seq 1 "$runs"); do
   echo "batch-10000 $(measure "$bin" run --engine batch --poll-max 200ms --concurrency 50 --update-snapshots no --report-json b.json)"
   python3 -c 'import json; print("wait", json.load(open("b.json"))["mode"]["batch"]["wait_ms"] / 1000)'
-  echo "replay-10000 $(measure "$bin" run --mode replay --concurrency 50 --update-snapshots no)"
+  echo "replay-10000 $(measure "$bin" run --mode replay --concurrency 50 --update-snapshots no --report-json r.json)"
 done > rusage.txt
 grep -v '^wait' rusage.txt > rusage-runs.txt
 grep '^wait' rusage.txt | cut -d' ' -f2 > waits.txt
