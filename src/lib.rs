@@ -24,6 +24,7 @@ pub mod scenario;
 pub(crate) mod schema;
 pub(crate) mod secrets;
 pub mod separate;
+pub(crate) mod stats;
 pub(crate) mod stdio;
 pub(crate) mod verdict;
 pub mod wire;

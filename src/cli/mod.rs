@@ -1,6 +1,7 @@
 //! The command line: clap's raw arguments, and one function per subcommand.
 //! Commands print; the library stages they call do not.
 
+mod baseline;
 mod batch;
 mod commands;
 mod doctor;
@@ -11,6 +12,8 @@ mod run;
 mod signals;
 mod snapshots;
 mod tools;
+
+pub(crate) use baseline::BaselineArgs;
 
 use crate::stdio::errln;
 use std::ffi::OsString;
@@ -317,49 +320,6 @@ pub(crate) struct RunArgs {
     pub(crate) baseline: BaselineArgs,
     #[command(flatten)]
     pub(crate) batch: engine::EngineArgs,
-}
-
-/// Comparison with an earlier report.
-#[derive(Debug, Clone, clap::Args)]
-pub(crate) struct BaselineArgs {
-    /// Compare each case with this earlier report (from --report-json or merge-reports):
-    /// new failures, fixes, cases still failing, changed answers, moved tokens and latency.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) baseline: Option<PathBuf>,
-    /// With --baseline: the relative change beyond which output tokens and latency are
-    /// listed (0.25: 25%; latency also by at least 100 ms).
-    #[arg(long, value_name = "RATIO", default_value_t = 0.25, value_parser = ratio)]
-    pub(crate) baseline_threshold: f64,
-    /// With --baseline: what to call it in summaries, e.g. "last night" (default: its path).
-    #[arg(long, value_name = "TEXT")]
-    pub(crate) baseline_name: Option<String>,
-}
-
-impl BaselineArgs {
-    /// The baseline report, read; `Err` says which file and why.
-    pub(crate) fn read(
-        &self,
-    ) -> Result<Option<std::sync::Arc<crate::report::baseline::Baseline>>, crate::report::ReportError> {
-        self.baseline
-            .as_deref()
-            .map(|path| {
-                crate::report::baseline::Baseline::read(path, self.baseline_name.as_deref(), self.baseline_threshold)
-                    .map(std::sync::Arc::new)
-            })
-            .transpose()
-    }
-}
-
-/// A `--baseline-threshold` that is not a ratio.
-#[derive(Debug, thiserror::Error)]
-#[error("`{0}` is not a ratio such as 0.25")]
-struct NotARatio(String);
-
-fn ratio(text: &str) -> Result<f64, NotARatio> {
-    match text.parse::<f64>() {
-        Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
-        _ => Err(NotARatio(text.to_owned())),
-    }
 }
 
 /// The files `schema` describes.

@@ -203,13 +203,13 @@ pub(crate) fn run(mut options: RunOptions) -> u8 {
     let mut emit = |event: Event<'_>| reports.event(&event);
     let ended = runtime
         .block_on(async { runner::run(cases, clients, runner_options, super::signals::interrupts(), &mut emit).await });
-    let (summary, report_errors) = reports.finish();
+    let (summary, compared, report_errors) = reports.finish();
     for e in &report_errors {
         errln!("error: {e}");
     }
     if ended.interrupted {
         exit::INTERRUPTED
-    } else if summary.failing() || !report_errors.is_empty() {
+    } else if options.baseline.failing(&summary, compared.as_ref()) || !report_errors.is_empty() {
         exit::FAILURES
     } else {
         exit::SUCCESS

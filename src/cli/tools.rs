@@ -24,8 +24,8 @@ pub(crate) struct Outputs {
 }
 
 /// Merges shard reports into one record and renders it as a run's is rendered.
-pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &super::BaselineArgs) -> u8 {
-    let baseline = match baseline.read() {
+pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline_args: &super::BaselineArgs) -> u8 {
+    let baseline = match baseline_args.read() {
         Ok(b) => b,
         Err(e) => {
             errln!("error: {e}");
@@ -77,7 +77,7 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline: &su
     }
     if !errors.is_empty() {
         exit::INVALID
-    } else if s.failing() {
+    } else if baseline_args.failing(s, merged.baseline.as_ref()) {
         exit::FAILURES
     } else {
         exit::SUCCESS

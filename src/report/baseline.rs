@@ -1,6 +1,7 @@
 //! `--baseline PREVIOUS.json`: each case compared with the same case (by id) of an
 //! earlier report: new failures, fixed cases, cases still failing, answers that changed
-//! (after normalization), and tokens or latency that moved beyond a threshold. Pure: a
+//! (after normalization), tokens or latency that moved beyond a threshold, and pass
+//! rates that dropped or rose by more than chance explains (`stats`). Pure: a
 //! [`Comparison`] takes case records one by one, as reporters see them.
 
 use std::collections::{HashMap, HashSet};
@@ -8,7 +9,7 @@ use std::path::Path;
 
 use super::ReportError;
 use super::case::CaseRecord;
-use super::record::{BaselineRecord, Moved, RunRecord};
+use super::record::{BaselineRecord, Moved, PassCount, RateChange, RunRecord};
 use crate::normalize::normalize;
 use crate::verdict::Status;
 
@@ -20,6 +21,7 @@ const LATENCY_FLOOR_MS: u64 = 100;
 pub(crate) struct Baseline {
     file: String,
     threshold: f64,
+    alpha: f64,
     cases: HashMap<String, Before>,
 }
 
@@ -31,18 +33,21 @@ struct Before {
     answer: Option<String>,
     output_tokens: Option<u64>,
     latency_ms: Option<u64>,
+    /// Its samples' passes, when it was sampled.
+    count: Option<PassCount>,
 }
 
 impl Baseline {
     /// Reads `path` (a `--report-json` or `merge-reports` report), called `name` in
     /// what is printed (the file's path without one). `threshold` is the relative change
-    /// (0.25: 25%) beyond which tokens and latency are reported.
-    pub(crate) fn read(path: &Path, name: Option<&str>, threshold: f64) -> Result<Baseline, ReportError> {
+    /// (0.25: 25%) beyond which tokens and latency are reported; `alpha` the false
+    /// discovery rate of the pass rates found to have changed.
+    pub(crate) fn read(path: &Path, name: Option<&str>, threshold: f64, alpha: f64) -> Result<Baseline, ReportError> {
         let name = name.map_or_else(|| crate::fs::shown(path), str::to_owned);
-        Ok(Baseline::of(&name, &super::read::read(path)?, threshold))
+        Ok(Baseline::of(&name, &super::read::read(path)?, threshold, alpha))
     }
 
-    pub(crate) fn of(file: &str, run: &RunRecord, threshold: f64) -> Baseline {
+    pub(crate) fn of(file: &str, run: &RunRecord, threshold: f64, alpha: f64) -> Baseline {
         let cases = run
             .cases
             .iter()
@@ -53,17 +58,25 @@ impl Baseline {
                     answer: answer(c),
                     output_tokens: c.usage.map(|u| u.output_tokens),
                     latency_ms: c.latency_ms,
+                    count: count(c),
                 };
                 (c.id.clone(), before)
             })
             .collect();
-        Baseline { file: file.to_owned(), threshold, cases }
+        Baseline { file: file.to_owned(), threshold, alpha, cases }
     }
 }
 
 /// Failed or errored, and not a row its dataset's `min_rows_passed` judges instead.
 fn failing(case: &CaseRecord) -> bool {
     matches!(case.status, Status::Failed | Status::Errored) && !case.tolerated
+}
+
+/// A sampled case's passes (two samples or more: a single answer is a new failure or a
+/// fix, not a rate); an errored case says nothing of its rate.
+fn count(case: &CaseRecord) -> Option<PassCount> {
+    let ran = case.status != Status::Errored && case.samples.n >= 2;
+    ran.then_some(PassCount { passed: case.samples.passed, n: case.samples.n })
 }
 
 fn answer(case: &CaseRecord) -> Option<String> {
@@ -76,13 +89,19 @@ pub(crate) struct Comparison {
     baseline: std::sync::Arc<Baseline>,
     record: BaselineRecord,
     seen: HashSet<String>,
+    /// Each case's passes in the baseline and now, judged together at the end.
+    rates: Vec<(String, PassCount, PassCount)>,
 }
 
 impl Comparison {
     pub(crate) fn new(baseline: std::sync::Arc<Baseline>) -> Comparison {
-        let record =
-            BaselineRecord { file: baseline.file.clone(), threshold: baseline.threshold, ..Default::default() };
-        Comparison { baseline, record, seen: HashSet::new() }
+        let record = BaselineRecord {
+            file: baseline.file.clone(),
+            threshold: baseline.threshold,
+            alpha: baseline.alpha,
+            ..Default::default()
+        };
+        Comparison { baseline, record, seen: HashSet::new(), rates: Vec::new() }
     }
 
     /// Compares one case with its baseline self.
@@ -97,6 +116,9 @@ impl Comparison {
             r.new_cases.push(id());
             return;
         };
+        if let (Some(then), Some(now)) = (before.count, count(case)) {
+            self.rates.push((case.id.clone(), then, now));
+        }
         let now = failing(case);
         match (before.failing, now) {
             (false, true) => r.new_failures.push(id()),
@@ -128,6 +150,20 @@ impl Comparison {
         missing.sort();
         let r = &mut self.record;
         r.missing_cases = missing;
+        let counts = |c: PassCount| crate::stats::Count { passed: c.passed.into(), n: c.n.into() };
+        let pairs: Vec<_> = self.rates.iter().map(|(_, then, now)| (counts(*then), counts(*now))).collect();
+        for ((id, before, after), judged) in self.rates.drain(..).zip(crate::stats::significant(&pairs, r.alpha)) {
+            let change = RateChange { id, before, after, p_value: judged.p, q_value: judged.q };
+            match judged.change {
+                crate::stats::Change::Regressed => r.regressed.push(change),
+                crate::stats::Change::Improved => r.improved.push(change),
+                crate::stats::Change::NotSignificant => r.changed_not_significant.push(change),
+                crate::stats::Change::Same => {}
+            }
+        }
+        for list in [&mut r.regressed, &mut r.improved, &mut r.changed_not_significant] {
+            list.sort_by(|a, b| a.id.cmp(&b.id));
+        }
         for list in [&mut r.new_failures, &mut r.fixed, &mut r.still_failing, &mut r.answers_changed, &mut r.new_cases]
         {
             list.sort();
@@ -182,7 +218,7 @@ mod tests {
             }))
             .unwrap()
         };
-        let mut c = Comparison::new(std::sync::Arc::new(Baseline::of("last.json", &before, 0.25)));
+        let mut c = Comparison::new(std::sync::Arc::new(Baseline::of("last.json", &before, 0.25, 0.05)));
         c.add(&case("steady", Status::Passed, "Paris.\r\n", 110, 1050));
         c.add(&case("breaks", Status::Failed, "Paris.", 100, 1000));
         c.add(&case("heals", Status::Passed, "Lyon.", 100, 1000));
@@ -208,5 +244,36 @@ mod tests {
         assert_eq!(r.lists(10, plain)[0], "new failures: breaks");
         assert!(r.lists(10, plain).contains(&"latency moved: reworded (1000 -> 2000 ms)".to_owned()));
         assert_eq!(r.lists(10, |id| format!("`{id}`"))[1], "fixed: `heals`");
+    }
+
+    #[test]
+    fn sampled_pass_rates_are_judged_regressed_or_not_significant() {
+        let sampled = |id: &str, passed: u32, n: u32| {
+            let mut c = case(id, Status::Passed, "", 1, 1);
+            c.samples.n = n;
+            c.samples.passed = passed;
+            c
+        };
+        let cases = [sampled("drops", 10, 10), sampled("dips", 10, 10), sampled("single", 1, 1)]
+            .iter()
+            .map(|c| {
+                let before =
+                    Before { failing: false, answer: None, output_tokens: None, latency_ms: None, count: count(c) };
+                (c.id.clone(), before)
+            })
+            .collect();
+        let before = Baseline { file: "x".into(), threshold: 0.25, alpha: 0.05, cases };
+        let mut c = Comparison::new(std::sync::Arc::new(before));
+        c.add(&sampled("drops", 6, 10));
+        c.add(&sampled("dips", 9, 10));
+        c.add(&sampled("single", 0, 1));
+        let r = c.finish();
+        let ids = |l: &[RateChange]| l.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&r.regressed), ["drops"]);
+        assert_eq!(ids(&r.changed_not_significant), ["dips"], "a single answer is no rate");
+        assert_eq!(r.regressed[0].after, PassCount { passed: 6, n: 10 });
+        assert!(r.headline().contains("1 regressed, 1 changed, not significant"), "{}", r.headline());
+        assert_eq!(r.lists(10, str::to_owned)[0], "regressed: drops (10/10 -> 6/10, q 0.043)");
+        assert_eq!(r.lists(10, str::to_owned)[1], "changed, not significant: dips (10/10 -> 9/10, p 0.500)");
     }
 }

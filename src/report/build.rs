@@ -46,6 +46,8 @@ pub(crate) struct Builder {
     mode: ModeRecord,
     summary: SummaryRecord,
     comparison: Option<Comparison>,
+    /// The comparison's record, once the run has finished.
+    compared: Option<super::record::BaselineRecord>,
     datasets: Vec<DatasetRecord>,
 }
 
@@ -59,6 +61,7 @@ impl Builder {
             mode: ModeRecord { requested, ..ModeRecord::default() },
             summary: SummaryRecord::default(),
             comparison: baseline.map(Comparison::new),
+            compared: None,
             datasets: Vec::new(),
         }
     }
@@ -72,6 +75,11 @@ impl Builder {
     /// The totals so far (all of them, once the run has finished).
     pub(crate) fn summary(&self) -> &SummaryRecord {
         &self.summary
+    }
+
+    /// What the baseline comparison found, once the run has finished.
+    pub(crate) fn compared(&self) -> Option<&super::record::BaselineRecord> {
+        self.compared.as_ref()
     }
 
     /// Makes one runner event into what the renderers are told, and tells them.
@@ -107,6 +115,7 @@ impl Builder {
                     baseline: self.comparison.take().map(Comparison::finish),
                 };
                 tell(&Update::Finished(&end));
+                self.compared = end.baseline;
             }
         }
     }

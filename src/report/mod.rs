@@ -87,9 +87,10 @@ impl Reports {
         });
     }
 
-    /// The run's totals, and what could not be written.
-    pub(crate) fn finish(self) -> (record::SummaryRecord, Vec<OutputError>) {
-        (self.builder.summary().clone(), self.errors)
+    /// The run's totals, the baseline comparison's record, and what could not be written.
+    pub(crate) fn finish(self) -> (record::SummaryRecord, Option<record::BaselineRecord>, Vec<OutputError>) {
+        let compared = self.builder.compared().cloned();
+        (self.builder.summary().clone(), compared, self.errors)
     }
 }
 

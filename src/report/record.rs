@@ -366,6 +366,43 @@ pub(crate) struct BaselineRecord {
     pub(crate) tokens_changed: Vec<Moved>,
     /// Latency that moved by more than the threshold (and 100 ms).
     pub(crate) latency_changed: Vec<Moved>,
+    /// The false discovery rate held over the pass rates compared: each case's rate in
+    /// both runs, by Fisher's exact test, one-sided, regressions and improvements each
+    /// a Benjamini-Hochberg family among the cases whose counts could show a change.
+    #[serde(default)]
+    pub(crate) alpha: f64,
+    /// Pass rates that dropped by more than chance explains.
+    #[serde(default)]
+    pub(crate) regressed: Vec<RateChange>,
+    /// Pass rates that rose by more than chance explains.
+    #[serde(default)]
+    pub(crate) improved: Vec<RateChange>,
+    /// Pass rates that moved by no more than chance explains.
+    #[serde(default)]
+    pub(crate) changed_not_significant: Vec<RateChange>,
+}
+
+/// A case's pass rate in both runs, and how sure the change is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RateChange {
+    pub(crate) id: String,
+    /// Samples passed and run, in the baseline and now.
+    pub(crate) before: PassCount,
+    pub(crate) after: PassCount,
+    /// Fisher's exact test, one-sided in the direction it moved.
+    pub(crate) p_value: f64,
+    /// The Benjamini-Hochberg adjusted p-value, for a case that could show a change at
+    /// `alpha` at all (else none).
+    pub(crate) q_value: Option<f64>,
+}
+
+/// Samples passed out of those run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PassCount {
+    pub(crate) passed: u32,
+    pub(crate) n: u32,
 }
 
 /// A figure of a case, before and now.
@@ -389,6 +426,9 @@ impl BaselineRecord {
             parts.push(format!("{} still failing", self.still_failing.len()));
         }
         for (n, one, many) in [
+            (self.regressed.len(), "regressed", "regressed"),
+            (self.improved.len(), "improved", "improved"),
+            (self.changed_not_significant.len(), "changed, not significant", "changed, not significant"),
             (self.tokens_changed.len(), "case with tokens moved", "cases with tokens moved"),
             (self.latency_changed.len(), "case with latency moved", "cases with latency moved"),
             (self.new_cases.len(), "new case", "new cases"),
@@ -414,7 +454,22 @@ impl BaselineRecord {
         };
         let figure = |m: &Moved, unit: &str| format!("{} ({} -> {}{unit})", quote(&m.id), m.before, m.after);
         let quoted = |list: &[String]| list.iter().map(|id| quote(id)).collect::<Vec<_>>();
+        // A significant change shows its adjusted p-value, the rest their own.
+        let rates = |list: &[RateChange]| {
+            let rate = |c: &RateChange| {
+                let sure = c
+                    .q_value
+                    .filter(|q| *q <= self.alpha)
+                    .map_or(format!("p {:.3}", c.p_value), |q| format!("q {q:.3}"));
+                let (b, a) = (c.before, c.after);
+                format!("{} ({}/{} -> {}/{}, {sure})", quote(&c.id), b.passed, b.n, a.passed, a.n)
+            };
+            list.iter().map(rate).collect::<Vec<_>>()
+        };
         [
+            ("regressed", rates(&self.regressed)),
+            ("improved", rates(&self.improved)),
+            ("changed, not significant", rates(&self.changed_not_significant)),
             ("new failures", quoted(&self.new_failures)),
             ("fixed", quoted(&self.fixed)),
             ("answers changed", quoted(&self.answers_changed)),

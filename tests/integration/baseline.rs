@@ -24,19 +24,28 @@ impl ByPrompt {
 
 impl Responder for ByPrompt {
     fn respond(&self, request: &RecordedRequest) -> Reply {
-        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-        let prompt =
-            body["messages"].as_array().and_then(|m| m.last()).and_then(|m| m["content"].as_str()).unwrap_or("");
-        let answer = self.0.lock().unwrap().get(prompt).cloned().unwrap_or_default();
-        Reply::json(
-            200,
-            &json!({
-                "id": "b", "object": "chat.completion", "created": 0, "model": "m",
-                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-            }),
-        )
+        let answer = self.0.lock().unwrap().get(&prompt_of(request)).cloned().unwrap_or_default();
+        chat_reply(&answer)
     }
+}
+
+/// The last message of a chat request.
+fn prompt_of(request: &RecordedRequest) -> String {
+    let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+    let last = body["messages"].as_array().and_then(|m| m.last()).and_then(|m| m["content"].as_str());
+    last.unwrap_or_default().to_owned()
+}
+
+/// A chat completion answering `answer`.
+fn chat_reply(answer: &str) -> Reply {
+    Reply::json(
+        200,
+        &json!({
+            "id": "b", "object": "chat.completion", "created": 0, "model": "m",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+        }),
+    )
 }
 
 fn run(dir: &Path, server: &WireServer, args: &[&str]) -> std::process::Output {
@@ -121,4 +130,72 @@ fn a_run_compared_with_last_nights_finds_the_changed_answer_the_new_failure_and_
     let out = run(dir.path(), &server, &["--baseline", "missing.json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("missing.json"), "{}", stderr(&out));
+}
+
+/// Answers each prompt "Earth." as many times as it is allowed, then "Mars.".
+#[derive(Default)]
+struct Rationed(Mutex<HashMap<String, usize>>);
+
+impl Responder for Rationed {
+    fn respond(&self, request: &RecordedRequest) -> Reply {
+        let mut left = self.0.lock().unwrap();
+        let passes = left.entry(prompt_of(request)).or_default();
+        let answer = if *passes > 0 { "Earth." } else { "Mars." };
+        *passes = passes.saturating_sub(1);
+        chat_reply(answer)
+    }
+}
+
+#[test]
+fn a_pass_rate_that_drops_from_ten_of_ten_to_six_is_regressed_and_to_nine_is_not_significant() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let answers = Arc::new(Rationed::default());
+    let server = rt.block_on(WireServer::start(answers.clone())).unwrap();
+    let dir = repo();
+    write(
+        dir.path(),
+        "scenarios/defaults.yaml",
+        "api: chat\nmodel: m\nsamples: 10\nmin_pass_rate: 0.5\nsnapshot: {final: ignore, reasoning: ignore, stop_reason: false}\nexpect: [{icontains: earth}]\n",
+    );
+    for name in ["drops", "dips"] {
+        write(dir.path(), &format!("scenarios/{name}.yaml"), &format!("name: {name}\nprompt: {name}?\n"));
+    }
+    let ration = |drops: usize, dips: usize| {
+        let mut left = answers.0.lock().unwrap();
+        left.insert("drops?".into(), drops);
+        left.insert("dips?".into(), dips);
+    };
+    ration(10, 10);
+    let out = run(dir.path(), &server, &["--report-json", "last.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // Both cases still pass (min_pass_rate 0.5): only the statistics fail the run.
+    ration(6, 9);
+    let args = ["--report-json", "now.json", "--baseline", "last.json", "--fail-on", "regressed", "--html", "now.html"];
+    let out = run(dir.path(), &server, &args);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains("1 regressed, 1 changed, not significant"), "{text}");
+    assert!(text.contains("  regressed: drops (10/10 -> 6/10, q 0.043)\n"), "{text}");
+    assert!(text.contains("  changed, not significant: dips (10/10 -> 9/10, p 0.500)\n"), "{text}");
+    let report = json_file(&dir.path().join("now.json"));
+    let schema = json_file(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/schema/report.schema.json")));
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(validator.is_valid(&report), "the report fits its schema");
+    let regressed = &report["baseline"]["regressed"][0];
+    assert_eq!((regressed["id"].as_str(), regressed["after"].clone()), (Some("drops"), json!({"passed": 6, "n": 10})));
+    assert!((regressed["q_value"].as_f64().unwrap() - 8008.0 / 184_756.0).abs() < 1e-9, "{regressed}");
+    assert_eq!(report["baseline"]["alpha"], 0.05);
+    let html = std::fs::read_to_string(dir.path().join("now.html")).unwrap();
+    assert!(html.contains("\"regressed\":[{\"id\":\"drops\""), "the page carries the record it draws");
+
+    // A drop chance explains does not fail a run that fails on regressions only.
+    ration(10, 9);
+    let out = run(dir.path(), &server, &["--baseline", "last.json", "--fail-on", "regressed"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    for bad in [&["--fail-on", "regressed"][..], &["--baseline", "last.json", "--baseline-alpha", "1.5"]] {
+        let out = run(dir.path(), &server, bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+    }
 }

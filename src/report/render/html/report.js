@@ -70,10 +70,16 @@
     const lists = [["new failures", b.new_failures], ["fixed", b.fixed], ["answers changed", b.answers_changed],
       ["still failing", b.still_failing], ["new cases", b.new_cases], ["not run", b.missing_cases]];
     const moved = [["output tokens moved", b.tokens_changed, ""], ["latency moved", b.latency_changed, " ms"]];
+    // Pass rates compared by Fisher's exact test; a significant change shows its q-value.
+    const rates = [["regressed", b.regressed || [], true], ["improved", b.improved || [], true],
+      ["changed, not significant", b.changed_not_significant || [], false]];
+    const rate = (c, significant) => `${c.id} (${c.before.passed}/${c.before.n} → ${c.after.passed}/${c.after.n}, ${significant ? "q " + c.q_value.toFixed(3) : "p " + c.p_value.toFixed(3)})`;
     return el("section", { id: "baseline" },
-      el("h2", {}, `Since ${b.file}: ${b.new_failures.length} new failures, ${b.fixed.length} fixed, ${b.answers_changed.length} answers changed`),
-      el("ul", {}, lists.filter(([, l]) => l.length).map(([label, l]) => el("li", {}, `${label}: ${l.join(", ")}`)),
-        moved.filter(([, l]) => l.length).map(([label, l, unit]) => el("li", {}, `${label}: ${l.map((m) => `${m.id} (${m.before} → ${m.after}${unit})`).join(", ")}`))));
+      el("h2", {}, `Since ${b.file}: ${(b.regressed || []).length} regressed, ${b.new_failures.length} new failures, ${b.fixed.length} fixed, ${b.answers_changed.length} answers changed`),
+      el("ul", {}, rates.filter(([, l]) => l.length).map(([label, l, significant]) => el("li", label === "regressed" ? { class: "regressed" } : {}, `${label}: ${l.map((c) => rate(c, significant)).join(", ")}`)),
+        lists.filter(([, l]) => l.length).map(([label, l]) => el("li", {}, `${label}: ${l.join(", ")}`)),
+        moved.filter(([, l]) => l.length).map(([label, l, unit]) => el("li", {}, `${label}: ${l.map((m) => `${m.id} (${m.before} → ${m.after}${unit})`).join(", ")}`))),
+      rates.some(([, l]) => l.length) ? el("p", {}, `Pass rates compared by Fisher's exact test, one-sided; regressions and improvements each hold a false discovery rate of ${b.alpha} (Benjamini-Hochberg).`) : null);
   }
 
   function models() {
