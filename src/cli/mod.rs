@@ -162,6 +162,10 @@ pub(crate) enum Command {
         /// Write a merged self-contained HTML report here.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
+        /// Merge a shard set with shards missing, marking the report partial (a set with
+        /// a report twice, or shards of two plans or splits, is refused whatever this says).
+        #[arg(long)]
+        allow_partial: bool,
         #[command(flatten)]
         baseline: BaselineArgs,
     },
@@ -271,6 +275,9 @@ pub(crate) struct RunArgs {
     /// Run only shard K of N (stable partition by case id), e.g. 2/4.
     #[arg(long, value_name = "K/N", value_parser = crate::plan::select::parse_shard)]
     pub(crate) shard: Option<(u32, u32)>,
+    /// Run every selected case N times (1 to 1000), whatever its `samples:` says.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) repeat: Option<u32>,
     /// Where answers come from: auto (replay when a matching cassette exists, else
     /// live), live, replay (never touch the network) or record (live, writing cassettes).
     #[arg(long, value_name = "MODE", value_parser = one_of(&Mode::ALL, Mode::as_str))]
@@ -342,6 +349,7 @@ impl RunArgs {
         flags.extend(self.model.iter().map(|m| format!("--model={m}")));
         flags.extend(self.set_model.iter().map(|m| format!("--set-model={m}")));
         flags.extend(self.shard.iter().map(|(k, n)| format!("--shard={k}/{n}")));
+        flags.extend(self.repeat.iter().map(|n| format!("--repeat={n}")));
         run::RunOptions {
             paths: self.paths,
             connection: crate::providers::Connection {
@@ -356,6 +364,7 @@ impl RunArgs {
                 models: self.model,
                 set_model: self.set_model,
                 shard: self.shard,
+                repeat: self.repeat,
             },
             selection_flags: flags,
             concurrency: usize::from(self.concurrency),
@@ -492,9 +501,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
             crate::stdio::out(&String::from_utf8_lossy(&script));
             exit::SUCCESS
         }
-        Command::MergeReports { inputs, report_json, junit, summary_md, html, baseline } => {
+        Command::MergeReports { inputs, report_json, junit, summary_md, html, allow_partial, baseline } => {
             let outputs = tools::Outputs { report_json, junit, summary_md, html };
-            tools::merge_reports(&inputs, &outputs, &baseline)
+            tools::merge_reports(&inputs, &outputs, &baseline, allow_partial)
         }
         Command::Serve { cases, port, latency, matching, log } => {
             tools::serve(&cases, port, latency, matching, log.as_deref())

@@ -158,7 +158,17 @@ pub(crate) fn run(mut options: RunOptions) -> u8 {
     };
     // `--mode` as given, for the reports that record it.
     let mode = options.mode.map(|m| m.as_str().to_owned());
-    let builder = Builder::new(options.selection_flags.clone(), mode, baseline).with_batch(batch_record);
+    // What the shards of one split share, for `merge-reports` to check.
+    let fingerprint = match options.selection.fingerprint(plan.cases()) {
+        Ok(fingerprint) => fingerprint,
+        Err(e) => {
+            errln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let builder = Builder::new(options.selection_flags.clone(), mode, baseline)
+        .with_plan(options.selection.shard, fingerprint)
+        .with_batch(batch_record);
     let mut reports = Reports::new(builder);
     let terminal = TerminalRenderer::new(
         use_color(std::io::stdout().is_terminal()),

@@ -24,7 +24,12 @@ pub(crate) struct Outputs {
 }
 
 /// Merges shard reports into one record and renders it as a run's is rendered.
-pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline_args: &super::BaselineArgs) -> u8 {
+pub(crate) fn merge_reports(
+    inputs: &[PathBuf],
+    outputs: &Outputs,
+    baseline_args: &super::BaselineArgs,
+    allow_partial: bool,
+) -> u8 {
     let baseline = match baseline_args.read() {
         Ok(b) => b,
         Err(e) => {
@@ -43,7 +48,16 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline_args
         }
     }
     let count = runs.len();
-    let merged = merge(runs, baseline);
+    let named: Vec<(String, &crate::report::record::RunRecord)> =
+        inputs.iter().map(|p| crate::fs::shown(p)).zip(&runs).collect();
+    let partial = match crate::report::merge::check(&named, allow_partial) {
+        Ok(partial) => partial,
+        Err(e) => {
+            errln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let merged = merge(runs, baseline, partial);
     let mut errors = render::Outputs {
         junit: outputs.junit.clone(),
         summary_md: outputs.summary_md.clone(),
@@ -62,7 +76,12 @@ pub(crate) fn merge_reports(inputs: &[PathBuf], outputs: &Outputs, baseline_args
     }
     let s = &merged.summary;
     outln!(
-        "merged {count} report(s): {} cases: {} passed, {} failed, {} errored, {} skipped",
+        "merged {count} report(s){}: {} cases: {} passed, {} failed, {} errored, {} skipped",
+        merged
+            .shard
+            .as_deref()
+            .map(|s| format!(" (shards {s}{})", if merged.partial { ", partial" } else { "" }))
+            .unwrap_or_default(),
         s.cases,
         s.passed,
         s.failed,

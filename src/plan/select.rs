@@ -23,6 +23,10 @@ pub(crate) struct Selection {
     pub(crate) set_model: Option<String>,
     /// `(k, n)`: the k-th of n shards, 1-based.
     pub(crate) shard: Option<(u32, u32)>,
+    /// `--repeat N`: every selected case runs this many samples (the command-line form
+    /// of `samples: N`).
+    #[serde(default)]
+    pub(crate) repeat: Option<u32>,
 }
 
 /// A `--shard` value that is not `K/N` with 1 <= K <= N.
@@ -70,6 +74,19 @@ impl Selection {
         !(self.filters.is_empty() && self.tags.is_empty() && self.apis.is_empty() && self.models.is_empty())
     }
 
+    /// What this selection makes of a suite before any sharding: the SHA-256 of the
+    /// ids, models and samples of the cases it picks, in plan order (its first 16 hex
+    /// digits). Shards of one split share it; another suite or selection differs.
+    pub(crate) fn fingerprint(&self, cases: impl IntoIterator<Item = Case>) -> Result<String, FilterError> {
+        use sha2::{Digest, Sha256};
+        let whole = Selection { shard: None, ..self.clone() };
+        let mut hash = Sha256::new();
+        for case in whole.select(cases)? {
+            hash.update(format!("{}\n{}\n{}\n", case.id, case.model, case.samples));
+        }
+        Ok(hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect())
+    }
+
     /// The cases to run, in plan order, with `set_model` applied.
     #[cfg(test)]
     pub(crate) fn apply(&self, cases: impl IntoIterator<Item = Case>) -> Result<Vec<Case>, FilterError> {
@@ -113,6 +130,9 @@ impl Selection {
             .map(|mut c| {
                 if let Some(model) = &self.set_model {
                     c.model = model.clone();
+                }
+                if let Some(n) = self.repeat {
+                    c.samples = n;
                 }
                 c
             });
@@ -191,6 +211,20 @@ mod tests {
         );
         let over = Selection { set_model: Some("other".into()), ..Default::default() }.apply(suite()).unwrap();
         assert!(over.iter().all(|c| c.model == "other"));
+        let repeated = Selection { repeat: Some(7), ..Default::default() }.apply(suite()).unwrap();
+        assert!(repeated.iter().all(|c| c.samples == 7), "--repeat is samples for every case");
+    }
+
+    #[test]
+    fn shards_of_one_split_share_a_plan_fingerprint_and_other_selections_differ() {
+        let print = |s: Selection| s.fingerprint(suite()).unwrap();
+        let shard = |k| print(Selection { shard: Some((k, 3)), ..Default::default() });
+        assert_eq!(shard(1), shard(3));
+        assert_eq!(shard(1), print(Selection::default()), "the plan before sharding");
+        assert_eq!(shard(1).len(), 16);
+        assert_ne!(shard(1), print(Selection { tags: vec!["smoke".into()], ..Default::default() }));
+        assert_ne!(shard(1), print(Selection { repeat: Some(2), ..Default::default() }));
+        assert_ne!(shard(1), print(Selection { set_model: Some("x".into()), ..Default::default() }));
     }
 
     /// Issue 14: a matrix case id copied from the output into `--filter` selected

@@ -54,8 +54,8 @@ pub(crate) struct Builder {
 impl Builder {
     /// `filters`: the selection flags as typed; `requested`: `--mode` as given.
     pub(crate) fn new(filters: Vec<String>, requested: Option<String>, baseline: Option<Arc<Baseline>>) -> Builder {
-        let head =
-            RunHead { format: FORMAT, version: env!("CARGO_PKG_VERSION").into(), started_at: String::new(), filters };
+        let version = env!("CARGO_PKG_VERSION").into();
+        let head = RunHead { format: FORMAT, version, started_at: String::new(), filters, ..RunHead::default() };
         Builder {
             head,
             mode: ModeRecord { requested, ..ModeRecord::default() },
@@ -64,6 +64,13 @@ impl Builder {
             compared: None,
             datasets: Vec::new(),
         }
+    }
+
+    /// The shard the run is (`K/N`) and the fingerprint of the plan it is a shard of.
+    pub(crate) fn with_plan(mut self, shard: Option<(u32, u32)>, plan: String) -> Builder {
+        self.head.shard = shard.map(|(k, n)| format!("{k}/{n}"));
+        self.head.plan = Some(plan);
+        self
     }
 
     /// The batch inference jobs that answered some of the run's cases.

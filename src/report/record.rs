@@ -34,6 +34,16 @@ pub(crate) struct RunRecord<C = Vec<CaseRecord>> {
     pub(crate) duration_ms: u64,
     /// The selection flags of the run (`--filter`, `--tag`, `--shard`, ...), as given.
     pub(crate) filters: Vec<String>,
+    /// The shard the run was (`K/N`), or the shards a merge holds (`1,2,3/3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) shard: Option<String>,
+    /// What the suite and selection made, before any sharding: a hash of the cases' ids,
+    /// models and samples. Shards of one split share it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) plan: Option<String>,
+    /// A merge of shards known to be incomplete (`merge-reports --allow-partial`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) partial: bool,
     /// Where the answers came from.
     #[serde(default)]
     pub(crate) mode: ModeRecord,
@@ -305,13 +315,19 @@ impl SummaryRecord {
 
 /// What a run record says before its cases: written first, so that a report cut short
 /// still says what it is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RunHead {
     pub(crate) format: u32,
     pub(crate) version: String,
     pub(crate) started_at: String,
     pub(crate) filters: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) shard: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) plan: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) partial: bool,
 }
 
 /// What a run record says after its cases: known once the run ends.
@@ -333,6 +349,9 @@ impl<C> RunRecord<C> {
             started_at: head.started_at,
             duration_ms: end.duration_ms,
             filters: head.filters,
+            shard: head.shard,
+            plan: head.plan,
+            partial: head.partial,
             mode: end.mode,
             summary: end.summary,
             cases,

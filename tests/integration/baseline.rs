@@ -155,7 +155,7 @@ fn a_pass_rate_that_drops_from_ten_of_ten_to_six_is_regressed_and_to_nine_is_not
     write(
         dir.path(),
         "scenarios/defaults.yaml",
-        "api: chat\nmodel: m\nsamples: 10\nmin_pass_rate: 0.5\nsnapshot: {final: ignore, reasoning: ignore, stop_reason: false}\nexpect: [{icontains: earth}]\n",
+        "api: chat\nmodel: m\nmin_pass_rate: 0.5\nsnapshot: {final: ignore, reasoning: ignore, stop_reason: false}\nexpect: [{icontains: earth}]\n",
     );
     for name in ["drops", "dips"] {
         write(dir.path(), &format!("scenarios/{name}.yaml"), &format!("name: {name}\nprompt: {name}?\n"));
@@ -165,6 +165,9 @@ fn a_pass_rate_that_drops_from_ten_of_ten_to_six_is_regressed_and_to_nine_is_not
         left.insert("drops?".into(), drops);
         left.insert("dips?".into(), dips);
     };
+    // Ten samples each, by `--repeat`, the command-line form of `samples: 10`.
+    let run =
+        |dir: &Path, server: &WireServer, args: &[&str]| run(dir, server, &[&["--repeat", "10"][..], args].concat());
     ration(10, 10);
     let out = run(dir.path(), &server, &["--report-json", "last.json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));

@@ -137,11 +137,40 @@ fn shard_reports_merge_into_one() {
         .output()
         .unwrap();
     assert_eq!(merged.status.code(), Some(1), "the merged run has a failure: {}", stdout(&merged));
-    assert!(stdout(&merged).contains("merged 2 report(s): 5 cases: 3 passed, 1 failed, 0 errored, 1 skipped"));
+    assert!(
+        stdout(&merged)
+            .contains("merged 2 report(s) (shards 1,2/2): 5 cases: 3 passed, 1 failed, 0 errored, 1 skipped"),
+        "{}",
+        stdout(&merged)
+    );
     let all = json_file(&dir.path().join("all.json"));
     assert_eq!(all["summary"]["cases"], 5);
+    assert_eq!(all["plan"], json_file(&dir.path().join("shard-1.json"))["plan"], "one plan");
     let junit = std::fs::read(dir.path().join("all.xml")).unwrap();
     assert_eq!(junit_parser::from_reader(std::io::BufReader::new(&junit[..])).unwrap().tests, 5);
+
+    // Sets that are not one run's shards are refused, each with a line that says why.
+    let merge = |args: &[&str]| binary(dir.path()).arg("merge-reports").args(args).output().unwrap();
+    let some = if one.is_empty() { "shard-2.json" } else { "shard-1.json" };
+    for (args, why) in [
+        (vec![some, some], "both hold case"),
+        (vec!["shard-1.json"], "shard 2 of 2 missing: merge every shard, or pass --allow-partial"),
+    ] {
+        let out = merge(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(why) && stderr(&out).lines().count() == 1, "{args:?}: {}", stderr(&out));
+    }
+    run(
+        dir.path(),
+        &server,
+        &["scenarios", "--shard", "2/2", "--tag", "x", "--allow-empty", "--report-json", "other.json"],
+        &[],
+    );
+    let out = merge(&["shard-1.json", "other.json"]);
+    assert!(stderr(&out).contains("shards of different plans"), "{}", stderr(&out));
+    let out = merge(&["shard-1.json", "--allow-partial", "--report-json", "part.json"]);
+    assert!(stdout(&out).contains("(shards 1/2, partial)"), "{}", stdout(&out));
+    assert_eq!(json_file(&dir.path().join("part.json"))["partial"], true);
 }
 
 #[test]

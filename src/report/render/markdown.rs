@@ -169,7 +169,7 @@ mod tests {
     use crate::report::record::{ModeRecord, RunEnd, RunHead, SummaryRecord};
 
     fn run(summary: SummaryRecord) -> RunRecord {
-        let head = RunHead { format: 1, version: "0".into(), started_at: String::new(), filters: Vec::new() };
+        let head = RunHead { format: 1, version: "0".into(), ..RunHead::default() };
         let end =
             RunEnd { duration_ms: 10, mode: ModeRecord::default(), summary, datasets: Vec::new(), baseline: None };
         RunRecord::assemble(head, Vec::new(), end)
