@@ -1,4 +1,5 @@
-//! `--baseline` and what fails a run: the flags `run` and `merge-reports` share.
+//! `--baseline` and what fails a run (the flags `run` and `merge-reports` share), and
+//! the run history's flags.
 
 use std::path::PathBuf;
 
@@ -7,8 +8,10 @@ use crate::report::record::{BaselineRecord, SummaryRecord};
 /// Comparison with an earlier report.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct BaselineArgs {
-    /// Compare each case with this earlier report (from --report-json or merge-reports):
-    /// new failures, fixes, cases still failing, changed answers, moved tokens and latency.
+    /// Compare each case with this earlier report (from --report-json or merge-reports),
+    /// or `last`: the previous kept run of the same suite and selection (`run` only). New
+    /// failures, fixes, cases still failing, changed answers, pass rates, moved tokens and
+    /// latency.
     #[arg(long, value_name = "FILE")]
     pub(crate) baseline: Option<PathBuf>,
     /// With --baseline: the relative change beyond which output tokens and latency are
@@ -42,14 +45,23 @@ impl BaselineArgs {
     pub(crate) fn read(
         &self,
     ) -> Result<Option<std::sync::Arc<crate::report::baseline::Baseline>>, crate::report::ReportError> {
-        self.baseline
-            .as_deref()
-            .map(|path| {
-                let name = self.baseline_name.as_deref();
-                crate::report::baseline::Baseline::read(path, name, self.baseline_threshold, self.baseline_alpha)
-                    .map(std::sync::Arc::new)
-            })
-            .transpose()
+        self.baseline.as_deref().map(|path| self.read_path(path)).transpose()
+    }
+
+    /// `--baseline last`: the previous kept run of the same selection, found once the
+    /// run is planned.
+    pub(crate) fn is_last(&self) -> bool {
+        self.baseline.as_deref() == Some(std::path::Path::new("last"))
+    }
+
+    /// The baseline report at `path`, read.
+    pub(crate) fn read_path(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<std::sync::Arc<crate::report::baseline::Baseline>, crate::report::ReportError> {
+        let name = self.baseline_name.as_deref();
+        crate::report::baseline::Baseline::read(path, name, self.baseline_threshold, self.baseline_alpha)
+            .map(std::sync::Arc::new)
     }
 
     /// Whether the run's outcome fails it: its `summary`, and the comparison's record.
@@ -83,4 +95,19 @@ fn ratio(text: &str) -> Result<f64, NotARatio> {
         Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
         _ => Err(NotARatio(text.to_owned())),
     }
+}
+
+/// Where a run is kept: `.gpt-oss-scenarios/runs/`, its JSON report written as it goes.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct HistoryArgs {
+    /// Keep no copy of this run's report in .gpt-oss-scenarios/runs/.
+    #[arg(long)]
+    pub(crate) no_history: bool,
+    /// How many runs .gpt-oss-scenarios/runs/ keeps: the newest.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub(crate) keep_runs: usize,
+    /// Remove kept runs older than this, e.g. 30d (default: kept until --keep-runs
+    /// removes them).
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub(crate) keep_for: Option<std::time::Duration>,
 }

@@ -186,10 +186,15 @@ fn scaffold(dir: &Path) -> Result<(), InitError> {
         Err(crate::fs::ReadError::Missing) => String::new(),
         Err(source) => return Err(crate::fs::FsError::Read { path: ignore, source }.into()),
     };
-    if !current.lines().any(|l| l.trim() == ".env") {
+    // `.env` holds secrets; `.gpt-oss-scenarios/` the run history and batch state.
+    let missing: Vec<&str> = [".env", ".gpt-oss-scenarios/"]
+        .into_iter()
+        .filter(|entry| !current.lines().any(|l| l.trim() == *entry))
+        .collect();
+    if !missing.is_empty() {
         let sep = if current.is_empty() || current.ends_with('\n') { "" } else { "\n" };
-        crate::fs::write_atomic(&ignore, &format!("{current}{sep}.env\n"))?;
-        outln!("added   .env to {}", ignore.display());
+        crate::fs::write_atomic(&ignore, &format!("{current}{sep}{}\n", missing.join("\n")))?;
+        outln!("added   {} to {}", missing.join(" and "), ignore.display());
     }
     // Outside any repository, DIR becomes one, as `cargo new` does.
     if repo.is_none() {

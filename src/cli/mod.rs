@@ -13,7 +13,7 @@ mod signals;
 mod snapshots;
 mod tools;
 
-pub(crate) use baseline::BaselineArgs;
+pub(crate) use baseline::{BaselineArgs, HistoryArgs};
 
 use crate::stdio::errln;
 use std::ffi::OsString;
@@ -142,6 +142,10 @@ pub(crate) enum Command {
         delete: bool,
     },
     /// Combine shard reports (from `run --report-json`) into one JSON, JUnit and Markdown report.
+    /// List the runs kept in .gpt-oss-scenarios/runs/, newest first: when, mode, counts,
+    /// cost and duration (`run --baseline last` compares with the newest of the same
+    /// selection; `--no-history` keeps a run out).
+    Runs,
     #[command(
         name = "merge-reports",
         after_help = "Examples:\n  gpt-oss-scenarios merge-reports shard-*.json --junit junit.xml --report-json report.json"
@@ -326,6 +330,8 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) baseline: BaselineArgs,
     #[command(flatten)]
+    pub(crate) history: HistoryArgs,
+    #[command(flatten)]
     pub(crate) batch: engine::EngineArgs,
 }
 
@@ -385,6 +391,7 @@ impl RunArgs {
             max_response_mib: self.max_response_mib,
             allow_empty: self.allow_empty,
             baseline: self.baseline,
+            history: self.history,
             batch: self.batch,
         }
     }
@@ -501,6 +508,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
             crate::stdio::out(&String::from_utf8_lossy(&script));
             exit::SUCCESS
         }
+        Command::Runs => tools::runs(),
         Command::MergeReports { inputs, report_json, junit, summary_md, html, allow_partial, baseline } => {
             let outputs = tools::Outputs { report_json, junit, summary_md, html };
             tools::merge_reports(&inputs, &outputs, &baseline, allow_partial)
@@ -525,6 +533,7 @@ fn enter_suite_root(command: &mut Command) -> Result<(), SuiteRootError> {
         }
         Command::Accept { paths } | Command::Reject { paths } | Command::Review { paths } => paths.is_empty(),
         Command::Run(args) => defaulted(&args.paths) && args.batch.collect.is_none(),
+        Command::Runs => true,
         _ => false,
     };
     if !applies || std::path::Path::new("scenarios").is_dir() {

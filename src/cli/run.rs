@@ -17,6 +17,7 @@ use crate::providers::{
 };
 use crate::recordings;
 use crate::report::build::Builder;
+use crate::report::history;
 use crate::report::render::json::JsonRenderer;
 use crate::report::render::terminal::TerminalRenderer;
 use crate::report::render::{Collected, Outputs};
@@ -52,6 +53,7 @@ pub(crate) struct RunOptions {
     pub(crate) max_response_mib: u64,
     pub(crate) allow_empty: bool,
     pub(crate) baseline: super::BaselineArgs,
+    pub(crate) history: super::HistoryArgs,
     /// `--engine`, `--no-wait`, `--collect` and the rest of batch inference's flags.
     pub(crate) batch: super::engine::EngineArgs,
 }
@@ -67,13 +69,17 @@ pub(crate) fn run(mut options: RunOptions) -> u8 {
             return exit::INVALID;
         }
     };
-    // Read before anything runs: a wrong path should not cost a live run.
-    let baseline = match options.baseline.read() {
-        Ok(b) => b,
-        Err(e) => {
-            errln!("error: {e}");
-            return exit::INVALID;
-        }
+    // Read before anything runs: a wrong path should not cost a live run. `last` is
+    // found once the run is planned: it is the last run of the same plan.
+    let baseline = match options.baseline.is_last() {
+        true => None,
+        false => match options.baseline.read() {
+            Ok(b) => b,
+            Err(e) => {
+                errln!("error: {e}");
+                return exit::INVALID;
+            }
+        },
     };
     // A collect runs the suite and selection its jobs were submitted from.
     let state = match &options.batch.collect {
@@ -166,6 +172,13 @@ pub(crate) fn run(mut options: RunOptions) -> u8 {
             return exit::INVALID;
         }
     };
+    let baseline = match options.baseline.is_last() {
+        true => match last_run(&options, &fingerprint) {
+            Ok(found) => found,
+            Err(code) => return code,
+        },
+        false => baseline,
+    };
     let builder = Builder::new(options.selection_flags.clone(), mode, baseline)
         .with_plan(options.selection.shard, fingerprint)
         .with_batch(batch_record);
@@ -177,6 +190,10 @@ pub(crate) fn run(mut options: RunOptions) -> u8 {
     );
     reports.add(Box::new(terminal));
     if let Some(path) = &options.report_json {
+        reports.add(Box::new(JsonRenderer::new(path)));
+    }
+    let kept = (!options.history.no_history).then(|| history::new_path(std::time::SystemTime::now()));
+    if let Some(path) = &kept {
         reports.add(Box::new(JsonRenderer::new(path)));
     }
     let outputs = Outputs {
@@ -213,7 +230,26 @@ pub(crate) fn run(mut options: RunOptions) -> u8 {
     let mut emit = |event: Event<'_>| reports.event(&event);
     let ended = runtime
         .block_on(async { runner::run(cases, clients, runner_options, super::signals::interrupts(), &mut emit).await });
-    let (summary, compared, report_errors) = reports.finish();
+    let (summary, compared, mut report_errors) = reports.finish();
+    // The history is a convenience: a run it could not keep is said, and not failed.
+    if let Some(kept) = &kept {
+        let name = kept.display().to_string();
+        report_errors.retain(|e| {
+            let history = e.name == name;
+            if history {
+                errln!("warning: the run was not kept in the history: {e}");
+            }
+            !history
+        });
+        for problem in history::prune(
+            &history::dir(),
+            options.history.keep_runs,
+            options.history.keep_for,
+            std::time::SystemTime::now(),
+        ) {
+            errln!("warning: the history could not be pruned: {problem}");
+        }
+    }
     for e in &report_errors {
         errln!("error: {e}");
     }
@@ -224,6 +260,26 @@ pub(crate) fn run(mut options: RunOptions) -> u8 {
     } else {
         exit::SUCCESS
     }
+}
+
+/// `--baseline last`: the newest kept run of the same plan and selection flags; none
+/// (said) when there is none yet.
+fn last_run(options: &RunOptions, plan: &str) -> Result<Option<std::sync::Arc<crate::report::baseline::Baseline>>, u8> {
+    let mut skipped = Vec::new();
+    let found = history::last_of(&history::dir(), plan, &options.selection_flags, None, &mut skipped);
+    for problem in skipped {
+        errln!("warning: a kept run was passed over: {problem}");
+    }
+    let Some(path) = found else {
+        outln!(
+            "--baseline last: no earlier run of this suite and selection is kept, so there is nothing to compare with"
+        );
+        return Ok(None);
+    };
+    options.baseline.read_path(&path).map(Some).map_err(|e| {
+        errln!("error: {e}");
+        exit::INVALID
+    })
 }
 
 impl RunOptions {

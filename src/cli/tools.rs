@@ -103,6 +103,40 @@ pub(crate) fn merge_reports(
     }
 }
 
+/// `runs`: the kept runs, newest first, a line each; an unreadable file is said and
+/// passed over.
+pub(crate) fn runs() -> u8 {
+    let dir = crate::report::history::dir();
+    let kept = crate::report::history::list(&dir);
+    if kept.is_empty() {
+        outln!("no run is kept in {} yet: every `run` keeps its report there (unless --no-history)", dir.display());
+        return exit::SUCCESS;
+    }
+    for k in kept {
+        let name = k.path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match k.run {
+            Ok(run) => {
+                let s = &run.summary;
+                let selection =
+                    if run.filters.is_empty() { String::new() } else { format!("  {}", run.filters.join(" ")) };
+                outln!(
+                    "{name}  {}  {:<7} {} passed, {} failed, {} errored, {} skipped  {}  {:.1} s{selection}",
+                    run.started_at,
+                    run.mode.requested.as_deref().unwrap_or("auto"),
+                    s.passed,
+                    s.failed,
+                    s.errored,
+                    s.skipped,
+                    crate::pricing::usd(s.cost.usd),
+                    run.duration_ms as f64 / 1000.0,
+                );
+            }
+            Err(e) => errln!("warning: passed over: {e}"),
+        }
+    }
+    exit::SUCCESS
+}
+
 /// Serves every interaction of the given files, matched in order or by hash.
 pub(crate) fn serve(cases: &[PathBuf], port: u16, latency: Duration, matching: Match, log: Option<&Path>) -> u8 {
     let (playback, labels) = match load_playback(cases, latency, matching, log) {

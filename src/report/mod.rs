@@ -14,6 +14,7 @@ pub(crate) mod build;
 pub(crate) mod case;
 pub(crate) mod dataset;
 pub(crate) mod diff;
+pub(crate) mod history;
 pub(crate) mod merge;
 pub(crate) mod read;
 pub(crate) mod record;

@@ -202,3 +202,60 @@ fn a_pass_rate_that_drops_from_ten_of_ten_to_six_is_regressed_and_to_nine_is_not
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn every_run_is_kept_listed_and_compared_with_by_baseline_last() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let answers = Arc::new(ByPrompt::default());
+    let server = rt.block_on(WireServer::start(answers.clone())).unwrap();
+    let dir = repo();
+    write(
+        dir.path(),
+        "scenarios/defaults.yaml",
+        "api: chat\nmodel: m\nsnapshot: {final: ignore, reasoning: ignore, stop_reason: false}\nexpect: [{icontains: earth}]\n",
+    );
+    write(dir.path(), "scenarios/breaks.yaml", "name: breaks\nprompt: breaks?\n");
+    answers.set("breaks?", "Earth.");
+    let kept = || -> Vec<String> {
+        let runs = dir.path().join(".gpt-oss-scenarios/runs");
+        let mut names: Vec<String> = std::fs::read_dir(runs)
+            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    // Nothing to compare with yet: said, and the run goes on.
+    let out = run(dir.path(), &server, &["--baseline", "last"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("no earlier run of this suite and selection is kept"), "{}", stdout(&out));
+    assert_eq!(kept().len(), 1, "a run without report flags is kept");
+
+    answers.set("breaks?", "Mars.");
+    let out = run(dir.path(), &server, &["--baseline", "last"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains(": 1 new failure, 0 fixed"), "{}", stdout(&out));
+    // Another selection is not compared with this one's runs.
+    let out = run(dir.path(), &server, &["--baseline", "last", "--filter", "break"]);
+    assert!(stdout(&out).contains("no earlier run of this suite and selection"), "{}", stdout(&out));
+
+    let listed = binary(dir.path()).arg("runs").output().unwrap();
+    let lines: Vec<String> = stdout(&listed).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0].contains("0 passed, 1 failed") && lines[0].ends_with("--filter=break"), "newest first: {lines:?}");
+    assert!(lines[2].contains("1 passed, 0 failed"), "{lines:?}");
+
+    // A corrupt kept run is passed over with a warning, never a panic.
+    write(dir.path(), ".gpt-oss-scenarios/runs/20000101t000000.000-000000.json", "{ not a report");
+    let listed = binary(dir.path()).arg("runs").output().unwrap();
+    assert_eq!(listed.status.code(), Some(0));
+    assert!(
+        stderr(&listed).contains("warning: passed over") && stderr(&listed).contains("20000101t000000.000-000000.json")
+    );
+
+    let before = kept().len();
+    run(dir.path(), &server, &["--no-history"]);
+    assert_eq!(kept().len(), before, "--no-history keeps nothing");
+    run(dir.path(), &server, &["--keep-runs", "2"]);
+    assert_eq!(kept().len(), 2, "the newest two are kept: {:?}", kept());
+    assert!(!kept().iter().any(|k| k.starts_with("2000")), "the oldest went first");
+}

@@ -40,7 +40,16 @@ fn leftovers(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !["scenarios", ".git", "r.json", "r.xml", ".no-aws-config"].contains(&name.as_str()) {
+        if name == ".gpt-oss-scenarios" {
+            // The run history: the run's report, whole, and nothing half-written.
+            let kept: Vec<String> = std::fs::read_dir(entry.path().join("runs"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            if kept.len() != 1 || !kept[0].ends_with(".json") {
+                found.extend(kept);
+            }
+        } else if !["scenarios", ".git", "r.json", "r.xml", ".no-aws-config"].contains(&name.as_str()) {
             found.push(name);
         }
     }
