@@ -146,6 +146,13 @@ pub(crate) enum Command {
     /// cost and duration (`run --baseline last` compares with the newest of the same
     /// selection; `--no-history` keeps a run out).
     Runs,
+    /// Write a kept run's HTML report beside it and open it with the platform's opener
+    /// (only print its path where there is none, as on CI). RUN: a kept run's name or
+    /// its start (as `runs` lists them), or a report file; default: the newest.
+    #[command(
+        after_help = "Examples:\n  gpt-oss-scenarios view\n  gpt-oss-scenarios view 20261203t1959\n  gpt-oss-scenarios view reports/shard-1.json"
+    )]
+    View { run: Option<String> },
     #[command(
         name = "merge-reports",
         after_help = "Examples:\n  gpt-oss-scenarios merge-reports shard-*.json --junit junit.xml --report-json report.json"
@@ -509,6 +516,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> u8 {
             exit::SUCCESS
         }
         Command::Runs => tools::runs(),
+        Command::View { run } => tools::view(run.as_deref()),
         Command::MergeReports { inputs, report_json, junit, summary_md, html, allow_partial, baseline } => {
             let outputs = tools::Outputs { report_json, junit, summary_md, html };
             tools::merge_reports(&inputs, &outputs, &baseline, allow_partial)
@@ -533,7 +541,7 @@ fn enter_suite_root(command: &mut Command) -> Result<(), SuiteRootError> {
         }
         Command::Accept { paths } | Command::Reject { paths } | Command::Review { paths } => paths.is_empty(),
         Command::Run(args) => defaulted(&args.paths) && args.batch.collect.is_none(),
-        Command::Runs => true,
+        Command::Runs | Command::View { .. } => true,
         _ => false,
     };
     if !applies || std::path::Path::new("scenarios").is_dir() {

@@ -137,6 +137,53 @@ pub(crate) fn runs() -> u8 {
     exit::SUCCESS
 }
 
+/// `view [RUN]`: the run's HTML report, written beside its JSON and opened.
+pub(crate) fn view(name: Option<&str>) -> u8 {
+    let dir = crate::report::history::dir();
+    let Some(path) = crate::report::history::find(&dir, name) else {
+        let what = name.map_or("no run is kept yet".to_owned(), |n| format!("no kept run is named `{n}`"));
+        errln!("error: {what} in {}: `gpt-oss-scenarios runs` lists them", dir.display());
+        return exit::INVALID;
+    };
+    let run = match read(&path) {
+        Ok(run) => run,
+        Err(e) => {
+            errln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let html = path.with_extension("html");
+    let outputs = render::Outputs { junit: None, summary_md: None, step_summary: None, html: Some(html.clone()) };
+    if let Some(e) = outputs.write(&run).first() {
+        errln!("error: {e}");
+        return exit::INVALID;
+    }
+    match opener() {
+        Some(opener) if std::process::Command::new(&opener).arg(&html).spawn().is_ok() => {
+            outln!("opened {}", html.display());
+        }
+        _ => outln!("{}", html.display()),
+    }
+    exit::SUCCESS
+}
+
+/// The platform's opener, where there is one and a person to see what it opens (not on
+/// CI, which sets `CI`).
+fn opener() -> Option<PathBuf> {
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        return None;
+    }
+    let name = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer.exe"
+    } else {
+        "xdg-open"
+    };
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
+}
+
 /// Serves every interaction of the given files, matched in order or by hash.
 pub(crate) fn serve(cases: &[PathBuf], port: u16, latency: Duration, matching: Match, log: Option<&Path>) -> u8 {
     let (playback, labels) = match load_playback(cases, latency, matching, log) {

@@ -51,6 +51,18 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     paths
 }
 
+/// The kept run `name` names: a report file, a kept run's name (or the start of it),
+/// or, without a name, the newest.
+pub(crate) fn find(dir: &Path, name: Option<&str>) -> Option<PathBuf> {
+    let Some(name) = name else { return files(dir).pop() };
+    let given = Path::new(name);
+    if given.is_file() {
+        return Some(given.to_owned());
+    }
+    let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    files(dir).into_iter().rev().find(|p| stem(p).starts_with(name))
+}
+
 /// The newest kept run of the same plan and selection as `plan` and `filters`, but for
 /// `except` (the run in progress). Unreadable files are passed over, each said in `skipped`.
 pub(crate) fn last_of(
@@ -86,10 +98,13 @@ pub(crate) fn prune(dir: &Path, keep: usize, max_age: Option<Duration>, now: Sys
     };
     let mut failed = Vec::new();
     for (i, path) in paths.iter().enumerate() {
-        if (i < surplus || old(path))
-            && let Err(e) = crate::fs::remove(path)
-        {
-            failed.push(e.to_string());
+        if i < surplus || old(path) {
+            // With the HTML page `view` wrote beside it, if any.
+            for file in [path.clone(), path.with_extension("html")] {
+                if let Err(e) = crate::fs::remove(&file) {
+                    failed.push(e.to_string());
+                }
+            }
         }
     }
     failed
@@ -134,6 +149,18 @@ mod tests {
         let tagged = last_of(dir.path(), "p", &["--tag=x".into()], None, &mut Vec::new()).unwrap();
         assert!(tagged.ends_with("20261202t000000-bbbbbb.json"));
         assert!(last_of(dir.path(), "other", &[], None, &mut Vec::new()).is_none());
+    }
+
+    #[test]
+    fn a_run_is_found_by_its_name_its_start_or_as_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["20261201t000000.000-aaaaaa.json", "20261202t000000.000-bbbbbb.json"] {
+            std::fs::write(dir.path().join(name), report("p", &[], 1)).unwrap();
+        }
+        let found = |name| find(dir.path(), name).map(|p| p.file_name().unwrap().to_string_lossy().into_owned());
+        assert_eq!(found(None).as_deref(), Some("20261202t000000.000-bbbbbb.json"));
+        assert_eq!(found(Some("20261201")).as_deref(), Some("20261201t000000.000-aaaaaa.json"));
+        assert_eq!(found(Some("2027")), None);
     }
 
     #[test]

@@ -252,6 +252,16 @@ fn every_run_is_kept_listed_and_compared_with_by_baseline_last() {
         stderr(&listed).contains("warning: passed over") && stderr(&listed).contains("20000101t000000.000-000000.json")
     );
 
+    // `view` writes a kept run's page beside it; on CI it only says where.
+    let viewed = binary(dir.path()).args(["view", &kept()[1].replace(".json", "")]).env("CI", "1").output().unwrap();
+    assert_eq!(viewed.status.code(), Some(0), "{}", stderr(&viewed));
+    let page = stdout(&viewed).trim().to_owned();
+    assert!(page.ends_with(".html"), "{page}");
+    assert!(std::fs::read_to_string(dir.path().join(&page)).unwrap().contains("<script"), "{page}");
+    let missing = binary(dir.path()).args(["view", "1999"]).env("CI", "1").output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no kept run is named `1999`"), "{}", stderr(&missing));
+
     let before = kept().len();
     run(dir.path(), &server, &["--no-history"]);
     assert_eq!(kept().len(), before, "--no-history keeps nothing");
